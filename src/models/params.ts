@@ -1,0 +1,44 @@
+import { Matrix } from '../linalg/matrix.js';
+
+/**
+ * Elementwise polynomial activation σ(z) = Σ_m c_m z^m (DESIGN.md §2); `coefficients[m] = c_m`.
+ * Default σ(z) = z² is [0, 0, 1].
+ */
+export interface Activation {
+  readonly coefficients: readonly number[];
+}
+
+export const SQUARE: Activation = { coefficients: [0, 0, 1] };
+
+/**
+ * Parameters of an IO-RNN (DESIGN.md §2): h_t = σ(A1 x_t + U h_{t-1}), h_0 = 0 per sequence,
+ * y_t = A2ᵀ h_t + b. Shapes: A1 dh×dx, U dh×dh, A2 dh×dy, b length dy (optional, zero if absent).
+ */
+export interface IORNNParams {
+  readonly kind: 'iornn';
+  readonly A1: Matrix;
+  readonly U: Matrix;
+  readonly A2: Matrix;
+  readonly b?: Float64Array;
+  readonly activation: Activation;
+}
+
+/**
+ * Parameters of a bidirectional RNN (DESIGN.md §2): forward h as in the IO-RNN, backward
+ * z_t = σ_b(B1 x_t + V z_{t+1}) with z = 0 after the last step, y_t = A2ᵀ [h_t; z_t] + b.
+ * Shapes: A1 dh×dx, U dh×dh, B1 dz×dx, V dz×dz, A2 (dh+dz)×dy with the forward rows first.
+ */
+export interface BRNNParams {
+  readonly kind: 'brnn';
+  readonly A1: Matrix;
+  readonly U: Matrix;
+  readonly B1: Matrix;
+  readonly V: Matrix;
+  readonly A2: Matrix;
+  readonly b?: Float64Array;
+  readonly activation: Activation;
+  /** Activation of the backward neurons; defaults to `activation`. */
+  readonly activationBackward?: Activation;
+}
+
+export type RNNParams = IORNNParams | BRNNParams;

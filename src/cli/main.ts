@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isUserError } from '../io/errors.js';
+import { BlowUpError } from '../models/iornn.js';
+import { SCENARIOS } from '../models/simulate.js';
+import { demoCommand, evaluateCommand, fitCommand, predictCommand, simulateCommand } from './commands.js';
+
+/**
+ * `gloree` command line (DESIGN.md §8). Exit codes: 0 success, 1 a user error (one line on stderr),
+ * 2 a usage error (bad flags). Stack traces only with GLOREE_DEBUG=1.
+ */
+
+function intArg(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^[-+]?\d+(e\d+)?$/i.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got "${v}"`);
+    }
+    return n;
+  };
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('gloree')
+    .description('Learn recurrent neural networks by the method of moments (GLOREE): streaming moment passes, tensor decomposition, second-order refinement.')
+    .version(version())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const dataColumns = (c: Command): Command =>
+    c
+      .option('--x <cols>', 'comma-separated input columns (default: x1, x2, …)')
+      .option('--y <cols>', 'comma-separated output columns (default: y1, y2, …)')
+      .option('--seq <col>', 'sequence-id column (default: "seq" if present; without it the file is one sequence)');
+
+  program
+    .command('demo')
+    .description('the main job on a built-in scenario: simulate, fit, evaluate on held-out sequences, print a table')
+    .addOption(new Option('--scenario <name|file>', `scenario (${Object.keys(SCENARIOS).join(', ')}, or a JSON file)`).default('default'))
+    .option('--sequences <n>', 'training sequences (each of the scenario length)', intArg('--sequences', 1), 5000)
+    .option('--seed <n>', 'data seed (the planted model comes from the scenario)', intArg('--seed'), 1)
+    .option('--no-refine', 'skip the second-order refinement (spectral estimate + A2/b refit only)')
+    .option('--out <model.json>', 'also write the fitted model')
+    .action(async (o) => demoCommand(o));
+
+  program
+    .command('simulate')
+    .description('write a data CSV (seq, x1.., y1..) from a planted model of a built-in or JSON scenario')
+    .addOption(new Option('--scenario <name|file>', `scenario (${Object.keys(SCENARIOS).join(', ')}, or a JSON file)`).default('default'))
+    .option('--sequences <n>', 'number of sequences (default: the scenario\'s, 5000)', intArg('--sequences', 1))
+    .option('--seed <n>', 'data seed (default: the scenario\'s seed)', intArg('--seed'))
+    .requiredOption('--out <data.csv>', 'output CSV file')
+    .option('--truth <model.json>', 'also write the planted (true) model')
+    .action(async (o) => simulateCommand(o));
+
+  dataColumns(
+    program
+      .command('fit')
+      .description('fit an IO-RNN to a data CSV and write the model file')
+      .argument('<data>', 'CSV with columns x1..x<dx>, y1..y<dy>, optional seq')
+      .requiredOption('--hidden <k>', 'number of hidden neurons (≤ dx and ≤ dy)')
+      .addOption(new Option('--kind <kind>', 'model kind').choices(['iornn', 'brnn']).default('iornn'))
+      .option('--backward <k2>', 'backward neurons (BRNN only)', intArg('--backward', 0))
+      .option('--activation <spec>', 'activation: z2, z3 or coefficients c0,c1,c2,…', 'z2')
+      .addOption(new Option('--input-model <m>', 'input model fitted from the data').choices(['var1', 'iid']).default('var1'))
+      .option('--no-refine', 'spectral estimate (+ A2/b refit) only, no second-order refinement')
+      .option('--no-control-variate', 'do not use the control variate for the mixed moment')
+      .option('--refine-max-rows <n>', 'rows (whole sequences, spread over the file) kept in memory for refinement', intArg('--refine-max-rows', 1))
+      .option('--seed <n>', 'seed for every random choice', intArg('--seed'), 0)
+      .requiredOption('--out <model.json>', 'output model file (written atomically)')
+      .option('--quiet', 'print nothing on success'),
+  ).action(async (data, o) => fitCommand(data, o));
+
+  dataColumns(
+    program
+      .command('predict')
+      .description('predict outputs for every step of a data CSV')
+      .argument('<model>', 'model file (JSON)')
+      .argument('<data>', 'CSV with the model\'s input columns')
+      .requiredOption('--out <pred.csv>', 'output CSV (seq, t, yhat1..)'),
+  ).action(async (model, data, o) => predictCommand(model, data, o));
+
+  dataColumns(
+    program
+      .command('evaluate')
+      .description('held-out NMSE of a model on a data CSV (and against a true model, with parameter errors)')
+      .argument('<model>', 'model file (JSON)')
+      .argument('<data>', 'CSV with inputs and outputs')
+      .option('--truth <model.json>', 'true model: NMSE against its noise-free outputs, and parameter errors')
+      .option('--json', 'print the results as JSON'),
+  ).action(async (model, data, o) => evaluateCommand(model, data, o));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and --version exit 0; everything else commander rejects is a usage error.
+      return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    }
+    const err = e as Error;
+    if (isUserError(e) || e instanceof BlowUpError) {
+      process.stderr.write(`gloree: ${oneLine(err.message)}\n`);
+    } else {
+      process.stderr.write(`gloree: error: ${oneLine(err?.message ?? String(e))}\n`);
+      if (process.env.GLOREE_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
+      else process.stderr.write('gloree: (set GLOREE_DEBUG=1 for a stack trace)\n');
+    }
+    return 1;
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+// Run when executed directly (not when imported by tests).
+const invoked = process.argv[1] ?? '';
+if (/(^|[\\/])(main\.(js|ts)|gloree)$/.test(invoked)) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,154 @@
+/**
+ * Atomic file output: write to a temporary file in the destination's directory, fsync it, then
+ * rename it over the destination. A crash or error never leaves a half-written model or CSV under the
+ * final name (rename within one directory is atomic on POSIX file systems); the temporary file is
+ * removed on failure.
+ */
+import { promises as fsp, writeFileSync, openSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs';
+import * as path from 'node:path';
+
+let counter = 0;
+
+/** Temporary name next to `target`: `.name.<pid>.<n>.tmp`, so the rename stays in one file system. */
+function tempPathFor(target: string): string {
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  counter = (counter + 1) % 1e9;
+  return path.join(dir, `.${base}.${process.pid}.${Date.now().toString(36)}${counter}.tmp`);
+}
+
+async function unlinkQuiet(p: string): Promise<void> {
+  try {
+    await fsp.unlink(p);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Write `data` to `target` atomically (temp file + fsync + rename). */
+export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempPathFor(target);
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(tmp, 'wx');
+    await fh.writeFile(data);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await fsp.rename(tmp, target);
+  } catch (e) {
+    if (fh) await fh.close().catch(() => undefined);
+    await unlinkQuiet(tmp);
+    throw e;
+  }
+}
+
+/** Synchronous variant of {@link writeFileAtomic}. */
+export function writeFileAtomicSync(target: string, data: string | Uint8Array): void {
+  const tmp = tempPathFor(target);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx');
+    writeFileSync(fd, data);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, target);
+  } catch (e) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* ignore */
+      }
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* ignore */
+    }
+    throw e;
+  }
+}
+
+/**
+ * Streaming atomic writer: `const w = await AtomicWriter.open(path); await w.write(...); await w.commit();`
+ * (or `await w.abort()` on error). Small writes are buffered (default 1 MiB) so callers may write row by row.
+ * Nothing appears under `path` until `commit()`.
+ */
+export class AtomicWriter {
+  readonly path: string;
+  readonly tempPath: string;
+  private fh: fsp.FileHandle | undefined;
+  private parts: string[] = [];
+  private pending = 0;
+  private done = false;
+  private readonly bufferChars: number;
+
+  private constructor(target: string, tmp: string, fh: fsp.FileHandle, bufferChars: number) {
+    this.path = target;
+    this.tempPath = tmp;
+    this.fh = fh;
+    this.bufferChars = bufferChars;
+  }
+
+  static async open(target: string, opts: { bufferChars?: number } = {}): Promise<AtomicWriter> {
+    const tmp = tempPathFor(target);
+    const fh = await fsp.open(tmp, 'wx');
+    return new AtomicWriter(target, tmp, fh, opts.bufferChars ?? 1 << 20);
+  }
+
+  /** Append text (buffered) or bytes (flushes the text buffer first). */
+  async write(chunk: string | Uint8Array): Promise<void> {
+    if (this.done || !this.fh) throw new Error(`AtomicWriter(${this.path}): write after commit/abort`);
+    try {
+      if (typeof chunk === 'string') {
+        this.parts.push(chunk);
+        this.pending += chunk.length;
+        if (this.pending >= this.bufferChars) await this.flush();
+      } else {
+        await this.flush();
+        await this.fh.write(chunk);
+      }
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending === 0 || !this.fh) return;
+    const s = this.parts.join('');
+    this.parts = [];
+    this.pending = 0;
+    await this.fh.write(s);
+  }
+
+  /** Flush, fsync and rename the temporary file to the final path. */
+  async commit(): Promise<void> {
+    if (this.done || !this.fh) throw new Error(`AtomicWriter(${this.path}): commit after commit/abort`);
+    try {
+      await this.flush();
+      await this.fh.sync();
+      await this.fh.close();
+      this.fh = undefined;
+      await fsp.rename(this.tempPath, this.path);
+      this.done = true;
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+  }
+
+  /** Discard everything written; the destination is left untouched. Safe to call twice. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.parts = [];
+    if (this.fh) {
+      await this.fh.close().catch(() => undefined);
+      this.fh = undefined;
+    }
+    await unlinkQuiet(this.tempPath);
+  }
+}

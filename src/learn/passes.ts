@@ -1,0 +1,41 @@
+import { DataSource, SequenceChunk, memorySource } from '../io/dataset.js';
+
+/** Progress of a pass over the data: `rows` done so far, `totalRows` when known (after the first pass). */
+export interface PassProgress {
+  stage: string;
+  rows: number;
+  totalRows?: number;
+}
+
+export type ProgressCallback = (p: PassProgress) => void;
+
+/** Anything the learners accept as training data. */
+export type TrainingData = DataSource | SequenceChunk | SequenceChunk[];
+
+export function asSource(data: TrainingData): DataSource {
+  if (Array.isArray(data)) return memorySource(data);
+  if ('chunks' in data && typeof data.chunks === 'function') return data;
+  return memorySource(data as SequenceChunk);
+}
+
+/**
+ * One streaming pass: calls `fn` on every chunk, reporting progress. Memory is whatever one chunk
+ * needs, independent of the number of rows. `sequenceOffset` is the index of the chunk's first sequence in
+ * the whole data (for error messages that name a sequence).
+ */
+export async function forEachChunk(
+  source: DataSource,
+  stage: string,
+  fn: (chunk: SequenceChunk, sequenceOffset: number) => void,
+  onProgress?: ProgressCallback,
+  totalRows?: number,
+): Promise<{ rows: number; sequences: number }> {
+  let rows = 0, sequences = 0;
+  for await (const chunk of source.chunks()) {
+    fn(chunk, sequences);
+    rows += chunk.rows;
+    sequences += chunk.lengths.length;
+    onProgress?.({ stage, rows, totalRows });
+  }
+  return { rows, sequences };
+}

@@ -1,0 +1,107 @@
+import { Matrix, isFiniteMatrix } from './matrix.js';
+
+/**
+ * Cholesky factor of a symmetric positive definite n×n matrix: lower-triangular L (n×n) with
+ * A = L Lᵀ and positive diagonal.
+ *
+ * Reads the lower triangle only; throws if A is grossly asymmetric (|a_ij − a_ji| > 1e-8·max|a|),
+ * which is almost always a bug upstream. Throws `cholesky: matrix is not positive definite
+ * (pivot k = …)` when a pivot is ≤ 0 (0-based k), and on non-finite input.
+ *
+ * Row-oriented (Cholesky–Banachiewicz) so the inner product runs along contiguous rows of L.
+ */
+export function cholesky(A: Matrix): Matrix {
+  const n = A.rows;
+  if (A.cols !== n) throw new RangeError(`cholesky: matrix is ${A.rows}x${A.cols}, expected square`);
+  if (!isFiniteMatrix(A)) throw new Error(`cholesky: matrix (${n}x${n}) contains NaN or Infinity; expected finite entries`);
+  const a = A.data;
+  let maxAbs = 0;
+  for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i]));
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      if (Math.abs(a[i * n + j] - a[j * n + i]) > 1e-8 * maxAbs) {
+        throw new Error(`cholesky: matrix is not symmetric (entries [${i}][${j}] and [${j}][${i}] differ by ${Math.abs(a[i * n + j] - a[j * n + i])})`);
+      }
+    }
+  }
+  const L = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let j = 0; j <= i; j++) {
+      const rj = j * n;
+      let s = a[ri + j];
+      for (let k = 0; k < j; k++) s -= L[ri + k] * L[rj + k];
+      if (i === j) {
+        if (!(s > 0)) {
+          throw new Error(`cholesky: matrix is not positive definite (pivot k = ${i}, value ${s})`);
+        }
+        L[ri + i] = Math.sqrt(s);
+      } else {
+        L[ri + j] = s / L[rj + j];
+      }
+    }
+  }
+  return new Matrix(n, n, L);
+}
+
+/** Solve L X = B for lower-triangular L (n×n) and B (n×p) by forward substitution. Throws on a zero diagonal. */
+export function solveLowerTriangular(L: Matrix, B: Matrix): Matrix {
+  const n = L.rows;
+  if (L.cols !== n || B.rows !== n) throw new RangeError(`solveLowerTriangular: L is ${L.rows}x${L.cols}, B is ${B.rows}x${B.cols}`);
+  const p = B.cols, l = L.data;
+  const X = B.data.slice();
+  for (let i = 0; i < n; i++) {
+    const ri = i * n, xi = i * p;
+    for (let k = 0; k < i; k++) {
+      const lik = l[ri + k];
+      if (lik === 0) continue;
+      const xk = k * p;
+      for (let c = 0; c < p; c++) X[xi + c] -= lik * X[xk + c];
+    }
+    const d = l[ri + i];
+    if (d === 0) throw new Error(`solveLowerTriangular: zero diagonal entry at ${i}`);
+    for (let c = 0; c < p; c++) X[xi + c] /= d;
+  }
+  return new Matrix(n, p, X);
+}
+
+/** Solve U X = B for upper-triangular U (n×n) and B (n×p) by back substitution. Throws on a zero diagonal. */
+export function solveUpperTriangular(U: Matrix, B: Matrix): Matrix {
+  const n = U.rows;
+  if (U.cols !== n || B.rows !== n) throw new RangeError(`solveUpperTriangular: U is ${U.rows}x${U.cols}, B is ${B.rows}x${B.cols}`);
+  const p = B.cols, u = U.data;
+  const X = B.data.slice();
+  for (let i = n - 1; i >= 0; i--) {
+    const ri = i * n, xi = i * p;
+    for (let k = i + 1; k < n; k++) {
+      const uik = u[ri + k];
+      if (uik === 0) continue;
+      const xk = k * p;
+      for (let c = 0; c < p; c++) X[xi + c] -= uik * X[xk + c];
+    }
+    const d = u[ri + i];
+    if (d === 0) throw new Error(`solveUpperTriangular: zero diagonal entry at ${i}`);
+    for (let c = 0; c < p; c++) X[xi + c] /= d;
+  }
+  return new Matrix(n, p, X);
+}
+
+/** Solve A X = B given the Cholesky factor L of A (A = L Lᵀ): two triangular solves. */
+export function choleskySolve(L: Matrix, B: Matrix): Matrix {
+  const Y = solveLowerTriangular(L, B);
+  // Lᵀ X = Y, back substitution reading L by columns.
+  const n = L.rows, p = B.cols, l = L.data;
+  const X = Y.data;
+  for (let i = n - 1; i >= 0; i--) {
+    const xi = i * p;
+    for (let k = i + 1; k < n; k++) {
+      const lki = l[k * n + i];
+      if (lki === 0) continue;
+      const xk = k * p;
+      for (let c = 0; c < p; c++) X[xi + c] -= lki * X[xk + c];
+    }
+    const d = l[i * n + i];
+    for (let c = 0; c < p; c++) X[xi + c] /= d;
+  }
+  return Y;
+}

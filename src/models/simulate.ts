@@ -1,0 +1,468 @@
+/**
+ * Synthetic data: Gaussian VAR(1) input sequences (DESIGN.md §3), planted IO-RNN / BRNN models in the
+ * stable regime of §6, noisy outputs, and the built-in scenarios used by `gloree simulate` and `gloree demo`.
+ */
+import { Matrix, matmul, transpose } from '../linalg/matrix.js';
+import { cholesky } from '../linalg/cholesky.js';
+import { solveDiscreteLyapunov } from '../linalg/lyapunov.js';
+import { Rng } from '../random/rng.js';
+import { makeChunk, type SequenceChunk } from '../io/dataset.js';
+import type { Activation, BRNNParams, IORNNParams } from './params.js';
+import { activationFromSpec } from './activation.js';
+import { predictIORNN } from './iornn.js';
+import { predictBRNN } from './brnn.js';
+import { UserError } from '../io/errors.js';
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+export interface SimulateInputsOptions {
+  dx: number;
+  nSeq: number;
+  /** Fixed length, or [min, max] (inclusive) drawn uniformly per sequence. */
+  seqLength: number | [number, number];
+  /** Mean μ (length dx); default 0. */
+  mu?: ArrayLike<number>;
+  /** VAR matrix F (dx×dx, spectral radius < 1); default ρ I. */
+  F?: Matrix;
+  /** Innovation covariance Q (dx×dx, SPD); default σ²(1−ρ²) I so that the stationary covariance is σ² I. */
+  Q?: Matrix;
+  /** Shortcut for F = ρ I (default 0: i.i.d. inputs). Ignored when F is given. */
+  rho?: number;
+  /**
+   * Shortcut for the stationary standard deviation σ_x of every input coordinate (default 1): with F = ρI,
+   * Q = σ²(1−ρ²) I. Ignored when Q is given. σ_x is the quantity in §6's stability rule.
+   */
+  sigma?: number;
+  seed: number;
+}
+
+/** F and Q of the options, with the ρ/σ shortcuts resolved. */
+export function resolveVAR(opts: Pick<SimulateInputsOptions, 'dx' | 'F' | 'Q' | 'rho' | 'sigma'>): { F: Matrix; Q: Matrix } {
+  const { dx } = opts;
+  const rho = opts.rho ?? 0;
+  const sigma = opts.sigma ?? 1;
+  if (!(Math.abs(rho) < 1)) throw new RangeError(`simulateInputs: rho must be in (-1, 1), got ${rho}`);
+  if (!(sigma > 0) || !Number.isFinite(sigma)) throw new RangeError(`simulateInputs: sigma must be positive, got ${sigma}`);
+  const F = opts.F ?? Matrix.diag(new Array<number>(dx).fill(rho));
+  const Q = opts.Q ?? Matrix.diag(new Array<number>(dx).fill(sigma * sigma * (1 - rho * rho)));
+  if (F.rows !== dx || F.cols !== dx) throw new RangeError(`simulateInputs: F must be ${dx}x${dx}, got ${F.rows}x${F.cols}`);
+  if (Q.rows !== dx || Q.cols !== dx) throw new RangeError(`simulateInputs: Q must be ${dx}x${dx}, got ${Q.rows}x${Q.cols}`);
+  return { F, Q };
+}
+
+function checkSeqLength(seqLength: number | [number, number]): [number, number] {
+  const [lo, hi] = typeof seqLength === 'number' ? [seqLength, seqLength] : seqLength;
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) {
+    throw new RangeError(`simulateInputs: seqLength must be a positive integer or [min, max] with 1 ≤ min ≤ max, got ${JSON.stringify(seqLength)}`);
+  }
+  return [lo, hi];
+}
+
+/**
+ * Draw nSeq independent VAR(1) input sequences (DESIGN.md §3): x_1 ~ N(μ, Σ) with the stationary Σ solving
+ * Σ = FΣFᵀ + Q, then x_t = μ + F(x_{t−1} − μ) + ε_t, ε_t ~ N(0, Q). Returns a chunk with dy = 0 (y empty).
+ */
+export function simulateInputs(opts: SimulateInputsOptions): SequenceChunk {
+  const { dx, nSeq, seed } = opts;
+  if (!Number.isInteger(dx) || dx < 1) throw new RangeError(`simulateInputs: dx must be a positive integer, got ${dx}`);
+  if (!Number.isInteger(nSeq) || nSeq < 1) throw new RangeError(`simulateInputs: nSeq must be a positive integer, got ${nSeq}`);
+  const [lo, hi] = checkSeqLength(opts.seqLength);
+  const { F, Q } = resolveVAR(opts);
+  const mu = opts.mu ? Float64Array.from(opts.mu) : new Float64Array(dx);
+  if (mu.length !== dx) throw new RangeError(`simulateInputs: mu has length ${mu.length}, expected ${dx}`);
+  const Sigma = solveDiscreteLyapunov(F, Q);
+  const Ls = cholesky(symmetrise(Sigma)).data;
+  const Lq = cholesky(symmetrise(Q)).data;
+  const Fd = F.data;
+
+  const rng = new Rng(seed);
+  const lengths = new Int32Array(nSeq);
+  let rows = 0;
+  for (let s = 0; s < nSeq; s++) {
+    lengths[s] = lo === hi ? lo : lo + rng.int(hi - lo + 1);
+    rows += lengths[s];
+  }
+  const x = new Float64Array(rows * dx);
+  const e = new Float64Array(dx);
+  const prev = new Float64Array(dx);
+  let r = 0;
+  for (let s = 0; s < nSeq; s++) {
+    for (let t = 0; t < lengths[s]; t++, r++) {
+      rng.normalArray(dx, e);
+      const L = t === 0 ? Ls : Lq;
+      const o = r * dx;
+      for (let i = 0; i < dx; i++) {
+        let v = 0;
+        for (let k = 0; k <= i; k++) v += L[i * dx + k] * e[k];
+        if (t > 0) for (let k = 0; k < dx; k++) v += Fd[i * dx + k] * prev[k];
+        x[o + i] = v;
+      }
+      for (let i = 0; i < dx; i++) {
+        prev[i] = x[o + i]; // centred state
+        x[o + i] += mu[i];
+      }
+    }
+  }
+  return makeChunk(dx, 0, x, new Float64Array(0), lengths);
+}
+
+function symmetrise(a: Matrix): Matrix {
+  const n = a.rows;
+  const out = new Matrix(n, n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out.data[i * n + j] = 0.5 * (a.data[i * n + j] + a.data[j * n + i]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+
+export interface SimulateOutputOptions {
+  /** Standard deviation of the i.i.d. Gaussian output noise (default 0). */
+  noise?: number;
+  seed?: number;
+  blowUpThreshold?: number;
+}
+
+function withOutputs(inputs: SequenceChunk, clean: Float64Array, dy: number, opts: SimulateOutputOptions): SequenceChunk {
+  const noise = opts.noise ?? 0;
+  if (!(noise >= 0) || !Number.isFinite(noise)) throw new RangeError(`simulate: noise must be ≥ 0, got ${noise}`);
+  const y = clean;
+  if (noise > 0) {
+    const rng = new Rng(opts.seed ?? 0);
+    for (let i = 0; i < y.length; i++) y[i] += noise * rng.normal();
+  }
+  return makeChunk(inputs.dx, dy, inputs.x, y, inputs.lengths);
+}
+
+/** Outputs y_t = A2ᵀh_t + b + noise·N(0, I) of an IO-RNN on the given inputs (x shared, not copied). */
+export function simulateIORNN(params: IORNNParams, inputs: SequenceChunk, opts: SimulateOutputOptions = {}): SequenceChunk {
+  const clean = predictIORNN(params, inputs, { blowUpThreshold: opts.blowUpThreshold });
+  return withOutputs(inputs, clean, params.A2.cols, opts);
+}
+
+/** Outputs of a BRNN on the given inputs, plus Gaussian noise. */
+export function simulateBRNN(params: BRNNParams, inputs: SequenceChunk, opts: SimulateOutputOptions = {}): SequenceChunk {
+  const clean = predictBRNN(params, inputs, { blowUpThreshold: opts.blowUpThreshold });
+  return withOutputs(inputs, clean, params.A2.cols, opts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planted models
+
+/** Spectral norm ‖M‖₂ by power iteration on MᵀM (converges to machine precision for small matrices). */
+export function spectralNorm(M: Matrix, rng: Rng = new Rng(12345), maxIter = 2000): number {
+  const n = M.cols;
+  if (n === 0 || M.rows === 0) return 0;
+  const MtM = matmul(transpose(M), M).data;
+  let v = rng.normalArray(n);
+  let lambda = 0;
+  const w = new Float64Array(n);
+  for (let it = 0; it < maxIter; it++) {
+    let nv = 0;
+    for (let i = 0; i < n; i++) nv += v[i] * v[i];
+    nv = Math.sqrt(nv);
+    if (nv === 0) return 0;
+    for (let i = 0; i < n; i++) v[i] /= nv;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += MtM[i * n + k] * v[k];
+      w[i] = s;
+    }
+    let l = 0;
+    for (let i = 0; i < n; i++) l += v[i] * w[i]; // Rayleigh quotient
+    const done = it > 5 && Math.abs(l - lambda) <= 1e-15 * Math.abs(l);
+    lambda = l;
+    if (done) break;
+    v = Float64Array.from(w);
+  }
+  return Math.sqrt(Math.max(lambda, 0));
+}
+
+/**
+ * dh unit-norm rows in R^dx, well spread: redrawn until every row is at distance ≥ 0.5 from the span of the
+ * previous ones (the Gram-Schmidt pivots), so A1 has full row rank with a moderate condition number (§2).
+ */
+function unitRows(rng: Rng, n: number, d: number): Matrix {
+  const M = new Matrix(n, d);
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    for (let j = 0; j < n; j++) {
+      const r = rng.normalArray(d);
+      let s = 0;
+      for (const v of r) s += v * v;
+      s = Math.sqrt(s);
+      for (let i = 0; i < d; i++) M.data[j * d + i] = r[i] / s;
+    }
+    if (n > d || minGramSchmidtPivot(M) >= 0.5) return M;
+  }
+  return M;
+}
+
+function minGramSchmidtPivot(M: Matrix): number {
+  const { rows: n, cols: d } = M;
+  const Q: Float64Array[] = [];
+  let minPivot = Infinity;
+  for (let j = 0; j < n; j++) {
+    const v = M.row(j);
+    for (const q of Q) {
+      let c = 0;
+      for (let i = 0; i < d; i++) c += q[i] * v[i];
+      for (let i = 0; i < d; i++) v[i] -= c * q[i];
+    }
+    let s = 0;
+    for (let i = 0; i < d; i++) s += v[i] * v[i];
+    s = Math.sqrt(s);
+    minPivot = Math.min(minPivot, s);
+    if (s > 0) for (let i = 0; i < d; i++) v[i] /= s;
+    Q.push(v);
+  }
+  return minPivot;
+}
+
+/** Gaussian n×n matrix scaled to spectral norm `norm`. */
+function recurrentMatrix(rng: Rng, n: number, norm: number): Matrix {
+  const M = new Matrix(n, n, rng.normalArray(n * n));
+  if (norm === 0) return new Matrix(n, n);
+  const s = spectralNorm(M, rng.fork());
+  for (let i = 0; i < M.data.length; i++) M.data[i] *= norm / s;
+  return M;
+}
+
+/**
+ * Well-conditioned n×dy output matrix: orthonormalised Gaussian rows (or columns when n > dy) times random
+ * row scales in [0.8, 1.2] with random signs, so its condition number is at most 1.5.
+ */
+function outputMatrix(rng: Rng, n: number, dy: number): Matrix {
+  const tall = n > dy;
+  const r = tall ? dy : n, c = tall ? n : dy;
+  const G = new Matrix(r, c, rng.normalArray(r * c));
+  // Modified Gram-Schmidt on the r ≤ c rows of G.
+  for (let j = 0; j < r; j++) {
+    for (let k = 0; k < j; k++) {
+      let d = 0;
+      for (let i = 0; i < c; i++) d += G.data[j * c + i] * G.data[k * c + i];
+      for (let i = 0; i < c; i++) G.data[j * c + i] -= d * G.data[k * c + i];
+    }
+    let s = 0;
+    for (let i = 0; i < c; i++) s += G.data[j * c + i] ** 2;
+    s = Math.sqrt(s);
+    for (let i = 0; i < c; i++) G.data[j * c + i] /= s;
+  }
+  const A = tall ? transpose(G) : G; // n×dy
+  for (let j = 0; j < n; j++) {
+    const f = (0.8 + 0.4 * rng.uniform()) * (rng.uniform() < 0.5 ? -1 : 1);
+    for (let i = 0; i < dy; i++) A.data[j * dy + i] *= f;
+  }
+  return A;
+}
+
+export interface RandomIORNNOptions {
+  dx: number;
+  dh: number;
+  dy: number;
+  /** ‖U‖₂ (default 0.3; see §6: ‖U‖₂ (5.3 σ_x)² ≲ 3 for stability with unit-norm rows of A1). */
+  uNorm?: number;
+  seed: number;
+  /** Activation (or spec string such as 'z2', '0,0.1,0.5,1'); default σ(z) = z². */
+  activation?: Activation | string;
+}
+
+function resolveActivation(a: Activation | string | undefined): Activation {
+  if (a === undefined) return { coefficients: [0, 0, 1] };
+  return typeof a === 'string' ? activationFromSpec(a) : a;
+}
+
+function checkDims(o: Record<string, number | undefined>): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`${k} must be a positive integer, got ${v}`);
+  }
+}
+
+/** A planted IO-RNN in the stable regime of §6: unit-norm, well-spread rows of A1; ‖U‖₂ = uNorm; A2 well conditioned. */
+export function randomIORNN(opts: RandomIORNNOptions): IORNNParams {
+  const { dx, dh, dy, seed } = opts;
+  checkDims({ dx, dh, dy });
+  const uNorm = opts.uNorm ?? 0.3;
+  if (!(uNorm >= 0)) throw new RangeError(`uNorm must be ≥ 0, got ${uNorm}`);
+  const rng = new Rng(seed);
+  const A1 = unitRows(rng, dh, dx);
+  const U = recurrentMatrix(rng, dh, uNorm);
+  const A2 = outputMatrix(rng, dh, dy);
+  return { kind: 'iornn', A1, U, A2, activation: resolveActivation(opts.activation) };
+}
+
+export interface RandomBRNNOptions extends RandomIORNNOptions {
+  /** Number of backward neurons. */
+  dz: number;
+  /** ‖V‖₂ (default uNorm). */
+  vNorm?: number;
+}
+
+/** A planted BRNN: [A1; B1] has unit-norm, well-spread rows (identifiability needs dh+dz ≤ dx), ‖U‖₂ = uNorm, ‖V‖₂ = vNorm. */
+export function randomBRNN(opts: RandomBRNNOptions): BRNNParams {
+  const { dx, dh, dz, dy, seed } = opts;
+  checkDims({ dx, dh, dz, dy });
+  const uNorm = opts.uNorm ?? 0.3;
+  const vNorm = opts.vNorm ?? uNorm;
+  const rng = new Rng(seed);
+  const AB = unitRows(rng, dh + dz, dx);
+  const A1 = new Matrix(dh, dx, AB.data.slice(0, dh * dx));
+  const B1 = new Matrix(dz, dx, AB.data.slice(dh * dx));
+  const U = recurrentMatrix(rng, dh, uNorm);
+  const V = recurrentMatrix(rng, dz, vNorm);
+  const A2 = outputMatrix(rng, dh + dz, dy);
+  return { kind: 'brnn', A1, U, B1, V, A2, activation: resolveActivation(opts.activation) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+/** JSON-able description of a synthetic data set (`gloree simulate --scenario`). */
+export interface Scenario {
+  kind: 'iornn' | 'brnn';
+  dx: number;
+  /** Forward hidden neurons. */
+  dh: number;
+  /** Backward neurons (BRNN only). */
+  dz?: number;
+  dy: number;
+  /** VAR(1) input with F = ρI and stationary standard deviation σ per coordinate. */
+  input: { rho: number; sigma: number };
+  /** ‖U‖₂ (and ‖V‖₂ for a BRNN). */
+  uNorm: number;
+  /** Output noise standard deviation. */
+  noise: number;
+  /** Sequence length, fixed or [min, max]. */
+  seqLength: number | [number, number];
+  seed: number;
+  /** Default number of sequences (default 5000). */
+  nSeq?: number;
+  /** Activation spec ('z2', 'z3', '0,0.1,0.5,1') or coefficient list; default 'z2'. */
+  activation?: string | number[];
+  description?: string;
+}
+
+/**
+ * Built-in scenarios. All are inside §6's stable regime: ‖U‖₂ (5.3 σ_x)² = 0.3 · 2.12² ≈ 1.35 ≲ 3 with
+ * σ_x = 0.4 and unit-norm rows of A1.
+ */
+export const SCENARIOS: Record<string, Scenario> = {
+  default: {
+    kind: 'iornn', dx: 4, dh: 4, dy: 4, input: { rho: 0.6, sigma: 0.4 }, uNorm: 0.3, noise: 0.05, seqLength: 20, seed: 1,
+    description: 'IO-RNN, dx = dy = dh = 4, σ = z², VAR(1) inputs ρ = 0.6, σ_x = 0.4, ‖U‖₂ = 0.3',
+  },
+  iid: {
+    kind: 'iornn', dx: 4, dh: 4, dy: 4, input: { rho: 0, sigma: 0.4 }, uNorm: 0.3, noise: 0.05, seqLength: 20, seed: 2,
+    description: 'IO-RNN as default, i.i.d. Gaussian inputs',
+  },
+  rect: {
+    kind: 'iornn', dx: 6, dh: 3, dy: 5, input: { rho: 0.6, sigma: 0.4 }, uNorm: 0.3, noise: 0.05, seqLength: 20, seed: 3,
+    description: 'IO-RNN, dx = 6, dy = 5, dh = 3',
+  },
+  brnn: {
+    kind: 'brnn', dx: 6, dh: 2, dz: 2, dy: 6, input: { rho: 0.6, sigma: 0.4 }, uNorm: 0.3, noise: 0.05, seqLength: 20, seed: 4,
+    description: 'BRNN, dx = dy = 6, 2 forward + 2 backward neurons',
+  },
+};
+
+/** Validate a parsed JSON scenario (a UserError names the file and the bad key). */
+export function scenarioFromJSON(obj: unknown, fileName = 'scenario'): Scenario {
+  const fail = (key: string, msg: string): never => {
+    throw new UserError(`${fileName}: key ${JSON.stringify(key)} ${msg}`);
+  };
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new UserError(`${fileName}: expected a JSON object`);
+  const o = obj as Record<string, unknown>;
+  const posInt = (key: string, optional = false): number | undefined => {
+    const v = o[key];
+    if (v === undefined && optional) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(key, `must be a positive integer, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const num = (key: string, v: unknown, lo: number, hi: number, loOpen = false, hiOpen = false): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || (hiOpen ? v >= hi : v > hi)) {
+      fail(key, `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${JSON.stringify(v)}`);
+    }
+    return v as number;
+  };
+  const kind = o.kind ?? 'iornn';
+  if (kind !== 'iornn' && kind !== 'brnn') fail('kind', `must be "iornn" or "brnn", got ${JSON.stringify(kind)}`);
+  const dx = posInt('dx')!, dh = posInt('dh')!, dy = posInt('dy')!;
+  const dz = posInt('dz', kind === 'iornn');
+  if (kind === 'iornn' && o.dz !== undefined) fail('dz', 'is only allowed for kind "brnn"');
+  const inp = o.input ?? { rho: 0, sigma: 1 };
+  if (typeof inp !== 'object' || inp === null || Array.isArray(inp)) fail('input', 'must be an object {"rho": …, "sigma": …}');
+  const ir = inp as Record<string, unknown>;
+  const rho = num('input.rho', ir.rho ?? 0, -1, 1, true, true);
+  const sigma = num('input.sigma', ir.sigma ?? 1, 0, Infinity, true, true);
+  const uNorm = num('uNorm', o.uNorm ?? 0.3, 0, Infinity, false, true);
+  const noise = num('noise', o.noise ?? 0, 0, Infinity, false, true);
+  let seqLength: number | [number, number];
+  const sl = o.seqLength ?? 20;
+  if (typeof sl === 'number' && Number.isInteger(sl) && sl >= 1) seqLength = sl;
+  else if (Array.isArray(sl) && sl.length === 2 && sl.every((v) => Number.isInteger(v) && v >= 1) && sl[0] <= sl[1]) seqLength = [sl[0], sl[1]];
+  else return fail('seqLength', `must be a positive integer or [min, max], got ${JSON.stringify(sl)}`);
+  const seed = o.seed ?? 1;
+  if (typeof seed !== 'number' || !Number.isInteger(seed)) fail('seed', `must be an integer, got ${JSON.stringify(seed)}`);
+  const nSeq = posInt('nSeq', true);
+  let activation: string | number[] | undefined;
+  if (o.activation !== undefined) {
+    const a = o.activation;
+    try {
+      if (typeof a === 'string') activationFromSpec(a);
+      else if (Array.isArray(a) && a.every((v) => typeof v === 'number')) activationFromSpec(a.join(','));
+      else throw new UserError('bad type');
+    } catch {
+      fail('activation', `must be a spec such as "z2" or a coefficient list [c0, c1, …] of degree ≥ 2, got ${JSON.stringify(a)}`);
+    }
+    activation = a as string | number[];
+  }
+  if (o.description !== undefined && typeof o.description !== 'string') fail('description', 'must be a string');
+  const known = new Set(['kind', 'dx', 'dh', 'dz', 'dy', 'input', 'uNorm', 'noise', 'seqLength', 'seed', 'nSeq', 'activation', 'description']);
+  for (const k of Object.keys(o)) if (!known.has(k)) fail(k, `is not a scenario key (expected one of: ${[...known].join(', ')})`);
+  const s: Scenario = { kind: kind as 'iornn' | 'brnn', dx, dh, dy, input: { rho, sigma }, uNorm, noise, seqLength, seed: seed as number };
+  if (dz !== undefined) s.dz = dz;
+  if (nSeq !== undefined) s.nSeq = nSeq;
+  if (activation !== undefined) s.activation = activation;
+  if (o.description !== undefined) s.description = o.description as string;
+  return s;
+}
+
+/** The planted model of a scenario (deterministic in scenario.seed). */
+export function scenarioModel(s: Scenario): IORNNParams | BRNNParams {
+  const activation = s.activation === undefined ? undefined : typeof s.activation === 'string' ? s.activation : activationFromSpec(s.activation.join(','));
+  if (s.kind === 'brnn') {
+    if (s.dz === undefined) throw new RangeError('scenario: a BRNN needs dz');
+    return randomBRNN({ dx: s.dx, dh: s.dh, dz: s.dz, dy: s.dy, uNorm: s.uNorm, seed: s.seed, activation });
+  }
+  return randomIORNN({ dx: s.dx, dh: s.dh, dy: s.dy, uNorm: s.uNorm, seed: s.seed, activation });
+}
+
+export interface ScenarioData {
+  /** The planted model. */
+  model: IORNNParams | BRNNParams;
+  /** Inputs and noisy outputs. */
+  data: SequenceChunk;
+  /** Noise-free outputs A2ᵀh_t (rows×dy), the target of §7's NMSE. */
+  clean: Float64Array;
+}
+
+/**
+ * Simulate a scenario: the planted model from `scenario.seed`; inputs and output noise from two streams derived
+ * from `opts.seed ?? scenario.seed` (so `opts.seed` draws new data from the same model); `opts.nSeq` overrides
+ * the number of sequences.
+ */
+export function simulateScenario(s: Scenario, opts: { nSeq?: number; seed?: number } = {}): ScenarioData {
+  const model = scenarioModel(s);
+  const dataSeed = opts.seed ?? s.seed;
+  const inputs = simulateInputs({
+    dx: s.dx, nSeq: opts.nSeq ?? s.nSeq ?? 5000, seqLength: s.seqLength, rho: s.input.rho, sigma: s.input.sigma,
+    seed: dataSeed * 7919 + 1,
+  });
+  const clean = model.kind === 'brnn' ? predictBRNN(model, inputs) : predictIORNN(model, inputs);
+  const y = clean.slice();
+  if (s.noise > 0) {
+    const rng = new Rng(dataSeed * 7919 + 2);
+    for (let i = 0; i < y.length; i++) y[i] += s.noise * rng.normal();
+  }
+  return { model, data: makeChunk(s.dx, s.dy, inputs.x, y, inputs.lengths), clean };
+}

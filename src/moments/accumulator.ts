@@ -1,0 +1,186 @@
+import { SequenceChunk } from '../io/dataset.js';
+import { InputModel } from '../input/model.js';
+
+/**
+ * Streaming, mergeable moment accumulators (DESIGN.md §5 steps 2, 4, 5).
+ *
+ * Every accumulator keeps a plain `sum: Float64Array` and a `count` (number of steps that entered), so
+ * - memory is independent of the number of samples (one chunk at a time),
+ * - `merge` is elementwise addition: the accumulator of a union of chunks equals the merge of the
+ *   accumulators of its parts up to floating-point summation order (that is what lets passes run in
+ *   worker threads now and on several machines later),
+ * - a worker can send `{ count, sum }` back (the Float64Array transfers without copying), and
+ *   `spec()` + `loadState()` rebuild an accumulator on the other side.
+ * `result()` is the mean (sum / count) in the shape the subclass documents.
+ *
+ * The Wick (precision-block) terms of the Hermite scores do not depend on the sample except through a
+ * weight (y or y ⊗ s), so they are grouped by the identity of the precision block (DESIGN.md §3: a
+ * VAR(1) has only 4 distinct P_t) and applied once per block at the end of each chunk (`flush`).
+ */
+
+/** What an accumulator gets for one chunk: the raw chunk, the L×dx scores of every row, and residuals. */
+export interface PassData {
+  chunk: SequenceChunk;
+  /** rows×dx first-order scores s = Λ(x − μ), per sequence; null if no accumulator needs them. */
+  scores: Float64Array | null;
+  /** rows×dy control-variate residuals r_t = y_t − ĝ(x) (DESIGN.md §5 step 4), or null. */
+  residual: Float64Array | null;
+}
+
+/** Which output the moment multiplies: the raw y, or the control-variate residual. */
+export type Target = 'y' | 'residual';
+
+/** Serializable description of an accumulator (everything needed to rebuild it in a worker). */
+export type AccumulatorSpec =
+  | { type: 'T1'; dy: number; target?: Target; skipLast?: number }
+  | { type: 'T2'; dy: number; target?: Target; skipLast?: number }
+  | { type: 'mixed'; dy: number; direction: 'prev' | 'next'; target?: Target }
+  | {
+      type: 'mixedProjected';
+      dy: number;
+      direction: 'prev' | 'next';
+      target?: Target;
+      /** dh×dy demixing matrix (e.g. pinv(Â2ᵀ)), nested rows. */
+      demix: number[][];
+      /** dx×dh directions for mode α (column j used with demixed output j). */
+      first: number[][];
+      /** dx×dh directions for modes β, γ. */
+      pair: number[][];
+      /** Keep all (k, l) pairs (dh³ numbers) instead of k = l only (dh²). */
+      full?: boolean;
+    }
+  | { type: 'controlVariate'; dx: number; dy: number; quadratic: 'full' | 'current' | 'none'; center: number[] };
+
+/** Serialized accumulator: spec + state (count and sums). */
+export interface AccumulatorJSON {
+  spec: AccumulatorSpec;
+  count: number;
+  sum: number[];
+}
+
+export abstract class MomentAccumulator {
+  abstract readonly type: AccumulatorSpec['type'];
+  /** Number of steps (samples) added. */
+  count = 0;
+  /** Running sums; layout documented by the subclass. */
+  sum: Float64Array;
+  readonly dy: number;
+  readonly target: Target;
+  /** Whether `accumulate` reads PassData.scores. */
+  readonly needsScores: boolean = true;
+
+  constructor(size: number, dy: number, target: Target = 'y') {
+    if (!Number.isInteger(dy) || dy < 1) throw new RangeError(`accumulator: dy must be a positive integer, got ${dy}`);
+    this.sum = new Float64Array(size);
+    this.dy = dy;
+    this.target = target;
+  }
+
+  abstract spec(): AccumulatorSpec;
+  /** Add one chunk's contribution to `sum`/`count`; `y` is the rows×dy target (raw y or residual). */
+  protected abstract accumulate(d: PassData, y: Float64Array): void;
+  /** Apply deferred terms so that `sum` is complete (called at the end of every chunk). */
+  protected flush(): void {}
+  /** Mean over the added steps, shape documented by the subclass. */
+  abstract result(): Float64Array;
+
+  /** Feed one chunk's pass data (scores computed once for all accumulators of a pass, see momentPass). */
+  addData(d: PassData): this {
+    if (d.chunk.dy !== this.dy) throw new RangeError(`${this.type} accumulator: chunk has dy=${d.chunk.dy}, expected ${this.dy}`);
+    let y: Float64Array;
+    if (this.target === 'residual') {
+      if (d.residual === null) throw new Error(`${this.type} accumulator targets control-variate residuals but the pass has no fitted control variate`);
+      y = d.residual;
+    } else y = d.chunk.y;
+    this.accumulate(d, y);
+    this.flush();
+    return this;
+  }
+
+  /** this ← this + other (same spec). */
+  merge(other: MomentAccumulator): this {
+    if (JSON.stringify(other.spec()) !== JSON.stringify(this.spec())) {
+      throw new Error(`merge: accumulators differ (${other.type} vs ${this.type}, or different dimensions/directions)`);
+    }
+    const a = this.sum, b = other.sum;
+    for (let i = 0; i < a.length; i++) a[i] += b[i];
+    this.count += other.count;
+    return this;
+  }
+
+  /** Replace the state (e.g. with one received from a worker). */
+  loadState(count: number, sum: ArrayLike<number>): this {
+    if (sum.length !== this.sum.length) throw new RangeError(`${this.type} accumulator: state has ${sum.length} values, expected ${this.sum.length}`);
+    this.count = count;
+    this.sum.set(sum);
+    return this;
+  }
+
+  toJSON(): AccumulatorJSON {
+    return { spec: this.spec(), count: this.count, sum: Array.from(this.sum) };
+  }
+
+  /** sum / count, with a clear error when nothing was added. */
+  protected mean(): Float64Array {
+    if (this.count === 0) throw new Error(`${this.type} accumulator: no samples were added (are the sequences long enough for this moment?)`);
+    const out = new Float64Array(this.sum.length);
+    const inv = 1 / this.count;
+    for (let i = 0; i < out.length; i++) out[i] = this.sum[i] * inv;
+    return out;
+  }
+}
+
+/** Something that turns a chunk into rows×dy residuals (the fitted control variate). */
+export interface ResidualFunction {
+  residualChunk(chunk: SequenceChunk): Float64Array;
+}
+
+/**
+ * One pass step: compute the first-order scores of every sequence of `chunk` once (O(rows·dx²)), the
+ * residuals once if a control variate is given, and feed all accumulators.
+ */
+export function momentPass(model: InputModel | null, chunk: SequenceChunk, accs: MomentAccumulator[], residual?: ResidualFunction | null): void {
+  let scores: Float64Array | null = null;
+  if (accs.some((a) => a.needsScores)) {
+    if (model === null) throw new Error('momentPass: score-based accumulators need an input model');
+    scores = chunkScores(model, chunk);
+  }
+  const r = residual && accs.some((a) => a.target === 'residual') ? residual.residualChunk(chunk) : null;
+  const d: PassData = { chunk, scores, residual: r };
+  for (const a of accs) a.addData(d);
+}
+
+/** rows×dx first-order scores of all sequences of a chunk. */
+export function chunkScores(model: InputModel, chunk: SequenceChunk): Float64Array {
+  const dx = model.dx;
+  if (chunk.dx !== dx) throw new RangeError(`scores: chunk has dx=${chunk.dx}, input model has dx=${dx}`);
+  const s = new Float64Array(chunk.rows * dx);
+  let row = 0;
+  for (let k = 0; k < chunk.lengths.length; k++) {
+    const L = chunk.lengths[k];
+    model.scoreSequence(chunk.x, L, s, row * dx, row * dx);
+    row += L;
+  }
+  return s;
+}
+
+/** Deferred weights keyed by precision-block identity (see the file comment). */
+export class BlockWeights {
+  readonly map = new Map<object, Float64Array>();
+  constructor(readonly size: number) {}
+  get(key: object): Float64Array {
+    let w = this.map.get(key);
+    if (w === undefined) {
+      w = new Float64Array(this.size);
+      this.map.set(key, w);
+    }
+    return w;
+  }
+  /** Number of distinct blocks; callers flush early when a model returns fresh objects per step. */
+  get distinct(): number {
+    return this.map.size;
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}

@@ -1,0 +1,262 @@
+import { Matrix } from '../linalg/matrix.js';
+import { cholesky, choleskySolve } from '../linalg/cholesky.js';
+import { SequenceChunk } from '../io/dataset.js';
+import { AccumulatorSpec, MomentAccumulator, PassData, ResidualFunction } from './accumulator.js';
+
+/**
+ * Control variate (DESIGN.md §5 step 4): regress y_t on all monomials of degree ≤ 2 in
+ * (x_{t−1}, x_t, x_{t+1}) and use the residual r_t = y_t − ĝ(x) for every moment of order ≥ 3.
+ *
+ * Why it stays unbiased: Stein gives E[r_t ⊗ H] = E[∂³y_t] − E[∂³ĝ], and every third derivative of a
+ * degree-2 polynomial vanishes (in particular ∂_{x_t}∂²_{x_{t−1}} and ∂_{x_t}∂²_{x_{t+1}}), so only the
+ * variance changes (DESIGN.md measured a 3–6× smaller mixed-moment error). NOT valid for T2: ĝ's second
+ * derivative ∂²_{x_t} is not zero.
+ *
+ * Boundary convention: a missing neighbour (t = 0 has no x_{t−1}, t = L−1 has no x_{t+1}) is ZERO-FILLED
+ * (after centring), and two indicator features `hasPrev`, `hasNext` let the intercept differ at the
+ * boundaries. The features of each position class are still a degree-2 polynomial of the present
+ * steps, so the argument above is unaffected.
+ *
+ * Features (p of them), with c = x − center:
+ *   [1, hasPrev, hasNext, c_{t−1} (dx), c_t (dx), c_{t+1} (dx), quadratic monomials]
+ * where the quadratic part depends on `quadratic`:
+ *   'full'    — all z_a z_b, a ≤ b, of z = [c_{t−1}; c_t; c_{t+1}] (3dx(3dx+1)/2 terms);
+ *   'current' — c_{t,a} c_{t,b}, a ≤ b, only (dx(dx+1)/2 terms);
+ *   'none'    — linear only.
+ * Default: 'full' when 3dx < 60, else 'current' when dx(dx+1)/2 ≤ 500, else 'none' (with a warning):
+ * the normal equations cost p²/2 per sample and p² memory.
+ *
+ * State: sum = [Σ φφᵀ (p×p, upper triangle accumulated, mirrored at flush), Σ φ yᵀ (p×dy), Σ y (dy), Σ y² (dy)].
+ */
+export type QuadraticMode = 'full' | 'current' | 'none';
+
+export function defaultQuadraticMode(dx: number): QuadraticMode {
+  if (3 * dx < 60) return 'full';
+  if ((dx * (dx + 1)) / 2 <= 500) return 'current';
+  return 'none';
+}
+
+export function featureCount(dx: number, mode: QuadraticMode): number {
+  const lin = 3 + 3 * dx;
+  if (mode === 'full') return lin + (3 * dx * (3 * dx + 1)) / 2;
+  if (mode === 'current') return lin + (dx * (dx + 1)) / 2;
+  return lin;
+}
+
+/**
+ * Write the features of every row of a chunk into `out` (rows×p). Shared by the accumulator and the
+ * fitted residual function so both use the same definition.
+ */
+export function controlFeatures(chunk: SequenceChunk, center: Float64Array, mode: QuadraticMode, out?: Float64Array): Float64Array {
+  const dx = chunk.dx, p = featureCount(dx, mode), x = chunk.x;
+  const F = out ?? new Float64Array(chunk.rows * p);
+  const z = new Float64Array(3 * dx);
+  let row = 0;
+  for (let k = 0; k < chunk.lengths.length; k++) {
+    const L = chunk.lengths[k];
+    for (let t = 0; t < L; t++, row++) {
+      const hasPrev = t > 0, hasNext = t < L - 1;
+      for (let a = 0; a < dx; a++) {
+        z[a] = hasPrev ? x[(row - 1) * dx + a] - center[a] : 0;
+        z[dx + a] = x[row * dx + a] - center[a];
+        z[2 * dx + a] = hasNext ? x[(row + 1) * dx + a] - center[a] : 0;
+      }
+      let o = row * p;
+      F[o++] = 1;
+      F[o++] = hasPrev ? 1 : 0;
+      F[o++] = hasNext ? 1 : 0;
+      for (let a = 0; a < 3 * dx; a++) F[o++] = z[a];
+      if (mode === 'full') {
+        for (let a = 0; a < 3 * dx; a++) {
+          const za = z[a];
+          for (let b = a; b < 3 * dx; b++) F[o++] = za * z[b];
+        }
+      } else if (mode === 'current') {
+        for (let a = dx; a < 2 * dx; a++) {
+          const za = z[a];
+          for (let b = a; b < 2 * dx; b++) F[o++] = za * z[b];
+        }
+      }
+    }
+  }
+  return F;
+}
+
+export interface ControlVariateOptions {
+  quadratic?: QuadraticMode;
+  /** Centre subtracted from x before forming monomials (e.g. the input model mean). Default 0. */
+  center?: ArrayLike<number>;
+}
+
+/** Streaming normal equations of y_t on the control-variate features (mergeable). */
+export class ControlVariate extends MomentAccumulator {
+  readonly type = 'controlVariate' as const;
+  override readonly needsScores = false;
+  readonly dx: number;
+  readonly p: number;
+  readonly quadratic: QuadraticMode;
+  readonly center: Float64Array;
+  readonly warnings: string[] = [];
+  private feat = new Float64Array(0);
+
+  constructor(dx: number, dy: number, opts: ControlVariateOptions = {}) {
+    const mode = opts.quadratic ?? defaultQuadraticMode(dx);
+    const p = featureCount(dx, mode);
+    super(p * p + p * dy + 2 * dy, dy, 'y');
+    this.dx = dx;
+    this.p = p;
+    this.quadratic = mode;
+    this.center = opts.center ? Float64Array.from(opts.center) : new Float64Array(dx);
+    if (this.center.length !== dx) throw new RangeError(`ControlVariate: center has length ${this.center.length}, expected dx=${dx}`);
+    if (opts.quadratic === undefined && mode !== 'full') {
+      this.warnings.push(
+        `control variate: 3·dx = ${3 * dx} ≥ 60, so the full degree-2 regression (${featureCount(dx, 'full')} features) is too large; ` +
+          `using quadratic = '${mode}' (${p} features) instead. Variance reduction will be smaller; the moments stay unbiased.`,
+      );
+    }
+  }
+
+  spec(): AccumulatorSpec {
+    return { type: 'controlVariate', dx: this.dx, dy: this.dy, quadratic: this.quadratic, center: Array.from(this.center) };
+  }
+
+  protected accumulate(d: PassData, y: Float64Array): void {
+    const c = d.chunk, p = this.p, dy = this.dy, S = this.sum;
+    if (c.dx !== this.dx) throw new RangeError(`ControlVariate: chunk has dx=${c.dx}, expected ${this.dx}`);
+    if (this.feat.length < c.rows * p) this.feat = new Float64Array(c.rows * p);
+    const F = controlFeatures(c, this.center, this.quadratic, this.feat);
+    const oB = p * p, oY = oB + p * dy, oY2 = oY + dy;
+    for (let r = 0; r < c.rows; r++) {
+      const fo = r * p, yo = r * dy;
+      for (let a = 0; a < p; a++) {
+        const fa = F[fo + a];
+        if (fa === 0) continue; // zero-filled boundary features
+        const ba = a * p;
+        for (let b = a; b < p; b++) S[ba + b] += fa * F[fo + b];
+        const bb = oB + a * dy;
+        for (let i = 0; i < dy; i++) S[bb + i] += fa * y[yo + i];
+      }
+      for (let i = 0; i < dy; i++) {
+        const yi = y[yo + i];
+        S[oY + i] += yi;
+        S[oY2 + i] += yi * yi;
+      }
+    }
+    this.count += c.rows;
+  }
+
+  protected override flush(): void {
+    const p = this.p, S = this.sum;
+    for (let a = 0; a < p; a++) for (let b = 0; b < a; b++) S[a * p + b] = S[b * p + a];
+  }
+
+  /** Mean of φφᵀ, φyᵀ, y, y² in the state layout (mostly for inspection). */
+  result(): Float64Array {
+    return this.mean();
+  }
+
+  /**
+   * Solve the normal equations: coefficients β (p×dy) minimising Σ‖y_t − βᵀφ_t‖². Features are scaled
+   * to unit mean square and a tiny ridge (1e-9, relative) is added so exactly collinear features
+   * (e.g. all sequences of length 1 ⇒ hasPrev ≡ 0) get zero weight instead of an error.
+   */
+  solve(): ControlVariateFit {
+    if (this.count < this.p) {
+      this.warnings.push(`control variate: only ${this.count} samples for ${this.p} features; the fit is ridge-dominated`);
+    }
+    if (this.count === 0) throw new Error('control variate: no samples were added');
+    const p = this.p, dy = this.dy, S = this.sum;
+    const scaleV = new Float64Array(p);
+    for (let a = 0; a < p; a++) {
+      const d = S[a * p + a];
+      scaleV[a] = d > 0 ? 1 / Math.sqrt(d) : 0;
+    }
+    const A = new Matrix(p, p);
+    for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) A.data[a * p + b] = S[a * p + b] * scaleV[a] * scaleV[b];
+    for (let a = 0; a < p; a++) A.data[a * p + a] += scaleV[a] > 0 ? 1e-9 : 1;
+    const B = new Matrix(p, dy);
+    for (let a = 0; a < p; a++) for (let i = 0; i < dy; i++) B.data[a * dy + i] = S[p * p + a * dy + i] * scaleV[a];
+    const X = choleskySolve(cholesky(A), B);
+    const coef = new Float64Array(p * dy);
+    for (let a = 0; a < p; a++) for (let i = 0; i < dy; i++) coef[a * dy + i] = X.data[a * dy + i] * scaleV[a];
+    // R² per output from the sums: RSS = Σy² − 2βᵀ(Σφy) + βᵀ(Σφφᵀ)β.
+    const r2: number[] = [];
+    const n = this.count;
+    for (let i = 0; i < dy; i++) {
+      let bB = 0, bAb = 0;
+      for (let a = 0; a < p; a++) {
+        const ba = coef[a * dy + i];
+        if (ba === 0) continue;
+        bB += ba * S[p * p + a * dy + i];
+        let v = 0;
+        for (let b = 0; b < p; b++) v += S[a * p + b] * coef[b * dy + i];
+        bAb += ba * v;
+      }
+      const sy = S[p * p + p * dy + i], syy = S[p * p + p * dy + dy + i];
+      const tss = syy - (sy * sy) / n;
+      const rss = Math.max(0, syy - 2 * bB + bAb);
+      r2.push(tss > 0 ? 1 - rss / tss : 0);
+    }
+    return new ControlVariateFit(this.dx, dy, this.quadratic, this.center, coef, r2);
+  }
+}
+
+export interface ControlVariateFitJSON {
+  dx: number;
+  dy: number;
+  quadratic: QuadraticMode;
+  center: number[];
+  coef: number[];
+  r2: number[];
+}
+
+/** Fitted control variate ĝ: residual r_t = y_t − ĝ(x_{t−1}, x_t, x_{t+1}). */
+export class ControlVariateFit implements ResidualFunction {
+  readonly p: number;
+  constructor(
+    readonly dx: number,
+    readonly dy: number,
+    readonly quadratic: QuadraticMode,
+    readonly center: Float64Array,
+    /** p×dy coefficients, feature-major. */
+    readonly coef: Float64Array,
+    /** Fraction of the variance of each output explained by ĝ (in-sample). */
+    readonly r2: number[],
+  ) {
+    this.p = featureCount(dx, quadratic);
+    if (coef.length !== this.p * dy) throw new RangeError(`ControlVariateFit: coef has ${coef.length} values, expected ${this.p}x${dy}`);
+  }
+
+  /** rows×dy residuals y_t − ĝ for every row of the chunk. */
+  residualChunk(chunk: SequenceChunk): Float64Array {
+    if (chunk.dx !== this.dx || chunk.dy !== this.dy) throw new RangeError(`control variate: chunk is dx=${chunk.dx}, dy=${chunk.dy}; fitted for dx=${this.dx}, dy=${this.dy}`);
+    const p = this.p, dy = this.dy, C = this.coef, y = chunk.y;
+    const F = controlFeatures(chunk, this.center, this.quadratic);
+    const out = new Float64Array(chunk.rows * dy);
+    for (let r = 0; r < chunk.rows; r++) {
+      const fo = r * p, yo = r * dy;
+      for (let i = 0; i < dy; i++) out[yo + i] = y[yo + i];
+      for (let a = 0; a < p; a++) {
+        const fa = F[fo + a];
+        if (fa === 0) continue;
+        const ca = a * dy;
+        for (let i = 0; i < dy; i++) out[yo + i] -= fa * C[ca + i];
+      }
+    }
+    return out;
+  }
+
+  /** Residual of one step t (row index within the chunk). */
+  residual(chunk: SequenceChunk, row: number): Float64Array {
+    const r = this.residualChunk(chunk);
+    return r.slice(row * this.dy, (row + 1) * this.dy);
+  }
+
+  toJSON(): ControlVariateFitJSON {
+    return { dx: this.dx, dy: this.dy, quadratic: this.quadratic, center: Array.from(this.center), coef: Array.from(this.coef), r2: this.r2 };
+  }
+
+  static fromJSON(j: ControlVariateFitJSON): ControlVariateFit {
+    return new ControlVariateFit(j.dx, j.dy, j.quadratic, Float64Array.from(j.center), Float64Array.from(j.coef), j.r2);
+  }
+}

@@ -1,0 +1,422 @@
+import { Matrix } from '../linalg/matrix.js';
+import { InputModel } from '../input/model.js';
+import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, Target } from './accumulator.js';
+
+/**
+ * Mixed two-step moments (DESIGN.md §3 mixed score, §4 F4/F5, §5 step 5).
+ *
+ * For step t paired with u = t − 1 ('prev') or u = t + 1 ('next'), with s = s_t, r = s_u,
+ * P_r = P_u and L = Λ_{t,u} (all 0-based; the boundary blocks come from the input model):
+ *   H_αβγ = s_α r_β r_γ − s_α (P_r)_βγ − L_αγ r_β − L_αβ r_γ,
+ *   E[y_t ⊗ H] = E[∂_{x_t,α} ∂_{x_u,β} ∂_{x_u,γ} y_t].
+ * For the quadratic IO-RNN (prev): 4 Σ_j A2^(j) ⊗ a1_j ⊗ M_j, M_j = Σ_k U_jk a1_k a1_kᵀ (F4);
+ * for the BRNN (next): 4 Σ_{j bwd} A2^(dh+j) ⊗ b1_j ⊗ N_j (F5).
+ * Steps used: 'prev' → t = 1..L−1 of every sequence (DESIGN.md's t ≥ 2); 'next' → t = 0..L−2.
+ */
+export type Direction = 'prev' | 'next';
+
+interface Pairs {
+  rowT: Int32Array;
+  rowU: Int32Array;
+  t: Int32Array;
+  u: Int32Array;
+  L: Int32Array;
+  n: number;
+}
+
+function selectPairs(lengths: Int32Array, direction: Direction): Pairs {
+  let total = 0;
+  for (let k = 0; k < lengths.length; k++) total += lengths[k] - 1;
+  const rowT = new Int32Array(total), rowU = new Int32Array(total), t = new Int32Array(total), u = new Int32Array(total), L = new Int32Array(total);
+  let row = 0, n = 0;
+  const off = direction === 'prev' ? -1 : 1;
+  for (let k = 0; k < lengths.length; k++) {
+    const Lk = lengths[k];
+    const t0 = direction === 'prev' ? 1 : 0, t1 = direction === 'prev' ? Lk : Lk - 1;
+    for (let s = t0; s < t1; s++, n++) {
+      rowT[n] = row + s;
+      rowU[n] = row + s + off;
+      t[n] = s;
+      u[n] = s + off;
+      L[n] = Lk;
+    }
+    row += Lk;
+  }
+  return { rowT, rowU, t, u, L, n };
+}
+
+export interface MixedOptions {
+  /** Raw y (default) or the control-variate residual (DESIGN.md §5 step 4: use it for every order ≥ 3 moment). */
+  target?: Target;
+}
+
+/**
+ * Explicit mixed moment: mean over pairs of y_t ⊗ H(t; u, u), dy×dx×dx×dx, [i, α, β, γ] at
+ * ((i·dx + α)·dx + β)·dx + γ. Cost per step dy·dx³/2 (β ≤ γ, mirrored at flush): for tests and small
+ * dims only; the learner should use ProjectedMixedAccumulator.
+ */
+export class MixedMomentAccumulator extends MomentAccumulator {
+  readonly type = 'mixed' as const;
+  readonly dx: number;
+  private wickP: BlockWeights; // per P_u block: Σ y_i s_α (dy·dx)
+  private wickL: BlockWeights; // per Λ_{t,u} block: Σ y_i r_β (dy·dx)
+  constructor(readonly model: InputModel, dy: number, readonly direction: Direction, opts: MixedOptions = {}) {
+    super(dy * model.dx ** 3, dy, opts.target ?? 'y');
+    if (direction !== 'prev' && direction !== 'next') throw new RangeError(`mixed accumulator: direction must be 'prev' or 'next', got ${direction}`);
+    this.dx = model.dx;
+    this.wickP = new BlockWeights(dy * this.dx);
+    this.wickL = new BlockWeights(dy * this.dx);
+  }
+  spec(): AccumulatorSpec {
+    return { type: 'mixed', dy: this.dy, direction: this.direction, target: this.target };
+  }
+  protected accumulate(d: PassData, y: Float64Array): void {
+    const dx = this.dx, dy = this.dy, S = this.sum, sc = d.scores!;
+    const pr = selectPairs(d.chunk.lengths, this.direction);
+    const dx2 = dx * dx, dx3 = dx2 * dx;
+    for (let n = 0; n < pr.n; n++) {
+      const P = this.model.precisionBlock(pr.u[n], pr.u[n], pr.L[n])!;
+      const Lb = this.model.precisionBlock(pr.t[n], pr.u[n], pr.L[n]);
+      const wp = this.wickP.get(P);
+      const yo = pr.rowT[n] * dy, so = pr.rowT[n] * dx, ro = pr.rowU[n] * dx;
+      for (let i = 0; i < dy; i++) {
+        const yi = y[yo + i];
+        for (let a = 0; a < dx; a++) wp[i * dx + a] += yi * sc[so + a];
+      }
+      if (Lb !== null) {
+        const wl = this.wickL.get(Lb);
+        for (let i = 0; i < dy; i++) {
+          const yi = y[yo + i];
+          for (let b = 0; b < dx; b++) wl[i * dx + b] += yi * sc[ro + b];
+        }
+      }
+      if (this.wickP.distinct + this.wickL.distinct > 64) this.applyWick();
+    }
+    let n = 0;
+    for (; n + 3 < pr.n; n += 4) {
+      const t0 = pr.rowT[n], t1 = pr.rowT[n + 1], t2 = pr.rowT[n + 2], t3 = pr.rowT[n + 3];
+      const s0 = t0 * dx, s1 = t1 * dx, s2 = t2 * dx, s3 = t3 * dx;
+      const q0 = pr.rowU[n] * dx, q1 = pr.rowU[n + 1] * dx, q2 = pr.rowU[n + 2] * dx, q3 = pr.rowU[n + 3] * dx;
+      for (let i = 0; i < dy; i++) {
+        const y0 = y[t0 * dy + i], y1 = y[t1 * dy + i], y2 = y[t2 * dy + i], y3 = y[t3 * dy + i];
+        for (let a = 0; a < dx; a++) {
+          const w0 = y0 * sc[s0 + a], w1 = y1 * sc[s1 + a], w2 = y2 * sc[s2 + a], w3 = y3 * sc[s3 + a];
+          const ba = i * dx3 + a * dx2;
+          for (let b = 0; b < dx; b++) {
+            const v0 = w0 * sc[q0 + b], v1 = w1 * sc[q1 + b], v2 = w2 * sc[q2 + b], v3 = w3 * sc[q3 + b];
+            const bb = ba + b * dx;
+            for (let c = b; c < dx; c++) S[bb + c] += v0 * sc[q0 + c] + v1 * sc[q1 + c] + v2 * sc[q2 + c] + v3 * sc[q3 + c];
+          }
+        }
+      }
+    }
+    for (; n < pr.n; n++) {
+      const t0 = pr.rowT[n], s0 = t0 * dx, q0 = pr.rowU[n] * dx;
+      for (let i = 0; i < dy; i++) {
+        const y0 = y[t0 * dy + i];
+        for (let a = 0; a < dx; a++) {
+          const w0 = y0 * sc[s0 + a];
+          const ba = i * dx3 + a * dx2;
+          for (let b = 0; b < dx; b++) {
+            const v0 = w0 * sc[q0 + b];
+            const bb = ba + b * dx;
+            for (let c = b; c < dx; c++) S[bb + c] += v0 * sc[q0 + c];
+          }
+        }
+      }
+    }
+    this.count += pr.n;
+  }
+  /** Subtract the deferred Wick terms on the upper triangle β ≤ γ. */
+  private applyWick(): void {
+    const dx = this.dx, dy = this.dy, S = this.sum, dx2 = dx * dx, dx3 = dx2 * dx;
+    for (const [key, w] of this.wickP.map) {
+      const P = (key as Matrix).data;
+      for (let i = 0; i < dy; i++)
+        for (let a = 0; a < dx; a++) {
+          const wa = w[i * dx + a];
+          if (wa === 0) continue;
+          const ba = i * dx3 + a * dx2;
+          for (let b = 0; b < dx; b++) for (let c = b; c < dx; c++) S[ba + b * dx + c] -= wa * P[b * dx + c];
+        }
+    }
+    for (const [key, w] of this.wickL.map) {
+      const Ld = (key as Matrix).data;
+      for (let i = 0; i < dy; i++) {
+        const wi = i * dx;
+        for (let a = 0; a < dx; a++) {
+          const ba = i * dx3 + a * dx2;
+          for (let b = 0; b < dx; b++)
+            for (let c = b; c < dx; c++) S[ba + b * dx + c] -= Ld[a * dx + c] * w[wi + b] + Ld[a * dx + b] * w[wi + c];
+        }
+      }
+    }
+    this.wickP.clear();
+    this.wickL.clear();
+  }
+  protected override flush(): void {
+    this.applyWick();
+    const dx = this.dx, S = this.sum;
+    for (let ia = 0; ia < this.dy * dx; ia++) {
+      const base = ia * dx * dx;
+      for (let b = 0; b < dx; b++) for (let c = 0; c < b; c++) S[base + b * dx + c] = S[base + c * dx + b];
+    }
+  }
+  /** dy×dx³ mean, [i, α, β, γ] at ((i·dx + α)·dx + β)·dx + γ. */
+  result(): Float64Array {
+    return this.mean();
+  }
+}
+
+export interface ProjectedMixedOptions extends MixedOptions {
+  /** Keep C[j, k, l] for all k, l (dh³) instead of only k = l (dh²). Default false. */
+  full?: boolean;
+}
+
+/**
+ * Projected mixed moment for DESIGN.md §5 step 5, without forming the dy×dx³ tensor.
+ *
+ * Inputs: demix W (dh×dy; e.g. pinv(Â2ᵀ), so that W·A2ᵀ = I), first-mode directions F (dx×dh, column
+ * f_j) and pair directions G (dx×dh, column g_k; e.g. the duals pinv(Â1), so that Â1 G = I).
+ * Output: C[j, k, l] = mean_t ỹ_{t,j} H(t; u, u)[f_j, g_k, g_l], ỹ_t = W y_t (or W r_t with residuals),
+ * i.e. the full moment contracted: C[j,k,l] = Σ_i W_ji Σ_αβγ Tmix[i,α,β,γ] f_jα g_kβ g_lγ.
+ *
+ * Derivation. With p_j = f_j·s, q_k = g_k·r, K_jl = f_jᵀ L g_l and the Wick term (GᵀP_rG)_kl,
+ *   H[f_j, g_k, g_l] = p_j q_k q_l − p_j (GᵀP_rG)_kl − K_jl q_k − K_jk q_l,
+ * so per step we need only p, q (2·dx·dh), ỹ (dy·dh) and e_j = ỹ_j p_j, and accumulate
+ *   Σ e_j q_k q_l   (dh² for k = l, dh³/2 for full),
+ *   Σ_{t: P_u = P} e_j    per distinct P block (subtract ⊗ GᵀPG at flush),
+ *   Σ_{t: Λ_tu = L} ỹ_j q_k per distinct L block (subtract with K at flush)
+ * — O(dx·dh + dy·dh + dh²) per sample instead of O(dy·dx³).
+ * What the learner does with it (prev direction, quadratic IO-RNN): Tmix = 4 Σ_j A2^(j) ⊗ a1_j ⊗ M_j
+ * (F4), demixing gives R_j = 4 a1_j ⊗ M_j, hence
+ *   C[j,k,l] = 4 (a1_j·f_j) Σ_m U_jm (a1_m·g_k)(a1_m·g_l),
+ * a linear system in the row U_j· ("U_j-system", dh equations for k = l). With duals G = F = pinv(Â1):
+ * a1_m·g_k = δ_mk, so C[j,k,k] = 4 U_jk and the off-diagonal C[j,k,l] (k ≠ l) ≈ 0 (a diagnostic).
+ * With G = Â1ᵀ it gives the right-hand side of the least-squares normal equations of §5 step 5.
+ *
+ * Result: Float64Array dh×dh ([j, k] = C[j,k,k]) or, with `full`, dh×dh×dh ([j, k, l]).
+ */
+export class ProjectedMixedAccumulator extends MomentAccumulator {
+  readonly type = 'mixedProjected' as const;
+  readonly dx: number;
+  readonly dh: number;
+  readonly full: boolean;
+  private readonly W: Matrix;
+  private readonly Ft: Float64Array; // dh×dx (rows f_j)
+  private readonly Gt: Float64Array; // dh×dx (rows g_k)
+  private readonly first: Matrix;
+  private readonly pair: Matrix;
+  private wickP: BlockWeights; // per P_u: Σ e_j (dh)
+  private wickL: BlockWeights; // per Λ_tu: Σ ỹ_j q_k (dh²)
+  private projCache = new WeakMap<object, Float64Array>();
+  constructor(
+    readonly model: InputModel,
+    dy: number,
+    readonly direction: Direction,
+    demix: Matrix,
+    first: Matrix,
+    pair: Matrix,
+    opts: ProjectedMixedOptions = {},
+  ) {
+    const dh = demix.rows;
+    const full = opts.full ?? false;
+    super(full ? dh * dh * dh : dh * dh, dy, opts.target ?? 'y');
+    const dx = model.dx;
+    if (demix.cols !== dy) throw new RangeError(`projected mixed accumulator: demix is ${demix.rows}x${demix.cols}, expected dh x dy = ${dh}x${dy}`);
+    if (first.rows !== dx || first.cols !== dh || pair.rows !== dx || pair.cols !== dh) {
+      throw new RangeError(`projected mixed accumulator: first is ${first.rows}x${first.cols} and pair is ${pair.rows}x${pair.cols}, expected dx x dh = ${dx}x${dh}`);
+    }
+    if (direction !== 'prev' && direction !== 'next') throw new RangeError(`projected mixed accumulator: direction must be 'prev' or 'next', got ${direction}`);
+    this.dx = dx;
+    this.dh = dh;
+    this.full = full;
+    this.W = demix.clone();
+    this.first = first.clone();
+    this.pair = pair.clone();
+    this.Ft = new Float64Array(dh * dx);
+    this.Gt = new Float64Array(dh * dx);
+    for (let a = 0; a < dx; a++)
+      for (let j = 0; j < dh; j++) {
+        this.Ft[j * dx + a] = first.data[a * dh + j];
+        this.Gt[j * dx + a] = pair.data[a * dh + j];
+      }
+    this.wickP = new BlockWeights(dh);
+    this.wickL = new BlockWeights(dh * dh);
+  }
+  spec(): AccumulatorSpec {
+    return {
+      type: 'mixedProjected',
+      dy: this.dy,
+      direction: this.direction,
+      target: this.target,
+      demix: this.W.toArray(),
+      first: this.first.toArray(),
+      pair: this.pair.toArray(),
+      full: this.full,
+    };
+  }
+  protected accumulate(d: PassData, y: Float64Array): void {
+    const dx = this.dx, dy = this.dy, dh = this.dh, S = this.sum, sc = d.scores!;
+    const W = this.W.data, Ft = this.Ft, Gt = this.Gt;
+    const pr = selectPairs(d.chunk.lengths, this.direction);
+    const yt = new Float64Array(dh), e = new Float64Array(dh), q = new Float64Array(dh);
+    const full = this.full;
+    let lastP: object | null = null, wp: Float64Array | null = null;
+    let lastL: object | null = null, wl: Float64Array | null = null;
+    for (let n = 0; n < pr.n; n++) {
+      const yo = pr.rowT[n] * dy, so = pr.rowT[n] * dx, ro = pr.rowU[n] * dx;
+      for (let j = 0; j < dh; j++) {
+        let v = 0;
+        const wj = j * dy;
+        for (let i = 0; i < dy; i++) v += W[wj + i] * y[yo + i];
+        yt[j] = v;
+        let p = 0, g = 0;
+        const fj = j * dx;
+        for (let a = 0; a < dx; a++) {
+          p += Ft[fj + a] * sc[so + a];
+          g += Gt[fj + a] * sc[ro + a];
+        }
+        e[j] = v * p;
+        q[j] = g;
+      }
+      if (full) {
+        for (let j = 0; j < dh; j++) {
+          const ej = e[j];
+          const bj = j * dh * dh;
+          for (let k = 0; k < dh; k++) {
+            const v = ej * q[k];
+            const bk = bj + k * dh;
+            for (let l = k; l < dh; l++) S[bk + l] += v * q[l];
+          }
+        }
+      } else {
+        for (let j = 0; j < dh; j++) {
+          const ej = e[j];
+          const bj = j * dh;
+          for (let k = 0; k < dh; k++) S[bj + k] += ej * q[k] * q[k];
+        }
+      }
+      const P = this.model.precisionBlock(pr.u[n], pr.u[n], pr.L[n])!;
+      if (P !== lastP) {
+        wp = this.wickP.get(P);
+        lastP = P;
+      }
+      for (let j = 0; j < dh; j++) wp![j] += e[j];
+      const Lb = this.model.precisionBlock(pr.t[n], pr.u[n], pr.L[n]);
+      if (Lb !== null) {
+        if (Lb !== lastL) {
+          wl = this.wickL.get(Lb);
+          lastL = Lb;
+        }
+        for (let j = 0; j < dh; j++) {
+          const v = yt[j], bj = j * dh;
+          for (let k = 0; k < dh; k++) wl![bj + k] += v * q[k];
+        }
+      }
+      if (this.wickP.distinct + this.wickL.distinct > 64) {
+        this.applyWick();
+        lastP = lastL = null;
+      }
+    }
+    this.count += pr.n;
+  }
+  /** GᵀMG for a precision block M (dh×dh), or FᵀMG when `left = 'first'`; cached per block. */
+  private project(M: Matrix, left: 'pair' | 'first'): Float64Array {
+    const cached = this.projCache.get(M);
+    if (cached !== undefined && cached.length === 2 * this.dh * this.dh) return left === 'pair' ? cached.subarray(0, this.dh * this.dh) : cached.subarray(this.dh * this.dh);
+    const dx = this.dx, dh = this.dh, Md = M.data;
+    const out = new Float64Array(2 * dh * dh);
+    const MG = new Float64Array(dx * dh); // M g_l
+    for (let a = 0; a < dx; a++)
+      for (let l = 0; l < dh; l++) {
+        let v = 0;
+        for (let b = 0; b < dx; b++) v += Md[a * dx + b] * this.Gt[l * dx + b];
+        MG[a * dh + l] = v;
+      }
+    for (let k = 0; k < dh; k++)
+      for (let l = 0; l < dh; l++) {
+        let g = 0, f = 0;
+        for (let a = 0; a < dx; a++) {
+          g += this.Gt[k * dx + a] * MG[a * dh + l];
+          f += this.Ft[k * dx + a] * MG[a * dh + l];
+        }
+        out[k * dh + l] = g;
+        out[dh * dh + k * dh + l] = f;
+      }
+    this.projCache.set(M, out);
+    return left === 'pair' ? out.subarray(0, dh * dh) : out.subarray(dh * dh);
+  }
+  private applyWick(): void {
+    const dh = this.dh, S = this.sum, full = this.full;
+    for (const [key, w] of this.wickP.map) {
+      const GPG = this.project(key as Matrix, 'pair');
+      for (let j = 0; j < dh; j++) {
+        const wj = w[j];
+        if (full) {
+          for (let k = 0; k < dh; k++) for (let l = k; l < dh; l++) S[(j * dh + k) * dh + l] -= wj * GPG[k * dh + l];
+        } else {
+          for (let k = 0; k < dh; k++) S[j * dh + k] -= wj * GPG[k * dh + k];
+        }
+      }
+    }
+    for (const [key, w] of this.wickL.map) {
+      const K = this.project(key as Matrix, 'first'); // K[j, l] = f_jᵀ L g_l
+      for (let j = 0; j < dh; j++) {
+        if (full) {
+          for (let k = 0; k < dh; k++)
+            for (let l = k; l < dh; l++) S[(j * dh + k) * dh + l] -= K[j * dh + l] * w[j * dh + k] + K[j * dh + k] * w[j * dh + l];
+        } else {
+          for (let k = 0; k < dh; k++) S[j * dh + k] -= 2 * K[j * dh + k] * w[j * dh + k];
+        }
+      }
+    }
+    this.wickP.clear();
+    this.wickL.clear();
+  }
+  protected override flush(): void {
+    this.applyWick();
+    if (this.full) {
+      const dh = this.dh, S = this.sum;
+      for (let j = 0; j < dh; j++) for (let k = 0; k < dh; k++) for (let l = 0; l < k; l++) S[(j * dh + k) * dh + l] = S[(j * dh + l) * dh + k];
+    }
+  }
+  /** dh×dh ([j, k] = C[j,k,k]) or dh³ with `full` ([j, k, l] at (j·dh + k)·dh + l). */
+  result(): Float64Array {
+    return this.mean();
+  }
+}
+
+/**
+ * Contract an explicit mixed moment (dy×dx³) exactly as ProjectedMixedAccumulator does:
+ * C[j,k,l] = Σ_i W_ji Σ_αβγ T[i,α,β,γ] F_αj G_βk G_γl. Returns dh×dh (k = l) or dh³ (`full`).
+ */
+export function projectMixedTensor(T: Float64Array, dy: number, dx: number, demix: Matrix, first: Matrix, pair: Matrix, full = false): Float64Array {
+  const dh = demix.rows;
+  if (T.length !== dy * dx ** 3) throw new RangeError(`projectMixedTensor: tensor has ${T.length} entries, expected ${dy}x${dx}^3`);
+  const out = new Float64Array(full ? dh ** 3 : dh * dh);
+  const W = demix.data, Fd = first.data, Gd = pair.data;
+  for (let j = 0; j < dh; j++) {
+    // R = Σ_i W_ji T[i] contracted on α with f_j → dx×dx over (β, γ)
+    const M = new Float64Array(dx * dx);
+    for (let i = 0; i < dy; i++) {
+      const wji = W[j * dy + i];
+      if (wji === 0) continue;
+      for (let a = 0; a < dx; a++) {
+        const f = wji * Fd[a * dh + j];
+        if (f === 0) continue;
+        const base = ((i * dx + a) * dx) * dx;
+        for (let bc = 0; bc < dx * dx; bc++) M[bc] += f * T[base + bc];
+      }
+    }
+    for (let k = 0; k < dh; k++)
+      for (let l = 0; l < dh; l++) {
+        if (!full && k !== l) continue;
+        let v = 0;
+        for (let b = 0; b < dx; b++) for (let c = 0; c < dx; c++) v += Gd[b * dh + k] * M[b * dx + c] * Gd[c * dh + l];
+        if (full) out[(j * dh + k) * dh + l] = v;
+        else out[j * dh + k] = v;
+      }
+  }
+  return out;
+}

@@ -1,0 +1,39 @@
+import { Matrix } from '../linalg/matrix.js';
+import { InputModel } from '../input/model.js';
+import { AccumulatorJSON, AccumulatorSpec, MomentAccumulator } from './accumulator.js';
+import { ControlVariate } from './control.js';
+import { MixedMomentAccumulator, ProjectedMixedAccumulator } from './mixed.js';
+import { T1Accumulator, T2Accumulator } from './single.js';
+
+/**
+ * Build an (empty) accumulator from its serializable spec; the inverse of `acc.spec()`. Used by the
+ * worker threads and to revive accumulators from JSON.
+ */
+export function createAccumulator(spec: AccumulatorSpec, model: InputModel | null): MomentAccumulator {
+  const needModel = (): InputModel => {
+    if (model === null) throw new Error(`createAccumulator: a ${spec.type} accumulator needs an input model`);
+    return model;
+  };
+  switch (spec.type) {
+    case 'T1':
+      return new T1Accumulator(needModel(), spec.dy, { target: spec.target, skipLast: spec.skipLast });
+    case 'T2':
+      return new T2Accumulator(needModel(), spec.dy, { target: spec.target, skipLast: spec.skipLast });
+    case 'mixed':
+      return new MixedMomentAccumulator(needModel(), spec.dy, spec.direction, { target: spec.target });
+    case 'mixedProjected':
+      return new ProjectedMixedAccumulator(needModel(), spec.dy, spec.direction, Matrix.from(spec.demix), Matrix.from(spec.first), Matrix.from(spec.pair), {
+        target: spec.target,
+        full: spec.full,
+      });
+    case 'controlVariate':
+      return new ControlVariate(spec.dx, spec.dy, { quadratic: spec.quadratic, center: spec.center });
+    default:
+      throw new Error(`createAccumulator: unknown accumulator type ${(spec as { type: string }).type}`);
+  }
+}
+
+/** Revive an accumulator (spec + state) from `acc.toJSON()`. */
+export function accumulatorFromJSON(json: AccumulatorJSON, model: InputModel | null): MomentAccumulator {
+  return createAccumulator(json.spec, model).loadState(json.count, json.sum);
+}

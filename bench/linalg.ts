@@ -18,8 +18,9 @@ import { Rng } from '../src/random/rng.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function medianMs(f: () => unknown, runs: number): number {
-  f(); // warm-up (JIT)
-  f();
+  // Warm up for ≥ 3 calls and ≥ 150 ms so small sizes are timed in optimised (TurboFan) code.
+  const w0 = performance.now();
+  for (let i = 0; i < 3 || performance.now() - w0 < 150; i++) f();
   const ts: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();

@@ -295,7 +295,12 @@ test('BRNN refinement lowers the loss to the noise floor', () => {
   const { params, diagnostics: d } = refine(start, data, { seed: 2 });
   assert.equal(params.kind, 'brnn');
   assert.equal(d.method, 'lm');
+  assert.ok(d.trainLossStart > 1.5 * noise ** 2);
   assert.ok(Math.abs(d.trainLossEnd / noise ** 2 - 1) < 0.1, `train MSE ${d.trainLossStart} → ${d.trainLossEnd}`);
+  const val = pickSequences(data, d.validationSequences);
+  assert.ok(Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9);
+  const lb = refine(start, data, { seed: 2, method: 'lbfgs' }).diagnostics;
+  assert.ok(Math.abs(lb.trainLossEnd / noise ** 2 - 1) < 0.1, `L-BFGS train MSE ${lb.trainLossStart} → ${lb.trainLossEnd}`);
 });
 
 test('early stopping: the returned model has the best validation loss seen, and START is kept when better', () => {
@@ -383,6 +388,25 @@ test('trial steps whose states blow up are rejected, and the result is stable on
     assert.ok(Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9);
     assert.ok(d.trainLossEnd < d.trainLossStart);
   }
+});
+
+test('a dead neuron (zero Jacobian columns) does not stop LM or L-BFGS', () => {
+  const rng = new Rng(81);
+  const truth = plantedIORNN(rng, 3, 3, 2, SQUARE);
+  const data = simulate(truth, rng, 40, 10, 0.6, 0.05);
+  // Neuron 2 of the start is dead: a1 = 0 and U_2· = 0 ⇒ u ≡ 0, h ≡ σ(0) = 0, σ'(0) = 0.
+  const start = perturb(truth, rng, 0.1);
+  for (let k = 0; k < 3; k++) { start.A1.set(2, k, 0); start.U.set(2, k, 0); }
+  // The dead neuron is a stationary point (all its derivatives vanish), so every method should reach
+  // the same best 2-neuron fit; agreement within 1% shows each actually optimised.
+  const ends: number[] = [];
+  for (const [method, vp] of [['lm', true], ['lm', false], ['lbfgs', false]] as const) {
+    const { params, diagnostics: d } = refine(start, data, { method, variableProjection: vp, seed: 5 });
+    assert.ok(d.trainLossEnd < 0.2 * d.trainLossStart, `${method}/${vp}: ${d.trainLossStart} → ${d.trainLossEnd}`);
+    assert.ok(packParams(params).every(Number.isFinite));
+    ends.push(d.trainLossEnd);
+  }
+  assert.ok(Math.max(...ends) < 1.01 * Math.min(...ends), `final losses ${ends}`);
 });
 
 test('refineOutputOnly refits A2, b only and input errors are reported', () => {

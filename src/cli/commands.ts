@@ -13,12 +13,8 @@ import { NMSEAccumulator } from '../metrics/nmse.js';
 import { parameterErrors } from '../metrics/parameters.js';
 import { fitGloree } from '../learn/gloree.js';
 import { PassProgressBar } from './progress.js';
+import { out, warnLine } from './io.js';
 
-type Out = (line: string) => void;
-const out: Out = (line) => process.stdout.write(line + '\n');
-const warnLine = (m: string): void => {
-  process.stderr.write(`gloree: warning: ${m}\n`);
-};
 
 function resolveScenario(spec: string): Scenario {
   if (Object.hasOwn(SCENARIOS, spec)) return SCENARIOS[spec];

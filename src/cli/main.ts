@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isUserError } from '../io/errors.js';
 import { BlowUpError } from '../models/iornn.js';
 import { SCENARIOS } from '../models/simulate.js';
+import { Sink, err, setSink } from './io.js';
 import { demoCommand, evaluateCommand, fitCommand, predictCommand, simulateCommand } from './commands.js';
 
 /**
@@ -30,12 +31,14 @@ function version(): string {
   }
 }
 
-export function buildProgram(): Command {
+export function buildProgram(sink?: Sink): Command {
   const program = new Command('gloree')
     .description('Learn recurrent neural networks by the method of moments (GLOREE): streaming moment passes, tensor decomposition, second-order refinement.')
     .version(version())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  // Set before adding subcommands: they copy the parent's output settings when created.
+  if (sink) program.configureOutput({ writeOut: (t) => sink.out(t), writeErr: (t) => sink.err(t) });
 
   const dataColumns = (c: Command): Command =>
     c
@@ -103,8 +106,9 @@ export function buildProgram(): Command {
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: string[], sink?: Sink): Promise<number> {
+  setSink(sink ?? null);
+  const program = buildProgram(sink);
   try {
     await program.parseAsync(argv);
     return 0;
@@ -113,15 +117,17 @@ export async function main(argv: string[]): Promise<number> {
       // Help and --version exit 0; everything else commander rejects is a usage error.
       return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
     }
-    const err = e as Error;
     if (isUserError(e) || e instanceof BlowUpError) {
-      process.stderr.write(`gloree: ${oneLine(err.message)}\n`);
+      err(`gloree: ${oneLine(e.message)}\n`);
     } else {
-      process.stderr.write(`gloree: error: ${oneLine(err?.message ?? String(e))}\n`);
-      if (process.env.GLOREE_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
-      else process.stderr.write('gloree: (set GLOREE_DEBUG=1 for a stack trace)\n');
+      const x = e as Error;
+      // An unexpected failure: still one line, plus the stack on request.
+      err(`gloree: error: ${oneLine(x?.message ?? String(e))}${process.env.GLOREE_DEBUG ? '' : ' (set GLOREE_DEBUG=1 for a stack trace)'}\n`);
+      if (process.env.GLOREE_DEBUG) err(`${x?.stack ?? ''}\n`);
     }
     return 1;
+  } finally {
+    setSink(null);
   }
 }
 

@@ -170,7 +170,7 @@ function tql2(w: Float64Array, d: Float64Array, e: Float64Array, n: number): voi
     tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
     let m = l;
     while (m < n) {
-      if (Math.abs(e[m]) <= 1e-6 * tst1) break;
+      if (Math.abs(e[m]) <= EPS * tst1) break;
       m++;
     }
     if (m > l) {

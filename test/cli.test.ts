@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { main } from '../src/cli/main.js';
+
+/** Run the CLI in-process, capturing stdout/stderr and the exit code. */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '', stderr = '';
+  const code = await main(['node', 'gloree', ...args], { out: (t) => (stdout += t), err: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'gloree-cli-'));
+const p = (f: string): string => path.join(dir, f);
+
+test('simulate → fit → predict → evaluate round trip on the default scenario', async () => {
+  let r = await cli('simulate', '--sequences', '3000', '--seed', '4', '--out', p('train.csv'), '--truth', p('truth.json'));
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli('simulate', '--sequences', '500', '--seed', '5', '--out', p('test.csv'));
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli('fit', p('train.csv'), '--hidden', '4', '--out', p('model.json'), '--seed', '1');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /fitted IO-RNN dh=4 on 60000 rows/);
+  const model = JSON.parse(readFileSync(p('model.json'), 'utf8'));
+  assert.equal(model.format, 'gloree-model');
+  assert.equal(model.kind, 'iornn');
+  assert.equal(model.U.length, 4);
+  assert.ok(model.diagnostics.pinv.A1.sMin > 0);
+  r = await cli('predict', p('model.json'), p('test.csv'), '--out', p('pred.csv'));
+  assert.equal(r.code, 0, r.stderr);
+  const pred = readFileSync(p('pred.csv'), 'utf8').trim().split('\n');
+  assert.equal(pred.length, 1 + 500 * 20);
+  assert.equal(pred[0], 'seq,t,yhat1,yhat2,yhat3,yhat4');
+  r = await cli('evaluate', p('model.json'), p('test.csv'), '--truth', p('truth.json'), '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const ev = JSON.parse(r.stdout);
+  // Learned model close to the truth, and far better than the U = 0 baseline (DESIGN.md §7).
+  assert.ok(ev.nmseVsTruth < ev.nmseFeedforwardVsTruth / 10, JSON.stringify(ev));
+  assert.ok(ev.parameterErrors.U < 0.15, JSON.stringify(ev));
+  // Same seed → same model file, bit for bit.
+  r = await cli('fit', p('train.csv'), '--hidden', '4', '--out', p('model2.json'), '--seed', '1');
+  const strip = (f: string): unknown => {
+    const m = JSON.parse(readFileSync(f, 'utf8'));
+    delete m.diagnostics.timingsMs; // wall-clock times are the only thing allowed to differ
+    delete m.diagnostics.refine.timeMs;
+    return m;
+  };
+  assert.deepEqual(strip(p('model2.json')), strip(p('model.json')));
+});
+
+function writeBad(name: string, text: string): string {
+  writeFileSync(p(name), text);
+  return p(name);
+}
+
+const good = 'seq,x1,x2,y1,y2\n' + Array.from({ length: 40 }, (_, i) => `${i >> 3},${Math.sin(i)},${Math.cos(3 * i)},${Math.sin(i) ** 2},${Math.cos(i)}`).join('\n') + '\n';
+
+const badCases: [string, () => string[], RegExp][] = [
+  ['missing output column', () => [writeBad('nocol.csv', good.replace('y2', 'z2')), '--hidden', '1', '--y', 'y1,y2'], /y2/],
+  ['non-numeric cell', () => [writeBad('nonnum.csv', good.replace(/\n3,([^,]*),/, '\n3,abc,')), '--hidden', '1'], /row \d+.*x1.*abc|abc.*row/i],
+  ['NaN cell', () => [writeBad('nan.csv', good.replace(/\n2,([^,]*),/, '\n2,NaN,')), '--hidden', '1'], /row \d+/],
+  ['Infinity cell', () => [writeBad('inf.csv', good.replace(/\n2,([^,]*),/, '\n2,Infinity,')), '--hidden', '1'], /row \d+/],
+  ['ragged row', () => [writeBad('ragged.csv', good.replace(/\n1,([^\n]*)/, '\n1,0.5,0.5')), '--hidden', '1'], /row \d+/],
+  ['empty file', () => [writeBad('empty.csv', ''), '--hidden', '1'], /empty/i],
+  ['header only', () => [writeBad('header.csv', 'x1,x2,y1,y2\n'), '--hidden', '1'], /no data|header/i],
+  ['sequence of length 1', () => [writeBad('short.csv', good + '99,0.1,0.2,0.3,0.4\n'), '--hidden', '1'], /sequence/i],
+  ['--hidden larger than dx', () => [p('ok.csv'), '--hidden', '3'], /hidden/],
+  ['missing data file', () => [p('does-not-exist.csv'), '--hidden', '1'], /does-not-exist/],
+];
+
+for (const [label, args, pattern] of badCases) {
+  test(`fit with bad input: ${label} → exit 1, one line, no output file`, async () => {
+    writeFileSync(p('ok.csv'), good);
+    const out = p(`out-${label.replace(/\W+/g, '_')}.json`);
+    const r = await cli('fit', ...args(), '--out', out);
+    assert.equal(r.code, 1, `${label}: code ${r.code}, stderr ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `${label}: expected one line, got:\n${r.stderr}`);
+    assert.match(lines[0], pattern);
+    assert.ok(!existsSync(out), 'no output file');
+    assert.ok(!readdirSync(dir).some((f) => f.startsWith('.') && f.includes('out-')), 'no temp file left');
+  });
+}
+
+test('model file of the wrong shape → exit 1 naming the key; no prediction file', async () => {
+  writeFileSync(p('ok.csv'), good);
+  const bad = { format: 'gloree-model', version: 1, kind: 'iornn', activation: { coefficients: [0, 0, 1] }, A1: [[1, 0]], U: [[0, 0]], A2: [[1, 1]] };
+  writeFileSync(p('badmodel.json'), JSON.stringify(bad));
+  const r = await cli('predict', p('badmodel.json'), p('ok.csv'), '--out', p('pred-bad.csv'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /"U"/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.ok(!existsSync(p('pred-bad.csv')));
+});
+
+test('usage errors exit 2; --help exits 0', async () => {
+  assert.equal((await cli('fit')).code, 2);
+  assert.equal((await cli('fit', 'x.csv', '--hidden', '2', '--out', p('m.json'), '--kind', 'cnn')).code, 2);
+  assert.equal((await cli('demo', '--sequences', 'many')).code, 2);
+  assert.equal((await cli('nonsense')).code, 2);
+  const h = await cli('fit', '--help');
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /--hidden/);
+});
+
+test('the gloree binary runs as a separate process (exit codes through the shell)', () => {
+  const entry = path.resolve('src/cli/main.ts');
+  const ok = spawnSync(process.execPath, ['--import', 'tsx', entry, '--help'], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /demo/);
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', entry, 'fit', p('nope.csv'), '--hidden', '1', '--out', p('x.json')], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+});

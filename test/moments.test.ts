@@ -256,8 +256,8 @@ test('Stein with the Markov score, short sequences (L = 2..5): T2 → F1 and res
     const scale = Math.sqrt(150000 / rows);
     const e = errs[errs.length - 1];
     assert.ok(e.t2 < 0.06 * scale, `T2 rel. error ${e.t2} at ${rows} rows`);
-    assert.ok(e.mix < 0.3 * scale, `mixed rel. error ${e.mix} at ${rows} rows`);
-    assert.ok(e.t1 < 0.05 * scale, `T1 rel. error ${e.t1} at ${rows} rows`);
+    assert.ok(e.mix < 0.25 * scale, `mixed rel. error ${e.mix} at ${rows} rows`);
+    assert.ok(e.t1 < 0.03 * scale, `T1 rel. error ${e.t1} at ${rows} rows`);
     if (seed === 11) {
       const wrongMix = new MixedMomentAccumulator(marginal, dy, 'prev', { target: 'residual' });
       const wrongT2 = new T2Accumulator(interior, dy);
@@ -314,6 +314,10 @@ test('projected mixed accumulator equals the explicit tensor contracted (both di
     assert.ok(maxRelDiff(pd.result(), projectMixedTensor(ex.result(), dy, dx, W, Fm, G)) < 1e-10);
     assert.ok(maxRelDiff(pf.result(), projectMixedTensor(ex.result(), dy, dx, W, Fm, G, true)) < 1e-10);
     assert.equal(pd.count, c.rows - c.lengths.length);
+    // Alone in a pass, the projected accumulator projects the scores straight from x (no full scores).
+    const alone = new ProjectedMixedAccumulator(INPUT, dy, direction, W, Fm, G, { target: 'residual' });
+    momentPass(INPUT, c, [alone], fit);
+    assert.ok(maxRelDiff(alone.result(), pd.result()) < 1e-10);
   }
 });
 

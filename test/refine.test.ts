@@ -191,6 +191,10 @@ for (const [name, coef] of [['z²', SQUARE], ['cubic with lower-order terms', CU
     assert.equal(blowup, false);
     const err = relErr(J, fdJacobian(p, c));
     assert.ok(err < 1e-6, `relative error ${err}`);
+    // Columns of V (θ layout A1 6, U 4, B1 6, V 4, …) must be non-trivial, so the backward recursion is tested.
+    let vMax = 0;
+    for (let r = 0; r < J.rows; r++) for (let a = 16; a < 20; a++) vMax = Math.max(vMax, Math.abs(J.get(r, a)));
+    assert.ok(vMax > 1e-3, `V columns ${vMax}`);
   });
 
   test(`BPTT gradient equals finite differences of the SSE and 2Jᵀr, σ = ${name}`, () => {
@@ -253,9 +257,11 @@ test('LM refinement from a perturbed model converges to the noise floor (train M
   const noise = 0.1;
   const data = simulate(truth, rng, 200, 20, 0.6, noise);
   const start = perturb(truth, rng, 0.15);
-  for (const vp of [true, false]) {
-    const { params, diagnostics: d } = refine(start, data, { method: 'lm', variableProjection: vp, seed: 1 });
+  for (const [vp, cf] of [[true, 1], [false, 1], [true, 0.25]] as const) {
+    const { params, diagnostics: d } = refine(start, data, { method: 'lm', variableProjection: vp, seed: 1, curvatureFraction: cf });
     assert.equal(d.method, 'lm');
+    // Exact Gauss–Newton uses all 3200 training rows; the subsampled curvature 40 of 160 sequences.
+    assert.equal(d.curvatureRows, cf === 1 ? 3200 : 800);
     assert.ok(d.trainLossEnd < 0.5 * d.trainLossStart, `vp=${vp}: ${d.trainLossStart} → ${d.trainLossEnd}`);
     // Expected train MSE at the LS optimum: σ²(1 − P/N) with P = 30, N = 9600 ⇒ within ~1% of σ².
     assert.ok(Math.abs(d.trainLossEnd / noise ** 2 - 1) < 0.1, `vp=${vp}: train MSE ${d.trainLossEnd}`);
@@ -407,6 +413,18 @@ test('a dead neuron (zero Jacobian columns) does not stop LM or L-BFGS', () => {
     ends.push(d.trainLossEnd);
   }
   assert.ok(Math.max(...ends) < 1.01 * Math.min(...ends), `final losses ${ends}`);
+});
+
+test('noise-free data started at the truth: stops at once, nothing non-finite', () => {
+  const rng = new Rng(91);
+  const truth: IORNNParams = { ...plantedIORNN(rng, 3, 2, 2, SQUARE), b: new Float64Array(2) };
+  const data = simulate(truth, rng, 20, 10, 0.6, 0);
+  for (const method of ['lm', 'lbfgs'] as const) {
+    const { params, diagnostics: d } = refine(truth, data, { method, variableProjection: false });
+    assert.ok(d.iterations <= 2, `${method}: ${d.iterations} iterations`);
+    assert.ok(d.trainLossEnd < 1e-20 && (d.valLossEnd as number) < 1e-20);
+    assert.ok(packParams(params).every(Number.isFinite));
+  }
 });
 
 test('refineOutputOnly refits A2, b only and input errors are reported', () => {

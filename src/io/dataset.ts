@@ -23,6 +23,8 @@ export interface DataSource {
   readonly dy: number;
   /** Human-readable origin for error messages (file path or "memory"). */
   readonly name: string;
+  /** True when the chunks already live in memory (re-reading them costs nothing, so no spill file is needed). */
+  readonly inMemory?: boolean;
   chunks(): AsyncIterable<SequenceChunk>;
 }
 
@@ -38,6 +40,7 @@ export function memorySource(chunks: SequenceChunk | SequenceChunk[], name = 'me
     dx,
     dy,
     name,
+    inMemory: true,
     async *chunks() {
       for (const c of list) yield c;
     },

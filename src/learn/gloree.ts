@@ -1,6 +1,7 @@
 import { Matrix, transpose } from '../linalg/matrix.js';
 import { pinv } from '../linalg/pinv.js';
-import { SequenceChunk, makeChunk } from '../io/dataset.js';
+import { DataSource, SequenceChunk, makeChunk } from '../io/dataset.js';
+import { SpillSource } from '../io/spill.js';
 import { UserError } from '../io/errors.js';
 import { InputModel } from '../input/model.js';
 import { InputDiagnostics, ResidualMoments, VAR1Stats, estimateVAR1, finishFit } from '../input/fit.js';
@@ -50,6 +51,8 @@ export interface GloreeOptions {
   /** Seed for every random choice (Jennrich contractions, refinement split). Default 0. */
   seed?: number;
   onProgress?: ProgressCallback;
+  /** Replay passes 2… from a binary temp file instead of re-parsing a file source (default true). */
+  spill?: boolean;
   /** Called with human-readable warnings (input model not stable, ill-conditioned steps, …). */
   onWarning?: (message: string) => void;
 }
@@ -97,7 +100,7 @@ export interface GloreeResult {
   diagnostics: GloreeDiagnostics;
 }
 
-function quadraticCoefficient(act: Activation): number {
+export function quadraticCoefficient(act: Activation): number {
   const c = act.coefficients;
   const deg = c.length - 1;
   for (let m = 0; m < c.length; m++) {
@@ -116,7 +119,17 @@ function quadraticCoefficient(act: Activation): number {
  * `data`: a DataSource (e.g. a CSV file, streamed) or chunks in memory.
  */
 export async function fitGloree(data: TrainingData, opts: GloreeOptions): Promise<GloreeResult> {
-  const source = asSource(data);
+  const given = asSource(data);
+  // Text formats are parsed once: later passes replay a binary spill file (memory stays one chunk).
+  const spill = !given.inMemory && opts.spill !== false ? new SpillSource(given) : null;
+  try {
+    return await fitFromSource(spill ?? given, opts);
+  } finally {
+    spill?.close();
+  }
+}
+
+async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<GloreeResult> {
   const { dx, dy } = source;
   const dh = opts.hidden;
   const activation = opts.activation ?? SQUARE;
@@ -354,7 +367,7 @@ export async function fitGloree(data: TrainingData, opts: GloreeOptions): Promis
   return { params, inputModel, diagnostics };
 }
 
-function relResidual(T: Tensor, cp: { weights: Float64Array; factors: Matrix[] }): number {
+export function relResidual(T: Tensor, cp: { weights: Float64Array; factors: Matrix[] }): number {
   const [I, J, K] = T.shape;
   const R = cp.weights.length;
   const [A, B, C] = cp.factors;
@@ -371,7 +384,7 @@ function relResidual(T: Tensor, cp: { weights: Float64Array; factors: Matrix[] }
   return Math.sqrt(num / den);
 }
 
-function colNorm(M: Matrix, j: number): number {
+export function colNorm(M: Matrix, j: number): number {
   let s = 0;
   for (let i = 0; i < M.rows; i++) s += M.get(i, j) ** 2;
   return Math.sqrt(s);
@@ -396,12 +409,12 @@ function accumulateOutputLS(p: IORNNParams, chunk: SequenceChunk, acc: { G: Floa
 }
 
 
-function splitOutput(W: Float64Array, dh: number, dy: number): { A2: Matrix; b: Float64Array } {
+export function splitOutput(W: Float64Array, dh: number, dy: number): { A2: Matrix; b: Float64Array } {
   return { A2: new Matrix(dh, dy, W.slice(0, dh * dy)), b: W.slice(dh * dy, (dh + 1) * dy) };
 }
 
 /** The sequences of a chunk whose global index is a multiple of `stride` (copied), or null if none. */
-function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: number): SequenceChunk | null {
+export function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: number): SequenceChunk | null {
   if (stride === 1) return chunk;
   const { dx, dy } = chunk;
   let row = 0;
@@ -420,7 +433,7 @@ function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: number)
   return makeChunk(dx, dy, concat(xParts), concat(yParts), lengths);
 }
 
-function concat(parts: Float64Array[]): Float64Array {
+export function concat(parts: Float64Array[]): Float64Array {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Float64Array(n);

@@ -210,6 +210,8 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
   private wickP: BlockWeights; // per P_u: Σ e_j (dh)
   private wickL: BlockWeights; // per Λ_tu: Σ ỹ_j q_k (dh²)
   private projCache = new WeakMap<object, Float64Array>();
+  private blockProjCache = new WeakMap<object, Float64Array>();
+  override readonly needsScores = false;
   constructor(
     readonly model: InputModel,
     dy: number,
@@ -256,29 +258,98 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
       full: this.full,
     };
   }
+  /**
+   * Projected scores of every row: p_t = Fᵀ s_t and q_t = Gᵀ s_t (rows×dh each). From the full scores
+   * when the pass computed them (2·dx·dh per row); otherwise straight from x through the precision
+   * blocks, s_t = Σ_u Λ_{t,u} (x_u − μ), with FᵀΛ_{t,u} and GᵀΛ_{t,u} cached per block
+   * ((2·order+1)·2·dx·dh per row instead of the (2·order+1)·dx² of the full scores).
+   */
+  private projectedScores(d: PassData): { p: Float64Array; q: Float64Array } {
+    const c = d.chunk, dx = this.dx, dh = this.dh, rows = c.rows;
+    const p = new Float64Array(rows * dh), q = new Float64Array(rows * dh);
+    const Ft = this.Ft, Gt = this.Gt;
+    if (d.scores !== null) {
+      const sc = d.scores;
+      for (let r = 0; r < rows; r++) {
+        const so = r * dx;
+        for (let j = 0; j < dh; j++) {
+          let a1 = 0, a2 = 0;
+          const fj = j * dx;
+          for (let a = 0; a < dx; a++) {
+            a1 += Ft[fj + a] * sc[so + a];
+            a2 += Gt[fj + a] * sc[so + a];
+          }
+          p[r * dh + j] = a1;
+          q[r * dh + j] = a2;
+        }
+      }
+      return { p, q };
+    }
+    const x = c.x, mu = this.model.mean, order = this.model.order;
+    const cx = new Float64Array(rows * dx);
+    for (let r = 0; r < rows; r++) for (let a = 0; a < dx; a++) cx[r * dx + a] = x[r * dx + a] - mu[a];
+    let start = 0;
+    for (let k = 0; k < c.lengths.length; k++) {
+      const L = c.lengths[k];
+      for (let t = 0; t < L; t++) {
+        const po = (start + t) * dh;
+        for (let u = Math.max(0, t - order); u <= Math.min(L - 1, t + order); u++) {
+          const B = this.model.precisionBlock(t, u, L);
+          if (B === null) continue;
+          const M = this.blockProjection(B);
+          const co = (start + u) * dx;
+          for (let j = 0; j < dh; j++) {
+            let a1 = 0, a2 = 0;
+            const mf = j * dx, mg = (dh + j) * dx;
+            for (let a = 0; a < dx; a++) {
+              const v = cx[co + a];
+              a1 += M[mf + a] * v;
+              a2 += M[mg + a] * v;
+            }
+            p[po + j] += a1;
+            q[po + j] += a2;
+          }
+        }
+      }
+      start += L;
+    }
+    return { p, q };
+  }
+  /** [FᵀB; GᵀB] (2dh×dx) for a precision block B, cached by identity. */
+  private blockProjection(B: Matrix): Float64Array {
+    let M = this.blockProjCache.get(B);
+    if (M !== undefined) return M;
+    const dx = this.dx, dh = this.dh, Bd = B.data;
+    M = new Float64Array(2 * dh * dx);
+    for (let j = 0; j < dh; j++)
+      for (let b = 0; b < dx; b++) {
+        const f = this.Ft[j * dx + b], g = this.Gt[j * dx + b];
+        for (let a = 0; a < dx; a++) {
+          M[j * dx + a] += f * Bd[b * dx + a];
+          M[(dh + j) * dx + a] += g * Bd[b * dx + a];
+        }
+      }
+    this.blockProjCache.set(B, M);
+    return M;
+  }
   protected accumulate(d: PassData, y: Float64Array): void {
-    const dx = this.dx, dy = this.dy, dh = this.dh, S = this.sum, sc = d.scores!;
-    const W = this.W.data, Ft = this.Ft, Gt = this.Gt;
+    const dy = this.dy, dh = this.dh, S = this.sum;
+    const W = this.W.data;
     const pr = selectPairs(d.chunk.lengths, this.direction);
+    const { p: pAll, q: qAll } = this.projectedScores(d);
     const yt = new Float64Array(dh), e = new Float64Array(dh), q = new Float64Array(dh);
     const full = this.full;
     let lastP: object | null = null, wp: Float64Array | null = null;
     let lastL: object | null = null, wl: Float64Array | null = null;
     for (let n = 0; n < pr.n; n++) {
-      const yo = pr.rowT[n] * dy, so = pr.rowT[n] * dx, ro = pr.rowU[n] * dx;
+      const yo = pr.rowT[n] * dy, po = pr.rowT[n] * dh, qo = pr.rowU[n] * dh;
       for (let j = 0; j < dh; j++) {
         let v = 0;
         const wj = j * dy;
         for (let i = 0; i < dy; i++) v += W[wj + i] * y[yo + i];
         yt[j] = v;
-        let p = 0, g = 0;
-        const fj = j * dx;
-        for (let a = 0; a < dx; a++) {
-          p += Ft[fj + a] * sc[so + a];
-          g += Gt[fj + a] * sc[ro + a];
-        }
-        e[j] = v * p;
-        q[j] = g;
+        e[j] = v * pAll[po + j];
+        q[j] = qAll[qo + j];
       }
       if (full) {
         for (let j = 0; j < dh; j++) {

@@ -1,0 +1,482 @@
+/**
+ * Shared machinery of the non-fast-path readers (DESIGN.md §8), plus the general CSV reader.
+ *
+ * - `resolveColumns`: column selection from a header (x1..x<dx>, y1..y<dy>, optional seq, or explicit
+ *   names), with the same rules and messages as the fast CSV reader (src/io/csv.ts).
+ * - `ChunkAssembler`: turns validated rows into CSVChunks of whole sequences with exactly the chunk
+ *   boundaries of the fast CSV reader (a chunk is cut at the first sequence start once it holds ≥ chunkRows
+ *   rows), so the same data read from CSV, Arrow or Parquet gives identical chunks and hence the same model,
+ *   bit for bit. It checks what every format must check: finite cells, integer seq ids, contiguous sequences,
+ *   the minimum sequence length, at least one data row. Memory: one chunk plus the set of seen seq ids.
+ * - `openGeneralCSVSource`: CSV through csv-parse, for what the fast reader does not take: quoted fields
+ *   spanning lines and other delimiters (`;`, tab). Slower (≈ 3× the fast path), same results otherwise.
+ */
+import { createReadStream } from 'node:fs';
+import { parse as csvParse } from 'csv-parse';
+import type { CSVChunk, CSVOptions, CSVSource } from './csv.js';
+import { parseDecimal } from './csv.js';
+import { UserError, cellError, userErrorAt } from './errors.js';
+
+export const DEFAULT_CHUNK_ROWS = 65536;
+
+/** Roles of file columns in a layout. */
+export const ROLE_IGNORE = -1;
+export const ROLE_SEQ = -2;
+
+/** The selected columns of a file. */
+export interface ColumnLayout {
+  header: string[];
+  x: string[];
+  y: string[];
+  seq?: string;
+  /** role[column]: ROLE_IGNORE, ROLE_SEQ, or a value index (0..dx−1 inputs, dx..dx+dy−1 outputs). */
+  role: Int32Array;
+  /** File-column index of each input, output and of seq (−1 if none). */
+  xIndex: number[];
+  yIndex: number[];
+  seqIndex: number;
+}
+
+function listColumns(names: readonly string[]): string {
+  const shown = names.slice(0, 20).join(',');
+  return names.length > 20 ? `${shown},… (${names.length} columns)` : shown;
+}
+
+/** Numbered columns prefix1..prefixK by convention; all of 1..K must be present. */
+function conventional(header: readonly string[], prefix: string, file: string): string[] {
+  const re = new RegExp(`^${prefix}([1-9][0-9]*)$`);
+  let max = 0;
+  const present = new Set<number>();
+  for (const h of header) {
+    const m = re.exec(h);
+    if (m) {
+      const k = Number(m[1]);
+      present.add(k);
+      max = Math.max(max, k);
+    }
+  }
+  const out: string[] = [];
+  for (let k = 1; k <= max; k++) {
+    if (!present.has(k)) throw new UserError(`${file}: missing column "${prefix}${k}" (have: ${listColumns(header)})`);
+    out.push(`${prefix}${k}`);
+  }
+  return out;
+}
+
+/**
+ * Select columns from a header (same rules as src/io/csv.ts): explicit `x` / `y` / `seq` names, else the
+ * convention x1.., y1.., "seq" if present. Duplicate names, missing columns, no inputs, no outputs when
+ * `requireY`, and a column selected twice are UserErrors naming the file.
+ */
+export function resolveColumns(header: readonly string[], opts: CSVOptions, file: string): ColumnLayout {
+  const index = new Map<string, number>();
+  header.forEach((h, i) => {
+    if (h === '') return;
+    if (index.has(h)) throw new UserError(`${file}: duplicate column ${JSON.stringify(h)} (columns ${index.get(h)! + 1} and ${i + 1})`);
+    index.set(h, i);
+  });
+  const pick = (names: string[]): string[] => {
+    for (const n of names) {
+      if (!index.has(n)) throw new UserError(`${file}: missing column ${JSON.stringify(n)} (have: ${listColumns(header)})`);
+    }
+    return names;
+  };
+  const x = opts.x ? pick(opts.x) : conventional(header, 'x', file);
+  if (x.length === 0) throw new UserError(`${file}: no input columns (expected x1, x2, …; have: ${listColumns(header)})`);
+  const y = opts.y ? pick(opts.y) : conventional(header, 'y', file);
+  if (y.length === 0 && opts.requireY) throw new UserError(`${file}: no output columns (expected y1, y2, …; have: ${listColumns(header)})`);
+  let seq: string | undefined;
+  if (typeof opts.seq === 'string') seq = pick([opts.seq])[0];
+  else if (opts.seq !== false && index.has('seq')) seq = 'seq';
+  const role = new Int32Array(header.length).fill(ROLE_IGNORE);
+  const assign = (name: string, r: number): number => {
+    const i = index.get(name)!;
+    if (role[i] !== ROLE_IGNORE) throw new UserError(`${file}: column ${JSON.stringify(name)} is selected twice`);
+    role[i] = r;
+    return i;
+  };
+  const xIndex = x.map((n, k) => assign(n, k));
+  const yIndex = y.map((n, k) => assign(n, x.length + k));
+  const seqIndex = seq !== undefined ? assign(seq, ROLE_SEQ) : -1;
+  return { header: [...header], x, y, seq, role, xIndex, yIndex, seqIndex };
+}
+
+/**
+ * A block of rows in columnar form, handed to the assembler. `values[c]` holds the numbers of file column c
+ * (only selected columns are read; any value that is not a finite number makes the row invalid and
+ * `describe(c, r)` gives its text for the message). Row r's position for messages is `rowNumbers[r]` if
+ * given, else `firstRow + r`.
+ */
+export interface RowBlock {
+  rows: number;
+  values: readonly (ArrayLike<number> | undefined)[];
+  firstRow: number;
+  rowNumbers?: ArrayLike<number>;
+  /** Text of an invalid cell for the message; null for a missing (null) value. */
+  describe(column: number, r: number): string | null;
+}
+
+/**
+ * Builds CSVChunks of whole sequences from row blocks (see the file comment). Usage:
+ * `addBlock(...)` any number of times, `finish()` once; completed chunks collect in `ready`.
+ */
+export class ChunkAssembler {
+  readonly ready: CSVChunk[] = [];
+  private readonly dx: number;
+  private readonly dy: number;
+  private readonly hasSeq: boolean;
+  /** Selected file columns in file order, with their role. */
+  private readonly cols: Int32Array;
+  private readonly roles: Int32Array;
+  private cap: number;
+  private x: Float64Array;
+  private y: Float64Array;
+  private n = 0;
+  private lengths: number[] = [];
+  private ids: number[] = [];
+  private firsts: number[] = [];
+  private open = false;
+  private curId = NaN;
+  private curStart = 0;
+  private curFirst = 0;
+  private readonly seen = new Set<number>();
+  private emitted = 0;
+  private total = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly layout: ColumnLayout,
+    private readonly chunkRows: number,
+    private readonly minLength: number,
+  ) {
+    this.dx = layout.x.length;
+    this.dy = layout.y.length;
+    this.hasSeq = layout.seqIndex >= 0;
+    const cols: number[] = [], roles: number[] = [];
+    layout.role.forEach((r, c) => {
+      if (r !== ROLE_IGNORE) {
+        cols.push(c);
+        roles.push(r);
+      }
+    });
+    this.cols = Int32Array.from(cols);
+    this.roles = Int32Array.from(roles);
+    this.cap = Math.max(16, Math.min(chunkRows, 1 << 16) + 1);
+    this.x = new Float64Array(this.cap * this.dx);
+    this.y = new Float64Array(this.cap * this.dy);
+  }
+
+  /** Total rows seen so far. */
+  get rows(): number {
+    return this.total;
+  }
+
+  addBlock(b: RowBlock): void {
+    const { dx, dy, cols, roles } = this;
+    const nc = cols.length;
+    const vals: ArrayLike<number>[] = [];
+    for (let k = 0; k < nc; k++) {
+      const v = b.values[cols[k]];
+      if (!v || v.length < b.rows) throw new Error(`ChunkAssembler: column ${cols[k]} has ${v?.length ?? 0} values for ${b.rows} rows`);
+      vals.push(v);
+    }
+    const seqVals = this.hasSeq ? b.values[this.layout.seqIndex]! : null;
+    for (let r = 0; r < b.rows; r++) {
+      if (this.n === this.cap) this.grow();
+      const row = this.n;
+      // Cells in file order, so the first bad cell reported is the first in the row (as for CSV).
+      for (let k = 0; k < nc; k++) {
+        const v = vals[k][r];
+        if (!(v - v === 0)) this.badCell(b, cols[k], r);
+        const role = roles[k];
+        if (role >= 0) {
+          if (role < dx) this.x[row * dx + role] = v;
+          else this.y[row * dy + role - dx] = v;
+        }
+      }
+      if (seqVals) {
+        const id = seqVals[r];
+        if (!Number.isInteger(id)) {
+          throw cellError(this.file, this.rowNumber(b, r), this.layout.header[this.layout.seqIndex], String(b.describe(this.layout.seqIndex, r) ?? id), 'an integer sequence id');
+        }
+        if (!this.open) this.startSeq(id, this.rowNumber(b, r));
+        else if (id !== this.curId) {
+          this.closeSeq();
+          if (this.seen.has(id)) {
+            throw new UserError(
+              `${this.file}:row ${this.rowNumber(b, r)}: sequence id ${id} appears again after other sequences (rows of a sequence must be contiguous)`,
+            );
+          }
+          // Same cut rule as the fast CSV reader: emit rows [0, n) and carry the new row over.
+          if (this.n >= this.chunkRows) this.emit(true);
+          this.startSeq(id, this.rowNumber(b, r));
+        }
+      } else if (!this.open) this.startSeq(0, this.rowNumber(b, r));
+      this.n++;
+      this.total++;
+    }
+  }
+
+  /** Close the last sequence and emit what is left; a file without rows is an error. */
+  finish(): void {
+    if (this.open) this.closeSeq();
+    this.emit();
+    if (this.total === 0) throw new UserError(`${this.file}: no data rows`);
+  }
+
+  private rowNumber(b: RowBlock, r: number): number {
+    return b.rowNumbers ? b.rowNumbers[r] : b.firstRow + r;
+  }
+
+  private badCell(b: RowBlock, c: number, r: number): never {
+    const row = this.rowNumber(b, r), name = this.layout.header[c];
+    const got = b.describe(c, r);
+    if (got === null) throw userErrorAt(this.file, row, name, 'expected a number, got a missing (null) value');
+    const isNonFinite = /^[+-]?(nan|inf|infinity)$/i.test(got.trim());
+    throw cellError(this.file, row, name, got, isNonFinite ? 'a finite number' : 'a number');
+  }
+
+  private grow(): void {
+    const cap = this.cap * 2;
+    const x = new Float64Array(cap * this.dx);
+    x.set(this.x);
+    const y = new Float64Array(cap * this.dy);
+    y.set(this.y);
+    this.x = x;
+    this.y = y;
+    this.cap = cap;
+  }
+
+  private startSeq(id: number, row: number): void {
+    this.open = true;
+    this.curId = id;
+    this.curStart = this.n;
+    this.curFirst = row;
+  }
+
+  private closeSeq(): void {
+    const len = this.n - this.curStart;
+    if (len < this.minLength) {
+      const what = this.hasSeq ? `sequence ${this.curId}` : 'the file (one sequence, no seq column)';
+      throw new UserError(`${this.file}:row ${this.curFirst}: ${what} has ${len} row${len === 1 ? '' : 's'}, need at least ${this.minLength}`);
+    }
+    this.lengths.push(len);
+    this.ids.push(this.curId);
+    this.firsts.push(this.curFirst);
+    if (this.hasSeq) this.seen.add(this.curId);
+    this.open = false;
+  }
+
+  /** Emit rows [0, n); with carryRow, row n (already stored) becomes row 0 of the next chunk. */
+  private emit(carryRow = false): void {
+    const n = this.n;
+    if (n === 0) return;
+    const { dx, dy } = this;
+    this.ready.push({
+      dx,
+      dy,
+      rows: n,
+      x: this.x.subarray(0, n * dx),
+      y: this.y.subarray(0, n * dy),
+      lengths: Int32Array.from(this.lengths),
+      seqIds: Float64Array.from(this.ids),
+      firstLine: Float64Array.from(this.firsts),
+      sequenceOffset: this.emitted,
+    });
+    this.emitted += this.lengths.length;
+    this.lengths = [];
+    this.ids = [];
+    this.firsts = [];
+    this.n = 0;
+    const oldX = this.x, oldY = this.y;
+    // Fresh buffers: the emitted chunk keeps views into the old ones.
+    this.cap = Math.max(16, Math.min(this.chunkRows, 1 << 16) + 1);
+    this.x = new Float64Array(this.cap * dx);
+    this.y = new Float64Array(this.cap * dy);
+    if (carryRow) {
+      this.x.set(oldX.subarray(n * dx, (n + 1) * dx), 0);
+      this.y.set(oldY.subarray(n * dy, (n + 1) * dy), 0);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// General CSV (csv-parse)
+
+export interface GeneralCSVOptions extends CSVOptions {
+  /** Field delimiter (default: sniffed from the header line: ',' unless it has only ';' or tabs). */
+  delimiter?: string;
+}
+
+/** Guess the delimiter from a header line: comma, else tab, else semicolon, else comma. */
+export function sniffDelimiter(headerLine: string): string {
+  if (headerLine.includes(',')) return ',';
+  if (headerLine.includes('\t')) return '\t';
+  if (headerLine.includes(';')) return ';';
+  return ',';
+}
+
+function csvParser(delimiter: string) {
+  return csvParse({
+    delimiter,
+    bom: true,
+    info: true,
+    skip_empty_lines: true,
+    trim: true,
+    relax_column_count: true, // ragged rows are reported by us, with the row and the expected count
+    relax_quotes: false,
+  });
+}
+
+function readErrorMessage(path: string, e: unknown): UserError | null {
+  if (e instanceof UserError) return e;
+  const err = e as { code?: string; message?: string; lines?: number };
+  if (typeof err?.code === 'string' && err.code.startsWith('CSV_')) {
+    const msg = String(err.message ?? err.code).replace(/\s+/g, ' ');
+    return new UserError(`${path}${err.lines ? `:row ${err.lines}` : ''}: malformed CSV (${msg})`);
+  }
+  if (typeof err?.code === 'string' && (err.code.startsWith('E') || err.code.startsWith('INVALID'))) {
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : String(err.message);
+    return new UserError(`${path}: cannot read data file (${why.replace(/\s+/g, ' ')})`);
+  }
+  return null;
+}
+
+type ParsedRecord = { record: string[]; info: { lines: number } };
+
+/** Start line of a record that ended on line `lines` (quoted fields may span lines). */
+function startLine(rec: string[], lines: number): number {
+  let nl = 0;
+  for (const f of rec) {
+    if (f.includes('\n')) for (let i = f.indexOf('\n'); i >= 0; i = f.indexOf('\n', i + 1)) nl++;
+  }
+  return lines - nl;
+}
+
+/** Read the header record (and whether a data record follows). */
+async function readGeneralHead(path: string, delimiter: string | undefined): Promise<{ header: string[]; delimiter: string; hasData: boolean }> {
+  // Sniff on the first physical line (a header with a quoted newline is not worth supporting for sniffing).
+  let delim = delimiter;
+  if (delim === undefined) {
+    const s = createReadStream(path, { start: 0, end: 65535, encoding: 'utf8' });
+    let text = '';
+    try {
+      for await (const t of s) text += t as string;
+    } catch (e) {
+      throw readErrorMessage(path, e) ?? e;
+    } finally {
+      s.destroy();
+    }
+    const first = text.replace(/^\ufeff/, '').split('\n').find((l) => l.trim() !== '') ?? '';
+    delim = sniffDelimiter(first);
+  }
+  const stream = createReadStream(path);
+  const parser = stream.pipe(csvParser(delim));
+  let header: string[] | null = null;
+  let hasData = false;
+  try {
+    for await (const r of parser as AsyncIterable<ParsedRecord>) {
+      if (header === null) header = r.record.map((s) => s.trim());
+      else {
+        hasData = true;
+        break;
+      }
+    }
+  } catch (e) {
+    throw readErrorMessage(path, e) ?? e;
+  } finally {
+    stream.destroy();
+    parser.destroy();
+  }
+  if (header === null) throw new UserError(`${path}: empty file (expected a header row such as x1,x2,y1,y2,seq)`);
+  return { header, delimiter: delim, hasData };
+}
+
+/**
+ * Open a CSV file through csv-parse (RFC 4180 quoting with fields spanning lines, CRLF, BOM, any
+ * one-character delimiter). Same options, checks, chunks and messages as `openCSVSource`; row numbers are
+ * the file line on which a record starts.
+ */
+export async function openGeneralCSVSource(path: string, opts: GeneralCSVOptions = {}): Promise<CSVSource> {
+  const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
+  const minLength = opts.minLength ?? 1;
+  if (!(chunkRows >= 1)) throw new RangeError(`openGeneralCSVSource: chunkRows must be ≥ 1, got ${chunkRows}`);
+  if (!Number.isInteger(minLength) || minLength < 1) throw new RangeError(`openGeneralCSVSource: minLength must be a positive integer, got ${minLength}`);
+  const { header, delimiter, hasData } = await readGeneralHead(path, opts.delimiter);
+  const layout = resolveColumns(header, opts, path);
+  if (!hasData) throw new UserError(`${path}: no data rows after the header`);
+  return {
+    dx: layout.x.length,
+    dy: layout.y.length,
+    name: path,
+    path,
+    header,
+    columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
+    chunks: () => readGeneralChunks(path, delimiter, header, layout, chunkRows, minLength),
+  };
+}
+
+const BLOCK = 4096;
+
+async function* readGeneralChunks(
+  path: string, delimiter: string, header: string[], layout: ColumnLayout, chunkRows: number, minLength: number,
+): AsyncGenerator<CSVChunk> {
+  const asm = new ChunkAssembler(path, layout, chunkRows, minLength);
+  const ncol = header.length;
+  const selected: number[] = [];
+  layout.role.forEach((r, c) => {
+    if (r !== ROLE_IGNORE) selected.push(c);
+  });
+  const values: (Float64Array | undefined)[] = new Array(ncol).fill(undefined);
+  for (const c of selected) values[c] = new Float64Array(BLOCK);
+  const texts: string[][] = [];
+  const rowNumbers = new Float64Array(BLOCK);
+  let m = 0;
+  const block: RowBlock = {
+    rows: 0,
+    values,
+    firstRow: 0,
+    rowNumbers,
+    describe: (c, r) => texts[r][c].trim(),
+  };
+  const flush = (): void => {
+    block.rows = m;
+    asm.addBlock(block);
+    m = 0;
+  };
+  const stream = createReadStream(path);
+  const parser = stream.pipe(csvParser(delimiter));
+  let first = true;
+  try {
+    for await (const r of parser as AsyncIterable<ParsedRecord>) {
+      const rec = r.record;
+      if (first) {
+        first = false;
+        const h = rec.map((s) => s.trim());
+        if (h.length !== header.length || h.some((s, i) => s !== header[i])) throw new UserError(`${path}: the header changed since the file was opened`);
+        continue;
+      }
+      const line = startLine(rec, r.info.lines);
+      if (rec.length !== ncol) throw new UserError(`${path}:row ${line}: expected ${ncol} fields (as in the header), got ${rec.length}`);
+      for (const c of selected) {
+        const t = rec[c];
+        values[c]![m] = t.length > 0 ? parseDecimal(t, 0, t.length) : NaN;
+      }
+      texts[m] = rec;
+      rowNumbers[m] = line;
+      m++;
+      if (m === BLOCK) {
+        flush();
+        while (asm.ready.length) yield asm.ready.shift()!;
+      }
+    }
+    flush();
+    asm.finish();
+    while (asm.ready.length) yield asm.ready.shift()!;
+  } catch (e) {
+    throw readErrorMessage(path, e) ?? e;
+  } finally {
+    stream.destroy();
+    parser.destroy();
+  }
+}

@@ -17,18 +17,30 @@ import { Rng } from '../src/random/rng.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-function medianMs(f: () => unknown, runs: number): number {
+/**
+ * Median time per call in ms. Each sample repeats f enough times to last ≥ 5 ms (so tiny sizes are
+ * measurable). `cpu` uses process.cpuUsage (user + system), which is far less sensitive than wall
+ * time when other processes share the machine; for this single-threaded code both agree when idle.
+ */
+function timeIt(f: () => unknown, runs: number): { wall: number; cpu: number } {
   // Warm up for ≥ 3 calls and ≥ 150 ms so small sizes are timed in optimised (TurboFan) code.
   const w0 = performance.now();
-  for (let i = 0; i < 3 || performance.now() - w0 < 150; i++) f();
-  const ts: number[] = [];
+  let calls = 0;
+  for (; calls < 3 || performance.now() - w0 < 150; calls++) f();
+  const perCall = (performance.now() - w0) / calls;
+  const reps = Math.max(1, Math.ceil(5 / Math.max(perCall, 1e-3)));
+  const wall: number[] = [], cpu: number[] = [];
   for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
-    f();
-    ts.push(performance.now() - t0);
+    for (let k = 0; k < reps; k++) f();
+    const t1 = performance.now();
+    const c = process.cpuUsage(c0);
+    wall.push((t1 - t0) / reps);
+    cpu.push((c.user + c.system) / 1000 / reps);
   }
-  ts.sort((a, b) => a - b);
-  return ts[Math.floor(ts.length / 2)];
+  const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { wall: med(wall), cpu: med(cpu) };
 }
 
 function scaleCols(M: Matrix, s: ArrayLike<number>): Matrix {
@@ -129,11 +141,12 @@ export async function benchLinalg(sizes: number[] = [200], runs = 7): Promise<ob
     const mlA = new MlMatrix(A.toArray());
     const mlS = new MlMatrix(Ssym.toArray());
 
-    const gkMs = medianMs(() => svd(A), runs);
-    const jacMs = medianMs(() => jacobiSvd(A), Math.max(3, Math.floor(runs / 2)));
-    const eigMs = medianMs(() => eigSym(Ssym), runs);
-    const mlSvdMs = medianMs(() => new SingularValueDecomposition(mlA), Math.max(3, Math.floor(runs / 2)));
-    const mlEigMs = medianMs(() => new EigenvalueDecomposition(mlS, { assumeSymmetric: true }), Math.max(3, Math.floor(runs / 2)));
+    const half = Math.max(3, Math.floor(runs / 2));
+    const gk = timeIt(() => svd(A), runs);
+    const jac = timeIt(() => jacobiSvd(A), half);
+    const eig = timeIt(() => eigSym(Ssym), runs);
+    const mlSvd = timeIt(() => new SingularValueDecomposition(mlA), half);
+    const mlEig = timeIt(() => new EigenvalueDecomposition(mlS, { assumeSymmetric: true }), half);
 
     const r = svd(A);
     const j = jacobiSvd(A);
@@ -142,17 +155,31 @@ export async function benchLinalg(sizes: number[] = [200], runs = 7): Promise<ob
     const np = numpy.ok ? numpy.data.results.find((x: any) => x.n === n) : undefined;
     results.push({
       n,
+      // Median wall-clock ms per call.
       ms: {
-        svdGolubKahan: gkMs,
-        svdOneSidedJacobi: jacMs,
-        eigSym: eigMs,
-        mlMatrixSvd: mlSvdMs,
-        mlMatrixEigSym: mlEigMs,
+        svdGolubKahan: gk.wall,
+        svdOneSidedJacobi: jac.wall,
+        eigSym: eig.wall,
+        mlMatrixSvd: mlSvd.wall,
+        mlMatrixEigSym: mlEig.wall,
         numpySvd: np?.svd_ms,
         numpyEigh: np?.eigh_ms,
       },
+      // Median CPU ms per call (robust to other load on the machine).
+      cpuMs: {
+        svdGolubKahan: gk.cpu,
+        svdOneSidedJacobi: jac.cpu,
+        eigSym: eig.cpu,
+        mlMatrixSvd: mlSvd.cpu,
+        mlMatrixEigSym: mlEig.cpu,
+        numpySvd: np?.svd_cpu_ms,
+        numpyEigh: np?.eigh_cpu_ms,
+      },
       ratioToNumpy: np
-        ? { svd: gkMs / np.svd_ms, eigSym: eigMs / np.eigh_ms, mlMatrixSvd: mlSvdMs / np.svd_ms, mlMatrixEigSym: mlEigMs / np.eigh_ms }
+        ? {
+            wall: { svd: gk.wall / np.svd_ms, eigSym: eig.wall / np.eigh_ms, mlMatrixSvd: mlSvd.wall / np.svd_ms, mlMatrixEigSym: mlEig.wall / np.eigh_ms },
+            cpu: { svd: gk.cpu / np.svd_cpu_ms, eigSym: eig.cpu / np.eigh_cpu_ms, mlMatrixSvd: mlSvd.cpu / np.svd_cpu_ms, mlMatrixEigSym: mlEig.cpu / np.eigh_cpu_ms },
+          }
         : undefined,
       reconstruction: {
         svdGolubKahan: svdRecon(A, r.U, r.S, r.V),

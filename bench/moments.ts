@@ -73,17 +73,21 @@ function specFor(variant: keyof Case['rows'], c: Case, rng: Rng): AccumulatorSpe
   return { type: 'mixedProjected', dy: c.dy, direction: 'prev', demix: rand(c.dh, c.dy), first: rand(c.dx, c.dh), pair: rand(c.dx, c.dh) };
 }
 
-async function timeIt(f: () => Promise<unknown>, reps: number): Promise<number> {
-  let best = Infinity;
+/** Best wall-clock and best process-CPU seconds over `reps` runs (CPU time is robust to other load on the machine). */
+async function timeIt(f: () => Promise<unknown>, reps: number): Promise<{ wall: number; cpu: number }> {
+  let wall = Infinity, cpu = Infinity;
   for (let r = 0; r < reps; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await f();
-    best = Math.min(best, (performance.now() - t0) / 1e3);
+    wall = Math.min(wall, (performance.now() - t0) / 1e3);
+    const c = process.cpuUsage(c0);
+    cpu = Math.min(cpu, (c.user + c.system) / 1e6);
   }
-  return best;
+  return { wall, cpu };
 }
 
-function runNumpy(): { numpy: string; threads: string; results: { dx: number; variant: string; samplesPerSec: number }[] } | { error: string } {
+function runNumpy(): { numpy: string; threads: string; results: { dx: number; variant: string; samplesPerSec: number; cpuSamplesPerSec: number }[] } | { error: string } {
   const cases = CASES.map((c) => ({ dx: c.dx, dy: c.dy, dh: c.dh, L: SEQ_LEN, rows: { T2: c.rows.T2, mixed: c.rows.mixed * 2, projected: c.rows.projected } }));
   try {
     const out = execFileSync('python3', [path.join(here, 'numpy_moments.py'), JSON.stringify(cases)], {
@@ -110,7 +114,21 @@ export async function benchMoments(): Promise<object> {
       await runSerialPass(model, [spec], chunks.slice(0, 1));
       const serial = await timeIt(() => runSerialPass(model, [spec], chunks), 2);
       const workers = await timeIt(() => runParallelPass(model, [spec], chunks, { workers: 2 }), 2);
-      rowsOut.push({ dx: c.dx, dy: c.dy, dh: c.dh, variant, rows: n, serialSamplesPerSec: n / serial, workers2SamplesPerSec: n / workers });
+      // Worker start-up (thread + module loading; under tsx also TypeScript transpilation) on a one-sequence pass.
+      const tiny = makeChunk(c.dx, c.dy, chunks[0].x.slice(0, SEQ_LEN * c.dx), chunks[0].y.slice(0, SEQ_LEN * c.dy), [SEQ_LEN]);
+      const startup = await timeIt(() => runParallelPass(model, [spec], [tiny], { workers: 2 }), 1);
+      rowsOut.push({
+        dx: c.dx,
+        dy: c.dy,
+        dh: c.dh,
+        variant,
+        rows: n,
+        serialSamplesPerSec: n / serial.wall,
+        serialCpuSamplesPerSec: n / serial.cpu,
+        workers2SamplesPerSec: n / workers.wall,
+        workers2StartupSec: startup.wall,
+        workers2SamplesPerSecExclStartup: n / Math.max(1e-9, workers.wall - startup.wall),
+      });
     }
   }
   const np = runNumpy();
@@ -119,10 +137,13 @@ export async function benchMoments(): Promise<object> {
       const m = np.results.find((q) => q.dx === r.dx && q.variant === r.variant);
       if (m) {
         r.numpySamplesPerSec = m.samplesPerSec;
+        r.numpyCpuSamplesPerSec = m.cpuSamplesPerSec;
         r.ratioSerialToNumpy = (r.serialSamplesPerSec as number) / m.samplesPerSec;
+        r.ratioSerialToNumpyCpu = (r.serialCpuSamplesPerSec as number) / m.cpuSamplesPerSec;
         r.ratioWorkersToNumpy = (r.workers2SamplesPerSec as number) / m.samplesPerSec;
       }
       if (r.variant === 'projected') {
+        // What the learner runs (projected) against what a numpy user would write (explicit tensor).
         const ex = np.results.find((q) => q.dx === r.dx && q.variant === 'mixed');
         if (ex) r.ratioSerialToNumpyExplicitMixed = (r.serialSamplesPerSec as number) / ex.samplesPerSec;
       }

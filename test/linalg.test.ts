@@ -83,6 +83,8 @@ describe('svd', () => {
       assertOrthonormalCols(V, TOL, `V ${m}x${n}`);
       const ml = new SingularValueDecomposition(new MlMatrix(A.toArray()), { autoTranspose: true }).diagonal;
       for (let i = 0; i < k; i++) assert.ok(Math.abs(ml[i] - S[i]) <= TOL * S[0], `${m}x${n}: s[${i}] ${S[i]} vs ml-matrix ${ml[i]}`);
+      const sv = singularValues(A); // values-only path (no U, V)
+      for (let i = 0; i < k; i++) assert.ok(Math.abs(sv[i] - S[i]) <= 1e-13 * S[0], `${m}x${n}: singularValues[${i}]`);
     }
   });
 

@@ -20,6 +20,12 @@ import {
 import { modelToJSON, modelFromJSON, formatJSON, saveModel, loadModel } from '../src/models/serialize.js';
 import { UserError } from '../src/io/errors.js';
 
+// Always pass a message: without one, node:assert re-parses the (transpiled, one-line) source to build it,
+// which can take minutes under tsx.
+function ok(cond: unknown, msg = 'assertion failed'): asserts cond {
+  assert.ok(cond, msg);
+}
+
 // ---------- independent brute-force reference: explicit loops over nested arrays, σ by Math.pow ----------
 function sigmaRef(c: readonly number[], z: number): number {
   let v = 0;
@@ -116,9 +122,9 @@ describe('activation', () => {
     const c = [0.2, 0.1, -0.4, 0.7];
     const f = activationFunctions({ coefficients: c });
     for (const z of [-1.3, -0.2, 0, 0.5, 2.1]) {
-      assert.ok(Math.abs(f.sigma(z) - (0.2 + 0.1 * z - 0.4 * z * z + 0.7 * z ** 3)) < 1e-14);
-      assert.ok(Math.abs(f.sigmaPrime(z) - (0.1 - 0.8 * z + 2.1 * z * z)) < 1e-14);
-      assert.ok(Math.abs(f.sigmaSecond(z) - (-0.8 + 4.2 * z)) < 1e-14);
+      ok(Math.abs(f.sigma(z) - (0.2 + 0.1 * z - 0.4 * z * z + 0.7 * z ** 3)) < 1e-14);
+      ok(Math.abs(f.sigmaPrime(z) - (0.1 - 0.8 * z + 2.1 * z * z)) < 1e-14);
+      ok(Math.abs(f.sigmaSecond(z) - (-0.8 + 4.2 * z)) < 1e-14);
     }
     assert.equal(horner([1, 2, 3], 2), 17);
     assert.equal(f.degree, 3);
@@ -150,8 +156,8 @@ describe('prediction', () => {
       const ref = bruteIORNN(p, chunk);
       const { yhat, hidden } = forwardIORNN(p, chunk);
       // Same arithmetic up to summation order: relative 1e-12 is ~1e4 ulps of slack and far below any real bug.
-      assert.ok(maxRelDiff(yhat, ref.y) < 1e-12);
-      assert.ok(maxRelDiff(hidden, ref.h) < 1e-12);
+      ok(maxRelDiff(yhat, ref.y) < 1e-12);
+      ok(maxRelDiff(hidden, ref.h) < 1e-12);
       assert.deepEqual(Array.from(predictIORNN(p, chunk)), Array.from(yhat));
     });
     test(`BRNN matches the brute-force recursion (σ = ${act.coefficients})`, () => {
@@ -164,8 +170,8 @@ describe('prediction', () => {
       const chunk = randomChunk(rng, dx, [4, 7, 1, 2]);
       const ref = bruteBRNN(p, chunk);
       const { yhat, hidden } = forwardBRNN(p, chunk);
-      assert.ok(maxRelDiff(yhat, ref.y) < 1e-12);
-      assert.ok(maxRelDiff(hidden, ref.h) < 1e-12);
+      ok(maxRelDiff(yhat, ref.y) < 1e-12);
+      ok(maxRelDiff(hidden, ref.h) < 1e-12);
       assert.deepEqual(Array.from(predictBRNN(p, chunk)), Array.from(yhat));
     });
   }
@@ -190,7 +196,7 @@ describe('blow-up detection', () => {
   const chunk = makeChunk(1, 0, x, new Float64Array(0), [3, 2, 6]);
   test('IO-RNN: names sequence (with offset) and step', () => {
     assert.throws(() => predictIORNN(p, chunk, { sequenceOffset: 10 }), (e: Error) => {
-      assert.ok(e instanceof BlowUpError);
+      ok(e instanceof BlowUpError);
       assert.equal(e.sequence, 12);
       assert.equal(e.step, 4);
       assert.match(e.message, /^model blows up on sequence 12 at step 4 \(\|h\| = 2\.1e\+6\)$/);
@@ -222,8 +228,8 @@ describe('serialisation', () => {
       const back = modelFromJSON(JSON.parse(text), 'm.json');
       const q = back.params;
       assert.equal(q.kind, p.kind);
-      assert.ok(same(q.A1, p.A1) && same(q.U, p.U) && same(q.A2, p.A2));
-      if (p.kind === 'brnn' && q.kind === 'brnn') assert.ok(same(q.B1, p.B1) && same(q.V, p.V));
+      ok(same(q.A1, p.A1) && same(q.U, p.U) && same(q.A2, p.A2));
+      if (p.kind === 'brnn' && q.kind === 'brnn') ok(same(q.B1, p.B1) && same(q.V, p.V));
       assert.deepEqual(q.activation.coefficients, p.activation.coefficients);
       if (p.b) assert.deepEqual(Array.from(q.b!), Array.from(p.b));
       assert.deepEqual(back.inputModel, extras.inputModel);
@@ -237,10 +243,11 @@ describe('serialisation', () => {
   test('saveModel / loadModel, atomic (no temp file left)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gloree-model-'));
     const f = path.join(dir, 'model.json');
-    await saveModel(f, ioB, { diagnostics: { ok: true } });
+    await saveModel(f, ioB, { diagnostics: { ok: true }, inputModel: { F: Matrix.from([[0.5, 0], [0, 0.25]]), mu: Float64Array.from([1, 2]) } });
     assert.deepEqual(readdirSync(dir), ['model.json']);
     const back = loadModel(f);
-    assert.ok(same(back.params.U, ioB.U));
+    assert.deepEqual(back.inputModel, { F: [[0.5, 0], [0, 0.25]], mu: [1, 2] });
+    ok(same(back.params.U, ioB.U));
     assert.match(readFileSync(f, 'utf8'), /"U": \[\n {4}\[/); // one matrix row per line
     assert.throws(() => loadModel(path.join(dir, 'nope.json')), (e: Error) => e instanceof UserError && /no such file/.test(e.message));
   });
@@ -264,7 +271,7 @@ describe('serialisation', () => {
       const o = base();
       mutate(o);
       assert.throws(() => modelFromJSON(o, 'model.json'), (e: Error) => {
-        assert.ok(e instanceof UserError, e.message);
+        ok(e instanceof UserError, e.message);
         assert.equal(e.message, msg);
         return true;
       });
@@ -293,7 +300,7 @@ describe('simulation', () => {
     assert.equal(c.dy, 0);
     // Per step t: sample mean and covariance. With n = 6000 draws the standard error of a covariance entry is
     // ≤ sqrt(2/n)·max Σ_ii ≈ 0.014; 0.06 is > 4 SE, while x_1 ~ N(μ, Q) (the wrong start) is off by ≥ 0.2 in Σ_11.
-    assert.ok(Math.abs(Sigma[0][0] - Q.get(0, 0)) > 0.2);
+    ok(Math.abs(Sigma[0][0] - Q.get(0, 0)) > 0.2);
     for (let t = 0; t < L; t++) {
       const m = [0, 0], S = [[0, 0], [0, 0]];
       for (let s = 0; s < nSeq; s++) for (let i = 0; i < 2; i++) m[i] += c.x[(s * L + t) * 2 + i] / nSeq;
@@ -302,8 +309,8 @@ describe('simulation', () => {
         for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) S[i][j] += ((c.x[o + i] - m[i]) * (c.x[o + j] - m[j])) / nSeq;
       }
       for (let i = 0; i < 2; i++) {
-        assert.ok(Math.abs(m[i] - mu[i]) < 0.04, `mean step ${t}`);
-        for (let j = 0; j < 2; j++) assert.ok(Math.abs(S[i][j] - Sigma[i][j]) < 0.06, `cov step ${t} [${i}][${j}]: ${S[i][j]} vs ${Sigma[i][j]}`);
+        ok(Math.abs(m[i] - mu[i]) < 0.04, `mean step ${t}`);
+        for (let j = 0; j < 2; j++) ok(Math.abs(S[i][j] - Sigma[i][j]) < 0.06, `cov step ${t} [${i}][${j}]: ${S[i][j]} vs ${Sigma[i][j]}`);
       }
     }
     // Lag-1 cross-covariance E[(x_2−μ)(x_1−μ)ᵀ] = FΣ.
@@ -311,7 +318,7 @@ describe('simulation', () => {
     for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) {
       let s = 0;
       for (let q = 0; q < nSeq; q++) s += (c.x[(q * L + 1) * 2 + i] - mu[i]) * (c.x[(q * L) * 2 + j] - mu[j]);
-      assert.ok(Math.abs(s / nSeq - FS[i][j]) < 0.06);
+      ok(Math.abs(s / nSeq - FS[i][j]) < 0.06);
     }
   });
   test('rho/sigma shortcut, variable lengths, determinism', () => {
@@ -323,23 +330,23 @@ describe('simulation', () => {
     let v = 0;
     for (const xi of a.x) v += xi * xi;
     v /= a.x.length; // ≈ σ² = 0.16 (≈ 4200 correlated draws: SE ≈ 0.01)
-    assert.ok(Math.abs(v - 0.16) < 0.04, `var ${v}`);
+    ok(Math.abs(v - 0.16) < 0.04, `var ${v}`);
     assert.throws(() => simulateInputs({ dx: 2, nSeq: 1, seqLength: [3, 2], seed: 1 }), /seqLength/);
   });
   test('planted models: unit rows, ‖U‖₂ = uNorm (ml-matrix SVD), well-conditioned A2', () => {
     for (const seed of [1, 2, 3]) {
       const p = randomIORNN({ dx: 6, dh: 3, dy: 5, uNorm: 0.3, seed });
-      for (let j = 0; j < 3; j++) assert.ok(Math.abs(Math.hypot(...p.A1.row(j)) - 1) < 1e-14);
+      for (let j = 0; j < 3; j++) ok(Math.abs(Math.hypot(...p.A1.row(j)) - 1) < 1e-14);
       const su = new SingularValueDecomposition(new MlMatrix(p.U.toArray())).diagonal;
-      assert.ok(Math.abs(Math.max(...su) - 0.3) < 1e-12);
-      const sa = new SingularValueDecomposition(new MlMatrix(p.A2.toArray())).diagonal;
-      assert.ok(Math.max(...sa) / Math.min(...sa) <= 1.5 + 1e-12);
+      ok(Math.abs(Math.max(...su) - 0.3) < 1e-12);
+      const sa = new SingularValueDecomposition(new MlMatrix(p.A2.toArray()), { autoTranspose: true }).diagonal;
+      ok(sa.length === 3 && Math.max(...sa) / Math.min(...sa) <= 1.5 + 1e-12, `A2 singular values ${sa}`);
       const b = randomBRNN({ dx: 6, dh: 2, dz: 2, dy: 6, uNorm: 0.2, vNorm: 0.1, seed });
-      assert.ok(Math.abs(Math.max(...new SingularValueDecomposition(new MlMatrix(b.V.toArray())).diagonal) - 0.1) < 1e-12);
+      ok(Math.abs(Math.max(...new SingularValueDecomposition(new MlMatrix(b.V.toArray())).diagonal) - 0.1) < 1e-12);
       assert.equal(b.A2.rows, 4);
     }
     const M = Matrix.from([[1, 2], [3, 4]]);
-    assert.ok(Math.abs(spectralNorm(M) - 5.464985704219043) < 1e-12);
+    ok(Math.abs(spectralNorm(M) - 5.464985704219043) < 1e-12);
   });
   test('output noise has the requested standard deviation', () => {
     const p = randomIORNN({ dx: 2, dh: 2, dy: 2, seed: 4 });
@@ -349,7 +356,7 @@ describe('simulation', () => {
     let s = 0;
     for (let i = 0; i < clean.length; i++) s += (noisy.y[i] - clean[i]) ** 2;
     const sd = Math.sqrt(s / clean.length); // 10⁴ draws: SE of sd ≈ 0.05/√(2·10⁴) ≈ 3.5e-4
-    assert.ok(Math.abs(sd - 0.05) < 0.003, `sd ${sd}`);
+    ok(Math.abs(sd - 0.05) < 0.003, `sd ${sd}`);
   });
   test('scenarios are valid, stable, and U carries a visible share of the output variance', () => {
     for (const [name, s] of Object.entries(SCENARIOS)) {
@@ -370,7 +377,7 @@ describe('simulation', () => {
         den += (clean[i] - mean[i % dy]) ** 2;
       }
       const share = num / den;
-      assert.ok(share > 0.01 && share < 0.5, `${name}: U share ${share}`);
+      ok(share > 0.01 && share < 0.5, `${name}: U share ${share}`);
     }
     // Deterministic model and data.
     const a = simulateScenario(SCENARIOS.default, { nSeq: 5 }), b = simulateScenario(SCENARIOS.default, { nSeq: 5 });

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
 import { SequenceChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
-import { openCSVSource, writeCSV, PredictionCSVWriter, CSVSource } from '../io/csv.js';
+import { writeCSV, PredictionCSVWriter, CSVSource } from '../io/csv.js';
+import { openDataSource } from '../io/open.js';
 import { activationFromSpec } from '../models/activation.js';
 import { IORNNParams, RNNParams } from '../models/params.js';
 import { predict } from '../models/brnn.js';
@@ -14,6 +15,8 @@ import { parameterErrors } from '../metrics/parameters.js';
 import { fitGloree } from '../learn/gloree.js';
 import { PassProgressBar } from './progress.js';
 import { out, warnLine } from './io.js';
+import { buildReport } from './report-command.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 
 function resolveScenario(spec: string): Scenario {
@@ -37,8 +40,8 @@ function columns(list?: string): string[] | undefined {
   return cols;
 }
 
-async function openData(file: string, o: { x?: string; y?: string; seq?: string }, minLength = 1, requireY = true): Promise<CSVSource> {
-  return openCSVSource(file, { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY });
+async function openData(file: string, o: { x?: string; y?: string; seq?: string; format?: string }, minLength = 1, requireY = true): Promise<CSVSource> {
+  return openDataSource(file, { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY, format: o.format });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -76,6 +79,8 @@ export interface FitOpts {
   y?: string;
   seq?: string;
   quiet?: boolean;
+  report?: string;
+  format?: string;
 }
 
 export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
@@ -83,8 +88,8 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
     throw new UserError(`--kind ${o.kind}: only "iornn" is implemented in this version (bidirectional models are issue 5 of the tracker)`);
   }
   if (o.backward !== undefined) throw new UserError('--backward only applies to --kind brnn');
-  const hidden = Number(o.hidden);
-  if (!Number.isInteger(hidden) || hidden < 1) throw new UserError(`--hidden must be a positive integer, got "${o.hidden}"`);
+  const hidden = o.hidden === 'auto' ? 'auto' : Number(o.hidden);
+  if (hidden !== 'auto' && (!/^\d+$/.test(o.hidden) || hidden < 1)) throw new UserError(`--hidden must be a positive integer or "auto", got "${o.hidden}"`);
   if (o.inputModel !== 'var1' && o.inputModel !== 'iid') throw new UserError(`--input-model must be var1 or iid, got "${o.inputModel}"`);
   const activation = activationFromSpec(o.activation);
   const source = await openData(dataFile, o, 2);
@@ -107,10 +112,23 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
     bar.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
-  await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics });
+  if (o.report) {
+    // Rendered before the model is saved so a failure leaves neither file behind.
+    const html = await buildReport({ params: res.params, inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics }, source, {
+      dataLabel: 'training data (not held out)',
+      modelName: path.basename(o.out),
+    });
+    await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics });
+    await writeFileAtomic(o.report, html);
+  } else {
+    await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics });
+  }
   if (o.quiet) return;
   const d = res.diagnostics;
-  out(`fitted IO-RNN dh=${hidden} on ${d.data.rows} rows (${d.data.sequences} sequences, dx=${d.data.dx}, dy=${d.data.dy}) in ${seconds.toFixed(2)} s`);
+  if (d.rank.auto) {
+    out(`chose dh = ${d.rank.chosen} (${d.rank.rule}); spectrum ${d.rank.spectrum.slice(0, Math.min(d.rank.spectrum.length, d.rank.chosen + 3)).map(fmt).join(', ')}, noise floor ${fmt(d.rank.noiseFloor)}`);
+  }
+  out(`fitted IO-RNN dh=${d.rank.chosen} on ${d.data.rows} rows (${d.data.sequences} sequences, dx=${d.data.dx}, dy=${d.data.dy}) in ${seconds.toFixed(2)} s`);
   out(`  CP of T2: relative residual ${fmt(d.cp.residual)}; smallest singular values: A1 ${fmt(d.pinv.A1.sMin)}, A2ᵀ ${fmt(d.pinv.A2T.sMin)}`);
   if (d.varianceShareU !== undefined) out(`  share of output variance carried by U: ${(100 * d.varianceShareU).toFixed(1)}%`);
   if (d.refine) {
@@ -119,14 +137,14 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
         `${fmt(d.refine.valLossStart ?? NaN)} → ${fmt(d.refine.valLossEnd ?? NaN)}${d.refine.keptStart ? ' (kept the spectral start)' : ''}`,
     );
   }
-  out(`  model written to ${o.out}`);
+  out(`  model written to ${o.out}${o.report ? `; report to ${o.report}` : ''}`);
 }
 
 // ---------------------------------------------------------------------------------------------
 
-export async function predictCommand(modelFile: string, dataFile: string, o: { out: string; x?: string; y?: string; seq?: string }): Promise<void> {
+export async function predictCommand(modelFile: string, dataFile: string, o: { out: string; x?: string; y?: string; seq?: string; format?: string }): Promise<void> {
   const m = loadModel(modelFile);
-  const source = await openCSVSource(dataFile, { x: columns(o.x), y: columns(o.y), seq: o.seq, requireY: false });
+  const source = await openDataSource(dataFile, { x: columns(o.x), y: columns(o.y), seq: o.seq, requireY: false, format: o.format });
   checkDims(m, source, modelFile, dataFile, false);
   const dy = m.params.A2.cols;
   const w = await PredictionCSVWriter.open(o.out, dy);

@@ -5,6 +5,7 @@ import { isUserError } from '../io/errors.js';
 import { BlowUpError } from '../models/iornn.js';
 import { SCENARIOS } from '../models/simulate.js';
 import { Sink, err, setSink } from './io.js';
+import { reportCommand } from './report-command.js';
 import { demoCommand, evaluateCommand, fitCommand, predictCommand, simulateCommand } from './commands.js';
 
 /**
@@ -44,7 +45,8 @@ export function buildProgram(sink?: Sink): Command {
     c
       .option('--x <cols>', 'comma-separated input columns (default: x1, x2, …)')
       .option('--y <cols>', 'comma-separated output columns (default: y1, y2, …)')
-      .option('--seq <col>', 'sequence-id column (default: "seq" if present; without it the file is one sequence)');
+      .option('--seq <col>', 'sequence-id column (default: "seq" if present; without it the file is one sequence)')
+      .addOption(new Option('--format <fmt>', 'data format (default: from the file extension)').choices(['csv', 'arrow', 'parquet']));
 
   program
     .command('demo')
@@ -71,7 +73,7 @@ export function buildProgram(sink?: Sink): Command {
       .command('fit')
       .description('fit an IO-RNN to a data CSV and write the model file')
       .argument('<data>', 'CSV with columns x1..x<dx>, y1..y<dy>, optional seq')
-      .requiredOption('--hidden <k>', 'number of hidden neurons (≤ dx and ≤ dy)')
+      .requiredOption('--hidden <k|auto>', 'number of hidden neurons (≤ dx and ≤ dy), or "auto" to pick it from the T2 spectrum')
       .addOption(new Option('--kind <kind>', 'model kind').choices(['iornn', 'brnn']).default('iornn'))
       .option('--backward <k2>', 'backward neurons (BRNN only)', intArg('--backward', 0))
       .option('--activation <spec>', 'activation: z2, z3 or coefficients c0,c1,c2,…', 'z2')
@@ -81,6 +83,7 @@ export function buildProgram(sink?: Sink): Command {
       .option('--refine-max-rows <n>', 'rows (whole sequences, spread over the file) kept in memory for refinement', intArg('--refine-max-rows', 1))
       .option('--seed <n>', 'seed for every random choice', intArg('--seed'), 0)
       .requiredOption('--out <model.json>', 'output model file (written atomically)')
+      .option('--report <report.html>', 'also write a self-contained HTML report of the fit')
       .option('--quiet', 'print nothing on success'),
   ).action(async (data, o) => fitCommand(data, o));
 
@@ -102,6 +105,16 @@ export function buildProgram(sink?: Sink): Command {
       .option('--truth <model.json>', 'true model: NMSE against its noise-free outputs, and parameter errors')
       .option('--json', 'print the results as JSON'),
   ).action(async (model, data, o) => evaluateCommand(model, data, o));
+
+  dataColumns(
+    program
+      .command('report')
+      .description('write a self-contained HTML report: spectrum, conditioning, input diagnostics, predictions, weights')
+      .argument('<model>', 'model file (JSON)')
+      .argument('<data>', 'data with inputs and outputs (held-out data is best)')
+      .requiredOption('--out <report.html>', 'output HTML file (written atomically)')
+      .option('--truth <model.json>', 'true model: parameter errors and NMSE against its noise-free outputs'),
+  ).action(async (model, data, o) => reportCommand(model, data, o));
 
   return program;
 }

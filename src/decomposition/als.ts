@@ -1,9 +1,9 @@
 import { Matrix, matmul, matmulTN } from '../linalg/matrix.js';
 import { pinv } from '../linalg/pinv.js';
-import { svd } from '../linalg/svd.js';
 import { Rng } from '../random/rng.js';
 import { Tensor, cpToTensor, khatriRaoList, symmetrizeTensor, unfold } from '../tensor/tensor.js';
 import { CPTensor, checkCPInput, columnNorms } from './cp_tensor.js';
+import { leadingLeftSubspace } from './jennrich.js';
 
 export interface ALSOptions {
   /**
@@ -34,6 +34,12 @@ export interface ALSResult {
    * (pinv); large values mean nearly collinear components ("degeneracy"/swamps).
    */
   maxCondNormal: number;
+  /**
+   * Tied only: max over components and tied modes of ‖s·c^{(k)} − c^{(1)}‖ (unit columns, sign-aligned)
+   * just before tying; ≈ 0 when the untied iteration found the tied solution, large = not converged or
+   * the tensor is not tied-CP.
+   */
+  tieGap?: number;
 }
 
 /**
@@ -44,11 +50,14 @@ export interface ALSResult {
  * then moves the column norms into the weights.
  *
  * Tied mode (`tied`: modes 1..N−1 share C; gloree's T2 = Σ w b ⊗ c ⊗ c): T is symmetrised over the tied
- * modes first. Per sweep, each tied mode's least-squares solution is computed in turn (using the latest
- * estimate in the other tied modes), the unit-normalised, sign-aligned solutions are averaged into C,
- * and B (with the weights) is solved last. Because T is symmetric in the tied modes, the gradient of the
- * tied objective is the sum of equal per-mode gradients, so every tied stationary point is a fixed
- * point of this update; at convergence the result is a tied (not merely symmetric-up-to-scale) CP.
+ * modes first, then the sweeps solve the tied modes as separate factors (mode-1 factor, then mode-2
+ * factor, …, each least squares given the latest others) and tie once at the end: C = average of the
+ * unit, sign-aligned tied-mode factors, then B (and the weights) by least squares given C. Why this
+ * converges to the tied solution: on a tensor symmetric in the tied modes, swapping those modes maps a
+ * CP fit to a fit of equal error, so an essentially unique (Kruskal) local optimum is mapped to itself,
+ * i.e. its tied-mode factors agree up to column scale; `tieGap` reports how well they agreed.
+ * (Averaging the tied factors after every sweep was tried first: it stalls at non-stationary points,
+ * e.g. 50×50×50 rank 10 with mixed-sign weights stuck at residual 0.34 from svd and random starts.)
  *
  * Convergence: stop when |res_{t−1} − res_t| < tol (relative residuals, computed directly each sweep
  * because the usual expansion ‖T‖² − 2⟨T, T̂⟩ + ‖T̂‖² cancels below ~1e-8).
@@ -103,37 +112,14 @@ export function als(T0: Tensor, rank: number, opts: ALSOptions = {}): ALSResult 
 
   let prev = Infinity;
   for (it = 1; it <= maxIter; it++) {
-    if (!tied) {
-      for (let n = 0; n < N; n++) {
-        // Other factors have unit columns; the solution for mode n absorbs the weights.
-        const upd = solveMode(n, factors);
-        const nr = columnNorms(upd.A);
-        for (let r = 0; r < R; r++) weights[r] = nr[r];
-        factors[n] = scaleColumns(upd.A, nr);
-      }
-    } else {
-      // Tied C: per tied mode LS solution (latest estimates elsewhere), then average the unit, sign-aligned columns.
-      const C = factors[1];
-      const work = factors.slice();
-      const acc = new Matrix(C.rows, R);
-      for (let n = 1; n < N; n++) {
-        const upd = solveMode(n, work);
-        const nr = columnNorms(upd.A);
-        const Cn = scaleColumns(upd.A, nr);
-        for (let r = 0; r < R; r++) {
-          let d = 0;
-          for (let i = 0; i < C.rows; i++) d += Cn.data[i * R + r] * C.data[i * R + r];
-          const s = d < 0 ? -1 : 1;
-          for (let i = 0; i < C.rows; i++) acc.data[i * R + r] += s * Cn.data[i * R + r];
-        }
-        work[n] = Cn;
-      }
-      const Cnew = scaleColumns(acc, columnNorms(acc));
-      for (let k = 1; k < N; k++) factors[k] = Cnew;
-      const upd = solveMode(0, factors);
+    // One ALS sweep over all modes. In the tied case the tied modes are solved as separate factors on
+    // the symmetrised T ("solve for the mode-1 factor, then the mode-2 factor") and tied at the end.
+    for (let n = 0; n < N; n++) {
+      // Other factors have unit columns; the solution for mode n absorbs the weights.
+      const upd = solveMode(n, factors);
       const nr = columnNorms(upd.A);
       for (let r = 0; r < R; r++) weights[r] = nr[r];
-      factors[0] = scaleColumns(upd.A, nr);
+      factors[n] = scaleColumns(upd.A, nr);
     }
     // Residual computed directly (one reconstruction ≈ the cost of one MTTKRP). The cheap expansion
     // ‖T‖² − 2⟨T, T̂⟩ + ‖T̂‖² cancels catastrophically below ~1e-8 relative and would stop too early.
@@ -145,8 +131,35 @@ export function als(T0: Tensor, rank: number, opts: ALSOptions = {}): ALSResult 
     }
     prev = res;
   }
+  let tieGap: number | undefined;
+  if (tied) {
+    // Tie: average the unit, sign-aligned tied-mode factors into C, then refit B (and the weights) given C.
+    const C1 = factors[1];
+    const acc = C1.clone();
+    tieGap = 0;
+    for (let k = 2; k < N; k++) {
+      const Ck = factors[k];
+      for (let r = 0; r < R; r++) {
+        let d = 0;
+        for (let i = 0; i < C1.rows; i++) d += Ck.data[i * R + r] * C1.data[i * R + r];
+        const sgn = d < 0 ? -1 : 1;
+        let g = 0;
+        for (let i = 0; i < C1.rows; i++) {
+          acc.data[i * R + r] += sgn * Ck.data[i * R + r];
+          g += (sgn * Ck.data[i * R + r] - C1.data[i * R + r]) ** 2;
+        }
+        tieGap = Math.max(tieGap, Math.sqrt(g));
+      }
+    }
+    const C = scaleColumns(acc, columnNorms(acc));
+    for (let k = 1; k < N; k++) factors[k] = C;
+    const upd = solveMode(0, factors);
+    const nr = columnNorms(upd.A);
+    for (let r = 0; r < R; r++) weights[r] = nr[r];
+    factors[0] = scaleColumns(upd.A, nr);
+  }
   const cp: CPTensor = { weights, factors };
-  return { cp, iterations: Math.min(it, maxIter), residual: directResidual(T0, cp, T0.norm() ** 2), converged, history, maxCondNormal: maxCond };
+  return { cp, iterations: Math.min(it, maxIter), residual: directResidual(T0, cp, T0.norm() ** 2), converged, history, maxCondNormal: maxCond, tieGap };
 }
 
 function directResidual(T: Tensor, cp: CPTensor, normT2: number): number {
@@ -186,9 +199,9 @@ function initFactors(T: Tensor, R: number, init: CPTensor | 'svd' | 'random', rn
     const I = T.shape[n];
     const F = new Matrix(I, R, rng.normalArray(I * R));
     if (init === 'svd') {
-      const s = svd(unfold(T, n));
-      const k = Math.min(R, s.U.cols);
-      for (let i = 0; i < I; i++) for (let r = 0; r < k; r++) F.data[i * R + r] = s.U.data[i * s.U.cols + r];
+      const k = Math.min(R, I);
+      const { U } = leadingLeftSubspace(unfold(T, n), k);
+      for (let i = 0; i < I; i++) for (let r = 0; r < k; r++) F.data[i * R + r] = U.data[i * k + r];
     }
     fs.push(scaleColumns(F, columnNorms(F)));
   }

@@ -2,8 +2,9 @@ import { Matrix, matmul, matmulTN } from '../linalg/matrix.js';
 import { svd } from '../linalg/svd.js';
 import { pinv } from '../linalg/pinv.js';
 import { eigGeneral } from '../linalg/eiggeneral.js';
+import { eigSym } from '../linalg/eigsym.js';
 import { Rng } from '../random/rng.js';
-import { Tensor, contractToMatrix, khatriRao, modeProduct, multilinear, symmetrizeTensor, unfold } from '../tensor/tensor.js';
+import { Tensor, contractToMatrix, khatriRao, modeProduct, multilinear, permuteModes, symmetrizeTensor, unfold } from '../tensor/tensor.js';
 import { CPTensor, checkCPInput } from './cp_tensor.js';
 
 export interface JennrichOptions {
@@ -34,6 +35,8 @@ export interface JennrichDiagnostics {
   condNormal?: number;
   /** Tied only: ‖T − T_sym‖/‖T‖, the asymmetry in the tied modes that was averaged away. */
   asymmetry?: number;
+  /** General case only, when the modes were permuted so that two modes of size ≥ rank come first: the order used. */
+  modeOrder?: number[];
   /** How many (u, v) pairs were tried and the chosen index. */
   trials: number;
   chosenTrial: number;
@@ -49,7 +52,8 @@ export interface JennrichResult {
  * third-order tensor T (I×J×K) of CP rank `rank`, unique when the rank is known.
  *
  * General case, T = Σ w_i a_i ⊗ b_i ⊗ c_i: needs A (I×R) and B (J×R) of full column rank, so R ≤ min(I, J),
- * and no two columns of C parallel. Steps:
+ * and no two columns of C parallel (when R > min(I, J) but two other modes are ≥ R, the modes are permuted
+ * internally and `diagnostics.modeOrder` says how). Steps:
  *  1. Project modes 0 and 1 on the top-R left singular subspaces U₀, U₁ of the unfoldings (skipped when
  *     R equals the dimension): P = T(U₀, U₁, I) is R×R×K and P = Σ w_i ã_i ⊗ b̃_i ⊗ c_i with Ã, B̃ invertible.
  *  2. For random u, v: M_u = P(I, I, u) = Ã diag(w∘Cᵀu) B̃ᵀ, so M_u M_v⁻¹ = Ã diag((Cᵀu)/(Cᵀv)) Ã⁻¹: its
@@ -68,7 +72,7 @@ export interface JennrichResult {
  * Exact for noise-free input of the stated rank; with noise the result is a consistent but not
  * least-squares estimate — polish it with {@link als} (`init: result.cp`).
  *
- * Throws on: order ≠ 3, NaN/Infinity, zero tensor, rank < 1, rank > min(I, J) (general) or rank > J
+ * Throws on: order ≠ 3, NaN/Infinity, zero tensor, rank < 1, rank > the second-largest dimension (general) or rank > J
  * (tied), a tied tensor whose modes 1, 2 differ in size, tied I = 1 with rank ≥ 2 (a symmetric matrix
  * has no unique rank decomposition), and unfoldings of numerical rank < `rank` (rank over-specified).
  */
@@ -77,13 +81,23 @@ export function jennrich(T: Tensor, rank: number, opts: JennrichOptions = {}): J
   const nRandom = opts.nRandom ?? 10;
   if (!Number.isInteger(nRandom) || nRandom < 1) throw new RangeError(`jennrich: nRandom must be an integer >= 1, got ${nRandom}`);
   const rng = new Rng(opts.seed ?? 0);
-  return opts.tied ? jennrichTied(T, rank, nRandom, rng) : jennrichGeneral(T, rank, nRandom, rng);
+  if (opts.tied) return jennrichTied(T, rank, nRandom, rng);
+  const [I, J, K] = T.shape;
+  if (rank > Math.min(I, J) && rank <= Math.min(Math.max(I, J), K)) {
+    // Mode 2 and the larger of modes 0, 1 can play the full-rank pair: permute, solve, permute back.
+    const perm = I >= J ? [0, 2, 1] : [1, 2, 0];
+    const res = jennrichGeneral(permuteModes(T, perm), rank, nRandom, rng);
+    const factors = new Array<Matrix>(3);
+    perm.forEach((p, k) => (factors[p] = res.cp.factors[k]));
+    return { cp: { weights: res.cp.weights, factors }, diagnostics: { ...res.diagnostics, modeOrder: perm } };
+  }
+  return jennrichGeneral(T, rank, nRandom, rng);
 }
 
 function jennrichGeneral(T: Tensor, R: number, nRandom: number, rng: Rng): JennrichResult {
   const [I, J, K] = T.shape;
   if (R > Math.min(I, J)) {
-    throw new RangeError(`jennrich: rank ${R} exceeds min(I, J) = ${Math.min(I, J)} for shape [${T.shape.join(', ')}]; Jennrich needs the mode-0 and mode-1 factors to have full column rank (permute the modes so the two largest come first)`);
+    throw new RangeError(`jennrich: rank ${R} exceeds the second-largest dimension of shape [${T.shape.join(', ')}]; Jennrich needs two factor matrices of full column rank`);
   }
   if (R > 1 && K < 2) throw new RangeError(`jennrich: mode 2 has size ${K}; at least 2 is needed to separate ${R} components`);
   const p0 = projection(T, 0, R, 'jennrich');
@@ -170,20 +184,51 @@ interface Projection {
   gapRatio: number;
 }
 
-/** Top-R left singular subspace of unfold(T, mode); null when R equals the dimension (no projection needed). */
-function projection(T: Tensor, mode: number, R: number, op: string): Projection {
-  const n = T.shape[mode];
-  const s = svd(unfold(T, mode));
-  const sv = Array.from(s.S.subarray(0, Math.min(R + 1, s.S.length)));
-  // Numerical rank check: the rank-R model needs R clearly non-zero singular values.
-  if (!(s.S[R - 1] > 1e3 * 2 ** -52 * Math.max(n, T.size / n) * s.S[0])) {
-    throw new Error(`${op}: the mode-${mode} unfolding has numerical rank < ${R} (σ_${R}/σ_1 = ${(s.S[R - 1] / s.S[0]).toExponential(2)}); the requested rank is larger than the tensor's rank in this mode`);
+/**
+ * Leading left singular subspace of a (typically wide) matrix M (n×m): top-R eigenvectors of the Gram
+ * matrix M Mᵀ (n×n, O(n²m)), which is ~5× faster here than the SVD of M. Squaring the singular values
+ * costs accuracy only when σ_R/σ_1 is small (eigenvector error ≈ eps·σ_1²/(σ_R² − σ_{R+1}²)), so when
+ * λ_R < 1e-8·λ_1 the thin SVD of M is used instead. Returns U (n×R) and the leading singular values
+ * (R+1 of them when available; from √λ on the Gram path).
+ */
+export function leadingLeftSubspace(M: Matrix, R: number): { U: Matrix; S: Float64Array } {
+  const n = M.rows, m = M.cols;
+  if (R > n) throw new RangeError(`leadingLeftSubspace: R = ${R} exceeds the ${n} rows`);
+  const G = new Matrix(n, n);
+  const d = M.data, g = G.data;
+  for (let i = 0; i < n; i++) {
+    for (let j = i; j < n; j++) {
+      let s = 0;
+      const a = i * m, b = j * m;
+      for (let k = 0; k < m; k++) s += d[a + k] * d[b + k];
+      g[i * n + j] = s;
+      g[j * n + i] = s;
+    }
   }
-  const gapRatio = R < s.S.length ? s.S[R] / s.S[R - 1] : 0;
-  if (R === n) return { U: null, sv, gapRatio };
+  const e = eigSym(G);
+  const k = Math.min(R + 1, n);
+  if (e.values[R - 1] > 1e-8 * e.values[0]) {
+    const U = new Matrix(n, R);
+    for (let i = 0; i < n; i++) for (let r = 0; r < R; r++) U.data[i * R + r] = e.vectors.data[i * n + r];
+    return { U, S: Float64Array.from({ length: k }, (_, i) => Math.sqrt(Math.max(e.values[i], 0))) };
+  }
+  const s = svd(M);
   const U = new Matrix(n, R);
   for (let i = 0; i < n; i++) for (let r = 0; r < R; r++) U.data[i * R + r] = s.U.data[i * s.U.cols + r];
-  return { U, sv, gapRatio };
+  return { U, S: s.S.slice(0, Math.min(k, s.S.length)) };
+}
+
+/** Top-R left singular subspace of unfold(T, mode); U = null when R equals the dimension (no projection needed). */
+function projection(T: Tensor, mode: number, R: number, op: string): Projection {
+  const n = T.shape[mode];
+  const { U, S } = leadingLeftSubspace(unfold(T, mode), R);
+  const sv = Array.from(S);
+  // Numerical rank check: the rank-R model needs R clearly non-zero singular values.
+  if (!(S[R - 1] > 1e3 * 2 ** -52 * Math.max(n, T.size / n) * S[0])) {
+    throw new Error(`${op}: the mode-${mode} unfolding has numerical rank < ${R} (σ_${R}/σ_1 = ${(S[R - 1] / S[0]).toExponential(2)}); the requested rank is larger than the tensor's rank in this mode`);
+  }
+  const gapRatio = R < S.length ? S[R] / S[R - 1] : 0;
+  return { U: R === n ? null : U, sv, gapRatio };
 }
 
 interface EigTrial {

@@ -166,7 +166,10 @@ async function* readArrowChunks(path: string, header: string[], layout: ColumnLa
           const v = batch.getChildAt(c);
           if (!v || v.length !== rows) throw new Error(`column ${header[c]} has ${v?.length ?? 0} values in a batch of ${rows} rows`);
           vectors[c] = v;
-          values[c] = numericColumn(v);
+          const a = numericColumn(v);
+          // A corrupt batch can declare more rows than its buffers hold.
+          if (a.length < rows) throw new Error(`column ${header[c]} holds ${a.length} values for a batch of ${rows} rows`);
+          values[c] = a;
         }
       } catch (e) {
         throw corrupt(path, e);

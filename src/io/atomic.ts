@@ -6,6 +6,29 @@
  */
 import { promises as fsp, writeFileSync, openSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
+import { UserError } from './errors.js';
+
+const REASONS: Record<string, string> = {
+  ENOENT: 'no such directory',
+  ENOTDIR: 'a parent path is not a directory',
+  EISDIR: 'is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EEXIST: 'temporary file already exists',
+};
+
+/**
+ * A failed write is almost always the user's (missing directory, output path is a directory, no permission,
+ * disk full): report it as a one-line UserError naming the destination. Non-system errors pass through.
+ */
+function asUserError(e: unknown, target: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string' || e instanceof UserError) return e;
+  return new UserError(`${target}: cannot write file (${REASONS[code] ?? (e as Error).message})`);
+}
 
 let counter = 0;
 
@@ -39,7 +62,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   } catch (e) {
     if (fh) await fh.close().catch(() => undefined);
     await unlinkQuiet(tmp);
-    throw e;
+    throw asUserError(e, target);
   }
 }
 
@@ -67,7 +90,7 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array): 
     } catch {
       /* ignore */
     }
-    throw e;
+    throw asUserError(e, target);
   }
 }
 
@@ -94,7 +117,15 @@ export class AtomicWriter {
 
   static async open(target: string, opts: { bufferChars?: number } = {}): Promise<AtomicWriter> {
     const tmp = tempPathFor(target);
-    const fh = await fsp.open(tmp, 'wx');
+    let fh: fsp.FileHandle;
+    try {
+      // Fail early (before any data is produced) if the destination is an existing directory.
+      const st = await fsp.stat(target).catch(() => undefined);
+      if (st?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      fh = await fsp.open(tmp, 'wx');
+    } catch (e) {
+      throw asUserError(e, target);
+    }
     return new AtomicWriter(target, tmp, fh, opts.bufferChars ?? 1 << 20);
   }
 
@@ -112,7 +143,7 @@ export class AtomicWriter {
       }
     } catch (e) {
       await this.abort();
-      throw e;
+      throw asUserError(e, this.path);
     }
   }
 
@@ -136,7 +167,7 @@ export class AtomicWriter {
       this.done = true;
     } catch (e) {
       await this.abort();
-      throw e;
+      throw asUserError(e, this.path);
     }
   }
 

@@ -15,6 +15,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { isAscii } from 'node:buffer';
 import type { DataSource, SequenceChunk } from './dataset.js';
 import { UserError, cellError } from './errors.js';
 import { AtomicWriter } from './atomic.js';
@@ -473,7 +474,7 @@ class Parser {
     } else v = c - a > 0 ? parseDecimal(text, a, c) : NaN;
     if (Number.isFinite(v)) return v;
     const got = text.slice(a, c);
-    const isNonFinite = /^[+-]?(nan|inf|infinity)$/i.test(got);
+    const isNonFinite = v === Infinity || v === -Infinity || /^[+-]?(nan|inf|infinity)$/i.test(got);
     throw cellError(this.file, this.line, this.names[f], got, isNonFinite ? 'a finite number' : 'a number');
   }
 
@@ -582,7 +583,10 @@ async function* readChunks(
   let carry = '';
   try {
     for await (const buf of stream) {
-      const text = carry + dec.write(buf as Buffer);
+      const b = buf as Buffer;
+      // Plain numeric CSV is ASCII: latin1 decoding is ~3× faster than UTF-8 and gives the same string.
+      // dec.end() flushes bytes left from a previous non-ASCII block (they can only be an invalid sequence).
+      const text = carry + (isAscii(b) ? dec.end() + b.toString('latin1') : dec.write(b));
       carry = parser.feedLines(text, false);
       while (parser.ready.length) yield parser.ready.shift()!;
     }

@@ -58,59 +58,65 @@ function checkFormat(f: string, where: string): DataFormat {
   throw new UserError(`${where}: unknown data format "${f}" (expected ${DATA_FORMATS.join(', ')})`);
 }
 
-/** The format the magic bytes say, or undefined for text. */
-async function sniffMagic(path: string): Promise<DataFormat | undefined> {
+/** The first 64 KiB of a file (empty if it cannot be read: the reader then reports why). */
+async function readHeadBytes(path: string): Promise<Buffer> {
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(path, 'r');
-    const buf = Buffer.alloc(8);
-    const { bytesRead } = await fh.read(buf, 0, 8, 0);
-    const b = buf.subarray(0, bytesRead);
-    if (b.length >= 4 && b.toString('latin1', 0, 4) === 'PAR1') return 'parquet';
-    if (b.length >= 6 && b.toString('latin1', 0, 6) === 'ARROW1') return 'arrow';
-    if (b.length >= 4 && b.readUInt32LE(0) === 0xffffffff) return 'arrow';
-    return undefined;
+    const buf = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
   } catch {
-    return undefined; // unreadable: the reader reports it with its own message
+    return Buffer.alloc(0);
   } finally {
     await fh?.close().catch(() => undefined);
   }
+}
+
+const HEAD_BYTES = 65536;
+
+/** The format the magic bytes say, or undefined for text. */
+function sniffMagic(b: Buffer): DataFormat | undefined {
+  if (b.length >= 4 && b.toString('latin1', 0, 4) === 'PAR1') return 'parquet';
+  if (b.length >= 6 && b.toString('latin1', 0, 6) === 'ARROW1') return 'arrow';
+  if (b.length >= 4 && b.readUInt32LE(0) === 0xffffffff) return 'arrow';
+  return undefined;
+}
+
+/** Offset of binary content where text is expected (a NUL byte, or bytes that are not UTF-8), or −1. */
+function binaryOffset(b: Buffer): number {
+  const nul = b.indexOf(0);
+  if (nul >= 0) return nul;
+  // A multi-byte character cut at the end of a full block is not an error: drop up to 3 trailing bytes.
+  const text = new TextDecoder('utf-8').decode(b.length === HEAD_BYTES ? b.subarray(0, b.length - 3) : b);
+  const bad = text.indexOf('\ufffd');
+  return bad >= 0 ? Buffer.byteLength(text.slice(0, bad)) : -1;
+}
+
+/** First non-blank line of the head (BOM removed). */
+function firstLine(b: Buffer): string {
+  const text = b.toString('utf8').replace(/^\ufeff/, '');
+  return text.split('\n').find((l) => l.trim() !== '') ?? '';
 }
 
 /** Decide the format of `path` (see the file comment). */
-export async function resolveFormat(path: string, format?: string): Promise<DataFormat> {
+export async function resolveFormat(path: string, format?: string, head?: Buffer): Promise<DataFormat> {
   if (format !== undefined) return checkFormat(format, path);
   const byExt = formatFromExtension(path);
-  const magic = await sniffMagic(path);
+  const magic = sniffMagic(head ?? (await readHeadBytes(path)));
   if (byExt !== undefined && magic !== undefined && magic !== byExt) {
     throw new UserError(`${path}: the file looks like ${magic === 'parquet' ? 'Parquet' : 'Arrow IPC'} data, not ${byExt.toUpperCase()} as its extension says (use --format ${magic} or rename it)`);
   }
-  if (byExt === 'csv' || byExt === undefined) {
-    if (magic !== undefined && byExt === undefined) return magic;
-  }
-  return byExt ?? 'csv';
-}
-
-async function firstLine(path: string): Promise<string> {
-  let fh: fsp.FileHandle | undefined;
-  try {
-    fh = await fsp.open(path, 'r');
-    const buf = Buffer.alloc(65536);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const text = buf.toString('utf8', 0, bytesRead).replace(/^\ufeff/, '');
-    return text.split('\n').find((l) => l.trim() !== '') ?? '';
-  } catch {
-    return '';
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
+  return byExt ?? magic ?? 'csv';
 }
 
 const NOT_CLOSED = /quoted (field|column name) is not closed/;
 
 /** CSV: the fast reader, with the general reader for other delimiters and quoted fields spanning lines. */
-async function openCSVAny(path: string, opts: CSVOptions): Promise<CSVSource> {
-  const delim = sniffDelimiter(await firstLine(path));
+async function openCSVAny(path: string, opts: CSVOptions, head: Buffer): Promise<CSVSource> {
+  const bin = binaryOffset(head);
+  if (bin >= 0) throw new UserError(`${path}: not a text CSV file (binary or non-UTF-8 content at byte ${bin}; for Arrow or Parquet data use --format)`);
+  const delim = sniffDelimiter(firstLine(head));
   if (delim !== ',') return openGeneralCSVSource(path, { ...opts, delimiter: delim });
   let fast: CSVSource;
   try {
@@ -155,11 +161,12 @@ async function openCSVAny(path: string, opts: CSVOptions): Promise<CSVSource> {
  */
 export async function openDataSource(path: string, opts: OpenDataOptions = {}): Promise<DataFileSource> {
   const { format: f, ...rest } = opts;
-  const format = await resolveFormat(path, f);
+  const head = await readHeadBytes(path);
+  const format = await resolveFormat(path, f, head);
   let src: CSVSource;
   if (format === 'arrow') src = await openArrowSource(path, rest);
   else if (format === 'parquet') src = await openParquetSource(path, rest);
-  else src = await openCSVAny(path, rest);
+  else src = await openCSVAny(path, rest, head);
   return { ...src, format, chunks: src.chunks };
 }
 

@@ -361,17 +361,17 @@ export async function fitGloreeB(data: TrainingData, opts: GloreeBOptions): Prom
   }
   const minMargin = K > 0 ? Math.min(...sp.margins) : Infinity;
   const clarity: GloreeBDiagnostics['split']['clarity'] = minMargin >= 25 ? 'clear' : minMargin >= 9 ? 'weak' : 'ambiguous';
-  if (clarity !== 'clear') {
+  if (fixedDh !== null && sp.suggestedForward !== dh) {
+    const forced = components.filter((c) => c.margin < 0).map((c) => `component ${c.component} (${c.assigned}, margin ${c.margin.toFixed(1)})`);
+    warn(
+      `the mixed moments favour ${sp.suggestedForward} forward + ${K - sp.suggestedForward} backward neurons, not the requested ${dh} + ${dz}: ` +
+        `${forced.join(', ')} went against the data, so their recurrent weights are (near) zero in that group. Fit with only the total to let the data choose.`,
+    );
+  } else if (clarity !== 'clear') {
     const weakOnes = components.filter((c) => c.margin < 25).map((c) => `component ${c.component} (${c.assigned}, margin ${c.margin.toFixed(1)})`);
     warn(
       `forward/backward split is ${clarity}: ${weakOnes.join(', ')}. A neuron with (nearly) no recurrent connections looks the same in ` +
         `either group; more data sharpen the split. See diagnostics.split.`,
-    );
-  }
-  if (fixedDh !== null && sp.suggestedForward !== dh) {
-    warn(
-      `the mixed moments favour ${sp.suggestedForward} forward + ${K - sp.suggestedForward} backward neurons, not the requested ${dh} + ${dz}; ` +
-        `the components forced into a group show near-zero recurrent weights there`,
     );
   }
   lap('split');

@@ -17,6 +17,7 @@ import { forwardIORNN, predictIORNN } from '../models/iornn.js';
 import { solveOutputLS } from './refine-core.js';
 import { RefineDiagnostics, RefineOptions, refine } from './refine.js';
 import { ProgressCallback, TrainingData, asSource, forEachChunk } from './passes.js';
+import { RankSelection, selectRank } from './rank.js';
 
 /**
  * GLOREE for IO-RNNs with σ(z) = c₂z² (DESIGN.md §5): the spectral estimator, then (by default) the
@@ -31,8 +32,11 @@ import { ProgressCallback, TrainingData, asSource, forEachChunk } from './passes
  *     sequences for the refinement.
  */
 export interface GloreeOptions {
-  /** Number of hidden neurons dh (≤ dx and ≤ dy: A1 and A2 must have full row rank, DESIGN.md §2). */
-  hidden: number;
+  /**
+   * Number of hidden neurons dh (≤ dx and ≤ dy: A1 and A2 must have full row rank, DESIGN.md §2), or 'auto':
+   * the number of singular values of the unfolded T2 above twice a split-sample noise floor (src/learn/rank.ts).
+   */
+  hidden: number | 'auto';
   /** Activation; only pure quadratics c₂z² are handled here (default z²). */
   activation?: Activation;
   /** 'var1' (default): fit a Gaussian VAR(1); 'iid': fit an i.i.d. Gaussian; or a given input model. */
@@ -60,6 +64,8 @@ export interface GloreeOptions {
 /** What the learner measured about the data and each step; stored in the model file. */
 export interface GloreeDiagnostics {
   data: { rows: number; sequences: number; dx: number; dy: number; minLength: number; maxLength: number };
+  /** Singular-value spectrum of the unfolded T2, its split-sample noise floor and the rank rule (src/learn/rank.ts). */
+  rank: { chosen: number; auto: boolean } & Omit<RankSelection, 'T2'>;
   inputModel: (InputDiagnostics & { given?: boolean }) | { given: true };
   cp: {
     method: 'jennrich+als';
@@ -131,7 +137,6 @@ export async function fitGloree(data: TrainingData, opts: GloreeOptions): Promis
 
 async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<GloreeResult> {
   const { dx, dy } = source;
-  const dh = opts.hidden;
   const activation = opts.activation ?? SQUARE;
   const c2 = quadraticCoefficient(activation);
   const seed = opts.seed ?? 0;
@@ -148,13 +153,7 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
     tick = now;
   };
 
-  if (!Number.isInteger(dh) || dh < 1) throw new UserError(`--hidden must be a positive integer, got ${dh}`);
-  if (dh > dx || dh > dy) {
-    throw new UserError(
-      `--hidden ${dh} is larger than ${dh > dx ? `the input dimension dx = ${dx}` : `the output dimension dy = ${dy}`}: ` +
-        `GLOREE needs A1 and A2 of full row rank, so dh ≤ min(dx, dy) = ${Math.min(dx, dy)} (DESIGN.md §2)`,
-    );
-  }
+  if (opts.hidden !== 'auto') checkHidden(opts.hidden, dx, dy);
 
   // ---- Pass 1: input-model statistics, output means, data shape checks.
   const stats = new VAR1Stats(dx);
@@ -204,7 +203,9 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
   lap('pass1_input');
 
   // ---- Pass 2: T2, control-variate normal equations, input residual moments.
-  const t2 = new T2Accumulator(inputModel, dy);
+  // T2 is accumulated on two halves (even / odd sequences) so their difference estimates its noise for
+  // rank selection (src/learn/rank.ts); the count-weighted mean of the halves is the full-data T2.
+  const t2Halves = [new T2Accumulator(inputModel, dy), new T2Accumulator(inputModel, dy)];
   const useCV = opts.controlVariate ?? true;
   const cv = useCV ? new ControlVariate(dx, dy, { center: inputModel.mean }) : null;
   if (cv) for (const w of cv.warnings) warn(w);
@@ -216,7 +217,7 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
       const yc = new Float64Array(chunk.y.length);
       for (let i = 0; i < yc.length; i++) yc[i] = chunk.y[i] - yMean[i % dy];
       const centred = makeChunk(dx, dy, chunk.x, yc, chunk.lengths);
-      momentPass(inputModel, centred, [t2]);
+      for (const [h, sub] of evenOddSubchunks(centred, seqOffset)) if (sub) momentPass(inputModel, sub, [t2Halves[h]]);
       // The control variate only needs to be a good regression, not an unbiased one (§5 step 4), so its
       // O(p²)-per-row normal equations use an evenly spread subsample of sequences.
       if (cv) {
@@ -236,8 +237,18 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
   const cvFit: ControlVariateFit | null = cv ? cv.solve() : null;
   lap('pass2_moments');
 
+  const [ta, tb] = t2Halves;
+  if (ta.count === 0 || tb.count === 0) throw new UserError(`${source.name}: GLOREE needs at least 2 sequences (the data have ${pass1.sequences})`);
+  const rankSel = selectRank(ta.result(), tb.result(), dy, dx, { counts: [ta.count, tb.count] });
+  let dh: number;
+  if (opts.hidden === 'auto') {
+    dh = rankSel.rank;
+    for (const w of rankSel.warnings) warn(`rank selection: ${w}`);
+    if (dh < 1) throw new UserError(`--hidden auto: no singular value of T2 stands above the noise floor (${rankSel.noiseFloor.toExponential(2)}); the outputs show no quadratic dependence on the inputs that GLOREE can use`);
+  } else dh = opts.hidden;
+
   // ---- CP of T2 (dy×dx×dx, modes 2–3 tied): T2 = 2c₂ Σ_j A2^(j) ⊗ a1_j ⊗ a1_j (DESIGN.md §4 F1).
-  const T2 = new Tensor([dy, dx, dx], t2.result());
+  const T2 = new Tensor([dy, dx, dx], rankSel.T2);
   const jr = jennrich(T2, dh, { tied: true, seed });
   const polished = als(T2, dh, { init: jr.cp, tied: true, maxIter: 500, tol: 1e-12, seed });
   const jennrichResidual = relResidual(T2, jr.cp);
@@ -338,6 +349,7 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
 
   const diagnostics: GloreeDiagnostics = {
     data: { rows: totalRows, sequences: pass1.sequences, dx, dy, minLength, maxLength },
+    rank: { chosen: dh, auto: opts.hidden === 'auto', ...withoutT2(rankSel) },
     inputModel: inputDiag,
     cp: {
       method: 'jennrich+als',
@@ -365,6 +377,32 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
     warnings,
   };
   return { params, inputModel, diagnostics };
+}
+
+function checkHidden(dh: number, dx: number, dy: number): void {
+  if (!Number.isInteger(dh) || dh < 1) throw new UserError(`--hidden must be a positive integer or "auto", got ${dh}`);
+  if (dh > dx || dh > dy) {
+    throw new UserError(
+      `--hidden ${dh} is larger than ${dh > dx ? `the input dimension dx = ${dx}` : `the output dimension dy = ${dy}`}: ` +
+        `GLOREE needs A1 and A2 of full row rank, so dh ≤ min(dx, dy) = ${Math.min(dx, dy)} (DESIGN.md §2)`,
+    );
+  }
+}
+
+function withoutT2(r: RankSelection): Omit<RankSelection, 'T2'> {
+  const { T2: _t2, ...rest } = r;
+  void _t2;
+  return rest;
+}
+
+/** The even- and odd-indexed sequences of a chunk (by global index), as [half, subchunk | null] pairs. */
+function evenOddSubchunks(chunk: SequenceChunk, seqOffset: number): [number, SequenceChunk | null][] {
+  const even = strideSubchunkPhase(chunk, seqOffset, 2, 0);
+  const odd = strideSubchunkPhase(chunk, seqOffset, 2, 1);
+  return [
+    [0, even],
+    [1, odd],
+  ];
 }
 
 export function relResidual(T: Tensor, cp: { weights: Float64Array; factors: Matrix[] }): number {
@@ -415,6 +453,11 @@ export function splitOutput(W: Float64Array, dh: number, dy: number): { A2: Matr
 
 /** The sequences of a chunk whose global index is a multiple of `stride` (copied), or null if none. */
 export function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: number): SequenceChunk | null {
+  return strideSubchunkPhase(chunk, seqOffset, stride, 0);
+}
+
+/** Sequences whose global index ≡ phase (mod stride). */
+function strideSubchunkPhase(chunk: SequenceChunk, seqOffset: number, stride: number, phase: number): SequenceChunk | null {
   if (stride === 1) return chunk;
   const { dx, dy } = chunk;
   let row = 0;
@@ -422,7 +465,7 @@ export function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: 
   const xParts: Float64Array[] = [], yParts: Float64Array[] = [];
   for (let k = 0; k < chunk.lengths.length; k++) {
     const L = chunk.lengths[k];
-    if ((seqOffset + k) % stride === 0) {
+    if ((seqOffset + k) % stride === phase) {
       lengths.push(L);
       xParts.push(chunk.x.subarray(row * dx, (row + L) * dx));
       yParts.push(chunk.y.subarray(row * dy, (row + L) * dy));

@@ -17,7 +17,8 @@
  *
  * **Rule.** rank = #{k : σ_k(T̂_(1)) > κ·‖D_(1)‖₂}, κ = 2 (default), capped at min(dx, dy, maxRank) (dh ≤ dx and
  * dh ≤ dy for identifiability, DESIGN.md §2). κ = 2 leaves room for ‖E‖ and ‖D‖ fluctuating independently
- * around their common typical value; a false extra component needs ‖E‖ > 2‖D‖.
+ * around their common typical value; a false extra component needs ‖E‖ > 2‖D‖. Measured with pure Gaussian noise
+ * (dy = dx = 4, 2000 seeds): max σ1(T̂)/‖D‖ = 1.60, and ‖D‖/‖E‖ ∈ [0.80, 1.27] over 20 seeds.
  *
  * **Why the output-mode unfolding.** The noise of y_t ⊗ S2(t) is largest along the output directions where y
  * varies, i.e. the span of A2's rows — the signal's own subspace; in the complement only the output noise

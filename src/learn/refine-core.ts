@@ -289,7 +289,7 @@ export function sensitivityPass(
             for (let k = 0; k < dx; k++) Sb[row + j * dx + k] += x[xo + k];
             if (t < L - 1) {
               const zo = (t + 1) * dz, vb = dz * dx + j * dz;
-              // mutated
+              for (let k = 0; k < dz; k++) Sb[row + vb + k] += zb[zo + k];
             }
             for (let a = 0; a < Qb; a++) Sb[row + a] *= dj;
           }

@@ -187,7 +187,8 @@ function hqr2(nn: number, e: Float64Array, d: Float64Array, V: Float64Array, H: 
       if (s === 0) {
         s = norm;
       }
-      if (Math.abs(H[l * nn + (l - 1)]) < eps * s) {
+      // '<=' (JAMA has '<'): with a zero matrix s = norm = 0 and '<' never deflates (infinite loop).
+      if (Math.abs(H[l * nn + (l - 1)]) <= eps * s) {
         break;
       }
       l--;

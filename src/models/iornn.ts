@@ -98,9 +98,10 @@ export function runDirection(
           v = coeffs[deg];
           for (let m = deg - 1; m >= 0; m--) v = v * z + coeffs[m];
         }
-        // `!(|v| <= threshold)` also catches NaN.
-        if (!(Math.abs(v) <= threshold)) {
-          throw new BlowUpError(seqOffset + s, t + 1, Math.abs(v), reverse ? 'backward' : 'forward');
+        // The negated test also catches NaN; Infinity is caught even when threshold = Infinity.
+        const av = Math.abs(v);
+        if (!(av <= threshold && av < Infinity)) {
+          throw new BlowUpError(seqOffset + s, t + 1, av, reverse ? 'backward' : 'forward');
         }
         cur[j] = v;
       }

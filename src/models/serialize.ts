@@ -61,10 +61,14 @@ export function modelToJSON(params: RNNParams, extras: ModelExtras = {}): Record
 }
 
 /**
- * Pretty JSON text: one line per matrix row, numeric arrays inline (strings are never re-spaced).
+ * Pretty JSON text: one line per matrix row, numeric arrays inline (strings are never re-spaced). Matrix and
+ * typed-array values become nested / plain arrays; non-finite numbers become null, as in JSON.stringify.
  */
 export function formatJSON(value: unknown, indent = ''): string {
   const inner = indent + '  ';
+  // Typed arrays and Matrix values (e.g. inside "inputModel") are written as plain (nested) arrays.
+  if (value instanceof Matrix) return formatJSON(value.toArray(), indent);
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return formatJSON(Array.from(value as unknown as ArrayLike<number>), indent);
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
     if (value.every((v) => typeof v === 'number' || v === null || typeof v === 'boolean')) return '[' + value.map((v) => JSON.stringify(v)).join(', ') + ']';
@@ -76,7 +80,6 @@ export function formatJSON(value: unknown, indent = ''): string {
     if (entries.length === 0) return '{}';
     return '{\n' + entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${formatJSON(v, inner)}`).join(',\n') + '\n' + indent + '}';
   }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return formatJSON(Array.from(value as unknown as ArrayLike<number>), indent);
   const s = JSON.stringify(value);
   return s === undefined ? 'null' : s;
 }

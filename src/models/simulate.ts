@@ -365,7 +365,11 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
 };
 
-/** Validate a parsed JSON scenario (a UserError names the file and the bad key). */
+/**
+ * Validate a parsed JSON scenario (a UserError names the file and the bad key). Required: dx, dh, dy (and dz for
+ * kind "brnn"); defaults: kind "iornn", input {rho: 0, sigma: 1}, uNorm 0.3, noise 0, seqLength 20, seed 1.
+ * Unknown keys are rejected (they are usually typos).
+ */
 export function scenarioFromJSON(obj: unknown, fileName = 'scenario'): Scenario {
   const fail = (key: string, msg: string): never => {
     throw new UserError(`${fileName}: key ${JSON.stringify(key)} ${msg}`);

@@ -102,7 +102,20 @@ export class MixedMomentAccumulator extends MomentAccumulator {
         for (let a = 0; a < dx; a++) {
           const w0 = y0 * sc[s0 + a], w1 = y1 * sc[s1 + a], w2 = y2 * sc[s2 + a], w3 = y3 * sc[s3 + a];
           const ba = i * dx3 + a * dx2;
-          for (let b = 0; b < dx; b++) {
+          let b = 0;
+          // Rows b, b+1 of the (β ≤ γ) triangle at once, as in T2Accumulator.
+          for (; b + 1 < dx; b += 2) {
+            const v0 = w0 * sc[q0 + b], v1 = w1 * sc[q1 + b], v2 = w2 * sc[q2 + b], v3 = w3 * sc[q3 + b];
+            const u0 = w0 * sc[q0 + b + 1], u1 = w1 * sc[q1 + b + 1], u2 = w2 * sc[q2 + b + 1], u3 = w3 * sc[q3 + b + 1];
+            const bb = ba + b * dx, bc = bb + dx;
+            S[bb + b] += v0 * sc[q0 + b] + v1 * sc[q1 + b] + v2 * sc[q2 + b] + v3 * sc[q3 + b];
+            for (let c = b + 1; c < dx; c++) {
+              const r0 = sc[q0 + c], r1 = sc[q1 + c], r2 = sc[q2 + c], r3 = sc[q3 + c];
+              S[bb + c] += v0 * r0 + v1 * r1 + v2 * r2 + v3 * r3;
+              S[bc + c] += u0 * r0 + u1 * r1 + u2 * r2 + u3 * r3;
+            }
+          }
+          for (; b < dx; b++) {
             const v0 = w0 * sc[q0 + b], v1 = w1 * sc[q1 + b], v2 = w2 * sc[q2 + b], v3 = w3 * sc[q3 + b];
             const bb = ba + b * dx;
             for (let c = b; c < dx; c++) S[bb + c] += v0 * sc[q0 + c] + v1 * sc[q1 + c] + v2 * sc[q2 + c] + v3 * sc[q3 + c];
@@ -211,6 +224,8 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
   private wickL: BlockWeights; // per Λ_tu: Σ ỹ_j q_k (dh²)
   private projCache = new WeakMap<object, Float64Array>();
   private blockProjCache = new WeakMap<object, Float64Array>();
+  private recentKeys: Matrix[] = [];
+  private recentVals: Float64Array[] = [];
   override readonly needsScores = false;
   constructor(
     readonly model: InputModel,
@@ -298,7 +313,24 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
           if (B === null) continue;
           const M = this.blockProjection(B);
           const co = (start + u) * dx;
-          for (let j = 0; j < dh; j++) {
+          let j = 0;
+          // Two outputs j, j+1 per sweep over a: each loaded c_u[a] feeds four multiply-adds.
+          for (; j + 1 < dh; j += 2) {
+            let a1 = 0, a2 = 0, b1 = 0, b2 = 0;
+            const mf = j * dx, mg = (dh + j) * dx, nf = mf + dx, ng = mg + dx;
+            for (let a = 0; a < dx; a++) {
+              const v = cx[co + a];
+              a1 += M[mf + a] * v;
+              a2 += M[mg + a] * v;
+              b1 += M[nf + a] * v;
+              b2 += M[ng + a] * v;
+            }
+            p[po + j] += a1;
+            q[po + j] += a2;
+            p[po + j + 1] += b1;
+            q[po + j + 1] += b2;
+          }
+          for (; j < dh; j++) {
             let a1 = 0, a2 = 0;
             const mf = j * dx, mg = (dh + j) * dx;
             for (let a = 0; a < dx; a++) {
@@ -317,8 +349,14 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
   }
   /** [FᵀB; GᵀB] (2dh×dx) for a precision block B, cached by identity. */
   private blockProjection(B: Matrix): Float64Array {
+    // A VAR(1) has ≤ 6 distinct blocks: a linear scan over recent ones beats a WeakMap lookup per step.
+    const rk = this.recentKeys;
+    for (let i = 0; i < rk.length; i++) if (rk[i] === B) return this.recentVals[i];
     let M = this.blockProjCache.get(B);
-    if (M !== undefined) return M;
+    if (M !== undefined) {
+      this.remember(B, M);
+      return M;
+    }
     const dx = this.dx, dh = this.dh, Bd = B.data;
     M = new Float64Array(2 * dh * dx);
     for (let j = 0; j < dh; j++)
@@ -330,7 +368,16 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
         }
       }
     this.blockProjCache.set(B, M);
+    this.remember(B, M);
     return M;
+  }
+  private remember(B: Matrix, M: Float64Array): void {
+    if (this.recentKeys.length >= 8) {
+      this.recentKeys.shift();
+      this.recentVals.shift();
+    }
+    this.recentKeys.push(B);
+    this.recentVals.push(M);
   }
   protected accumulate(d: PassData, y: Float64Array): void {
     const dy = this.dy, dh = this.dh, S = this.sum;

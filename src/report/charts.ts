@@ -47,7 +47,7 @@ export function spectrumChart(s: { spectrum: number[]; noiseSpectrum: number[]; 
     marginLeft: 60,
     marginRight: 150,
     x: { label: 'index k', ticks: s.spectrum.map((_, k) => k + 1), tickFormat: 'd', domain: [0.5, s.spectrum.length + 0.5] },
-    y: { type: 'log', label: 'singular value σk', domain: [minV / 1.5, maxV * 1.5], grid: true },
+    y: { type: 'log', label: 'singular value σk', domain: [minV / 1.5, maxV * 1.5], grid: true, tickFormat: '~g' },
     color: { domain: ['T2 (mean of the halves)', 'split-half difference (noise)'], range: [COLORS.model, COLORS.noise], legend: true },
     marks: [
       Plot.ruleY([s.threshold], { stroke: '#d62728', strokeDasharray: '5,4' }),
@@ -102,7 +102,7 @@ export function gaussianityChart(skew: number[], kurt: number[], skewSE: number,
     x: { label: null, domain: skew.map((_, a) => `x${a + 1}`) },
     y: { label: 'value (0 for Gaussian)', grid: true, nice: true },
     marks: [
-      Plot.rectY(bands, { fx: 'stat', y1: 'lo', y2: 'hi', x1: () => `x1`, x2: () => `x${skew.length}`, fill: '#cfe3ff', fillOpacity: 0.6, inset: -20 }),
+      Plot.rectY(bands, { fx: 'stat', y1: 'lo', y2: 'hi', x1: () => `x1`, x2: () => `x${skew.length}`, fill: '#cfe3ff', fillOpacity: 0.6, insetLeft: -20, insetRight: -20 }),
       Plot.ruleY([0], { stroke: '#777' }),
       Plot.dot(data, { fx: 'stat', x: 'coord', y: 'v', fill: COLORS.model, r: 4 }),
     ],
@@ -140,6 +140,26 @@ export function predictionChart(points: SeriesPoint[], series: string[], colors:
   });
 }
 
+/** Prediction errors ŷ − target of each predictor over the stretch (same layout as predictionChart). */
+export function errorChart(points: SeriesPoint[], series: string[], colors: string[], outputs: string[], boundaries: number[], target: string): string {
+  return renderPlot({
+    width: 760,
+    height: 40 + 90 * outputs.length,
+    marginLeft: 50,
+    marginRight: 40,
+    fy: { label: null, domain: outputs },
+    x: { label: 'held-out step' },
+    y: { label: `ŷ − ${target}`, grid: true },
+    color: { domain: series, range: colors, legend: true },
+    marks: [
+      Plot.ruleX(boundaries, { stroke: '#bbb', strokeDasharray: '1,3' }),
+      Plot.ruleY([0], { stroke: '#777' }),
+      Plot.line(points, { x: 'step', y: 'value', fy: 'output', stroke: 'series', z: (d: SeriesPoint) => `${d.series}|${d.seq}`, strokeWidth: 1.2 }),
+      Plot.frame({ stroke: '#ddd' }),
+    ],
+  });
+}
+
 /** NMSE of each predictor (log scale, bars from a floor below the smallest value). */
 export function nmseChart(rows: { label: string; nmse: number; kind: string }[]): string {
   const positive = rows.filter((r) => r.nmse > 0);
@@ -151,7 +171,7 @@ export function nmseChart(rows: { label: string; nmse: number; kind: string }[])
     height: 50 + 30 * rows.length,
     marginLeft: 250,
     marginRight: 70,
-    x: { type: 'log', label: 'NMSE (log scale; lower is better)', domain: [floor, hi * 1.5], grid: true },
+    x: { type: 'log', label: 'NMSE (log scale; lower is better)', domain: [floor, hi * 1.5], grid: true, ticks: decades(floor, hi * 1.5), tickFormat: decadeLabel },
     y: { label: null, domain: rows.map((r) => r.label) },
     color: { domain: ['model', 'U = 0 model', 'reference'], range: [COLORS.model, COLORS.feedforward, COLORS.data] },
     marks: [
@@ -183,7 +203,7 @@ export function heatmapChart(name: string, M: { rows: number; cols: number; data
     padding: 0.04,
     x: { label: colLabel, domain: range1(M.cols), axis: 'top' },
     y: { label: rowLabel, domain: range1(M.rows) },
-    color: { type: 'linear', scheme: 'RdBu', domain: [m, -m], legend: false },
+    color: { type: 'linear', scheme: 'RdBu', domain: [-m, m], legend: false },
     marks: [
       Plot.cell(data, { x: 'c', y: 'r', fill: 'v', inset: 0.5 }),
       ...(showText
@@ -193,6 +213,18 @@ export function heatmapChart(name: string, M: { rows: number; cols: number; data
     caption: undefined,
     ariaLabel: name,
   });
+}
+
+/** Powers of ten in [lo, hi]. */
+function decades(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.ceil(Math.log10(lo)); e <= Math.floor(Math.log10(hi)); e++) out.push(10 ** e);
+  return out;
+}
+
+function decadeLabel(v: number): string {
+  const e = Math.round(Math.log10(v));
+  return e >= -2 && e <= 2 ? String(10 ** e) : `1e${e}`;
 }
 
 function range1(n: number): number[] {

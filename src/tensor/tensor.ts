@@ -390,22 +390,29 @@ export function cpToTensor(
     if (F.cols !== R) throw new RangeError(`cpToTensor: factor ${k} has ${F.cols} columns, expected ${R} (number of weights)`);
   }
   const shape = factors.map((F) => F.rows);
-  // out = A_0 diag(w) (KR of the rest)ᵀ, as the mode-0 unfolding (row-major: modes 1.. in order).
+  // Mode-0 unfolding (row-major: modes 1.. in order) = A_0 diag(w) KRᵀ, KR = Khatri–Rao of the rest:
+  // entry (i, q) = Σ_r (A_0[i,r] w_r) KR[q,r], a contiguous dot product of length R.
   const rest = factors.length > 1 ? khatriRaoList(factors.slice(1)) : null;
   const I0 = shape[0];
   const restSize = rest ? rest.rows : 1;
   const out = new Tensor(shape);
   const A0 = factors[0].data, dst = out.data;
+  const aw = new Float64Array(R);
   for (let i = 0; i < I0; i++) {
-    for (let r = 0; r < R; r++) {
-      const c = A0[i * R + r] * weights[r];
-      if (c === 0) continue;
-      if (!rest) {
-        dst[i] += c;
-        continue;
-      }
-      const K = rest.data;
-      for (let q = 0; q < restSize; q++) dst[i * restSize + q] += c * K[q * R + r];
+    for (let r = 0; r < R; r++) aw[r] = A0[i * R + r] * weights[r];
+    if (!rest) {
+      let s = 0;
+      for (let r = 0; r < R; r++) s += aw[r];
+      dst[i] = s;
+      continue;
+    }
+    const K = rest.data;
+    const base = i * restSize;
+    for (let q = 0; q < restSize; q++) {
+      const kq = q * R;
+      let s = 0;
+      for (let r = 0; r < R; r++) s += aw[r] * K[kq + r];
+      dst[base + q] = s;
     }
   }
   return out;

@@ -129,6 +129,15 @@ test('a backward-only RNN (an IO-RNN run in reverse) fitted with only the total 
   assert.ok(nmse(predictBRNN(r.params, test_), clean, 5) <= zero / 10);
 });
 
+test("total 'auto' chooses dh + dz from T2 (rank rule of src/learn/rank.ts), then infers the split (n = 2e4)", async () => {
+  const r = await fitGloreeB(data2e4.data, { total: 'auto', refine: false, seed: 1 });
+  assert.equal(r.diagnostics.rank?.auto, true);
+  assert.equal(r.diagnostics.rank?.chosen, 4);
+  assert.equal(r.diagnostics.split.forward, 2);
+  assert.equal(r.diagnostics.split.backward, 2);
+  assert.ok(assignmentsCorrect(r.params, data2e4.model as BRNNParams));
+});
+
 test('default refinement improves the held-out fit of a BRNN and keeps the split (n = 2e4)', async () => {
   const spec = await fitGloreeB(data2e4.data, { total: 4, refine: false, seed: 1 });
   const ref = await fitGloreeB(data2e4.data, { total: 4, seed: 1 });
@@ -197,6 +206,7 @@ test('bad options give clear errors', async () => {
   await assert.rejects(fitGloreeB(d.data, { forward: 2, backward: 1, total: 4 }), (e: Error) => e instanceof UserError && /≠ total 4/.test(e.message));
   await assert.rejects(fitGloreeB(d.data, { total: 2, backward: 3 }), UserError);
   await assert.rejects(fitGloreeB(d.data, { total: 0 }), UserError);
+  await assert.rejects(fitGloreeB(d.data, { total: 'auto', backward: 1 }), (e: Error) => e instanceof UserError && /auto/.test(e.message));
   await assert.rejects(fitGloreeB(d.data, { forward: 1.5, backward: 1 }), UserError);
   await assert.rejects(fitGloreeB(d.data, { total: 2, splitFolds: 1 }), (e: Error) => e instanceof UserError && /splitFolds/.test(e.message));
   await assert.rejects(fitGloreeB(d.data, { total: 2, activation: { coefficients: [0, 1, 1] } }), (e: Error) => e instanceof UserError && /c·z²/.test(e.message));

@@ -360,6 +360,10 @@ export function fitVAR1Sync(chunks: SequenceChunk | SequenceChunk[], opts: FitIn
   return finishFit(stats, est, res, !!opts.iid);
 }
 
+/**
+ * Assemble the public fit result (diagnostics + warnings) from merged statistics, the least-squares
+ * estimate and (optionally) the residual moments — for callers that run their own (e.g. parallel) passes.
+ */
 export function finishFit(stats: VAR1Stats, est: ReturnType<typeof estimateVAR1>, res: ResidualMoments | null, iid: boolean): FitInputResult {
   const { model } = est;
   const warnings = [...est.warnings];

@@ -47,6 +47,8 @@ export class GaussianVAR1 implements InputModel {
   readonly condQ: number;
   readonly condSigma: number;
   private scratch = new Float64Array(0);
+  /** [Λ_{t,t−1} | P_interior | Λ_{t,t+1}] as dx×3dx (fast path of scoreSequence). */
+  private readonly stackInterior: Float64Array;
 
   /**
    * @param mean μ (length dx)
@@ -109,6 +111,12 @@ export class GaussianVAR1 implements InputModel {
       for (let i = 0; i < o.data.length; i++) o.data[i] += B.data[i];
       return o;
     };
+    this.stackInterior = new Float64Array(3 * dx * dx);
+    for (let a = 0; a < dx; a++)
+      for (let b = 0; b < dx; b++) {
+        this.stackInterior[a * 3 * dx + b] = this.lambdaPrev.data[a * dx + b];
+        this.stackInterior[a * 3 * dx + 2 * dx + b] = this.lambdaNext.data[a * dx + b];
+      }
     if (isZero) {
       // i.i.d.: every P_t is Σ⁻¹; share one object so the estimators see a single block.
       this.Pfirst = this.Pinterior = this.Plast = this.Psingle = this.SigmaInv;
@@ -118,6 +126,7 @@ export class GaussianVAR1 implements InputModel {
       this.Plast = this.Qinv;
       this.Psingle = this.SigmaInv;
     }
+    for (let a = 0; a < dx; a++) for (let b = 0; b < dx; b++) this.stackInterior[a * 3 * dx + dx + b] = this.Pinterior.data[a * dx + b];
   }
 
   /** i.i.d. Gaussian N(μ, Σ) as a VAR(1) with F = 0 and Q = Σ. */
@@ -165,7 +174,34 @@ export class GaussianVAR1 implements InputModel {
     }
     const Lp = this.lambdaPrev.data, Ln = this.lambdaNext.data;
     const iid = this.order === 0;
+    if (!iid && L >= 3) {
+      // Interior steps: s_t = [Λ_{t,t−1} | P | Λ_{t,t+1}] · [c_{t−1}; c_t; c_{t+1}], and the three centred
+      // rows are contiguous in c, so this is one 3dx-long dot product per output, two outputs per sweep.
+      const M = this.stackInterior, w = 3 * dx;
+      for (let t = 1; t < L - 1; t++) {
+        const cb = (t - 1) * dx, ob = outOffset + t * dx;
+        let a = 0;
+        for (; a + 1 < dx; a += 2) {
+          const r0 = a * w, r1 = r0 + w;
+          let s0 = 0, s1 = 0;
+          for (let k = 0; k < w; k++) {
+            const v = c[cb + k];
+            s0 += M[r0 + k] * v;
+            s1 += M[r1 + k] * v;
+          }
+          out[ob + a] = s0;
+          out[ob + a + 1] = s1;
+        }
+        if (a < dx) {
+          const r0 = a * w;
+          let s0 = 0;
+          for (let k = 0; k < w; k++) s0 += M[r0 + k] * c[cb + k];
+          out[ob + a] = s0;
+        }
+      }
+    }
     for (let t = 0; t < L; t++) {
+      if (!iid && L >= 3 && t > 0 && t < L - 1) continue; // done above
       const P = this.precisionDiag(t, L).data;
       const ct = t * dx, cp = ct - dx, cn = ct + dx;
       const hasPrev = !iid && t > 0, hasNext = !iid && t < L - 1;

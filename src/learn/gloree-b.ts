@@ -1,6 +1,7 @@
 import { Matrix, transpose } from '../linalg/matrix.js';
 import { pinv } from '../linalg/pinv.js';
-import { SequenceChunk, makeChunk } from '../io/dataset.js';
+import { DataSource, SequenceChunk, makeChunk } from '../io/dataset.js';
+import { SpillSource } from '../io/spill.js';
 import { UserError } from '../io/errors.js';
 import { InputModel } from '../input/model.js';
 import { InputDiagnostics, ResidualMoments, VAR1Stats, estimateVAR1, finishFit } from '../input/fit.js';
@@ -16,6 +17,7 @@ import { predictBRNN } from '../models/brnn.js';
 import { solveOutputLS } from './refine-core.js';
 import { RefineDiagnostics, refine } from './refine.js';
 import { asSource, forEachChunk, TrainingData } from './passes.js';
+import { RankSelection, selectRank } from './rank.js';
 import { GloreeOptions, colNorm, concat, quadraticCoefficient, relResidual, strideSubchunk } from './gloree.js';
 
 /**
@@ -25,16 +27,18 @@ import { GloreeOptions, colNorm, concat, quadraticCoefficient, relResidual, stri
  *
  * Passes over the data (each streaming; memory independent of the number of rows), as in `fitGloree`:
  *  1. input-model sufficient statistics and output means;
- *  2. T2 = mean_t (y_t − ȳ) ⊗ S2(t) over all steps, control-variate normal equations, input residual moments;
- *     CP of T2 with rank K = dh + dz gives every input direction (rows of [A1; B1], in unknown order) and
- *     every output row (F5: F1 sums over all neurons, forward and backward alike);
+ *  2. T2 = mean_t (y_t − ȳ) ⊗ S2(t) over all steps (on even / odd sequences, for the rank rule of `total: 'auto'`),
+ *     control-variate normal equations, input residual moments; CP of T2 with rank K = dh + dz gives every input
+ *     direction (rows of [A1; B1], in unknown order) and every output row (F5: F1 sums over all neurons, forward
+ *     and backward alike);
  *  3. BOTH mixed moments, (t; t−1, t−1) ('prev') and (t; t+1, t+1) ('next'), of the control-variate residuals,
  *     demixed with pinv(Â2ᵀ) over all K components and projected on the duals G = pinv(Â) of all K directions:
  *        C_prev[j,k] = 4c₂² U_jk  if j, k are both forward, 0 otherwise;
  *        C_next[j,k] = 4c₂² V_jk  if j, k are both backward, 0 otherwise
  *     (F5: a backward neuron's output does not depend on x_{t−1}, a forward one's not on x_{t+1}; and for a
  *     forward m and backward k, a_m·g_k = 0). Each is accumulated in `splitFolds` folds of whole sequences so
- *     that every entry gets a standard error, and the components are split into forward and backward by
+ *     that every entry gets a standard error (with fewer than 2·splitFolds sequences, e.g. one long sequence, the
+ *     folds are blocks of cut sequences and the point estimate comes from an uncut accumulator), and the components are split into forward and backward by
  *     minimising the sum of squared z-scores of the entries that must vanish (see `chooseSplit`). The paper's
  *     Algorithm 2 has no rule for this step; how clear the split was goes into the diagnostics.
  *     Then U = C_prev[F,F]/(4c₂²) and V = C_next[B,B]/(4c₂²) (the least-squares solution of §5 step 5 for
@@ -47,8 +51,12 @@ export interface GloreeBOptions extends Omit<GloreeOptions, 'hidden'> {
   forward?: number;
   /** Number of backward neurons dz (with `forward`, or with `total`). */
   backward?: number;
-  /** Total dh + dz; alone, the split is inferred from the mixed moments (and reported). Needs dh + dz ≤ min(dx, dy). */
-  total?: number;
+  /**
+   * Total dh + dz; alone, the split is inferred from the mixed moments (and reported). Needs dh + dz ≤ min(dx, dy).
+   * 'auto' (alone): the total is chosen from T2 as for `fitGloree`'s `hidden: 'auto'` (src/learn/rank.ts; T2 sums
+   * over all neurons, forward and backward alike, DESIGN.md §4 F5), then the split is inferred.
+   */
+  total?: number | 'auto';
   /** Folds of whole sequences for the standard errors of the split statistics (default 10, at least 3). */
   splitFolds?: number;
 }
@@ -93,6 +101,8 @@ export interface GloreeBDiagnostics {
     projectionGapRatio: number[];
     weights: number[];
   };
+  /** Singular-value spectrum of the unfolded T2 and the rank rule (src/learn/rank.ts); absent with fewer than 2 sequences. */
+  rank?: { chosen: number; auto: boolean } & Omit<RankSelection, 'T2'>;
   split: {
     /** True if the user gave only the total and the group sizes were inferred. */
     inferred: boolean;
@@ -144,7 +154,13 @@ export interface GloreeBResult {
 }
 
 /** Resolve forward/backward/total into (K, fixed sizes or null). Throws a UserError on inconsistent options. */
-function resolveSizes(opts: GloreeBOptions, dx: number, dy: number): { K: number; dh: number | null } {
+function resolveSizes(opts: GloreeBOptions, dx: number, dy: number): { K: number | 'auto'; dh: number | null } {
+  if (opts.total === 'auto') {
+    if (opts.forward !== undefined || opts.backward !== undefined) {
+      throw new UserError('an automatic total (--hidden auto) cannot be combined with a given number of forward or backward neurons');
+    }
+    return { K: 'auto', dh: null };
+  }
   const nonNeg = (v: number | undefined, name: string): void => {
     if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new UserError(`${name} must be a non-negative integer, got ${v}`);
   };
@@ -154,7 +170,8 @@ function resolveSizes(opts: GloreeBOptions, dx: number, dy: number): { K: number
     throw new UserError(`the total number of neurons must be a positive integer, got ${opts.total}`);
   }
   let K: number, dh: number | null;
-  const { forward: f, backward: b, total: t } = opts;
+  const { forward: f, backward: b } = opts;
+  const t = opts.total as number | undefined;
   if (t !== undefined) {
     K = t;
     if (f !== undefined && b !== undefined && f + b !== t) throw new UserError(`forward ${f} + backward ${b} ≠ total ${t}`);
@@ -182,12 +199,23 @@ function resolveSizes(opts: GloreeBOptions, dx: number, dy: number): { K: number
  * Give `forward` and `backward`, or `total` (optionally with one of them); with `total` alone the split is inferred.
  */
 export async function fitGloreeB(data: TrainingData, opts: GloreeBOptions): Promise<GloreeBResult> {
-  const source = asSource(data);
+  const given = asSource(data);
+  // Text formats are parsed once: later passes replay a binary spill file (as in fitGloree).
+  const spill = !given.inMemory && opts.spill !== false ? new SpillSource(given) : null;
+  try {
+    return await fitFromSource(spill ?? given, opts);
+  } finally {
+    spill?.close();
+  }
+}
+
+async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<GloreeBResult> {
   const { dx, dy } = source;
   const activation = opts.activation ?? SQUARE;
   const c2 = quadraticCoefficient(activation);
   const seed = opts.seed ?? 0;
-  const { K, dh: fixedDh } = resolveSizes(opts, dx, dy);
+  const sizes = resolveSizes(opts, dx, dy);
+  const fixedDh = sizes.dh;
   const nFolds = opts.splitFolds ?? 10;
   if (!(Number.isInteger(nFolds) && nFolds >= 3)) throw new UserError(`splitFolds must be an integer ≥ 3, got ${nFolds}`);
   const warnings: string[] = [];
@@ -249,7 +277,9 @@ export async function fitGloreeB(data: TrainingData, opts: GloreeBOptions): Prom
   lap('pass1_input');
 
   // ---- Pass 2: T2, control-variate normal equations, input residual moments (as in fitGloree).
-  const t2 = new T2Accumulator(inputModel, dy);
+  // T2 on two halves (even / odd sequences): their difference is the noise estimate of the rank rule
+  // (src/learn/rank.ts); their count-weighted mean is the full-data T2.
+  const t2Halves = [new T2Accumulator(inputModel, dy), new T2Accumulator(inputModel, dy)];
   const useCV = opts.controlVariate ?? true;
   const cv = useCV ? new ControlVariate(dx, dy, { center: inputModel.mean }) : null;
   if (cv) for (const w of cv.warnings) warn(w);
@@ -260,7 +290,8 @@ export async function fitGloreeB(data: TrainingData, opts: GloreeBOptions): Prom
     (chunk, seqOffset) => {
       const yc = new Float64Array(chunk.y.length);
       for (let i = 0; i < yc.length; i++) yc[i] = chunk.y[i] - yMean[i % dy];
-      momentPass(inputModel, makeChunk(dx, dy, chunk.x, yc, chunk.lengths), [t2]);
+      const halves = foldParts(makeChunk(dx, dy, chunk.x, yc, chunk.lengths), seqOffset, 2, false);
+      for (let h = 0; h < 2; h++) if (halves[h]) momentPass(inputModel, halves[h]!, [t2Halves[h]]);
       if (cv) {
         const sub = strideSubchunk(chunk, seqOffset, cvStride);
         if (sub) momentPass(null, sub, [cv]);
@@ -278,8 +309,22 @@ export async function fitGloreeB(data: TrainingData, opts: GloreeBOptions): Prom
   const cvFit: ControlVariateFit | null = cv ? cv.solve() : null;
   lap('pass2_moments');
 
+  const [ta, tb] = t2Halves;
+  const t2Mean = new Float64Array(dy * dx * dx);
+  for (const h of t2Halves) if (h.count > 0) for (let i = 0; i < t2Mean.length; i++) t2Mean[i] += h.sum[i];
+  for (let i = 0; i < t2Mean.length; i++) t2Mean[i] /= ta.count + tb.count;
+  let rankSel: RankSelection | null = null;
+  if (ta.count > 0 && tb.count > 0) rankSel = selectRank(ta.result(), tb.result(), dy, dx, { counts: [ta.count, tb.count] });
+  let K: number;
+  if (sizes.K === 'auto') {
+    if (rankSel === null) throw new UserError(`${source.name}: --hidden auto needs at least 2 sequences (the data have ${pass1.sequences}); give the number of neurons`);
+    K = rankSel.rank;
+    for (const w of rankSel.warnings) warn(`rank selection: ${w}`);
+    if (K < 1) throw new UserError(`--hidden auto: no singular value of T2 stands above the noise floor (${rankSel.noiseFloor.toExponential(2)}); the outputs show no quadratic dependence on the inputs that GLOREE-B can use`);
+  } else K = sizes.K;
+
   // ---- CP of T2 with rank K = dh + dz (F5: T2 = 2c₂ Σ over ALL neurons of A2^(j) ⊗ c_j ⊗ c_j, c_j rows of [A1; B1]).
-  const T2 = new Tensor([dy, dx, dx], t2.result());
+  const T2 = new Tensor([dy, dx, dx], t2Mean);
   const jr = jennrich(T2, K, { tied: true, seed });
   const polished = als(T2, K, { init: jr.cp, tied: true, maxIter: 500, tol: 1e-12, seed });
   const jennrichResidual = relResidual(T2, jr.cp);
@@ -345,6 +390,17 @@ export async function fitGloreeB(data: TrainingData, opts: GloreeBOptions): Prom
   const s = 1 / (4 * c2 * c2);
   for (let r = 0; r < dh; r++) for (let c = 0; c < dh; c++) U.data[r * dh + c] = prevStats.mean[fwdIdx[r] * K + fwdIdx[c]] * s;
   for (let r = 0; r < dz; r++) for (let c = 0; c < dz; c++) V.data[r * dz + c] = nextStats.mean[bwdIdx[r] * K + bwdIdx[c]] * s;
+  if ((opts as { groupDuals?: boolean }).groupDuals && dh > 0 && dz > 0) {
+    const W = pA2T.pinv;
+    const rowsOf = (idx: number[]) => new Matrix(idx.length, dy, Float64Array.from(idx.flatMap((j) => Array.from(W.data.subarray(j * dy, (j + 1) * dy)))));
+    const GF = pinv(A1).pinv, GB = pinv(B1).pinv;
+    const accF = new ProjectedMixedAccumulator(inputModel, dy, 'prev', rowsOf(fwdIdx), GF, GF, { target });
+    const accB = new ProjectedMixedAccumulator(inputModel, dy, 'next', rowsOf(bwdIdx), GB, GB, { target });
+    await forEachChunk(source, 'mixed moments (groups)', (chunk) => momentPass(inputModel, chunk, [accF, accB], cvFit), opts.onProgress, totalRows);
+    const rf = accF.result(), rb = accB.result();
+    for (let i = 0; i < dh * dh; i++) U.data[i] = rf[i] * s;
+    for (let i = 0; i < dz * dz; i++) V.data[i] = rb[i] * s;
+  }
 
   const components: SplitComponent[] = [];
   for (let j = 0; j < K; j++) {
@@ -445,6 +501,7 @@ export async function fitGloreeB(data: TrainingData, opts: GloreeBOptions): Prom
   const diagnostics: GloreeBDiagnostics = {
     data: { rows: totalRows, sequences: pass1.sequences, dx, dy, minLength, maxLength },
     inputModel: inputDiag,
+    ...(rankSel ? { rank: { chosen: K, auto: sizes.K === 'auto', ...withoutT2(rankSel) } } : {}),
     cp: {
       method: 'jennrich+als',
       rank: K,
@@ -490,6 +547,12 @@ export async function fitGloreeB(data: TrainingData, opts: GloreeBOptions): Prom
     warnings,
   };
   return { params, inputModel, diagnostics };
+}
+
+function withoutT2(r: RankSelection): Omit<RankSelection, 'T2'> {
+  const { T2: _t2, ...rest } = r;
+  void _t2;
+  return rest;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ function golubKahanColMajor(a: Float64Array, m: number, n: number, wantUV = true
         if (e[k + 1] < 0) ek = -ek;
         const inv = 1 / ek;
         for (let i = k + 1; i < n; i++) e[i] *= inv;
-        e[k + 1] += 1.0000001;
+        e[k + 1] += 1;
       }
       ek = -ek;
       e[k] = ek;

@@ -23,16 +23,22 @@ import { AccumulatorSpec, MomentAccumulator, PassData, ResidualFunction } from '
  *   'full'    — all z_a z_b, a ≤ b, of z = [c_{t−1}; c_t; c_{t+1}] (3dx(3dx+1)/2 terms);
  *   'current' — c_{t,a} c_{t,b}, a ≤ b, only (dx(dx+1)/2 terms);
  *   'none'    — linear only.
- * Default: 'full' when 3dx < 60, else 'current' when dx(dx+1)/2 ≤ 500, else 'none' (with a warning):
- * the normal equations cost p²/2 per sample and p² memory.
+ * Default: 'full' while it has ≤ 256 features (dx ≤ 7), else 'current' while that has ≤ 600 features
+ * (dx ≤ 31), else 'none', with a warning: the normal equations cost p²/2 multiply-adds per sample and p²
+ * memory (full at dx = 19 would be 1713 features, ≈1.5e6 multiply-adds per sample). Any of the three
+ * keeps the mixed moments unbiased; only the variance reduction differs. y_t depends on x_t most
+ * directly (quadratically), so 'current' keeps most of the benefit.
  *
  * State: sum = [Σ φφᵀ (p×p, upper triangle accumulated, mirrored at flush), Σ φ yᵀ (p×dy), Σ y (dy), Σ y² (dy)].
  */
 export type QuadraticMode = 'full' | 'current' | 'none';
 
+export const MAX_FULL_FEATURES = 256;
+export const MAX_CURRENT_FEATURES = 600;
+
 export function defaultQuadraticMode(dx: number): QuadraticMode {
-  if (3 * dx < 60) return 'full';
-  if ((dx * (dx + 1)) / 2 <= 500) return 'current';
+  if (featureCount(dx, 'full') <= MAX_FULL_FEATURES) return 'full';
+  if (featureCount(dx, 'current') <= MAX_CURRENT_FEATURES) return 'current';
   return 'none';
 }
 
@@ -110,8 +116,8 @@ export class ControlVariate extends MomentAccumulator {
     if (this.center.length !== dx) throw new RangeError(`ControlVariate: center has length ${this.center.length}, expected dx=${dx}`);
     if (opts.quadratic === undefined && mode !== 'full') {
       this.warnings.push(
-        `control variate: 3·dx = ${3 * dx} ≥ 60, so the full degree-2 regression (${featureCount(dx, 'full')} features) is too large; ` +
-          `using quadratic = '${mode}' (${p} features) instead. Variance reduction will be smaller; the moments stay unbiased.`,
+        `control variate: the full degree-2 regression on (x_{t−1}, x_t, x_{t+1}) would have ${featureCount(dx, 'full')} features ` +
+          `(cost p²/2 per sample); using quadratic = '${mode}' (${p} features) instead. Variance reduction will be smaller; the moments stay unbiased.`,
       );
     }
   }
@@ -126,13 +132,31 @@ export class ControlVariate extends MomentAccumulator {
     if (this.feat.length < c.rows * p) this.feat = new Float64Array(c.rows * p);
     const F = controlFeatures(c, this.center, this.quadratic, this.feat);
     const oB = p * p, oY = oB + p * dy, oY2 = oY + dy;
+    // Gram matrix Σ φφᵀ (upper triangle), four rows at a time so each S entry is loaded/stored once per 4 rows.
+    let r0 = 0;
+    for (; r0 + 3 < c.rows; r0 += 4) {
+      const f0 = r0 * p, f1 = f0 + p, f2 = f1 + p, f3 = f2 + p;
+      for (let a = 0; a < p; a++) {
+        const w0 = F[f0 + a], w1 = F[f1 + a], w2 = F[f2 + a], w3 = F[f3 + a];
+        if (w0 === 0 && w1 === 0 && w2 === 0 && w3 === 0) continue; // zero-filled boundary features
+        const ba = a * p;
+        for (let b = a; b < p; b++) S[ba + b] += w0 * F[f0 + b] + w1 * F[f1 + b] + w2 * F[f2 + b] + w3 * F[f3 + b];
+      }
+    }
+    for (; r0 < c.rows; r0++) {
+      const fo = r0 * p;
+      for (let a = 0; a < p; a++) {
+        const fa = F[fo + a];
+        if (fa === 0) continue;
+        const ba = a * p;
+        for (let b = a; b < p; b++) S[ba + b] += fa * F[fo + b];
+      }
+    }
     for (let r = 0; r < c.rows; r++) {
       const fo = r * p, yo = r * dy;
       for (let a = 0; a < p; a++) {
         const fa = F[fo + a];
-        if (fa === 0) continue; // zero-filled boundary features
-        const ba = a * p;
-        for (let b = a; b < p; b++) S[ba + b] += fa * F[fo + b];
+        if (fa === 0) continue;
         const bb = oB + a * dy;
         for (let i = 0; i < dy; i++) S[bb + i] += fa * y[yo + i];
       }

@@ -4,7 +4,8 @@
  * (x1..x4, y1..y4, plus seq; sequences of 50 rows; standard normal values written in shortest round-trip
  * form, so CSV cells have ~17 significant digits), and the peak RSS of a process that does only that read.
  * Each read runs in its own child process (peak RSS is per process); the same read of a 5× smaller file
- * shows whether memory grows with n. Also the general (csv-parse) CSV path, for reference.
+ * shows whether memory grows with n (also with a forced GC after every chunk, which separates retained
+ * memory from garbage not yet collected). Also the general (csv-parse) CSV path, for reference.
  *
  * `benchIO()` returns a JSON-able object; run directly to print it:  node --import tsx bench/io.ts
  */
@@ -22,8 +23,12 @@ const here = fileURLToPath(import.meta.url);
 const SEQ_LEN = 50;
 const DX = 4, DY = 4;
 
-/** Child mode: read `file` once (after one untimed warm-up pass on small files only), print JSON. */
+/**
+ * Child mode: read `file` once, print JSON. With GLOREE_BENCH_GC=1 (and --expose-gc) a full GC runs after
+ * every chunk, so the peak RSS shows what is retained rather than garbage V8 has not collected yet.
+ */
 async function child(kind: string, file: string): Promise<void> {
+  const gc = process.env.GLOREE_BENCH_GC ? (globalThis as { gc?: () => void }).gc : undefined;
   const baseRSS = process.resourceUsage().maxRSS;
   const t0 = performance.now();
   let rows = 0, sum = 0;
@@ -32,14 +37,17 @@ async function child(kind: string, file: string): Promise<void> {
     for await (const c of src.chunks()) {
       rows += c.rows;
       sum += c.x[0] + c.y[c.y.length - 1]; // touch the data
+      gc?.();
     }
   }
   const seconds = (performance.now() - t0) / 1000;
   process.stdout.write(JSON.stringify({ rows, seconds, check: sum, maxRSSMiB: process.resourceUsage().maxRSS / 1024, baseRSSMiB: baseRSS / 1024 }) + '\n');
 }
 
-function runChild(kind: string, file: string): { rows: number; seconds: number; maxRSSMiB: number; baseRSSMiB: number } {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', here, '--child', kind, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+function runChild(kind: string, file: string, forceGC = false): { rows: number; seconds: number; maxRSSMiB: number; baseRSSMiB: number } {
+  const args = [...(forceGC ? ['--expose-gc'] : []), '--import', 'tsx', here, '--child', kind, file];
+  const env = { ...process.env, GLOREE_BENCH_GC: forceGC ? '1' : '' };
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20, env });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
@@ -69,6 +77,8 @@ export async function benchIO(): Promise<object> {
       const fmt = kind === 'csv-general' ? 'csv' : kind;
       const r = runChild(kind, filesBig[fmt]);
       const s = runChild(kind, filesSmall[fmt]);
+      const rg = runChild(kind, filesBig[fmt], true);
+      const sg = runChild(kind, filesSmall[fmt], true);
       results.push({
         reader: kind,
         fileMiB: +(statSync(filesBig[fmt]).size / 2 ** 20).toFixed(1),
@@ -77,6 +87,8 @@ export async function benchIO(): Promise<object> {
         rowsPerSec: Math.round(r.rows / r.seconds),
         peakRSSMiB: Math.round(r.maxRSSMiB),
         peakRSSMiBAt200k: Math.round(s.maxRSSMiB),
+        peakRSSMiBGC: Math.round(rg.maxRSSMiB),
+        peakRSSMiBGCAt200k: Math.round(sg.maxRSSMiB),
       });
     }
     const rate = (k: string): number => results.find((r) => r.reader === k)!.rowsPerSec as number;
@@ -84,9 +96,9 @@ export async function benchIO(): Promise<object> {
     const md = [
       `1e6 rows × ${DX + DY} value columns (+ seq), through openDataSource (parse + validate + chunk); one child process per read.`,
       '',
-      '| reader | file MiB | rows/s | peak RSS MiB (1e6 rows) | peak RSS MiB (2e5 rows) |',
+      '| reader | file MiB | rows/s | peak RSS MiB 1e6 rows / 2e5 rows | same, GC after each chunk |',
       '|---|---|---|---|---|',
-      ...results.map((r) => `| ${r.reader} | ${r.fileMiB} | ${(r.rowsPerSec as number).toLocaleString('en-US')} | ${r.peakRSSMiB} | ${r.peakRSSMiBAt200k} |`),
+      ...results.map((r) => `| ${r.reader} | ${r.fileMiB} | ${(r.rowsPerSec as number).toLocaleString('en-US')} | ${r.peakRSSMiB} / ${r.peakRSSMiBAt200k} | ${r.peakRSSMiBGC} / ${r.peakRSSMiBGCAt200k} |`),
       '',
       `Speed-ups per row: Arrow/CSV ${speedup.arrowOverCSV}×, Parquet/CSV ${speedup.parquetOverCSV}×, fast/general CSV ${speedup.csvOverGeneral}×. ` +
         `Baseline RSS of a child that reads nothing: ${Math.round(baseline.maxRSSMiB)} MiB.`,

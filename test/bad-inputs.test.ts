@@ -242,9 +242,9 @@ const cases: Case[] = [
   { label: '--hidden 0', setup: (d) => ['fit', w(d, 'ok.csv', goodCSV), '--hidden', '0'], expect: [/--hidden/], names: '--hidden' },
   { label: '--hidden larger than dx', setup: (d) => ['fit', w(d, 'ok.csv', goodCSV), '--hidden', '3', '--no-refine'], expect: [/hidden/], names: '--hidden' },
   { label: '--hidden not a number', setup: (d) => ['fit', w(d, 'ok.csv', goodCSV), '--hidden', 'two'], expect: [/--hidden/], names: '--hidden' },
-  { label: 'fit: output directory does not exist', setup: (d) => fit(w(d, 'ok.csv', goodCSV)), out: 'no/such/dir/model.json', expect: [/model\.json|no\/such/], names: 'model.json' , todo: 'AtomicWriter/writeFileAtomic let raw ENOENT/EISDIR errors through (src/io/atomic.ts should throw a UserError naming the path)' },
-  { label: 'fit: output path is a directory', setup: (d) => (mkdirSync(path.join(d, 'outdir.json')), fit(w(d, 'ok.csv', goodCSV))), out: 'outdir.json', expect: [/outdir\.json/], names: 'outdir.json' , todo: 'AtomicWriter/writeFileAtomic let raw ENOENT/EISDIR errors through (src/io/atomic.ts should throw a UserError naming the path)' },
-  { label: 'predict: output directory does not exist', setup: () => ['predict', goodModel, goodFiles.csv], out: 'missing-dir/pred.csv', expect: [/pred\.csv|missing-dir/], names: 'pred.csv' , todo: 'AtomicWriter/writeFileAtomic let raw ENOENT/EISDIR errors through (src/io/atomic.ts should throw a UserError naming the path)' },
+  { label: 'fit: output directory does not exist', setup: (d) => fit(w(d, 'ok.csv', goodCSV)), out: 'no/such/dir/model.json', expect: [/model\.json|no\/such/], names: 'model.json' },
+  { label: 'fit: output path is a directory', setup: (d) => (mkdirSync(path.join(d, 'outdir.json')), fit(w(d, 'ok.csv', goodCSV))), out: 'outdir.json', expect: [/outdir\.json/], names: 'outdir.json' },
+  { label: 'predict: output directory does not exist', setup: () => ['predict', goodModel, goodFiles.csv], out: 'missing-dir/pred.csv', expect: [/pred\.csv|missing-dir/], names: 'pred.csv' },
 ];
 
 /** Big file whose last row is bad: predict must fail after writing ≥ 1 chunk, and leave nothing. */

@@ -178,9 +178,9 @@ for (const [name, coef] of [['z²', SQUARE], ['cubic with lower-order terms', CU
     // U columns must matter (otherwise the recursion part of the test would be vacuous).
     let uMax = 0;
     for (let r = 0; r < J.rows; r++) for (let a = 6; a < 10; a++) uMax = Math.max(uMax, Math.abs(J.get(r, a)));
-    assert.ok(uMax > 1e-2);
+    assert.ok(uMax > 1e-2, 'uMax > 1e-2');
     const yh = predict(p, c);
-    for (let r = 0; r < residual.length; r++) assert.ok(Math.abs(residual[r] - (yh[r] - c.y[r])) < 1e-12 * (1 + Math.abs(c.y[r])));
+    for (let r = 0; r < residual.length; r++) assert.ok(Math.abs(residual[r] - (yh[r] - c.y[r])) < 1e-12 * (1 + Math.abs(c.y[r])), 'Math.abs(residual[r] - (yh[r] - c.y[r])) < 1e-12 * (1 + Math.abs(c.y[r]))');
   });
 
   test(`BRNN exact Jacobian (forward + backward sensitivities) matches finite differences, σ = ${name}`, () => {
@@ -203,8 +203,8 @@ for (const [name, coef] of [['z²', SQUARE], ['cubic with lower-order terms', CU
       const c = simulate(p, rng, 3, 7, 0.5, 0.1);
       assert.ok(Number.isFinite(mse(p, c)), 'test setup: the model must be stable on these inputs');
       const { gradient, sse, mse: m } = lossAndGradient(p, c);
-      assert.ok(Math.abs(m - mse(p, c)) < 1e-12 * (1 + m));
-      assert.ok(Math.abs(sse - m * c.rows * c.dy) < 1e-9 * sse);
+      assert.ok(Math.abs(m - mse(p, c)) < 1e-12 * (1 + m), 'Math.abs(m - mse(p, c)) < 1e-12 * (1 + m)');
+      assert.ok(Math.abs(sse - m * c.rows * c.dy) < 1e-9 * sse, 'Math.abs(sse - m * c.rows * c.dy) < 1e-9 * sse');
       const th = packParams(p);
       const eps = 1e-6;
       let gmax = 0;
@@ -221,7 +221,7 @@ for (const [name, coef] of [['z²', SQUARE], ['cubic with lower-order terms', CU
       for (let a = 0; a < th.length; a++) {
         let v = 0;
         for (let r = 0; r < J.rows; r++) v += 2 * J.get(r, a) * residual[r];
-        assert.ok(Math.abs(v - gradient[a]) < 1e-10 * gmax);
+        assert.ok(Math.abs(v - gradient[a]) < 1e-10 * gmax, 'Math.abs(v - gradient[a]) < 1e-10 * gmax');
       }
     }
   });
@@ -236,16 +236,16 @@ test('fitOutputLayer recovers A2 and b exactly from noise-free data and reports 
   const c = simulate(p, rng, 20, 10, 0.6, 0);
   const wrong: IORNNParams = { ...p, A2: randMatrix(rng, 3, 2, 1), b: undefined };
   const fit = fitOutputLayer(wrong, c);
-  for (let a = 0; a < 6; a++) assert.ok(Math.abs(fit.A2.data[a] - p.A2.data[a]) < 1e-8);
-  assert.ok(Math.abs(fit.b[0] - 0.5) < 1e-8 && Math.abs(fit.b[1] + 1) < 1e-8);
-  assert.ok(fit.cond > 1 && Number.isFinite(fit.cond));
+  for (let a = 0; a < 6; a++) assert.ok(Math.abs(fit.A2.data[a] - p.A2.data[a]) < 1e-8, 'Math.abs(fit.A2.data[a] - p.A2.data[a]) < 1e-8');
+  assert.ok(Math.abs(fit.b[0] - 0.5) < 1e-8 && Math.abs(fit.b[1] + 1) < 1e-8, 'Math.abs(fit.b[0] - 0.5) < 1e-8 && Math.abs(fit.b[1] + 1) < 1e-8');
+  assert.ok(fit.cond > 1 && Number.isFinite(fit.cond), 'fit.cond > 1 && Number.isFinite(fit.cond)');
   // A duplicated neuron makes the design singular: cond = ∞ (or huge), rank deficiency flagged, still a finite fit.
   const A1 = p.A1.clone();
   for (let k = 0; k < 3; k++) A1.set(2, k, A1.get(1, k));
   const U = new Matrix(3, 3);
   const dup = fitOutputLayer({ ...p, A1, U }, c);
-  assert.ok(dup.rankDeficient && dup.cond > 1e6);
-  assert.ok(dup.A2.data.every(Number.isFinite));
+  assert.ok(dup.rankDeficient && dup.cond > 1e6, 'dup.rankDeficient && dup.cond > 1e6');
+  assert.ok(dup.A2.data.every(Number.isFinite), 'dup.A2.data.every(Number.isFinite)');
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -270,8 +270,8 @@ test('LM refinement from a perturbed model converges to the noise floor (train M
     const train = pickSequences(data, complement(200, d.validationSequences));
     const val = pickSequences(data, d.validationSequences);
     assert.equal(d.validationSequences.length, 40);
-    assert.ok(Math.abs(mse(params, train) - d.trainLossEnd) < 1e-9);
-    assert.ok(Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9);
+    assert.ok(Math.abs(mse(params, train) - d.trainLossEnd) < 1e-9, 'Math.abs(mse(params, train) - d.trainLossEnd) < 1e-9');
+    assert.ok(Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9, 'Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9');
     // Noise-free prediction error is small compared with the output variance.
     const clean = simulate(truth, new Rng(99), 50, 20, 0.6, 0);
     let vy = 0, mean = 0;
@@ -301,10 +301,10 @@ test('BRNN refinement lowers the loss to the noise floor', () => {
   const { params, diagnostics: d } = refine(start, data, { seed: 2 });
   assert.equal(params.kind, 'brnn');
   assert.equal(d.method, 'lm');
-  assert.ok(d.trainLossStart > 1.5 * noise ** 2);
+  assert.ok(d.trainLossStart > 1.5 * noise ** 2, 'd.trainLossStart > 1.5 * noise ** 2');
   assert.ok(Math.abs(d.trainLossEnd / noise ** 2 - 1) < 0.1, `train MSE ${d.trainLossStart} → ${d.trainLossEnd}`);
   const val = pickSequences(data, d.validationSequences);
-  assert.ok(Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9);
+  assert.ok(Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9, 'Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9');
   const lb = refine(start, data, { seed: 2, method: 'lbfgs' }).diagnostics;
   assert.ok(Math.abs(lb.trainLossEnd / noise ** 2 - 1) < 0.1, `L-BFGS train MSE ${lb.trainLossStart} → ${lb.trainLossEnd}`);
 });
@@ -320,7 +320,7 @@ test('early stopping: the returned model has the best validation loss seen, and 
   });
   const val = pickSequences(data, d.validationSequences);
   const vals = seen.filter((v): v is number => v !== null);
-  assert.ok(vals.length >= 3);
+  assert.ok(vals.length >= 3, 'vals.length >= 3');
   // The validation loss went up at some point (overfitting), so the selection is not trivial.
   assert.ok(Math.max(...vals) > Math.min(...vals) * 1.05, `validation losses ${vals}`);
   const best = Math.min(d.valLossStart as number, ...vals);
@@ -347,8 +347,8 @@ test('early stopping picks an intermediate iterate when validation first falls t
     if (iBest === 0 || iBest === vals.length - 1) continue; // not the case we want; try another seed
     const val = pickSequences(data, d.validationSequences);
     const best = Math.min(d.valLossStart as number, ...vals);
-    assert.ok(Math.abs(mse(params, val) - best) < 1e-9 * (1 + best));
-    assert.ok(mse(params, val) < vals[vals.length - 1]);
+    assert.ok(Math.abs(mse(params, val) - best) < 1e-9 * (1 + best), 'Math.abs(mse(params, val) - best) < 1e-9 * (1 + best)');
+    assert.ok(mse(params, val) < vals[vals.length - 1], 'mse(params, val) < vals[vals.length - 1]');
     checked++;
   }
   assert.equal(checked, 1, 'no seed produced a validation curve with an interior minimum');
@@ -372,7 +372,7 @@ test('refinement never returns a model that blows up on the held-out split', () 
       const yh = predict(params, part);
       assert.ok(yh.every(Number.isFinite), `${method}: returned model blows up`);
     }
-    assert.ok(Number.isFinite(d.valLossEnd as number) && (d.valLossEnd as number) < 1);
+    assert.ok(Number.isFinite(d.valLossEnd as number) && (d.valLossEnd as number) < 1, 'Number.isFinite(d.valLossEnd as number) && (d.valLossEnd as number) < 1');
   }
 });
 
@@ -390,9 +390,9 @@ test('trial steps whose states blow up are rejected, and the result is stable on
     assert.ok(blowups > 0, `${method}/${vp}: no trial step blew up, the test is vacuous`);
     const val = pickSequences(data, d.validationSequences);
     const train = pickSequences(data, complement(60, d.validationSequences));
-    assert.ok(Number.isFinite(mse(params, val)) && Number.isFinite(mse(params, train)));
-    assert.ok(Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9);
-    assert.ok(d.trainLossEnd < d.trainLossStart);
+    assert.ok(Number.isFinite(mse(params, val)) && Number.isFinite(mse(params, train)), 'Number.isFinite(mse(params, val)) && Number.isFinite(mse(params, train))');
+    assert.ok(Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9, 'Math.abs(mse(params, val) - (d.valLossEnd as number)) < 1e-9');
+    assert.ok(d.trainLossEnd < d.trainLossStart, 'd.trainLossEnd < d.trainLossStart');
   }
 });
 
@@ -409,7 +409,7 @@ test('a dead neuron (zero Jacobian columns) does not stop LM or L-BFGS', () => {
   for (const [method, vp] of [['lm', true], ['lm', false], ['lbfgs', false]] as const) {
     const { params, diagnostics: d } = refine(start, data, { method, variableProjection: vp, seed: 5 });
     assert.ok(d.trainLossEnd < 0.2 * d.trainLossStart, `${method}/${vp}: ${d.trainLossStart} → ${d.trainLossEnd}`);
-    assert.ok(packParams(params).every(Number.isFinite));
+    assert.ok(packParams(params).every(Number.isFinite), 'packParams(params).every(Number.isFinite)');
     ends.push(d.trainLossEnd);
   }
   assert.ok(Math.max(...ends) < 1.01 * Math.min(...ends), `final losses ${ends}`);
@@ -422,8 +422,8 @@ test('noise-free data started at the truth: stops at once, nothing non-finite', 
   for (const method of ['lm', 'lbfgs'] as const) {
     const { params, diagnostics: d } = refine(truth, data, { method, variableProjection: false });
     assert.ok(d.iterations <= 2, `${method}: ${d.iterations} iterations`);
-    assert.ok(d.trainLossEnd < 1e-20 && (d.valLossEnd as number) < 1e-20);
-    assert.ok(packParams(params).every(Number.isFinite));
+    assert.ok(d.trainLossEnd < 1e-20 && (d.valLossEnd as number) < 1e-20, 'd.trainLossEnd < 1e-20 && (d.valLossEnd as number) < 1e-20');
+    assert.ok(packParams(params).every(Number.isFinite), 'packParams(params).every(Number.isFinite)');
   }
 });
 
@@ -435,7 +435,7 @@ test('refineOutputOnly refits A2, b only and input errors are reported', () => {
   const { params, diagnostics: d } = refine(start, data, { refineOutputOnly: true });
   assert.equal(d.method, 'output-only');
   assert.deepEqual(Array.from(params.A1.data), Array.from(truth.A1.data));
-  assert.ok(d.trainLossEnd < 0.01 && d.trainLossStart > 0.05);
+  assert.ok(d.trainLossEnd < 0.01 && d.trainLossStart > 0.05, 'd.trainLossEnd < 0.01 && d.trainLossStart > 0.05');
   assert.throws(() => refine(start, makeChunk(4, 2, new Float64Array(8), new Float64Array(4), [2])), /dx = 4/);
   assert.throws(() => refine(start, data, { validationFraction: 1 }), /validationFraction/);
   assert.throws(() => refine(start, data, { method: 'adam' as 'lm' }), /unknown method/);

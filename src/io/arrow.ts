@@ -9,6 +9,7 @@
  * are 1-based record numbers (the first data row is row 1; there is no header line).
  */
 import { promises as fsp } from 'node:fs';
+import { createRequire } from 'node:module';
 import {
   RecordBatch, RecordBatchReader, Table, Type, Vector, Precision, tableFromArrays, tableToIPC, type DataType, type Field,
 } from 'apache-arrow';
@@ -17,6 +18,30 @@ import type { CSVChunk, CSVOptions, CSVSource } from './csv.js';
 import { ChunkAssembler, ColumnLayout, DEFAULT_CHUNK_ROWS, ROLE_IGNORE, RowBlock, resolveColumns } from './csv-general.js';
 import { UserError } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
+
+/**
+ * apache-arrow trusts the vector lengths in a file's flatbuffer metadata: a corrupt length makes it build
+ * arrays of billions of fields (heap exhaustion, an uncatchable crash). A vector cannot have more elements
+ * than its buffer has bytes, so this check, added once to the flatbuffers ByteBuffer that apache-arrow
+ * uses (the hoisted `flatbuffers` package), turns such files into an ordinary error; valid files always
+ * pass it. If the package cannot be found the reader still works, without this protection.
+ */
+(function guardFlatbufferVectorLengths(): void {
+  try {
+    const fb = createRequire(import.meta.url)('flatbuffers') as { ByteBuffer?: { prototype: Record<string, unknown> } };
+    const proto = fb.ByteBuffer?.prototype as { __vector_len?: (o: number) => number; capacity(): number; __gloreeGuard?: boolean } | undefined;
+    if (!proto || typeof proto.__vector_len !== 'function' || proto.__gloreeGuard) return;
+    const original = proto.__vector_len;
+    proto.__vector_len = function (this: { capacity(): number }, offset: number): number {
+      const n = original.call(this, offset);
+      if (!(n >= 0 && n <= this.capacity())) throw new Error(`corrupt metadata (a list of ${n} entries in ${this.capacity()} bytes)`);
+      return n;
+    };
+    proto.__gloreeGuard = true;
+  } catch {
+    /* flatbuffers not resolvable from here: no guard */
+  }
+})();
 
 /** Why a column type cannot hold gloree data (null when it can). */
 function typeProblem(t: DataType): string | null {
@@ -52,12 +77,32 @@ function corrupt(path: string, e: unknown): UserError {
   return new UserError(`${path}: not a readable Arrow IPC file (truncated or corrupt: ${ioMessage(e)})`);
 }
 
+/**
+ * The handle as apache-arrow sees it, with a read budget: on some corrupt files (e.g. a negative message
+ * length) apache-arrow's reader moves backwards and re-reads the same bytes forever. A sound file is read
+ * about once (the file format reads its footer, then each batch), so more than 3× its size plus 64 KiB
+ * means a loop, reported as a corrupt file.
+ */
+function guardedHandle(fh: fsp.FileHandle, size: number) {
+  let budget = 3 * size + (1 << 16);
+  return {
+    fd: fh.fd,
+    stat: () => fh.stat(),
+    close: () => fh.close(),
+    async read(buffer: Uint8Array, offset: number, length: number, position: number) {
+      budget -= Math.max(64, length);
+      if (budget < 0) throw new Error('the reader is looping over the same bytes (corrupt message lengths)');
+      return fh.read(buffer, offset, length, position);
+    },
+  };
+}
+
 /** Open a reader on a handle; library failures become one-line UserErrors. */
 async function openReader(path: string, fh: fsp.FileHandle) {
   const st = await fh.stat();
   if (st.size === 0) throw new UserError(`${path}: empty file (expected an Arrow IPC file with columns such as x1,x2,y1,y2,seq)`);
   try {
-    const reader = await RecordBatchReader.from(fh);
+    const reader = await RecordBatchReader.from(guardedHandle(fh, st.size) as unknown as fsp.FileHandle);
     await reader.open();
     if (!reader.schema) throw new Error('no schema message');
     return reader;
@@ -70,7 +115,7 @@ function checkTypes(path: string, fields: Field[], layout: ColumnLayout): void {
   layout.role.forEach((r, c) => {
     if (r === ROLE_IGNORE) return;
     const p = typeProblem(fields[c].type);
-    if (p !== null) throw new UserError(`${path}: column ${JSON.stringify(fields[c].name)} has Arrow type ${p}, expected a numeric (integer or float) column`);
+    if (p !== null) throw new UserError(`${path}: column ${JSON.stringify(String(fields[c].name ?? ''))} has Arrow type ${p}, expected a numeric (integer or float) column`);
   });
 }
 
@@ -117,7 +162,7 @@ export async function openArrowSource(path: string, opts: CSVOptions = {}): Prom
   try {
     const reader = await openReader(path, fh);
     const fields = reader.schema.fields;
-    header = fields.map((f) => f.name);
+    header = fields.map((f) => String(f.name ?? '')); // a corrupt schema can have null names
     layout = resolveColumns(header, opts, path);
     checkTypes(path, fields, layout);
   } finally {
@@ -140,7 +185,7 @@ async function* readArrowChunks(path: string, header: string[], layout: ColumnLa
   try {
     const reader = await openReader(path, fh);
     const fields = reader.schema.fields;
-    if (fields.length !== header.length || fields.some((f, i) => f.name !== header[i])) throw new UserError(`${path}: the columns changed since the file was opened`);
+    if (fields.length !== header.length || fields.some((f, i) => String(f.name ?? '') !== header[i])) throw new UserError(`${path}: the columns changed since the file was opened`);
     checkTypes(path, fields, layout);
     const selected: number[] = [];
     layout.role.forEach((r, c) => {

@@ -501,7 +501,8 @@ async function* readGeneralChunks(
       const line = startLine(rec, r.info.lines);
       if (rec.length !== ncol) throw new UserError(`${path}:row ${line}: expected ${ncol} fields (as in the header), got ${rec.length}`);
       for (const c of selected) {
-        const t = rec[c];
+        // trim: csv-parse trims outside quotes only; "1.5\n" inside quotes is still the number 1.5.
+        const t = rec[c].trim();
         values[c]![m] = t.length > 0 ? parseDecimal(t, 0, t.length) : NaN;
       }
       texts[m] = rec;

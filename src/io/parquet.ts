@@ -105,7 +105,7 @@ function checkTypes(path: string, nodes: SchemaTree[], layout: ColumnLayout): vo
   layout.role.forEach((r, c) => {
     if (r === ROLE_IGNORE) return;
     const p = typeProblem(nodes[c]);
-    if (p !== null) throw new UserError(`${path}: column ${JSON.stringify(nodes[c].element.name)} has Parquet type ${p}, expected a numeric (DOUBLE, FLOAT, INT32 or INT64) column`);
+    if (p !== null) throw new UserError(`${path}: column ${JSON.stringify(String(nodes[c].element.name ?? ''))} has Parquet type ${p}, expected a numeric (DOUBLE, FLOAT, INT32 or INT64) column`);
   });
 }
 
@@ -125,7 +125,7 @@ export async function openParquetSource(path: string, opts: CSVOptions = {}): Pr
   try {
     const md = await readMetadata(path, file);
     const nodes = topLevel(path, md);
-    header = nodes.map((n) => n.element.name);
+    header = nodes.map((n) => String(n.element.name ?? ''));
     layout = resolveColumns(header, opts, path);
     checkTypes(path, nodes, layout);
     if (Number(md.num_rows) === 0) throw new UserError(`${path}: no data rows`);
@@ -166,7 +166,7 @@ async function* readParquetChunks(path: string, header: string[], layout: Column
   try {
     const md = await readMetadata(path, file);
     const nodes = topLevel(path, md);
-    if (nodes.length !== header.length || nodes.some((n, i) => n.element.name !== header[i])) throw new UserError(`${path}: the columns changed since the file was opened`);
+    if (nodes.length !== header.length || nodes.some((n, i) => String(n.element.name ?? '') !== header[i])) throw new UserError(`${path}: the columns changed since the file was opened`);
     checkTypes(path, nodes, layout);
     const selected: number[] = [];
     layout.role.forEach((r, c) => {

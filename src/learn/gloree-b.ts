@@ -43,6 +43,8 @@ import { GloreeOptions, colNorm, concat, quadraticCoefficient, relResidual, stri
  *     Algorithm 2 has no rule for this step; how clear the split was goes into the diagnostics.
  *     Then U = C_prev[F,F]/(4c₂²) and V = C_next[B,B]/(4c₂²) (the least-squares solution of §5 step 5 for
  *     each, exact with dual directions);
+ *  3b. (default, when both groups are non-empty) the same two moments again, each projected on its own group's
+ *     duals pinv(Â1) resp. pinv(B̂1): same expectation, lower variance; U and V are taken from these;
  *  4. output layer [h; z; 1] → y by least squares for the model and for the U = V = 0 baseline, and a
  *     bounded subsample of whole sequences for the refinement of §5 step 6 (which supports BRNNs).
  */
@@ -59,6 +61,11 @@ export interface GloreeBOptions extends Omit<GloreeOptions, 'hidden'> {
   total?: number | 'auto';
   /** Folds of whole sequences for the standard errors of the split statistics (default 10, at least 3). */
   splitFolds?: number;
+  /**
+   * After the split, re-estimate U and V in one more pass with each group's own dual directions (default true;
+   * lower variance, see the comment in the code). False: U, V come from the all-component moments of the split.
+   */
+  groupDuals?: boolean;
 }
 
 /** How one CP component was assigned (DESIGN.md §4 F5). */
@@ -135,7 +142,8 @@ export interface GloreeBDiagnostics {
     outputLayer?: { cond: number };
   };
   controlVariate: { used: boolean; features?: number; r2?: number[] };
-  mixed: { stepsPrev: number; stepsNext: number };
+  /** Steps behind the split moments, and behind the group-dual re-estimate of U and V (when it ran). */
+  mixed: { stepsPrev: number; stepsNext: number; stepsGroupDuals?: number };
   /** Share of the fitted model's output variance that goes away with U = V = 0 (same A1, B1, A2). */
   varianceShareRecurrent?: number;
   /** The U = V = 0 baseline: Â1, B̂1 with U = V = 0 and its own least-squares output layer (§6: always compare). */
@@ -378,6 +386,7 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
 
   // ---- Split into forward and backward components.
   const sp = chooseSplit(prevStats.mean, prevStats.se, nextStats.mean, nextStats.se, K, fixedDh);
+  lap('split');
   const fwdIdx: number[] = [], bwdIdx: number[] = [];
   for (let j = 0; j < K; j++) (sp.forward[j] ? fwdIdx : bwdIdx).push(j);
   const dh = fwdIdx.length, dz = bwdIdx.length;
@@ -390,7 +399,14 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
   const s = 1 / (4 * c2 * c2);
   for (let r = 0; r < dh; r++) for (let c = 0; c < dh; c++) U.data[r * dh + c] = prevStats.mean[fwdIdx[r] * K + fwdIdx[c]] * s;
   for (let r = 0; r < dz; r++) for (let c = 0; c < dz; c++) V.data[r * dz + c] = nextStats.mean[bwdIdx[r] * K + bwdIdx[c]] * s;
-  if ((opts as { groupDuals?: boolean }).groupDuals && dh > 0 && dz > 0) {
+  // Once the groups are known, U and V are re-estimated with each group's own duals (one more pass): G_F =
+  // pinv(Â1) still gives a_m·g_k = δ_mk for forward m, k (backward neurons do not enter the 'prev' moment), but
+  // with fewer constraints its columns are shorter than those of pinv([Â1; B̂1]), and the moment's variance
+  // grows with ‖g‖⁴‖f‖². Measured at 2e5 rows (4 planted BRNNs, dx 4–8, K = 4–6): U error 0.17/0.066/0.32/0.040 →
+  // 0.077/0.016/0.15/0.042, NMSE 2–9× lower. Demixing still uses pinv(Â2ᵀ) over all K rows (it separates
+  // forward from backward outputs).
+  let groupSteps: number | undefined;
+  if ((opts.groupDuals ?? true) && dh > 0 && dz > 0) {
     const W = pA2T.pinv;
     const rowsOf = (idx: number[]) => new Matrix(idx.length, dy, Float64Array.from(idx.flatMap((j) => Array.from(W.data.subarray(j * dy, (j + 1) * dy)))));
     const GF = pinv(A1).pinv, GB = pinv(B1).pinv;
@@ -400,6 +416,8 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
     const rf = accF.result(), rb = accB.result();
     for (let i = 0; i < dh * dh; i++) U.data[i] = rf[i] * s;
     for (let i = 0; i < dz * dz; i++) V.data[i] = rb[i] * s;
+    groupSteps = accF.count;
+    lap('pass3b_group_duals');
   }
 
   const components: SplitComponent[] = [];
@@ -430,7 +448,6 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
         `either group; more data sharpen the split. See diagnostics.split.`,
     );
   }
-  lap('split');
 
   const spectralParams: BRNNParams = { kind: 'brnn', A1, U, B1, V, A2, b: yMean.slice(), activation };
   let params: BRNNParams = spectralParams;
@@ -538,7 +555,7 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
       ...(outputCond !== undefined ? { outputLayer: { cond: outputCond } } : {}),
     },
     controlVariate: cvFit ? { used: true, features: cvFit.p, r2: cvFit.r2 } : { used: false },
-    mixed: { stepsPrev: prevStats.count, stepsNext: nextStats.count },
+    mixed: { stepsPrev: prevStats.count, stepsNext: nextStats.count, ...(groupSteps !== undefined ? { stepsGroupDuals: groupSteps } : {}) },
     varianceShareRecurrent,
     feedforward: { A2: feedforward.A2.toArray(), b: Array.from(feedforward.b) },
     spectral: { A1: A1.toArray(), U: U.toArray(), B1: B1.toArray(), V: V.toArray(), A2: A2.toArray(), b: Array.from(spectralBias) },

@@ -429,7 +429,7 @@ export function colNorm(M: Matrix, j: number): number {
 }
 
 /** Σ [h;1][h;1]ᵀ and Σ [h;1] yᵀ for the output-layer least squares (DESIGN.md §5 step 6, first part). */
-function accumulateOutputLS(p: IORNNParams, chunk: SequenceChunk, acc: { G: Float64Array; C: Float64Array }, seqOffset: number): void {
+export function accumulateOutputLS(p: IORNNParams, chunk: SequenceChunk, acc: { G: Float64Array; C: Float64Array }, seqOffset: number): void {
   const dh = p.A1.rows, dy = chunk.dy, m = dh + 1;
   const hidden = new Float64Array(chunk.rows * dh);
   predictIORNN(p, chunk, { sequenceOffset: seqOffset, hidden });
@@ -488,7 +488,7 @@ export function concat(parts: Float64Array[]): Float64Array {
   return out;
 }
 
-function varianceShare(p: IORNNParams, chunks: SequenceChunk[]): number {
+export function varianceShare(p: IORNNParams, chunks: SequenceChunk[]): number {
   const p0: IORNNParams = { ...p, U: new Matrix(p.U.rows, p.U.cols) };
   let num = 0, den = 0;
   for (const c of chunks) {

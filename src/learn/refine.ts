@@ -412,7 +412,7 @@ export function refine<T extends RNNParams>(params: T, train: SequenceChunk | re
   let bestIsStart = startOk;
   let sinceBest = 0;
   const consider = (e: Evaluated): boolean => {
-    if (true) {
+    if (best === null || score(e) < score(best)) {
       best = { theta: e.theta.slice(), train: e.train, val: e.val };
       bestIsStart = false;
       sinceBest = 0;

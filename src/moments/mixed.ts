@@ -304,10 +304,63 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
     const cx = new Float64Array(rows * dx);
     for (let r = 0; r < rows; r++) for (let a = 0; a < dx; a++) cx[r * dx + a] = x[r * dx + a] - mu[a];
     let start = 0;
+    // Fast path for steps whose three blocks (Λ_{t,t−1}, P_t, Λ_{t,t+1}) are the same objects as last
+    // time (all interior steps of a VAR(1)): the centred rows t−1, t, t+1 are contiguous, so p_t and q_t
+    // are 3dx-long dot products with the stacked [FᵀΛ_{t,t−1} | FᵀP_t | FᵀΛ_{t,t+1}] (and G) rows.
+    let tri0: Matrix | null = null, tri1: Matrix | null = null, tri2: Matrix | null = null;
+    let stack: Float64Array | null = null;
+    const w3 = 3 * dx;
     for (let k = 0; k < c.lengths.length; k++) {
       const L = c.lengths[k];
       for (let t = 0; t < L; t++) {
         const po = (start + t) * dh;
+        if (order === 1 && t > 0 && t < L - 1) {
+          const b0 = this.model.precisionBlock(t, t - 1, L), b1 = this.model.precisionBlock(t, t, L), b2 = this.model.precisionBlock(t, t + 1, L);
+          if (b0 !== null && b1 !== null && b2 !== null) {
+            if (b0 !== tri0 || b1 !== tri1 || b2 !== tri2 || stack === null) {
+              const m0 = this.blockProjection(b0), m1 = this.blockProjection(b1), m2 = this.blockProjection(b2);
+              stack = new Float64Array(2 * dh * w3);
+              for (let i = 0; i < 2 * dh; i++)
+                for (let a = 0; a < dx; a++) {
+                  stack[i * w3 + a] = m0[i * dx + a];
+                  stack[i * w3 + dx + a] = m1[i * dx + a];
+                  stack[i * w3 + 2 * dx + a] = m2[i * dx + a];
+                }
+              tri0 = b0;
+              tri1 = b1;
+              tri2 = b2;
+            }
+            const cb = (start + t - 1) * dx;
+            let j = 0;
+            for (; j + 1 < dh; j += 2) {
+              const rf = j * w3, rg = (dh + j) * w3, sf = rf + w3, sg = rg + w3;
+              let a1 = 0, a2 = 0, b1 = 0, b2 = 0;
+              for (let i = 0; i < w3; i++) {
+                const v = cx[cb + i];
+                a1 += stack[rf + i] * v;
+                a2 += stack[rg + i] * v;
+                b1 += stack[sf + i] * v;
+                b2 += stack[sg + i] * v;
+              }
+              p[po + j] = a1;
+              q[po + j] = a2;
+              p[po + j + 1] = b1;
+              q[po + j + 1] = b2;
+            }
+            for (; j < dh; j++) {
+              const rf = j * w3, rg = (dh + j) * w3;
+              let a1 = 0, a2 = 0;
+              for (let i = 0; i < w3; i++) {
+                const v = cx[cb + i];
+                a1 += stack[rf + i] * v;
+                a2 += stack[rg + i] * v;
+              }
+              p[po + j] = a1;
+              q[po + j] = a2;
+            }
+            continue;
+          }
+        }
         for (let u = Math.max(0, t - order); u <= Math.min(L - 1, t + order); u++) {
           const B = this.model.precisionBlock(t, u, L);
           if (B === null) continue;

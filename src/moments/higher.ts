@@ -1,0 +1,512 @@
+import { Matrix } from '../linalg/matrix.js';
+import { InputModel } from '../input/model.js';
+import { SequenceChunk } from '../io/dataset.js';
+
+/**
+ * Higher-order (order ≥ 3) and mixed score moments for polynomial activations of degree l
+ * (DESIGN.md §4 P1–P4), contracted per sample so that no dx^order tensor is ever formed unless asked.
+ *
+ * All scores are Hermite polynomials of the STACKED first-order score with the precision blocks Λ as
+ * "covariance" (DESIGN.md §3, general rule): for modes m = 1..n, each reading the score of step t + lag_m
+ * (lag 0 or −1) projected on the columns of Q_m (dx×k_m), with v_m = Q_mᵀ s_{t+lag_m} and
+ * C_{mm'} = Q_mᵀ Λ_{t+lag_m, t+lag_m'} Q_m',
+ *   H[i_1..i_n] = Σ_{partial matchings π of {1..n}} (−1)^{|π|} Π_{(m,m')∈π} C_{mm'}[i_m, i_m'] Π_{m unmatched} v_m[i_m],
+ * and Stein's lemma gives E[y_t ⊗ H] = E[∂_{x_{t+lag_1}}…∂_{x_{t+lag_n}} y_t] contracted with the Q_m.
+ * By multilinearity, projecting the scores and blocks first equals contracting the full tensor afterwards.
+ *
+ * Two families:
+ * - `HermiteMomentAccumulator`: the full (projected) tensor E[y ⊗ H] of shape dy × k_1 × … × k_n, per sample
+ *   cost O(Π k_m · #matchings · n). With Q_m = I it is the explicit moment (tests, small dx).
+ * - `DiagonalHermiteAccumulator`: the few entries the learner needs, in closed form through univariate
+ *   Hermite polynomials He_n(x; v) (He_0 = 1, He_1 = x, He_{n+1} = x He_n − n v He_{n−1}):
+ *   'P1'      E[y_i He_l(q_j; a_j)]                          = S_l[g_j,…,g_j]        (dy×dh)
+ *   'P2prime' E[y_i (He_{l−1}(q_j; a_j) p_k − (l−1) c_jk He_{l−2}(q_j; a_j))]  = H(t^{l−1}; t−1)[g_j^{l−1}, g_k]   (dy×dh×dh)
+ *   'P2'      E[y_i Σ_m (−c_jk)^m C(l−1,m) C(l,m) m! He_{l−1−m}(q_j; a_j) He_{l−m}(p_k; b_k)]
+ *                                                            = H(t^{l−1}; (t−1)^l)[g_j^{l−1}, g_k^l]  (dy×dh×dh)
+ *   with q = Gᵀ s_t, p = Gᵀ s_{t−1}, a_j = (GᵀP_tG)_jj, b_k = (GᵀP_{t−1}G)_kk, c_jk = (GᵀΛ_{t,t−1}G)_jk.
+ *   Cost O(dx·dh + dy·dh²) per sample (after the projections), memory dy·dh² numbers.
+ *
+ * Steps: a moment with a lag −1 mode uses t = 1..L−1 (0-based) of every sequence; one with only lag-0 modes
+ * uses t = 0..L−1−skipLast. Both classes are mergeable (`merge`) and report `memoryBytes`.
+ */
+
+/** A mode of a stacked Hermite score: which step it reads (t or t−1) and its projection (null = identity). */
+export interface HermiteMode {
+  lag: 0 | -1;
+  Q: Matrix | null;
+}
+
+/** All partial matchings of {0..n−1}: each as a list of pairs [p, q] (p < q) plus the unmatched singles. */
+export function partialMatchings(n: number): { pairs: [number, number][]; singles: number[] }[] {
+  const out: { pairs: [number, number][]; singles: number[] }[] = [];
+  const rec = (rest: number[], pairs: [number, number][], singles: number[]): void => {
+    if (rest.length === 0) {
+      out.push({ pairs: pairs.slice(), singles: singles.slice() });
+      return;
+    }
+    const [first, ...others] = rest;
+    // first unmatched
+    singles.push(first);
+    rec(others, pairs, singles);
+    singles.pop();
+    // first matched with each later element
+    for (let i = 0; i < others.length; i++) {
+      pairs.push([first, others[i]]);
+      rec(others.filter((_, k) => k !== i), pairs, singles);
+      pairs.pop();
+    }
+  };
+  rec(Array.from({ length: n }, (_, i) => i), [], []);
+  return out;
+}
+
+/**
+ * Hermite tensor of one sample (see the file comment): `v[m]` the projected score of mode m (length k_m),
+ * `C(m, m')` the projected precision block (k_m × k_m', row-major Float64Array) for m < m'.
+ * Returns Π k_m numbers, row-major over (i_1, …, i_n). Pure; used by the accumulator and the tests.
+ */
+export function hermiteTensor(v: readonly Float64Array[], C: (m: number, mp: number) => Float64Array, matchings = partialMatchings(v.length)): Float64Array {
+  const n = v.length;
+  const k = v.map((x) => x.length);
+  let size = 1;
+  for (const x of k) size *= x;
+  const out = new Float64Array(size);
+  const idx = new Int32Array(n);
+  const blocks = matchings.map((mt) => mt.pairs.map(([p, q]) => C(p, q)));
+  for (let e = 0; e < size; e++) {
+    let h = 0;
+    for (let r = 0; r < matchings.length; r++) {
+      const mt = matchings[r];
+      let term = mt.pairs.length % 2 === 0 ? 1 : -1;
+      for (let z = 0; z < mt.pairs.length; z++) {
+        const [p, q] = mt.pairs[z];
+        term *= blocks[r][z][idx[p] * k[q] + idx[q]];
+      }
+      for (const m of mt.singles) term *= v[m][idx[m]];
+      h += term;
+    }
+    out[e] = h;
+    // increment the multi-index (last fastest)
+    for (let m = n - 1; m >= 0; m--) {
+      if (++idx[m] < k[m]) break;
+      idx[m] = 0;
+    }
+  }
+  return out;
+}
+
+/** Qᵀ M R (k×k' row-major); Q, R null = identity. */
+function projectBlock(M: Matrix | null, Q: Matrix | null, R: Matrix | null, dx: number): Float64Array {
+  const k = Q ? Q.cols : dx, kp = R ? R.cols : dx;
+  const out = new Float64Array(k * kp);
+  if (M === null) return out;
+  const m = M.data;
+  // MR (dx×kp)
+  const MR = new Float64Array(dx * kp);
+  for (let a = 0; a < dx; a++)
+    for (let b = 0; b < dx; b++) {
+      const mab = m[a * dx + b];
+      if (mab === 0) continue;
+      if (R) for (let c = 0; c < kp; c++) MR[a * kp + c] += mab * R.data[b * kp + c];
+      else MR[a * kp + b] += mab;
+    }
+  for (let i = 0; i < k; i++)
+    for (let a = 0; a < dx; a++) {
+      const qa = Q ? Q.data[a * k + i] : a === i ? 1 : 0;
+      if (qa === 0) continue;
+      for (let c = 0; c < kp; c++) out[i * kp + c] += qa * MR[a * kp + c];
+    }
+  return out;
+}
+
+/** Qᵀ s for the score row at offset `o` (Q null = copy). */
+function projectScore(s: Float64Array, o: number, Q: Matrix | null, dx: number, out: Float64Array): void {
+  if (Q === null) {
+    for (let a = 0; a < dx; a++) out[a] = s[o + a];
+    return;
+  }
+  const k = Q.cols, q = Q.data;
+  out.fill(0);
+  for (let a = 0; a < dx; a++) {
+    const sa = s[o + a];
+    if (sa === 0) continue;
+    for (let j = 0; j < k; j++) out[j] += q[a * k + j] * sa;
+  }
+}
+
+export interface HigherOptions {
+  /** Leave out the last `skipLast` steps of each sequence (lag-0-only moments; default 0). */
+  skipLast?: number;
+  /** If given (m×dy), the moment multiplies demix·y_t (m outputs) instead of y_t. */
+  demix?: Matrix;
+}
+
+/** One singles set S of the matchings: its modes and the size of ⊗_{m∈S} v_m. */
+interface SinglesSet {
+  modes: number[];
+  size: number;
+}
+
+/**
+ * E[y_t ⊗ H(modes)] as a dense (dy or m) × k_1 × … × k_n tensor, row-major. Feed it with `add(chunk, scores, y)`
+ * where `scores` are the chunk's first-order scores (rows×dx, e.g. from chunkScores) and `y` is rows×dy (raw
+ * outputs, centred outputs, or control-variate residuals: DESIGN.md §5 step 4).
+ *
+ * Cost: the Wick terms depend on the sample only through y ⊗ (⊗_{m∈S} v_m) for the unmatched modes S, and on
+ * the precision blocks, which take few distinct values (a VAR(1) has 4 diagonal blocks). So each sample adds
+ * y ⊗ v_1 ⊗ … ⊗ v_n (the main term, out·Π k_m multiply-adds) plus the smaller products for each singles set into
+ * a buffer keyed by the identity of its blocks; the blocks are applied once per key at the end of each chunk
+ * (as T2Accumulator does for S2).
+ */
+export class HermiteMomentAccumulator {
+  readonly dx: number;
+  readonly dy: number;
+  readonly out: number;
+  readonly shape: number[];
+  readonly sum: Float64Array;
+  count = 0;
+  private readonly matchings: ReturnType<typeof partialMatchings>;
+  private readonly k: number[];
+  private readonly entries: number;
+  private readonly minLag: number;
+  private readonly skipLast: number;
+  /** Singles sets other than the full set, and for each matching with pairs the index of its singles set. */
+  private readonly sets: SinglesSet[];
+  private readonly matchingSet: number[];
+  /** Per block-key: the blocks of every mode pair and one buffer (out × size) per singles set. */
+  private readonly pending = new Map<string, { blocks: (Matrix | null)[]; t: number; L: number; bufs: Float64Array[] }>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
+  /** cache per mode pair of projected blocks, keyed by the Λ block object. */
+  private readonly cache: Map<Matrix | null, Float64Array>[][];
+
+  constructor(readonly model: InputModel, dy: number, readonly modes: readonly HermiteMode[], readonly opts: HigherOptions = {}) {
+    const dx = model.dx;
+    if (modes.length < 1) throw new RangeError('HermiteMomentAccumulator: need at least one mode');
+    for (const m of modes) {
+      if (m.lag !== 0 && m.lag !== -1) throw new RangeError(`HermiteMomentAccumulator: mode lag must be 0 or -1, got ${m.lag}`);
+      if (m.Q && m.Q.rows !== dx) throw new RangeError(`HermiteMomentAccumulator: projection has ${m.Q.rows} rows, expected dx = ${dx}`);
+    }
+    if (opts.demix && opts.demix.cols !== dy) throw new RangeError(`HermiteMomentAccumulator: demix is ${opts.demix.rows}x${opts.demix.cols}, expected ${dy} columns`);
+    this.dx = dx;
+    this.dy = dy;
+    this.out = opts.demix ? opts.demix.rows : dy;
+    this.k = modes.map((m) => (m.Q ? m.Q.cols : dx));
+    this.entries = this.k.reduce((a, b) => a * b, 1);
+    this.shape = [this.out, ...this.k];
+    this.sum = new Float64Array(this.out * this.entries);
+    this.matchings = partialMatchings(modes.length);
+    this.minLag = Math.min(...modes.map((m) => m.lag));
+    this.skipLast = opts.skipLast ?? 0;
+    this.cache = modes.map(() => modes.map(() => new Map()));
+    const setIndex = new Map<string, number>();
+    this.sets = [];
+    this.matchingSet = this.matchings.map((mt) => {
+      if (mt.pairs.length === 0) return -1;
+      const key = mt.singles.join(',');
+      let i = setIndex.get(key);
+      if (i === undefined) {
+        i = this.sets.length;
+        setIndex.set(key, i);
+        this.sets.push({ modes: mt.singles.slice(), size: mt.singles.reduce((a, m) => a * this.k[m], 1) });
+      }
+      return i;
+    });
+  }
+
+  /** Bytes held by the running sums and the per-block buffers (the tensor is never larger than this). */
+  get memoryBytes(): number {
+    return (this.sum.length + this.sets.reduce((a, s) => a + this.out * s.size, 0) * Math.max(1, this.pending.size)) * 8;
+  }
+
+  private projected(m: number, mp: number, B: Matrix | null): Float64Array {
+    const c = this.cache[m][mp];
+    let v = c.get(B);
+    if (v === undefined) {
+      v = projectBlock(B, this.modes[m].Q, this.modes[mp].Q, this.dx);
+      if (c.size > 256) c.clear();
+      c.set(B, v);
+    }
+    return v;
+  }
+
+  private id(o: Matrix | null): number {
+    if (o === null) return 0;
+    let i = this.ids.get(o);
+    if (i === undefined) {
+      i = this.nextId++;
+      this.ids.set(o, i);
+    }
+    return i;
+  }
+
+  add(chunk: SequenceChunk, scores: Float64Array, y: Float64Array): this {
+    const { dx, dy } = this;
+    if (chunk.dx !== dx) throw new RangeError(`HermiteMomentAccumulator: chunk has dx=${chunk.dx}, expected ${dx}`);
+    if (y.length !== chunk.rows * dy) throw new RangeError(`HermiteMomentAccumulator: y has ${y.length} values, expected rows·dy = ${chunk.rows * dy}`);
+    const n = this.modes.length, out = this.out, E = this.entries, S = this.sum;
+    const v = this.k.map((k) => new Float64Array(k));
+    const yo = new Float64Array(out);
+    const D = this.opts.demix;
+    const full = new Float64Array(E);
+    const setVals = this.sets.map((s) => new Float64Array(s.size));
+    const pairList: [number, number][] = [];
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) pairList.push([p, q]);
+    const blocks: (Matrix | null)[] = new Array(pairList.length);
+    let row = 0;
+    for (let sIdx = 0; sIdx < chunk.lengths.length; sIdx++) {
+      const L = chunk.lengths[sIdx];
+      const t1 = this.minLag < 0 ? L : L - this.skipLast;
+      for (let t = -this.minLag; t < t1; t++) {
+        for (let m = 0; m < n; m++) projectScore(scores, (row + t + this.modes[m].lag) * dx, this.modes[m].Q, dx, v[m]);
+        const r = row + t;
+        if (D) {
+          yo.fill(0);
+          for (let i = 0; i < out; i++) for (let c = 0; c < dy; c++) yo[i] += D.data[i * dy + c] * y[r * dy + c];
+        } else for (let i = 0; i < dy; i++) yo[i] = y[r * dy + i];
+        // main term: y ⊗ v_1 ⊗ … ⊗ v_n
+        outerInto(v, null, full);
+        for (let i = 0; i < out; i++) {
+          const yi = yo[i];
+          if (yi === 0) continue;
+          const o = i * E;
+          for (let e = 0; e < E; e++) S[o + e] += yi * full[e];
+        }
+        // Wick terms: buffered per block key
+        if (this.sets.length > 0) {
+          let key = '';
+          for (let z = 0; z < pairList.length; z++) {
+            const [p, q] = pairList[z];
+            const B = this.model.precisionBlock(t + this.modes[p].lag, t + this.modes[q].lag, L);
+            blocks[z] = B;
+            key += this.id(B) + ',';
+          }
+          let pend = this.pending.get(key);
+          if (pend === undefined) {
+            pend = { blocks: blocks.slice(), t, L, bufs: this.sets.map((s) => new Float64Array(out * s.size)) };
+            this.pending.set(key, pend);
+          }
+          for (let si = 0; si < this.sets.length; si++) {
+            const set = this.sets[si], val = setVals[si], buf = pend.bufs[si], sz = set.size;
+            outerInto(v, set.modes, val);
+            for (let i = 0; i < out; i++) {
+              const yi = yo[i];
+              if (yi === 0) continue;
+              const o = i * sz;
+              for (let e = 0; e < sz; e++) buf[o + e] += yi * val[e];
+            }
+          }
+          if (this.pending.size > 64) this.flush();
+        }
+        this.count++;
+      }
+      row += L;
+    }
+    this.flush();
+    return this;
+  }
+
+  /** Apply the buffered Wick terms: for each key and matching with pairs, add sign · buf_S ⊗ (⊗ pair blocks). */
+  private flush(): void {
+    const n = this.modes.length, E = this.entries, out = this.out, k = this.k;
+    const idx = new Int32Array(n);
+    const pairIndex = (p: number, q: number): number => {
+      let z = 0;
+      for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++, z++) if (a === p && b === q) return z;
+      return -1;
+    };
+    for (const pend of this.pending.values()) {
+      for (let r = 0; r < this.matchings.length; r++) {
+        const si = this.matchingSet[r];
+        if (si < 0) continue;
+        const mt = this.matchings[r], set = this.sets[si], buf = pend.bufs[si];
+        const Cs = mt.pairs.map(([p, q]) => this.projected(p, q, pend.blocks[pairIndex(p, q)]));
+        const sign = mt.pairs.length % 2 === 0 ? 1 : -1;
+        idx.fill(0);
+        for (let e = 0; e < E; e++) {
+          let w = sign;
+          for (let z = 0; z < mt.pairs.length; z++) {
+            const [p, q] = mt.pairs[z];
+            w *= Cs[z][idx[p] * k[q] + idx[q]];
+          }
+          if (w !== 0) {
+            let se = 0;
+            for (const m of set.modes) se = se * k[m] + idx[m];
+            for (let i = 0; i < out; i++) this.sum[i * E + e] += w * buf[i * set.size + se];
+          }
+          for (let m = n - 1; m >= 0; m--) {
+            if (++idx[m] < k[m]) break;
+            idx[m] = 0;
+          }
+        }
+      }
+    }
+    this.pending.clear();
+  }
+
+  merge(o: HermiteMomentAccumulator): this {
+    if (o.sum.length !== this.sum.length) throw new RangeError('HermiteMomentAccumulator.merge: shapes differ');
+    for (let i = 0; i < this.sum.length; i++) this.sum[i] += o.sum[i];
+    this.count += o.count;
+    return this;
+  }
+
+  /** The mean, row-major over `shape` = [out, k_1, …, k_n]. */
+  result(): Float64Array {
+    if (this.count === 0) throw new Error('HermiteMomentAccumulator: no samples were added (are the sequences long enough for this moment?)');
+    return this.sum.map((x) => x / this.count);
+  }
+}
+
+/** ⊗_{m ∈ modes} v_m (all modes when `modes` is null), row-major in mode order, into `out`. */
+function outerInto(v: readonly Float64Array[], modes: readonly number[] | null, out: Float64Array): void {
+  const ms = modes ?? v.map((_, i) => i);
+  out[0] = 1;
+  let size = 1;
+  for (const m of ms) {
+    const vm = v[m], km = vm.length;
+    // expand in place from the back: out[e·km + c] = out[e] · vm[c]
+    for (let e = size - 1; e >= 0; e--) {
+      const oe = out[e];
+      for (let c = km - 1; c >= 0; c--) out[e * km + c] = oe * vm[c];
+    }
+    size *= km;
+  }
+}
+
+/** Univariate Hermite polynomials He_0..He_n at x with variance v, written into out[0..n]. */
+export function hermiteUnivariate(x: number, v: number, n: number, out: Float64Array): Float64Array {
+  out[0] = 1;
+  if (n >= 1) out[1] = x;
+  for (let m = 1; m < n; m++) out[m + 1] = x * out[m] - m * v * out[m - 1];
+  return out;
+}
+
+export type DiagonalKind = 'P1' | 'P2prime' | 'P2';
+
+function binom(n: number, k: number): number {
+  let r = 1;
+  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
+  return r;
+}
+
+/**
+ * The diagonal contractions of DESIGN.md §4 P1 / P2′ / P2 on the columns g_j of G (dx×dh, normally the duals
+ * pinv(Â1)), in closed form (see the file comment). Result: 'P1' → dy×dh ([i, j]); 'P2prime', 'P2' → dy×dh×dh
+ * ([i, j, k]: j = the neuron whose l−1 modes sit at step t, k = the step-(t−1) neuron).
+ * Steps: 'P1' uses t = 0..L−1−skipLast; the mixed kinds t = 1..L−1 (0-based).
+ */
+export class DiagonalHermiteAccumulator {
+  readonly dx: number;
+  readonly dh: number;
+  readonly sum: Float64Array;
+  count = 0;
+  private readonly skipLast: number;
+  private readonly cache = new Map<Matrix | null, Float64Array>();
+
+  constructor(readonly model: InputModel, readonly dy: number, readonly G: Matrix, readonly kind: DiagonalKind, readonly degree: number, opts: { skipLast?: number } = {}) {
+    if (G.rows !== model.dx) throw new RangeError(`DiagonalHermiteAccumulator: G has ${G.rows} rows, expected dx = ${model.dx}`);
+    if (!Number.isInteger(degree) || degree < 2) throw new RangeError(`DiagonalHermiteAccumulator: degree must be an integer ≥ 2, got ${degree}`);
+    this.dx = model.dx;
+    this.dh = G.cols;
+    this.sum = new Float64Array(kind === 'P1' ? dy * this.dh : dy * this.dh * this.dh);
+    this.skipLast = opts.skipLast ?? 0;
+  }
+
+  get memoryBytes(): number {
+    return this.sum.length * 8;
+  }
+
+  private proj(B: Matrix | null): Float64Array {
+    let v = this.cache.get(B);
+    if (v === undefined) {
+      v = projectBlock(B, this.G, this.G, this.dx);
+      if (this.cache.size > 256) this.cache.clear();
+      this.cache.set(B, v);
+    }
+    return v;
+  }
+
+  add(chunk: SequenceChunk, scores: Float64Array, y: Float64Array): this {
+    const { dx, dh, dy, degree: l, kind, G } = this;
+    if (chunk.dx !== dx) throw new RangeError(`DiagonalHermiteAccumulator: chunk has dx=${chunk.dx}, expected ${dx}`);
+    if (y.length !== chunk.rows * dy) throw new RangeError(`DiagonalHermiteAccumulator: y has ${y.length} values, expected rows·dy = ${chunk.rows * dy}`);
+    const q = new Float64Array(dh), p = new Float64Array(dh);
+    const Hq = new Float64Array(dh * (l + 1)), Hp = new Float64Array(dh * (l + 1));
+    const tmp = new Float64Array(l + 1);
+    const feat = new Float64Array(kind === 'P1' ? dh : dh * dh);
+    const S = this.sum, F = feat.length;
+    // P2 coefficients C(l−1,m) C(l,m) m!
+    const coef: number[] = [];
+    for (let m = 0; m <= l - 1; m++) coef.push(binom(l - 1, m) * binom(l, m) * factorial(m));
+    let row = 0;
+    for (let sIdx = 0; sIdx < chunk.lengths.length; sIdx++) {
+      const L = chunk.lengths[sIdx];
+      const t0 = kind === 'P1' ? 0 : 1, t1 = kind === 'P1' ? L - this.skipLast : L;
+      for (let t = t0; t < t1; t++) {
+        const r = row + t;
+        projectScore(scores, r * dx, G, dx, q);
+        const Pt = this.proj(this.model.precisionBlock(t, t, L));
+        for (let j = 0; j < dh; j++) {
+          hermiteUnivariate(q[j], Pt[j * dh + j], l, tmp);
+          for (let m = 0; m <= l; m++) Hq[j * (l + 1) + m] = tmp[m];
+        }
+        if (kind === 'P1') {
+          for (let j = 0; j < dh; j++) feat[j] = Hq[j * (l + 1) + l];
+        } else {
+          projectScore(scores, (r - 1) * dx, G, dx, p);
+          const Lb = this.proj(this.model.precisionBlock(t, t - 1, L));
+          if (kind === 'P2prime') {
+            for (let j = 0; j < dh; j++) {
+              const h1 = Hq[j * (l + 1) + l - 1], h2 = Hq[j * (l + 1) + l - 2];
+              for (let k = 0; k < dh; k++) feat[j * dh + k] = h1 * p[k] - (l - 1) * Lb[j * dh + k] * h2;
+            }
+          } else {
+            const Pu = this.proj(this.model.precisionBlock(t - 1, t - 1, L));
+            for (let k = 0; k < dh; k++) {
+              hermiteUnivariate(p[k], Pu[k * dh + k], l, tmp);
+              for (let m = 0; m <= l; m++) Hp[k * (l + 1) + m] = tmp[m];
+            }
+            for (let j = 0; j < dh; j++)
+              for (let k = 0; k < dh; k++) {
+                const c = Lb[j * dh + k];
+                let h = 0, cm = 1;
+                for (let m = 0; m <= l - 1; m++) {
+                  h += cm * coef[m] * Hq[j * (l + 1) + l - 1 - m] * Hp[k * (l + 1) + l - m];
+                  cm *= -c;
+                }
+                feat[j * dh + k] = h;
+              }
+          }
+        }
+        for (let i = 0; i < dy; i++) {
+          const yi = y[r * dy + i];
+          if (yi === 0) continue;
+          const o = i * F;
+          for (let e = 0; e < F; e++) S[o + e] += yi * feat[e];
+        }
+        this.count++;
+      }
+      row += L;
+    }
+    return this;
+  }
+
+  merge(o: DiagonalHermiteAccumulator): this {
+    if (o.sum.length !== this.sum.length) throw new RangeError('DiagonalHermiteAccumulator.merge: shapes differ');
+    for (let i = 0; i < this.sum.length; i++) this.sum[i] += o.sum[i];
+    this.count += o.count;
+    return this;
+  }
+
+  result(): Float64Array {
+    if (this.count === 0) throw new Error(`DiagonalHermiteAccumulator (${this.kind}): no samples were added (are the sequences long enough?)`);
+    return this.sum.map((x) => x / this.count);
+  }
+}
+
+function factorial(n: number): number {
+  let r = 1;
+  for (let i = 2; i <= n; i++) r *= i;
+  return r;
+}

@@ -118,7 +118,7 @@ const cases: Case[] = [
   },
   { label: 'CSV: a sequence of length 1', setup: (d) => fit(w(d, 'short.csv', goodCSV + '9,0.1,0.2,0.3,0.4\n')), expect: [/row 62/, /sequence 9 has 1 row, need at least 2/] },
   { label: 'CSV: a single row (no seq column)', setup: (d) => fit(w(d, 'single.csv', 'x1,x2,y1,y2\n0.1,0.2,0.3,0.4\n')), expect: [/row 2/, /1 row/] },
-  { label: 'CSV: constant input column', setup: (d) => fit(w(d, 'constant.csv', goodCSV.replace(/^(\d+),[^,]*,/gm, '$1,1.5,'))), expect: [/x1|constant|singular|variance|rank/i], names: 'constant.csv', todo: 'the input-model fit throws a plain Error (not a UserError naming the file and column)' },
+  { label: 'CSV: constant input column', setup: (d) => fit(w(d, 'constant.csv', goodCSV.replace(/^(\d+),[^,]*,/gm, '$1,1.5,'))), expect: [/x1|constant|singular|variance|rank/i], names: 'constant.csv' },
   { label: 'CSV: quoted field never closed', setup: (d) => fit(w(d, 'quote.csv', csvWithLine(8, '0,"0.3,0.5,0.1,0.2'))), expect: [/row 8/, /quoted field is never closed/] },
   { label: 'CSV: binary garbage', setup: (d) => fit(w(d, 'garbage.csv', Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % 256))), expect: [/not a text CSV file/] },
   { label: 'CSV extension but Parquet content', setup: (d) => fit(w(d, 'really.csv', parquetBytes(pqGood()))), expect: [/Parquet/, /--format parquet/] },

@@ -3,16 +3,16 @@ import path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
 import { SequenceChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
-import { writeCSV, PredictionCSVWriter, CSVSource } from '../io/csv.js';
-import { openDataSource } from '../io/open.js';
-import { activationFromSpec } from '../models/activation.js';
-import { IORNNParams, RNNParams } from '../models/params.js';
+import { PredictionCSVWriter, CSVSource } from '../io/csv.js';
+import { openDataSource, writeDataFile } from '../io/open.js';
+import { activationFromSpec, activationToString } from '../models/activation.js';
+import { RNNParams } from '../models/params.js';
 import { predict } from '../models/brnn.js';
 import { loadModel, saveModel, LoadedModel } from '../models/serialize.js';
 import { SCENARIOS, Scenario, scenarioFromJSON, simulateScenario } from '../models/simulate.js';
 import { NMSEAccumulator } from '../metrics/nmse.js';
 import { parameterErrors } from '../metrics/parameters.js';
-import { fitGloree } from '../learn/gloree.js';
+import { FitDiagnostics, FitResult, fitRNN, feedforwardFromDiagnostics } from '../learn/fit.js';
 import { PassProgressBar } from './progress.js';
 import { out, warnLine } from './io.js';
 import { buildReport } from './report-command.js';
@@ -52,13 +52,14 @@ export interface SimulateOpts {
   seed?: number;
   out: string;
   truth?: string;
+  format?: string;
 }
 
 export async function simulateCommand(o: SimulateOpts): Promise<void> {
   const sc = resolveScenario(o.scenario);
   const { model, data } = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
   if (o.truth) await saveModel(o.truth, model, { diagnostics: { scenario: sc } });
-  await writeCSV(o.out, data);
+  await writeDataFile(o.out, data, { format: o.format });
   out(`wrote ${data.rows} rows (${data.lengths.length} sequences, dx=${data.dx}, dy=${data.dy}) to ${o.out}${o.truth ? `; true model to ${o.truth}` : ''}`);
 }
 
@@ -84,10 +85,7 @@ export interface FitOpts {
 }
 
 export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
-  if (o.kind !== 'iornn') {
-    throw new UserError(`--kind ${o.kind}: only "iornn" is implemented in this version (bidirectional models are issue 5 of the tracker)`);
-  }
-  if (o.backward !== undefined) throw new UserError('--backward only applies to --kind brnn');
+  if (o.kind !== 'iornn' && o.kind !== 'brnn') throw new UserError(`--kind must be iornn or brnn, got "${o.kind}"`);
   const hidden = o.hidden === 'auto' ? 'auto' : Number(o.hidden);
   if (hidden !== 'auto' && (!/^\d+$/.test(o.hidden) || hidden < 1)) throw new UserError(`--hidden must be a positive integer or "auto", got "${o.hidden}"`);
   if (o.inputModel !== 'var1' && o.inputModel !== 'iid') throw new UserError(`--input-model must be var1 or iid, got "${o.inputModel}"`);
@@ -97,7 +95,9 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   const t0 = performance.now();
   let res;
   try {
-    res = await fitGloree(source, {
+    res = await fitRNN(source, {
+      kind: o.kind,
+      backward: o.backward,
       hidden,
       activation,
       inputModel: o.inputModel,
@@ -114,7 +114,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   if (o.report) {
     // Rendered before the model is saved so a failure leaves neither file behind.
-    const html = await buildReport({ params: res.params, inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics }, source, {
+    const html = await buildReport({ params: res.params, inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics as never }, source, {
       dataLabel: 'training data (not held out)',
       modelName: path.basename(o.out),
     });
@@ -125,19 +125,36 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   }
   if (o.quiet) return;
   const d = res.diagnostics;
-  if (d.rank.auto) {
-    out(`chose dh = ${d.rank.chosen} (${d.rank.rule}); spectrum ${d.rank.spectrum.slice(0, Math.min(d.rank.spectrum.length, d.rank.chosen + 3)).map(fmt).join(', ')}, noise floor ${fmt(d.rank.noiseFloor)}`);
+  for (const line of fitSummary(res, seconds)) out(line);
+  out(`  model written to ${o.out}${o.report ? `; report to ${o.report}` : ''}`);
+}
+
+/** Human-readable summary of a fit (any learner): sizes, conditioning, split, refinement. */
+function fitSummary(res: FitResult, seconds: number): string[] {
+  const d = res.diagnostics as FitDiagnostics & Record<string, any>;
+  const p = res.params;
+  const lines: string[] = [];
+  const rank = d.rank as { auto?: boolean; chosen?: number; rule?: string; spectrum?: number[]; noiseFloor?: number } | undefined;
+  if (rank?.auto) {
+    lines.push(`chose ${p.kind === 'brnn' || res.learner === 'gloree-b' ? 'dh + dz' : 'dh'} = ${rank.chosen} from the T2 spectrum ${(rank.spectrum ?? []).slice(0, (rank.chosen ?? 0) + 3).map(fmt).join(', ')} (noise floor ${fmt(rank.noiseFloor ?? NaN)}; rule: ${rank.rule})`);
   }
-  out(`fitted IO-RNN dh=${d.rank.chosen} on ${d.data.rows} rows (${d.data.sequences} sequences, dx=${d.data.dx}, dy=${d.data.dy}) in ${seconds.toFixed(2)} s`);
-  out(`  CP of T2: relative residual ${fmt(d.cp.residual)}; smallest singular values: A1 ${fmt(d.pinv.A1.sMin)}, A2ᵀ ${fmt(d.pinv.A2T.sMin)}`);
-  if (d.varianceShareU !== undefined) out(`  share of output variance carried by U: ${(100 * d.varianceShareU).toFixed(1)}%`);
-  if (d.refine) {
-    out(
-      `  refinement (${d.refine.method}, ${d.refine.iterations} iterations on ${d.refine.trainRows} rows): validation MSE ` +
-        `${fmt(d.refine.valLossStart ?? NaN)} → ${fmt(d.refine.valLossEnd ?? NaN)}${d.refine.keptStart ? ' (kept the spectral start)' : ''}`,
+  const sizes = p.kind === 'brnn' ? `dh=${p.A1.rows} forward + dz=${p.B1.rows} backward` : `dh=${p.A1.rows}`;
+  const what = p.kind === 'brnn' ? 'BRNN' : 'IO-RNN';
+  lines.push(`fitted ${what} ${sizes} (σ = ${activationToString(p.activation)}) on ${d.data.rows} rows (${d.data.sequences} sequences, dx=${d.data.dx}, dy=${d.data.dy}) in ${seconds.toFixed(2)} s`);
+  if (res.learner === 'gloree-b' && d.split) {
+    const s = d.split as { inferred: boolean; clarity: string; minMargin: number };
+    lines.push(`  forward/backward split ${s.inferred ? 'inferred from the mixed moments' : 'as requested'}: ${s.clarity} (smallest margin ${fmt(s.minMargin)})`);
+  }
+  if (d.cp?.residual !== undefined) lines.push(`  CP residual ${fmt(d.cp.residual)}`);
+  if (d.varianceShareU !== undefined) lines.push(`  share of output variance carried by the recurrence: ${(100 * d.varianceShareU).toFixed(1)}%`);
+  const r = d.refine as { method: string; iterations: number; trainRows: number; valLossStart: number | null; valLossEnd: number | null; keptStart: boolean } | undefined;
+  if (r) {
+    lines.push(
+      `  refinement (${r.method}, ${r.iterations} iterations on ${r.trainRows} rows): validation MSE ` +
+        `${fmt(r.valLossStart ?? NaN)} → ${fmt(r.valLossEnd ?? NaN)}${r.keptStart ? ' (kept the spectral start)' : ''}`,
     );
   }
-  out(`  model written to ${o.out}${o.report ? `; report to ${o.report}` : ''}`);
+  return lines;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,11 +194,8 @@ export interface EvaluationRow {
 }
 
 /** The U = 0 baseline stored by `fit` (Â1, U = 0, its own least-squares output layer). */
-function feedforwardOf(m: LoadedModel): IORNNParams | null {
-  const d = m.diagnostics as { feedforward?: { A2: number[][]; b: number[] } } | undefined;
-  if (m.params.kind !== 'iornn' || !d?.feedforward) return null;
-  const p = m.params;
-  return { ...p, U: new Matrix(p.U.rows, p.U.cols), A2: Matrix.from(d.feedforward.A2), b: Float64Array.from(d.feedforward.b) };
+function feedforwardOf(m: LoadedModel): RNNParams | null {
+  return feedforwardFromDiagnostics(m.params, m.diagnostics);
 }
 
 export async function evaluateCommand(
@@ -251,50 +265,84 @@ export interface DemoOpts {
   out?: string;
 }
 
+/** The spectral (pre-regression, pre-refinement) estimate stored in the diagnostics of every learner. */
+export function spectralFromDiagnostics(params: RNNParams, diagnostics: unknown): RNNParams | null {
+  const sp = (diagnostics as { spectral?: Record<string, number[][] | number[]> } | undefined)?.spectral;
+  if (!sp) return null;
+  const M = (k: string): Matrix => {
+    const v = sp[k] as number[][];
+    return v.length === 0 ? new Matrix(0, 0) : Matrix.from(v);
+  };
+  const base = { A1: M('A1'), U: M('U'), A2: M('A2'), b: Float64Array.from(sp.b as number[]) };
+  if (base.A1.rows === 0) base.A1 = new Matrix(0, params.A1.cols);
+  if (params.kind === 'brnn') {
+    const B1 = M('B1');
+    return { ...params, ...base, B1: B1.rows === 0 ? new Matrix(0, params.A1.cols) : B1, V: M('V') };
+  }
+  return { ...params, ...base };
+}
+
 /**
  * The main job on a built-in scenario: simulate training and held-out data from a planted model, fit with the
- * input model estimated from the data, and compare on held-out sequences (DESIGN.md §7).
+ * input model estimated from the data, and compare on held-out sequences (DESIGN.md §7). For a BRNN scenario only
+ * the total number of neurons is given: the forward/backward split is inferred.
  */
 export async function demoCommand(o: DemoOpts): Promise<void> {
   const sc = resolveScenario(o.scenario);
-  if (sc.kind !== 'iornn') throw new UserError(`scenario "${o.scenario}" is a ${sc.kind}; this version's demo fits IO-RNNs only`);
   const train = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
   const test = simulateScenario(sc, { nSeq: Math.max(200, Math.round(o.sequences / 5)), seed: o.seed + 1_000_003 });
-  const truth = train.model as IORNNParams;
+  const truth = train.model;
+  const total = sc.dh + (sc.dz ?? 0);
   out(`gloree demo: scenario "${o.scenario}"${sc.description ? ` (${sc.description})` : ''}`);
   out(`  training: ${train.data.rows} rows in ${train.data.lengths.length} sequences; held out: ${test.data.rows} rows; output noise σ = ${sc.noise}`);
+  if (sc.kind === 'brnn') out(`  the learner is told only the total number of neurons (${total}) and infers which are forward and which backward`);
   const bar = new PassProgressBar();
   const t0 = performance.now();
-  let res;
+  let res: FitResult;
   try {
-    res = await fitGloree(train.data, { hidden: sc.dh, seed: o.seed, refine: o.refine, onProgress: bar.update, onWarning: warnLine });
+    res = await fitRNN(train.data, {
+      kind: sc.kind,
+      hidden: total,
+      activation: truth.activation,
+      seed: o.seed,
+      refine: o.refine,
+      onProgress: bar.update,
+      onWarning: warnLine,
+    });
   } finally {
     bar.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const d = res.diagnostics;
-  const spectral: IORNNParams = { ...res.params, A1: Matrix.from(d.spectral.A1), U: Matrix.from(d.spectral.U), A2: Matrix.from(d.spectral.A2), b: Float64Array.from(d.spectral.b) };
-  const refitSpectral = d.refine ? null : res.params;
-  const ff: IORNNParams = { ...res.params, U: new Matrix(sc.dh, sc.dh), A2: Matrix.from(d.feedforward!.A2), b: Float64Array.from(d.feedforward!.b) };
+  const d = res.diagnostics as FitDiagnostics & { timingsMs?: Record<string, number> };
+  for (const line of fitSummary(res, seconds).slice(1)) out(line);
   const score = (p: RNNParams): number => {
     const acc = new NMSEAccumulator(sc.dy);
     acc.add(predict(p, test.data), test.clean);
     return acc.value();
   };
-  const rows: [string, number, ReturnType<typeof parameterErrors> | null][] = [];
-  rows.push(['U = 0 model (Â1, U = 0, A2 refit)', score(ff), null]);
-  rows.push(['spectral (moments only)', score(spectral), parameterErrors(spectral, truth)]);
-  if (refitSpectral) rows.push(['spectral + A2/b refit', score(refitSpectral), parameterErrors(refitSpectral, truth)]);
-  if (d.refine) rows.push(['spectral + refinement (default)', score(res.params), parameterErrors(res.params, truth)]);
+  const errors = (p: RNNParams): number[] | null => {
+    if (p.kind !== truth.kind || p.A1.rows !== truth.A1.rows || (p.kind === 'brnn' && truth.kind === 'brnn' && p.B1.rows !== truth.B1.rows)) return null;
+    const pe = parameterErrors(p, truth);
+    return p.kind === 'brnn' ? [pe.A1, pe.U, pe.B1!, pe.V!, pe.A2] : [pe.A1, pe.U, pe.A2];
+  };
+  const rows: [string, number, number[] | null][] = [];
+  const ff = feedforwardFromDiagnostics(res.params, d);
+  if (ff) rows.push([sc.kind === 'brnn' ? 'U = V = 0 model (same A1, B1; A2 refit)' : 'U = 0 model (Â1, U = 0, A2 refit)', score(ff), null]);
+  const spectral = spectralFromDiagnostics(res.params, d);
+  if (spectral) rows.push(['spectral (moments only)', score(spectral), errors(spectral)]);
+  rows.push([o.refine ? 'spectral + refinement (default)' : 'spectral + A2/b refit', score(res.params), errors(res.params)]);
+  rows.push(['true model (noise-free target)', 0, null]);
+  const cols = sc.kind === 'brnn' ? ['err A1', 'err U', 'err B1', 'err V', 'err A2'] : ['err A1', 'err U', 'err A2'];
   out('');
-  out('  model                                   held-out NMSE   err A1    err U     err A2');
-  for (const [label, v, pe] of rows) {
-    out(`  ${label.padEnd(40)}${fmt(v).padStart(12)}   ${pe ? [pe.A1, pe.U, pe.A2].map((e) => fmt(e).padEnd(9)).join(' ') : '—'}`);
+  out(`  ${'model'.padEnd(42)}${'held-out NMSE'.padStart(14)}   ${cols.map((c) => c.padEnd(9)).join(' ')}`);
+  for (const [label, v, pe] of rows.slice(0, -1)) {
+    out(`  ${label.padEnd(42)}${fmt(v).padStart(14)}   ${pe ? pe.map((e) => fmt(e).padEnd(9)).join(' ') : '—'}`);
   }
   out('');
-  out(`  NMSE is against the true noise-free outputs on held-out sequences; errors are relative Frobenius, up to`);
-  out(`  neuron permutation, scale and sign (DESIGN.md §7). The U = 0 row shows what the recurrence is worth.`);
-  out(`  fit time ${seconds.toFixed(2)} s (passes: ${Object.entries(d.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')})`);
+  out('  NMSE is against the true noise-free outputs on held-out sequences; errors are relative Frobenius, up to');
+  out('  neuron permutation, scale and sign (DESIGN.md §7). The U = 0 row shows what the recurrence is worth.');
+  const t = d.timingsMs ?? {};
+  out(`  fit time ${seconds.toFixed(2)} s (${Object.entries(t).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')})`);
   if (o.out) {
     await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: d });
     out(`  model written to ${o.out}`);

@@ -64,19 +64,20 @@ export function buildProgram(sink?: Sink): Command {
     .addOption(new Option('--scenario <name|file>', `scenario (${Object.keys(SCENARIOS).join(', ')}, or a JSON file)`).default('default'))
     .option('--sequences <n>', 'number of sequences (default: the scenario\'s, 5000)', intArg('--sequences', 1))
     .option('--seed <n>', 'data seed (default: the scenario\'s seed)', intArg('--seed'))
-    .requiredOption('--out <data.csv>', 'output CSV file')
+    .requiredOption('--out <data.csv|.arrow|.parquet>', 'output data file (format from the extension, or --format)')
+    .addOption(new Option('--format <fmt>', 'output format').choices(['csv', 'arrow', 'parquet']))
     .option('--truth <model.json>', 'also write the planted (true) model')
     .action(async (o) => simulateCommand(o));
 
   dataColumns(
     program
       .command('fit')
-      .description('fit an IO-RNN to a data CSV and write the model file')
-      .argument('<data>', 'CSV with columns x1..x<dx>, y1..y<dy>, optional seq')
-      .requiredOption('--hidden <k|auto>', 'number of hidden neurons (≤ dx and ≤ dy), or "auto" to pick it from the T2 spectrum')
-      .addOption(new Option('--kind <kind>', 'model kind').choices(['iornn', 'brnn']).default('iornn'))
-      .option('--backward <k2>', 'backward neurons (BRNN only)', intArg('--backward', 0))
-      .option('--activation <spec>', 'activation: z2, z3 or coefficients c0,c1,c2,…', 'z2')
+      .description('fit an IO-RNN (or a bidirectional RNN) to a data file and write the model file')
+      .argument('<data>', 'CSV, Arrow or Parquet with columns x1..x<dx>, y1..y<dy>, optional seq')
+      .requiredOption('--hidden <k|auto>', 'hidden neurons (≤ dx and ≤ dy; BRNN: forward neurons with --backward, else the total), or "auto" to pick from the T2 spectrum')
+      .addOption(new Option('--kind <kind>', 'model kind: iornn, or brnn (bidirectional)').choices(['iornn', 'brnn']).default('iornn'))
+      .option('--backward <k2>', 'BRNN: number of backward neurons (without it the split is inferred from the data)', intArg('--backward', 0))
+      .option('--activation <spec>', 'activation σ: z2, z3, or coefficients c0,c1,c2,… (e.g. 0,0.1,0.5,1 = z³+0.5z²+0.1z)', 'z2')
       .addOption(new Option('--input-model <m>', 'input model fitted from the data').choices(['var1', 'iid']).default('var1'))
       .option('--no-refine', 'spectral estimate (+ A2/b refit) only, no second-order refinement')
       .option('--no-control-variate', 'do not use the control variate for the mixed moment')

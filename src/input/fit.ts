@@ -194,9 +194,21 @@ export interface FitInputOptions {
 }
 
 /** Least-squares estimates from merged statistics (no diagnostics pass). */
-export function estimateVAR1(stats: VAR1Stats, opts: { iid?: boolean } = {}): { model: GaussianVAR1; warnings: string[]; condRegressors: number; spectralRadius: number } {
+export function estimateVAR1(
+  stats: VAR1Stats,
+  opts: { iid?: boolean; columnNames?: readonly string[] } = {},
+): { model: GaussianVAR1; warnings: string[]; condRegressors: number; spectralRadius: number } {
   const dx = stats.dx;
   const warnings: string[] = [];
+  // A constant input has no density (zero variance): say which column before any inversion fails.
+  for (let a = 0; a < dx; a++) {
+    const v = stats.n > 0 ? stats.M2[a * dx + a] / stats.n : 0;
+    const scale = Math.max(1, Math.abs(stats.mean[a]));
+    if (stats.n > 1 && !(v > 1e-24 * scale * scale)) {
+      const name = opts.columnNames?.[a] ?? `x${a + 1}`;
+      throw new Error(`input model fit: input column "${name}" is constant (value ${stats.mean[a]}); a constant input carries no information and has no Gaussian score — drop the column`);
+    }
+  }
   if (opts.iid) {
     if (stats.n < dx + 1) {
       throw new Error(`input model fit: need at least dx+1 = ${dx + 1} steps to fit an i.i.d. Gaussian with dx=${dx}, got ${stats.n}`);

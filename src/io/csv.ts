@@ -609,7 +609,8 @@ async function* readChunks(
 
 function num(v: number, what: string): string {
   if (!Number.isFinite(v)) throw new RangeError(`writeCSV: ${what} is ${v}; refusing to write a non-finite number`);
-  return String(v); // shortest representation that round-trips exactly
+  // Shortest representation that round-trips exactly; String(-0) is "0", so keep the sign of zero.
+  return Object.is(v, -0) ? '-0' : String(v);
 }
 
 function seqIdsOf(chunk: SequenceChunk, offset: number): ArrayLike<number> {

@@ -17,6 +17,8 @@ export class SpillSource implements DataSource {
   readonly dx: number;
   readonly dy: number;
   readonly name: string;
+  /** The inner source's column names, when it has them (for messages). */
+  readonly columns?: unknown;
   private dir: string | null = null;
   private file: string | null = null;
   private complete = false;
@@ -26,6 +28,7 @@ export class SpillSource implements DataSource {
     this.dx = inner.dx;
     this.dy = inner.dy;
     this.name = inner.name;
+    this.columns = (inner as { columns?: unknown }).columns;
   }
 
   chunks(): AsyncIterable<SequenceChunk> {

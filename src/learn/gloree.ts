@@ -195,7 +195,8 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
     if (inputModel.dx !== dx) throw new UserError(`input model has dx = ${inputModel.dx}, the data has dx = ${dx}`);
     inputDiag = { given: true };
   } else {
-    inputEstimate = estimateVAR1(stats, { iid: opts.inputModel === 'iid' });
+    const columnNames = (source as { columns?: { x?: readonly string[] } }).columns?.x;
+    inputEstimate = estimateVAR1(stats, { iid: opts.inputModel === 'iid', columnNames });
     inputModel = inputEstimate.model;
     residualMoments = new ResidualMoments(dx);
     inputDiag = { given: true }; // replaced after pass 2 by the full diagnostics

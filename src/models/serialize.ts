@@ -125,9 +125,11 @@ export function modelFromJSON(obj: unknown, fileName = 'model'): LoadedModel {
   if (o.kind !== 'iornn' && o.kind !== 'brnn') keyFail('kind', `must be "iornn" or "brnn", got ${JSON.stringify(o.kind)}`);
   const kind = o.kind as 'iornn' | 'brnn';
 
-  const matrix = (key: string): Matrix => {
+  // A BRNN may have no forward (or no backward) neurons: then A1 and U (or B1 and V) are [].
+  const matrix = (key: string, allowEmpty = false): Matrix => {
     const v = o[key];
     if (v === undefined) return fail(`missing key ${JSON.stringify(key)}`);
+    if (allowEmpty && Array.isArray(v) && v.length === 0) return new Matrix(0, 0);
     if (!Array.isArray(v) || v.length === 0) return keyFail(key, 'must be a non-empty array of rows (nested arrays of numbers)');
     const rows = v.length;
     if (!Array.isArray(v[0])) return keyFail(key, 'must be an array of rows (nested arrays of numbers)');
@@ -163,17 +165,23 @@ export function modelFromJSON(obj: unknown, fileName = 'model'): LoadedModel {
   };
 
   const act = activation('activation', true)!;
-  const A1 = matrix('A1');
+  const isB = kind === 'brnn';
+  let A1 = matrix('A1', isB);
+  const Bpeek = isB ? matrix('B1', true) : null;
+  if (isB && A1.rows === 0 && Bpeek!.rows === 0) fail('a BRNN needs at least one neuron: "A1" and "B1" are both empty');
+  if (A1.rows === 0) A1 = new Matrix(0, Bpeek!.cols);
   const dh = A1.rows, dx = A1.cols;
-  const U = matrix('U');
+  let U = matrix('U', isB);
+  if (U.rows === 0) U = new Matrix(0, 0);
   shape(U, 'U', dh, dh, 'dh×dh');
   let B1: Matrix | undefined, V: Matrix | undefined, actB: Activation | undefined;
   let dz = 0;
-  if (kind === 'brnn') {
-    B1 = matrix('B1');
+  if (isB) {
+    B1 = Bpeek!.rows === 0 ? new Matrix(0, dx) : Bpeek!;
     dz = B1.rows;
     if (B1.cols !== dx) keyFail('B1', `must have ${dx} columns (dx, as A1), got ${B1.rows}×${B1.cols}`);
-    V = matrix('V');
+    V = matrix('V', true);
+    if (V.rows === 0) V = new Matrix(0, 0);
     shape(V, 'V', dz, dz, 'dz×dz');
     actB = activation('activationBackward', false);
   } else {

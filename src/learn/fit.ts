@@ -1,0 +1,82 @@
+import { Matrix } from '../linalg/matrix.js';
+import { UserError } from '../io/errors.js';
+import { InputModel } from '../input/model.js';
+import { activationDegree, activationSymmetry } from '../models/activation.js';
+import { IORNNParams, RNNParams, SQUARE } from '../models/params.js';
+import { GloreeDiagnostics, GloreeOptions, fitGloree } from './gloree.js';
+import { GloreeBDiagnostics, fitGloreeB } from './gloree-b.js';
+import { GloreePolyDiagnostics, fitGloreePoly } from './gloree-poly.js';
+import { TrainingData } from './passes.js';
+
+/**
+ * One entry point over the three learners, as the CLI and the estimator use it:
+ * - kind 'iornn' with σ = c·z²: GLOREE (src/learn/gloree.ts, DESIGN.md §5);
+ * - kind 'iornn' with any other polynomial σ (degree ≥ 2, lower-order terms, scalar output): the degree-l
+ *   learner (src/learn/gloree-poly.ts, DESIGN.md §4 P1–P4);
+ * - kind 'brnn': GLOREE-B (src/learn/gloree-b.ts, DESIGN.md §4 F5). `hidden` is the number of forward neurons
+ *   when `backward` is given, else the total (the split is then inferred from the mixed moments).
+ */
+export interface FitOptions extends Omit<GloreeOptions, 'hidden'> {
+  kind?: 'iornn' | 'brnn';
+  hidden: number | 'auto';
+  /** BRNN only: number of backward neurons (then `hidden` counts the forward ones). */
+  backward?: number;
+}
+
+export type FitDiagnostics = GloreeDiagnostics | GloreePolyDiagnostics | GloreeBDiagnostics;
+
+export interface FitResult {
+  params: RNNParams;
+  inputModel: InputModel;
+  diagnostics: FitDiagnostics;
+  /** Which learner ran. */
+  learner: 'gloree' | 'gloree-poly' | 'gloree-b';
+}
+
+export function isPureQuadratic(act = SQUARE): boolean {
+  return activationDegree(act) === 2 && activationSymmetry(act) === 'monomial';
+}
+
+export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitResult> {
+  try {
+    return await dispatch(data, opts);
+  } catch (e) {
+    // Problems of the data found by the input-model fit are the user's to fix: name the data source.
+    if (!(e instanceof UserError) && e instanceof Error && e.message.startsWith('input model fit:')) {
+      const name = 'name' in data && typeof data.name === 'string' ? data.name : 'data';
+      throw new UserError(`${name}: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+async function dispatch(data: TrainingData, opts: FitOptions): Promise<FitResult> {
+  const { kind = 'iornn', backward, hidden, ...common } = opts;
+  const activation = opts.activation ?? SQUARE;
+  if (kind === 'brnn') {
+    if (!isPureQuadratic(activation)) {
+      throw new UserError('--kind brnn: bidirectional models are learned for σ(z) = c·z² only; use --activation z2');
+    }
+    if (backward !== undefined && hidden === 'auto') throw new UserError('--hidden auto with --backward: give both sizes, or only --hidden (the total) to infer the split');
+    const r = await fitGloreeB(data, backward !== undefined ? { ...common, forward: hidden as number, backward } : { ...common, total: hidden });
+    const p = r.params;
+    if (p.B1.rows === 0) {
+      // The data showed no backward neurons: the model is an IO-RNN (DESIGN.md §2), saved as one.
+      const params: IORNNParams = { kind: 'iornn', A1: p.A1, U: p.U, A2: p.A2, b: p.b, activation: p.activation };
+      return { params, inputModel: r.inputModel, diagnostics: r.diagnostics, learner: 'gloree-b' };
+    }
+    return { ...r, learner: 'gloree-b' };
+  }
+  if (backward !== undefined) throw new UserError('--backward only applies to --kind brnn');
+  if (isPureQuadratic(activation)) return { ...(await fitGloree(data, { ...common, hidden })), learner: 'gloree' };
+  return { ...(await fitGloreePoly(data, { ...common, activation, hidden })), learner: 'gloree-poly' };
+}
+
+/** The U = 0 (and V = 0) baseline stored in a model's diagnostics by every learner, as parameters; null if absent. */
+export function feedforwardFromDiagnostics(params: RNNParams, diagnostics: unknown): RNNParams | null {
+  const d = diagnostics as { feedforward?: { A2: number[][]; b: number[] } } | undefined;
+  if (!d?.feedforward) return null;
+  const A2 = Matrix.from(d.feedforward.A2), b = Float64Array.from(d.feedforward.b);
+  if (params.kind === 'brnn') return { ...params, U: new Matrix(params.U.rows, params.U.cols), V: new Matrix(params.V.rows, params.V.cols), A2, b };
+  return { ...params, U: new Matrix(params.U.rows, params.U.cols), A2, b };
+}

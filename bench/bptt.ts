@@ -707,10 +707,11 @@ export async function benchBPTT(): Promise<object> {
     '| rows | method | best held-out NMSE | final | epochs |',
     '|---|---|---|---|---|',
     ...learnerCurves.flatMap((r) => [
-      `| ${r.rows} | gloree spectral (learner bench) | ${fmt(r.nmseSpectral)} | | |`,
+      `| ${r.rows} | gloree spectral, moments only (learner bench) | ${fmt(r.nmseSpectral)} | | |`,
       `| ${r.rows} | gloree fit (learner bench, ${r.secondsRefined.toFixed(1)} s) | ${fmt(r.nmseRefined)} | | |`,
     ]),
     `| ${train.data.rows} | gloree fit (this bench, ${secs(gl.fitSeconds)} s) | ${fmt(gl.nmseFit)} | | |`,
+    `| ${train.data.rows} | BPTT float64 JS (lr ${lrF64}, ${f64.length} seeds, ${budgetF64} s; tables above) | ${fmt(Math.min(...f64.map((r) => r.best)))} | ${fmt(median(f64.map((r) => r.final)))} (median) | ${f64.map((r) => r.epochs).join(', ')} |`,
     ...vsN.map((r) => `| ${r.rows} | ${r.method} | ${fmt(r.best)} | ${fmt(r.final)} | ${r.epochs} |`),
     '',
     '### Spectral stage vs a vectorised numpy implementation (bench/numpy_gloree.py, 1 OpenBLAS thread)',

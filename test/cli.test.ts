@@ -23,7 +23,7 @@ test('simulate → fit → predict → evaluate round trip on the default scenar
   assert.equal(r.code, 0, r.stderr);
   r = await cli('fit', p('train.csv'), '--hidden', '4', '--out', p('model.json'), '--seed', '1');
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /fitted IO-RNN dh=4 on 60000 rows/);
+  assert.match(r.stdout, /fitted IO-RNN dh=4 \(σ = z\^2\) on 60000 rows/);
   const model = JSON.parse(readFileSync(p('model.json'), 'utf8'));
   assert.equal(model.format, 'gloree-model');
   assert.equal(model.kind, 'iornn');

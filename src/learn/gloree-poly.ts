@@ -564,6 +564,15 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
     params = { ...scaled, ...splitOutput(fit.W, dh, dy) };
   }
   const ff = splitOutput(solveOutputLS(regFF.G, regFF.C, m, dy).W, dh, dy);
+  // Spectral bias: ȳ = Â2ᵀ E[h] + b (the moments only see derivatives, so b comes from the means).
+  const spectralBias = Float64Array.from(scaled.b ?? yMean);
+  if (blownUp === null && regModel.G[dh * m + dh] > 0) {
+    const n = regModel.G[dh * m + dh];
+    for (let i = 0; i < dy; i++) {
+      spectralBias[i] = yMean[i];
+      for (let j = 0; j < dh; j++) spectralBias[i] -= scaled.A2.data[j * dy + i] * (regModel.G[j * m + dh] / n);
+    }
+  }
   lap('pass5_output');
 
   let refineDiag: GloreePolyDiagnostics['refine'];
@@ -605,7 +614,7 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
     stability,
     varianceShareU,
     feedforward: { A2: ff.A2.toArray(), b: Array.from(ff.b) },
-    spectral: { A1: scaled.A1.toArray(), A2: scaled.A2.toArray(), U: scaled.U.toArray(), b: Array.from(scaled.b ?? yMean) },
+    spectral: { A1: scaled.A1.toArray(), A2: scaled.A2.toArray(), U: scaled.U.toArray(), b: Array.from(spectralBias) },
     refine: refineDiag,
     timingsMs: timings,
     warnings,

@@ -21,6 +21,7 @@ const BENCHES: [string, string, string][] = [
   ['brnn', 'brnn.ts', 'benchBRNN'],
   ['io', 'io.ts', 'benchIO'],
   ['refine', 'refine.ts', 'benchRefine'],
+  ['poly', 'poly.ts', 'benchPoly'],
   ['bptt', 'bptt.ts', 'benchBPTT'],
 ];
 

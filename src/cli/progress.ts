@@ -2,15 +2,15 @@ import cliProgress from 'cli-progress';
 import type { PassProgress } from '../learn/passes.js';
 
 /**
- * Progress bars for passes over large data, on stderr and only when stderr is a terminal (so piped or
- * redirected output, CI logs and tests stay clean).
+ * Progress bars for passes over large data, drawn on stderr and only when both stdout and stderr are
+ * terminals (so piped or redirected output, CI logs and tests stay clean).
  */
 export class PassProgressBar {
   private bar: cliProgress.SingleBar | null = null;
   private stage = '';
   private readonly enabled: boolean;
 
-  constructor(enabled = Boolean(process.stderr.isTTY) && !process.env.CI) {
+  constructor(enabled = Boolean(process.stdout.isTTY && process.stderr.isTTY) && !process.env.CI) {
     this.enabled = enabled;
   }
 

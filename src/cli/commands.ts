@@ -15,7 +15,7 @@ import { parameterErrors } from '../metrics/parameters.js';
 import { FitDiagnostics, FitResult, fitRNN, feedforwardFromDiagnostics } from '../learn/fit.js';
 import { PassProgressBar } from './progress.js';
 import { out, warnLine } from './io.js';
-import { buildReport } from './report-command.js';
+import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
 
@@ -33,12 +33,6 @@ function resolveScenario(spec: string): Scenario {
   throw new UserError(`unknown scenario "${spec}" (built-in: ${Object.keys(SCENARIOS).join(', ')}; or give a JSON file)`);
 }
 
-function columns(list?: string): string[] | undefined {
-  if (list === undefined) return undefined;
-  const cols = list.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
-  if (cols.length === 0) throw new UserError(`column list "${list}" is empty`);
-  return cols;
-}
 
 async function openData(file: string, o: { x?: string; y?: string; seq?: string; format?: string }, minLength = 1, requireY = true): Promise<CSVSource> {
   return openDataSource(file, { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY, format: o.format });

@@ -212,7 +212,8 @@ export interface ReportCommandOptions {
   quiet?: boolean;
 }
 
-function columns(list?: string): string[] | undefined {
+/** A comma-separated column list of the CLI (--x, --y) as names; undefined when not given. Shared with commands.ts. */
+export function columns(list?: string): string[] | undefined {
   if (list === undefined) return undefined;
   const cols = list.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
   if (cols.length === 0) throw new UserError(`column list "${list}" is empty`);

@@ -1,24 +1,30 @@
 import { Matrix, transpose } from '../linalg/matrix.js';
 import { pinv } from '../linalg/pinv.js';
 import { DataSource, SequenceChunk, makeChunk } from '../io/dataset.js';
-import { SpillSource } from '../io/spill.js';
 import { UserError } from '../io/errors.js';
 import { InputModel } from '../input/model.js';
-import { InputDiagnostics, ResidualMoments, VAR1Stats, estimateVAR1, finishFit } from '../input/fit.js';
-import { T2Accumulator } from '../moments/single.js';
-import { ControlVariate, ControlVariateFit } from '../moments/control.js';
 import { ProjectedMixedAccumulator } from '../moments/mixed.js';
 import { momentPass } from '../moments/accumulator.js';
-import { Tensor } from '../tensor/tensor.js';
-import { jennrich } from '../decomposition/jennrich.js';
-import { als } from '../decomposition/als.js';
 import { BRNNParams, SQUARE } from '../models/params.js';
-import { predictBRNN } from '../models/brnn.js';
-import { solveOutputLS } from './refine-core.js';
-import { RefineDiagnostics, refine } from './refine.js';
-import { asSource, forEachChunk, TrainingData } from './passes.js';
-import { RankSelection, selectRank } from './rank.js';
-import { GloreeOptions, colNorm, concat, quadraticCoefficient, relResidual, strideSubchunk } from './gloree.js';
+import { forEachChunk, TrainingData } from './passes.js';
+import { RankSelection } from './rank.js';
+import { GloreeOptions, quadraticCoefficient } from './gloree.js';
+import {
+  CPDiagnostics,
+  LearnerDiagnostics,
+  autoRank,
+  checkPinv,
+  concat,
+  controlVariateDiagnostics,
+  cpOfT2,
+  dataPasses,
+  fitOutputAndRefine,
+  rankFromHalves,
+  runLog,
+  varianceShare,
+  withSpill,
+  withoutT2,
+} from './common.js';
 
 /**
  * GLOREE-B: the bidirectional learner (DESIGN.md §2 BRNN, §4 F5; the paper's Algorithm 2 for σ = c₂z²).
@@ -93,21 +99,9 @@ export interface SplitComponent {
   margin: number;
 }
 
-export interface GloreeBDiagnostics {
-  data: { rows: number; sequences: number; dx: number; dy: number; minLength: number; maxLength: number };
-  inputModel: (InputDiagnostics & { given?: boolean }) | { given: true };
-  cp: {
-    method: 'jennrich+als';
-    rank: number;
-    residual: number;
-    jennrichResidual: number;
-    alsIterations: number;
-    alsConverged: boolean;
-    minSeparation: number;
-    condEigenvectors: number;
-    projectionGapRatio: number[];
-    weights: number[];
-  };
+export interface GloreeBDiagnostics extends LearnerDiagnostics {
+  /** CP of T2 with rank K = dh + dz. */
+  cp: CPDiagnostics & { rank: number };
   /** Singular-value spectrum of the unfolded T2 and the rank rule (src/learn/rank.ts); absent with fewer than 2 sequences. */
   rank?: { chosen: number; auto: boolean } & Omit<RankSelection, 'T2'>;
   split: {
@@ -141,18 +135,12 @@ export interface GloreeBDiagnostics {
     A2T: { sMin: number; cond: number };
     outputLayer?: { cond: number };
   };
-  controlVariate: { used: boolean; features?: number; r2?: number[] };
   /** Steps behind the split moments, and behind the group-dual re-estimate of U and V (when it ran). */
   mixed: { stepsPrev: number; stepsNext: number; stepsGroupDuals?: number };
   /** Share of the fitted model's output variance that goes away with U = V = 0 (same A1, B1, A2). */
   varianceShareRecurrent?: number;
-  /** The U = V = 0 baseline: Â1, B̂1 with U = V = 0 and its own least-squares output layer (§6: always compare). */
-  feedforward?: { A2: number[][]; b: number[] };
   /** The spectral estimate before any regression or refinement (b = ȳ − Â2ᵀ mean [h; z]). */
   spectral: { A1: number[][]; U: number[][]; B1: number[][]; V: number[][]; A2: number[][]; b: number[] };
-  refine?: Omit<RefineDiagnostics, 'history' | 'validationSequences'> & { historyLength: number };
-  timingsMs: Record<string, number>;
-  warnings: string[];
 }
 
 export interface GloreeBResult {
@@ -207,14 +195,7 @@ function resolveSizes(opts: GloreeBOptions, dx: number, dy: number): { K: number
  * Give `forward` and `backward`, or `total` (optionally with one of them); with `total` alone the split is inferred.
  */
 export async function fitGloreeB(data: TrainingData, opts: GloreeBOptions): Promise<GloreeBResult> {
-  const given = asSource(data);
-  // Text formats are parsed once: later passes replay a binary spill file (as in fitGloree).
-  const spill = !given.inMemory && opts.spill !== false ? new SpillSource(given) : null;
-  try {
-    return await fitFromSource(spill ?? given, opts);
-  } finally {
-    spill?.close();
-  }
+  return withSpill(data, opts.spill, (source) => fitFromSource(source, opts));
 }
 
 async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<GloreeBResult> {
@@ -226,142 +207,47 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
   const fixedDh = sizes.dh;
   const nFolds = opts.splitFolds ?? 10;
   if (!(Number.isInteger(nFolds) && nFolds >= 3)) throw new UserError(`splitFolds must be an integer ≥ 3, got ${nFolds}`);
-  const warnings: string[] = [];
-  const warn = (m: string): void => {
-    warnings.push(m);
-    opts.onWarning?.(m);
-  };
-  const timings: Record<string, number> = {};
-  let tick = performance.now();
-  const lap = (name: string): void => {
-    const now = performance.now();
-    timings[name] = Math.round((now - tick) * 10) / 10;
-    tick = now;
-  };
+  const log = runLog(opts.onWarning);
+  const warn = log.warn;
 
-  // ---- Pass 1: input-model statistics, output means, data shape checks.
-  const stats = new VAR1Stats(dx);
-  const ySum = new Float64Array(dy);
-  let minLength = Infinity, maxLength = 0;
-  const pass1 = await forEachChunk(
-    source,
-    'input model',
-    (chunk, seqOffset) => {
-      for (let k = 0; k < chunk.lengths.length; k++) {
-        const L = chunk.lengths[k];
-        if (L < 2) {
-          throw new UserError(`${source.name}: sequence ${seqOffset + k + 1} has ${L} step; GLOREE-B needs sequences of at least 2 steps (the recurrences are read off consecutive steps)`);
-        }
-        minLength = Math.min(minLength, L);
-        maxLength = Math.max(maxLength, L);
-      }
-      for (let i = 0; i < chunk.y.length; i++) {
-        const v = chunk.y[i];
-        if (!Number.isFinite(v)) {
-          throw new UserError(`${source.name}: y has a non-finite value (${v}) at data row ${Math.floor(i / dy) + 1}, column y${(i % dy) + 1}`);
-        }
-        ySum[i % dy] += v;
-      }
-      stats.add(chunk);
-    },
-    opts.onProgress,
-  );
-  const totalRows = pass1.rows;
-  if (totalRows === 0) throw new UserError(`${source.name}: no data rows`);
-  const yMean = ySum.map((v) => v / totalRows);
+  // ---- Pass 1: input-model statistics, output means, data shape checks; pass 2: T2 (on even / odd halves),
+  // control-variate normal equations, input residual moments (as in fitGloree).
+  const { p1, input, p2 } = await dataPasses(source, 'GLOREE-B', opts, log, { t2: true });
+  const totalRows = p1.data.rows;
+  const { yMean } = p1;
+  const inputModel = input.model;
+  const { cvFit } = p2;
 
-  let inputModel: InputModel;
-  let inputDiag: GloreeBDiagnostics['inputModel'] = { given: true };
-  let residualMoments: ResidualMoments | null = null;
-  let inputEstimate: ReturnType<typeof estimateVAR1> | null = null;
-  if (typeof opts.inputModel === 'object') {
-    inputModel = opts.inputModel;
-    if (inputModel.dx !== dx) throw new UserError(`input model has dx = ${inputModel.dx}, the data has dx = ${dx}`);
-  } else {
-    inputEstimate = estimateVAR1(stats, { iid: opts.inputModel === 'iid' });
-    inputModel = inputEstimate.model;
-    residualMoments = new ResidualMoments(dx);
-  }
-  lap('pass1_input');
-
-  // ---- Pass 2: T2, control-variate normal equations, input residual moments (as in fitGloree).
-  // T2 on two halves (even / odd sequences): their difference is the noise estimate of the rank rule
-  // (src/learn/rank.ts); their count-weighted mean is the full-data T2.
-  const t2Halves = [new T2Accumulator(inputModel, dy), new T2Accumulator(inputModel, dy)];
-  const useCV = opts.controlVariate ?? true;
-  const cv = useCV ? new ControlVariate(dx, dy, { center: inputModel.mean }) : null;
-  if (cv) for (const w of cv.warnings) warn(w);
-  const cvStride = Math.max(1, Math.ceil(totalRows / (opts.controlVariateMaxRows ?? 25_000)));
-  await forEachChunk(
-    source,
-    'moments',
-    (chunk, seqOffset) => {
-      const yc = new Float64Array(chunk.y.length);
-      for (let i = 0; i < yc.length; i++) yc[i] = chunk.y[i] - yMean[i % dy];
-      const halves = foldParts(makeChunk(dx, dy, chunk.x, yc, chunk.lengths), seqOffset, 2, false);
-      for (let h = 0; h < 2; h++) if (halves[h]) momentPass(inputModel, halves[h]!, [t2Halves[h]]);
-      if (cv) {
-        const sub = strideSubchunk(chunk, seqOffset, cvStride);
-        if (sub) momentPass(null, sub, [cv]);
-      }
-      if (residualMoments && inputEstimate) residualMoments.add(inputEstimate.model, chunk);
-    },
-    opts.onProgress,
-    totalRows,
-  );
-  if (residualMoments && inputEstimate) {
-    const fin = finishFit(stats, inputEstimate, residualMoments, opts.inputModel === 'iid');
-    for (const w of fin.warnings) warn(w);
-    inputDiag = fin.diagnostics;
-  }
-  const cvFit: ControlVariateFit | null = cv ? cv.solve() : null;
-  lap('pass2_moments');
-
+  // The count-weighted mean of the halves is the full-data T2; it is formed here even when one half is empty
+  // (a single sequence: no rank rule then, but given sizes still work).
+  const t2Halves = p2.t2Halves!;
   const [ta, tb] = t2Halves;
   const t2Mean = new Float64Array(dy * dx * dx);
   for (const h of t2Halves) if (h.count > 0) for (let i = 0; i < t2Mean.length; i++) t2Mean[i] += h.sum[i];
   for (let i = 0; i < t2Mean.length; i++) t2Mean[i] /= ta.count + tb.count;
-  let rankSel: RankSelection | null = null;
-  if (ta.count > 0 && tb.count > 0) rankSel = selectRank(ta.result(), tb.result(), dy, dx, { counts: [ta.count, tb.count] });
+  const rankSel: RankSelection | null = rankFromHalves(t2Halves, dy, dx);
   let K: number;
   if (sizes.K === 'auto') {
-    if (rankSel === null) throw new UserError(`${source.name}: --hidden auto needs at least 2 sequences (the data have ${pass1.sequences}); give the number of neurons`);
-    K = rankSel.rank;
-    for (const w of rankSel.warnings) warn(`rank selection: ${w}`);
-    if (K < 1) throw new UserError(`--hidden auto: no singular value of T2 stands above the noise floor (${rankSel.noiseFloor.toExponential(2)}); the outputs show no quadratic dependence on the inputs that GLOREE-B can use`);
+    if (rankSel === null) throw new UserError(`${source.name}: --hidden auto needs at least 2 sequences (the data have ${p1.data.sequences}); give the number of neurons`);
+    K = autoRank(rankSel, log, 'the outputs show no quadratic dependence on the inputs that GLOREE-B can use');
   } else K = sizes.K;
 
   // ---- CP of T2 with rank K = dh + dz (F5: T2 = 2c₂ Σ over ALL neurons of A2^(j) ⊗ c_j ⊗ c_j, c_j rows of [A1; B1]).
-  const T2 = new Tensor([dy, dx, dx], t2Mean);
-  const jr = jennrich(T2, K, { tied: true, seed });
-  const polished = als(T2, K, { init: jr.cp, tied: true, maxIter: 500, tol: 1e-12, seed });
-  const jennrichResidual = relResidual(T2, jr.cp);
-  const cp = polished.residual <= jennrichResidual ? polished.cp : jr.cp;
-  const [Bf, Cf] = [cp.factors[0], cp.factors[1]];
-  const Aall = new Matrix(K, dx); // rows c_j, ‖c_j‖ = 1 (gauge of §2)
-  const A2all = new Matrix(K, dy);
-  for (let j = 0; j < K; j++) {
-    const cn = colNorm(Cf, j), bn = colNorm(Bf, j);
-    const w = cp.weights[j] * cn * cn * bn;
-    for (let a = 0; a < dx; a++) Aall.data[j * dx + a] = Cf.get(a, j) / cn;
-    for (let i = 0; i < dy; i++) A2all.data[j * dy + i] = (w * Bf.get(i, j)) / bn / (2 * c2);
-  }
-  lap('cp');
+  // Aall: rows c_j with ‖c_j‖ = 1 (gauge of §2), in unknown forward/backward order; A2all: the matching output rows.
+  const { C: Aall, A2: A2all, diagnostics: cpDiag } = cpOfT2(t2Mean, dy, dx, K, c2, seed);
+  log.lap('cp');
 
   // ---- Pass 3: both projected mixed moments, per fold (DESIGN.md §4 F5).
   const pAll = pinv(Aall);
   const pA2T = pinv(transpose(A2all));
-  for (const [name, p] of [['[A1; B1]', pAll], ['A2ᵀ', pA2T]] as const) {
-    if (p.rank < K) warn(`pseudo-inverse of ${name} is rank deficient (rank ${p.rank} < dh + dz = ${K}): two neurons are (nearly) indistinguishable; the split, U and V are unreliable`);
-    else if (p.cond > 1e6) warn(`pseudo-inverse of ${name} is ill-conditioned (condition number ${p.cond.toExponential(2)}); the split, U and V are unreliable`);
-  }
+  for (const [name, p] of [['[A1; B1]', pAll], ['A2ᵀ', pA2T]] as const) checkPinv(name, p, K, 'dh + dz', 'the split, U and V are unreliable', log);
   const G = pAll.pinv; // dx×K duals
   const target = cvFit ? 'residual' : 'y';
   const mk = (dir: 'prev' | 'next') => new ProjectedMixedAccumulator(inputModel, dy, dir, pA2T.pinv, G, G, { target });
   // Folds of whole sequences when there are enough of them; otherwise cut sequences into blocks for the
   // standard errors only (a cut makes the block's scores those of its own marginal density, slightly
   // wrong for y at the cut), and take the point estimate from an uncut accumulator.
-  const byBlocks = pass1.sequences < 2 * nFolds;
+  const byBlocks = p1.data.sequences < 2 * nFolds;
   const foldPrev = Array.from({ length: nFolds }, () => mk('prev'));
   const foldNext = Array.from({ length: nFolds }, () => mk('next'));
   const fullPrev = byBlocks ? mk('prev') : null;
@@ -382,11 +268,11 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
   );
   const prevStats = foldStatistics(foldPrev, fullPrev);
   const nextStats = foldStatistics(foldNext, fullNext);
-  lap('pass3_mixed');
+  log.lap('pass3_mixed');
 
   // ---- Split into forward and backward components.
   const sp = chooseSplit(prevStats.mean, prevStats.se, nextStats.mean, nextStats.se, K, fixedDh);
-  lap('split');
+  log.lap('split');
   const fwdIdx: number[] = [], bwdIdx: number[] = [];
   for (let j = 0; j < K; j++) (sp.forward[j] ? fwdIdx : bwdIdx).push(j);
   const dh = fwdIdx.length, dz = bwdIdx.length;
@@ -417,7 +303,7 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
     for (let i = 0; i < dh * dh; i++) U.data[i] = rf[i] * s;
     for (let i = 0; i < dz * dz; i++) V.data[i] = rb[i] * s;
     groupSteps = accF.count;
-    lap('pass3b_group_duals');
+    log.lap('pass3b_group_duals');
   }
 
   const components: SplitComponent[] = [];
@@ -450,87 +336,21 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
   }
 
   const spectralParams: BRNNParams = { kind: 'brnn', A1, U, B1, V, A2, b: yMean.slice(), activation };
-  let params: BRNNParams = spectralParams;
 
   // ---- Pass 4: output layer by regression (model and U = V = 0 baseline), refinement subsample.
-  const wantRefit = opts.refitOutput ?? true;
-  const wantRefine = opts.refine ?? true;
-  const refineMaxRows = opts.refineMaxRows ?? 200_000;
-  const stride = Math.max(1, Math.ceil(totalRows / refineMaxRows));
-  const m = K + 1;
-  const regModel = { G: new Float64Array(m * m), C: new Float64Array(m * dy) };
-  const regFF = { G: new Float64Array(m * m), C: new Float64Array(m * dy) };
-  const ffParams: BRNNParams = { ...spectralParams, U: new Matrix(dh, dh), V: new Matrix(dz, dz) };
-  const sample: SequenceChunk[] = [];
-  let blownUp: string | null = null;
-  await forEachChunk(
-    source,
-    'output layer',
-    (chunk, seqOffset) => {
-      if (blownUp === null) {
-        try {
-          accumulateOutputLS(spectralParams, chunk, regModel, seqOffset);
-        } catch (e) {
-          blownUp = (e as Error).message;
-        }
-      }
-      accumulateOutputLS(ffParams, chunk, regFF, seqOffset);
-      if (wantRefine) {
-        const sub = strideSubchunk(chunk, seqOffset, stride);
-        if (sub) sample.push(sub);
-      }
-    },
-    opts.onProgress,
-    totalRows,
-  );
-  let outputCond: number | undefined;
-  if (blownUp !== null) {
-    warn(`the spectral estimate blows up on the training data (${blownUp}); U or V is too large for this data.` + (wantRefine ? ' Refinement starts from shrunk U, V.' : ''));
-  } else if (wantRefit) {
-    const fit = solveOutputLS(regModel.G, regModel.C, m, dy);
-    outputCond = fit.cond;
-    params = { ...spectralParams, A2: new Matrix(K, dy, fit.W.slice(0, K * dy)), b: fit.W.slice(K * dy, m * dy) };
-  }
-  // Spectral bias: ȳ = Â2ᵀ E[h; z] + b (the moments only see derivatives, so b comes from the means).
-  const spectralBias = yMean.slice();
-  if (blownUp === null) {
-    const n = regModel.G[K * m + K];
-    for (let i = 0; i < dy; i++) for (let j = 0; j < K; j++) spectralBias[i] -= A2.data[j * dy + i] * (regModel.G[j * m + K] / n);
-  }
-  const ff = solveOutputLS(regFF.G, regFF.C, m, dy);
-  const feedforward = { A2: new Matrix(K, dy, ff.W.slice(0, K * dy)), b: ff.W.slice(K * dy, m * dy) };
-  lap('pass4_output');
-
-  // ---- Refinement (DESIGN.md §5 step 6) on the in-memory subsample.
-  let refineDiag: GloreeBDiagnostics['refine'];
-  if (wantRefine && sample.length > 0) {
-    const res = refine(params, sample, { seed, ...opts.refineOptions });
-    params = res.params;
-    const { history, validationSequences, ...rest } = res.diagnostics;
-    refineDiag = { ...rest, historyLength: history.length };
-    lap('refine');
-  }
+  // ---- Refinement (DESIGN.md §5 step 6, which supports BRNNs) on the in-memory subsample.
+  const out = await fitOutputAndRefine(source, spectralParams, yMean, totalRows, opts, log, { tooLarge: 'U or V is', shrunk: 'shrunk U, V', lapName: 'pass4_output' });
+  const { params, sample } = out;
 
   let varianceShareRecurrent: number | undefined;
   if (sample.length > 0) varianceShareRecurrent = varianceShare(params, sample);
 
   const toNested = (a: Float64Array): number[][] => new Matrix(K, K, a).toArray();
   const diagnostics: GloreeBDiagnostics = {
-    data: { rows: totalRows, sequences: pass1.sequences, dx, dy, minLength, maxLength },
-    inputModel: inputDiag,
+    data: p1.data,
+    inputModel: p2.inputDiagnostics,
     ...(rankSel ? { rank: { chosen: K, auto: sizes.K === 'auto', ...withoutT2(rankSel) } } : {}),
-    cp: {
-      method: 'jennrich+als',
-      rank: K,
-      residual: Math.min(polished.residual, jennrichResidual),
-      jennrichResidual,
-      alsIterations: polished.iterations,
-      alsConverged: polished.converged,
-      minSeparation: jr.diagnostics.minSeparation,
-      condEigenvectors: jr.diagnostics.condEigenvectors,
-      projectionGapRatio: jr.diagnostics.projectionGapRatio,
-      weights: Array.from(cp.weights),
-    },
+    cp: { method: cpDiag.method, rank: K, ...withoutMethod(cpDiag) },
     split: {
       inferred: fixedDh === null,
       forward: dh,
@@ -552,24 +372,18 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
     pinv: {
       AB: { sMin: pAll.sMin, cond: pAll.cond },
       A2T: { sMin: pA2T.sMin, cond: pA2T.cond },
-      ...(outputCond !== undefined ? { outputLayer: { cond: outputCond } } : {}),
+      ...(out.cond !== undefined ? { outputLayer: { cond: out.cond } } : {}),
     },
-    controlVariate: cvFit ? { used: true, features: cvFit.p, r2: cvFit.r2 } : { used: false },
+    controlVariate: controlVariateDiagnostics(cvFit),
     mixed: { stepsPrev: prevStats.count, stepsNext: nextStats.count, ...(groupSteps !== undefined ? { stepsGroupDuals: groupSteps } : {}) },
     varianceShareRecurrent,
-    feedforward: { A2: feedforward.A2.toArray(), b: Array.from(feedforward.b) },
-    spectral: { A1: A1.toArray(), U: U.toArray(), B1: B1.toArray(), V: V.toArray(), A2: A2.toArray(), b: Array.from(spectralBias) },
-    refine: refineDiag,
-    timingsMs: timings,
-    warnings,
+    feedforward: { A2: out.feedforward.A2.toArray(), b: Array.from(out.feedforward.b) },
+    spectral: { A1: A1.toArray(), U: U.toArray(), B1: B1.toArray(), V: V.toArray(), A2: A2.toArray(), b: Array.from(out.spectralBias) },
+    refine: out.refine,
+    timingsMs: log.timings,
+    warnings: log.warnings,
   };
   return { params, inputModel, diagnostics };
-}
-
-function withoutT2(r: RankSelection): Omit<RankSelection, 'T2'> {
-  const { T2: _t2, ...rest } = r;
-  void _t2;
-  return rest;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -737,40 +551,9 @@ function foldParts(chunk: SequenceChunk, seqOffset: number, F: number, cut: bool
   return ls.map((l, f) => (l.length === 0 ? null : makeChunk(dx, dy, concat(xs[f]), concat(ys[f]), l)));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Output layer and variance share
-
-/** Σ [h;z;1][h;z;1]ᵀ and Σ [h;z;1] yᵀ for the output-layer least squares. Throws a BlowUpError if the states escape. */
-function accumulateOutputLS(p: BRNNParams, chunk: SequenceChunk, acc: { G: Float64Array; C: Float64Array }, seqOffset: number): void {
-  const K = p.A1.rows + p.B1.rows, dy = chunk.dy, m = K + 1;
-  const hidden = new Float64Array(chunk.rows * K);
-  predictBRNN(p, chunk, { sequenceOffset: seqOffset, hidden });
-  const g = new Float64Array(m);
-  g[K] = 1;
-  for (let r = 0; r < chunk.rows; r++) {
-    for (let j = 0; j < K; j++) g[j] = hidden[r * K + j];
-    for (let a = 0; a < m; a++) {
-      const ga = g[a];
-      for (let b = a; b < m; b++) acc.G[a * m + b] += ga * g[b];
-      for (let i = 0; i < dy; i++) acc.C[a * dy + i] += ga * chunk.y[r * dy + i];
-    }
-  }
-  for (let a = 0; a < m; a++) for (let b = 0; b < a; b++) acc.G[a * m + b] = acc.G[b * m + a];
-}
-
-function varianceShare(p: BRNNParams, chunks: SequenceChunk[]): number {
-  const p0: BRNNParams = { ...p, U: new Matrix(p.U.rows, p.U.cols), V: new Matrix(p.V.rows, p.V.cols) };
-  let num = 0, den = 0;
-  for (const c of chunks) {
-    const y1 = predictBRNN(p, c);
-    const y0 = predictBRNN(p0, c);
-    const dy = c.dy;
-    const mean = new Float64Array(dy);
-    for (let i = 0; i < y1.length; i++) mean[i % dy] += y1[i] / c.rows;
-    for (let i = 0; i < y1.length; i++) {
-      num += (y1[i] - y0[i]) ** 2;
-      den += (y1[i] - mean[i % dy]) ** 2;
-    }
-  }
-  return den > 0 ? num / den : 0;
+/** The CP diagnostics without `method` (so that `rank` can follow it in the model file). */
+function withoutMethod(d: CPDiagnostics): Omit<CPDiagnostics, 'method'> {
+  const { method: _m, ...rest } = d;
+  void _m;
+  return rest;
 }

@@ -2,13 +2,11 @@ import { Matrix, transpose } from '../linalg/matrix.js';
 import { pinv } from '../linalg/pinv.js';
 import { svd } from '../linalg/svd.js';
 import { DataSource, SequenceChunk, makeChunk } from '../io/dataset.js';
-import { SpillSource } from '../io/spill.js';
 import { UserError } from '../io/errors.js';
 import { InputModel } from '../input/model.js';
-import { InputDiagnostics, ResidualMoments, VAR1Stats, estimateVAR1, finishFit } from '../input/fit.js';
-import { T1Accumulator, T2Accumulator } from '../moments/single.js';
-import { ControlVariate, ControlVariateFit, QuadraticMode, controlFeatures, featureCount } from '../moments/control.js';
-import { chunkScores, momentPass } from '../moments/accumulator.js';
+import { T1Accumulator } from '../moments/single.js';
+import { QuadraticMode, controlFeatures, featureCount } from '../moments/control.js';
+import { chunkScores } from '../moments/accumulator.js';
 import { DiagonalHermiteAccumulator, HermiteMomentAccumulator } from '../moments/higher.js';
 import { Tensor } from '../tensor/tensor.js';
 import { jennrich } from '../decomposition/jennrich.js';
@@ -19,10 +17,27 @@ import { activationCoefficients, activationSymmetry, activationToString } from '
 import { spectralNorm } from '../models/simulate.js';
 import { Rng } from '../random/rng.js';
 import { solveOutputLS } from './refine-core.js';
-import { RefineDiagnostics, RefineOptions, refine } from './refine.js';
-import { ProgressCallback, TrainingData, asSource, forEachChunk } from './passes.js';
-import { selectRank } from './rank.js';
-import { accumulateOutputLS, relResidual, splitOutput, strideSubchunk, varianceShare } from './gloree.js';
+import { TrainingData, forEachChunk } from './passes.js';
+import {
+  ControlVariateDiagnostics,
+  LearnerDiagnostics,
+  LearnerOptions,
+  accumulateOutputLS,
+  autoRank,
+  centredChunk,
+  checkPinv,
+  controlVariateDiagnostics,
+  dataPasses,
+  fitOutputAndRefine,
+  keptSubchunk,
+  rankFromHalves,
+  relResidual,
+  runLog,
+  sampleStride,
+  strideSubchunk,
+  varianceShare,
+  withSpill,
+} from './common.js';
 
 /**
  * GLOREE for IO-RNNs with a general polynomial activation σ(z) = Σ_m c_m z^m of degree l ≥ 2
@@ -49,35 +64,22 @@ import { accumulateOutputLS, relResidual, splitOutput, strideSubchunk, varianceS
  * 4. A2, b by regression on the simulated states over all data; the U = 0 baseline likewise; then (default)
  *    the second-order refinement of §5 step 6.
  */
-export interface GloreePolyOptions {
+export interface GloreePolyOptions extends LearnerOptions {
   /** dh (≤ dx; and ≤ dy when l = 2), or 'auto' (only when T2 is used for the directions). */
   hidden: number | 'auto';
   /** σ(z) = Σ c_m z^m, degree ≥ 2 (required). */
   activation: Activation;
-  inputModel?: 'var1' | 'iid' | InputModel;
   /** Moment that gives the directions: 'auto' (default, see the file comment), 'S2' or 'P1'. */
   directions?: 'auto' | 'S2' | 'P1';
   /** The order-l moment is formed explicitly only when dy·dx^l ≤ this (default 4096); else it is projected. */
   maxTensorEntries?: number;
-  controlVariate?: boolean;
-  controlVariateMaxRows?: number;
   /** Rows (whole sequences, evenly spread) used to fit the neuron scales α (default 20 000). */
   scaleFitMaxRows?: number;
-  refitOutput?: boolean;
-  refine?: boolean;
-  refineOptions?: RefineOptions;
-  refineMaxRows?: number;
-  seed?: number;
-  onProgress?: ProgressCallback;
-  spill?: boolean;
-  onWarning?: (message: string) => void;
 }
 
-export interface GloreePolyDiagnostics {
-  data: { rows: number; sequences: number; dx: number; dy: number; minLength: number; maxLength: number };
+export interface GloreePolyDiagnostics extends LearnerDiagnostics {
   activation: { coefficients: number[]; degree: number; symmetry: 'monomial' | 'even' | 'odd' | 'none'; text: string };
   hidden: { chosen: number; auto: boolean; spectrum?: number[]; noiseFloor?: number };
-  inputModel: (InputDiagnostics & { given?: boolean }) | { given: true };
   directions: {
     route: 'S2' | 'P1';
     /** 'explicit' (dy·dx^l entries) or 'projected' on a k-dimensional subspace (from 'T1' or a 'sketch'). */
@@ -95,7 +97,7 @@ export interface GloreePolyDiagnostics {
   /** A2T: conditioning of Â2ᵀ (informative only: the U step projects on each Â2^(j) and needs no demixing). */
   pinv: { A1: { sMin: number; cond: number }; A2T: { sMin: number; cond: number }; outputLayer?: { cond: number } };
   /** `uFeatures`, `uR2`: the U moment's control variate (degree-2 features plus leading-term features of x_t). */
-  controlVariate: { used: boolean; features?: number; r2?: number[]; uFeatures?: number; uR2?: number[] };
+  controlVariate: ControlVariateDiagnostics & { uFeatures?: number; uR2?: number[] };
   /** Neuron scales α_j (the fitted ‖a1_j‖ up to sign) and how they were obtained. */
   scales: { alpha: number[]; fitted: boolean; reason: string; evaluations: number; sampleRows: number; mse?: number };
   /** Bytes held by each moment accumulator (the largest is the order-l moment). */
@@ -103,11 +105,7 @@ export interface GloreePolyDiagnostics {
   /** §6: ‖U‖₂ (5.3 max_j sd(a1_j·x))², stable when ≲ 1 (l ≥ 3) or ≲ 3 (l = 2). */
   stability: { quantity: number; limit: number; stable: boolean };
   varianceShareU?: number;
-  feedforward?: { A2: number[][]; b: number[] };
   spectral: { A1: number[][]; A2: number[][]; U: number[][]; b: number[] };
-  refine?: Omit<RefineDiagnostics, 'history' | 'validationSequences'> & { historyLength: number };
-  timingsMs: Record<string, number>;
-  warnings: string[];
 }
 
 export interface GloreePolyResult {
@@ -120,13 +118,7 @@ const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
 
 /** Fit an IO-RNN with a polynomial activation of degree l ≥ 2 by GLOREE (see the file comment). */
 export async function fitGloreePoly(data: TrainingData, opts: GloreePolyOptions): Promise<GloreePolyResult> {
-  const given = asSource(data);
-  const spill = !given.inMemory && opts.spill !== false ? new SpillSource(given) : null;
-  try {
-    return await fitFromSource(spill ?? given, opts);
-  } finally {
-    spill?.close();
-  }
+  return withSpill(data, opts.spill, (source) => fitFromSource(source, opts));
 }
 
 /** Whether σ has only odd powers (then S2's moment vanishes for symmetric inputs, DESIGN.md §4 P3). */
@@ -173,18 +165,8 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   const lead = cl * fact(l); // σ^(l) = c_l l!
   const symmetry = activationSymmetry(opts.activation);
   const seed = opts.seed ?? 0;
-  const warnings: string[] = [];
-  const warn = (m: string): void => {
-    warnings.push(m);
-    opts.onWarning?.(m);
-  };
-  const timings: Record<string, number> = {};
-  let tick = performance.now();
-  const lap = (name: string): void => {
-    const now = performance.now();
-    timings[name] = Math.round((now - tick) * 10) / 10;
-    tick = now;
-  };
+  const log = runLog(opts.onWarning);
+  const { warn, lap } = log;
   const memory: Record<string, number> = {};
 
   if (opts.hidden !== 'auto') checkHiddenPoly(opts.hidden, dx, dy, l);
@@ -200,25 +182,16 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   }
 
   // ---- Pass 1: input-model statistics, output means, input covariance (for §6), shape checks.
-  const stats = new VAR1Stats(dx);
-  const ySum = new Float64Array(dy);
+  // ---- Pass 2: T2 halves (S2 route), T1 over t ≤ L−2 (P2′), control-variate normal equations, input residuals.
+  // T1 and T2 use centred outputs (E[S] = 0, so centring only lowers variance); the control-variate subsample is
+  // kept for the U moment's own control variate (LeadingTermCV).
   const xSum = new Float64Array(dx), xxSum = new Float64Array(dx * dx);
-  let minLength = Infinity, maxLength = 0;
-  const pass1 = await forEachChunk(
-    source,
-    'input model',
-    (chunk, seqOffset) => {
-      for (let k = 0; k < chunk.lengths.length; k++) {
-        const L = chunk.lengths[k];
-        if (L < 2) throw new UserError(`${source.name}: sequence ${seqOffset + k + 1} has ${L} step; GLOREE needs sequences of at least 2 steps (the recurrence is read off consecutive steps)`);
-        minLength = Math.min(minLength, L);
-        maxLength = Math.max(maxLength, L);
-      }
-      for (let i = 0; i < chunk.y.length; i++) {
-        const v = chunk.y[i];
-        if (!Number.isFinite(v)) throw new UserError(`${source.name}: y has a non-finite value (${v}) at data row ${Math.floor(i / dy) + 1}, column y${(i % dy) + 1}`);
-        ySum[i % dy] += v;
-      }
+  let t1!: T1Accumulator;
+  const cvSample: SequenceChunk[] = [];
+  const { p1, input, p2 } = await dataPasses(source, 'GLOREE', opts, log, {
+    t2: route === 'S2',
+    minSequences: 2,
+    onChunk: (chunk) => {
       for (let r = 0; r < chunk.rows; r++) {
         const o = r * dx;
         for (let a = 0; a < dx; a++) {
@@ -227,14 +200,13 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
           for (let b = a; b < dx; b++) xxSum[a * dx + b] += xa * chunk.x[o + b];
         }
       }
-      stats.add(chunk);
     },
-    opts.onProgress,
-  );
-  const totalRows = pass1.rows;
-  if (totalRows === 0) throw new UserError(`${source.name}: no data rows`);
-  if (pass1.sequences < 2) throw new UserError(`${source.name}: GLOREE needs at least 2 sequences (the data have ${pass1.sequences})`);
-  const yMean = ySum.map((v) => v / totalRows);
+    extra: (model) => [(t1 = new T1Accumulator(model, dy, { skipLast: 1 }))],
+    onControlSample: (sub, chunk) => cvSample.push(keptSubchunk(source, sub, chunk)),
+  });
+  const totalRows = p1.data.rows;
+  const { yMean } = p1;
+  const inputModel = input.model;
   const covX = new Matrix(dx, dx);
   for (let a = 0; a < dx; a++)
     for (let b = a; b < dx; b++) {
@@ -242,80 +214,15 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
       covX.data[a * dx + b] = v;
       covX.data[b * dx + a] = v;
     }
-
-  let inputModel: InputModel;
-  let inputDiag: GloreePolyDiagnostics['inputModel'] = { given: true };
-  let residualMoments: ResidualMoments | null = null;
-  let inputEstimate: ReturnType<typeof estimateVAR1> | null = null;
-  if (typeof opts.inputModel === 'object') {
-    inputModel = opts.inputModel;
-    if (inputModel.dx !== dx) throw new UserError(`input model has dx = ${inputModel.dx}, the data has dx = ${dx}`);
-  } else {
-    inputEstimate = estimateVAR1(stats, { iid: opts.inputModel === 'iid' });
-    inputModel = inputEstimate.model;
-    residualMoments = new ResidualMoments(dx);
-  }
-  lap('pass1_input');
-
-  // Centred outputs (T1, T2: E[S] = 0, so centring only lowers variance) and CV residuals (order ≥ 3 moments).
-  const centred = (chunk: SequenceChunk): SequenceChunk => {
-    const yc = new Float64Array(chunk.y.length);
-    for (let i = 0; i < yc.length; i++) yc[i] = chunk.y[i] - yMean[i % dy];
-    return makeChunk(dx, dy, chunk.x, yc, chunk.lengths);
-  };
-
-  // ---- Pass 2: T2 halves (S2 route), T1 over t ≤ L−2 (P2′), control-variate normal equations, input residuals.
-  const t2Halves = route === 'S2' ? [new T2Accumulator(inputModel, dy), new T2Accumulator(inputModel, dy)] : null;
-  const t1 = new T1Accumulator(inputModel, dy, { skipLast: 1 });
-  const useCV = opts.controlVariate ?? true;
-  const cv = useCV ? new ControlVariate(dx, dy, { center: inputModel.mean }) : null;
-  if (cv) for (const w of cv.warnings) warn(w);
-  const cvStride = Math.max(1, Math.ceil(totalRows / (opts.controlVariateMaxRows ?? 25_000)));
-  const cvSample: SequenceChunk[] = [];
-  await forEachChunk(
-    source,
-    'moments',
-    (chunk, seqOffset) => {
-      const cc = centred(chunk);
-      const accs = [t1];
-      if (t2Halves) {
-        // even / odd sequences into the two halves (split-sample noise floor for the rank rule)
-        for (const [h, sub] of [
-          [0, phaseSubchunk(cc, seqOffset, 0)],
-          [1, phaseSubchunk(cc, seqOffset, 1)],
-        ] as const) {
-          if (sub) momentPass(inputModel, sub, h === 0 ? [t2Halves[0], t1] : [t2Halves[1], t1]);
-        }
-      } else momentPass(inputModel, cc, accs);
-      if (cv) {
-        const sub = strideSubchunk(chunk, seqOffset, cvStride);
-        if (sub) {
-          momentPass(null, sub, [cv]);
-          cvSample.push(sub === chunk ? copyChunk(sub) : sub);
-        }
-      }
-      if (residualMoments && inputEstimate) residualMoments.add(inputEstimate.model, chunk);
-    },
-    opts.onProgress,
-    totalRows,
-  );
-  if (residualMoments && inputEstimate) {
-    const fin = finishFit(stats, inputEstimate, residualMoments, opts.inputModel === 'iid');
-    for (const w of fin.warnings) warn(w);
-    inputDiag = fin.diagnostics;
-  }
-  const cvFit: ControlVariateFit | null = cv ? cv.solve() : null;
+  const { cvFit, t2Halves } = p2;
   const T1 = t1.result(); // dy×dx
   memory.T1 = t1.sum.length * 8;
   if (t2Halves) memory.T2 = 2 * t2Halves[0].sum.length * 8;
-  lap('pass2_moments');
 
   // Target of the order ≥ 3 moments: CV residuals (unbiased: their ≥ 3rd derivatives of a degree-2 regression vanish).
   const target = (chunk: SequenceChunk): Float64Array => {
     if (cvFit) return bySubchunks(chunk, (sub) => cvFit.residualChunk(sub));
-    const y = new Float64Array(chunk.y.length);
-    for (let i = 0; i < y.length; i++) y[i] = chunk.y[i] - yMean[i % dy];
-    return y;
+    return centredChunk(chunk, yMean).y;
   };
 
   // ---- Directions and output weights.
@@ -327,13 +234,10 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   let T2: Tensor | null = null;
   let s2Components: Float64Array | null = null; // dh×dy: μ_j A2^(j) from T2's CP
   if (route === 'S2') {
-    const [ta, tb] = t2Halves!;
-    if (ta.count === 0 || tb.count === 0) throw new UserError(`${source.name}: GLOREE needs at least 2 sequences`);
-    const rs = selectRank(ta.result(), tb.result(), dy, dx, { counts: [ta.count, tb.count] });
+    const rs = rankFromHalves(t2Halves!, dy, dx);
+    if (rs === null) throw new UserError(`${source.name}: GLOREE needs at least 2 sequences`);
     if (opts.hidden === 'auto') {
-      dh = rs.rank;
-      for (const w of rs.warnings) warn(`rank selection: ${w}`);
-      if (dh < 1) throw new UserError(`--hidden auto: no singular value of T2 stands above the noise floor (${rs.noiseFloor.toExponential(2)}); give --hidden K`);
+      dh = autoRank(rs, log, 'give --hidden K');
       checkHiddenPoly(dh, dx, dy, l);
     } else dh = opts.hidden;
     if (dy < dh) throw new UserError(`directions from S2 need dy ≥ dh (got dy = ${dy}, dh = ${dh}); use directions 'P1'`);
@@ -408,8 +312,7 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   }
 
   const pA1 = pinv(A1hat);
-  if (pA1.rank < dh) warn(`pseudo-inverse of Â1 is rank deficient (rank ${pA1.rank} < dh = ${dh}): two neurons are (nearly) indistinguishable; U is unreliable`);
-  else if (pA1.cond > 1e6) warn(`pseudo-inverse of Â1 is ill-conditioned (condition number ${pA1.cond.toExponential(2)}); U is unreliable`);
+  checkPinv('Â1', pA1, dh, 'dh', 'U is unreliable', log);
   const G = pA1.pinv; // dx×dh duals
 
   // ---- Pass: order-l moment on the duals (S2 route, l ≥ 3) and the U moment (P2′ or P2), both on G.
@@ -417,7 +320,7 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   // Control variate of the U moment: the degree-2 features plus (â_j·(x_t − μ))^m, m = 3..l. Functions of x_t
   // alone have zero derivative in x_{t−1}, so the U moment stays unbiased, and they remove the leading term
   // c_l Σ_j A2^(j) (a1_j·x_t)^l of y, which dominates its variance.
-  const ucv = cv && l >= 3 ? LeadingTermCV.fit(cvSample, inputModel.mean, cvFit!.quadratic, A1hat, l, dy) : null;
+  const ucv = cvFit && l >= 3 ? LeadingTermCV.fit(cvSample, inputModel.mean, cvFit!.quadratic, A1hat, l, dy) : null;
   const uTarget = (chunk: SequenceChunk): Float64Array => (ucv ? bySubchunks(chunk, (sub) => ucv.residualChunk(sub)) : target(chunk));
   const needP1Diag = A2t === null;
   const p1d = needP1Diag ? new DiagonalHermiteAccumulator(inputModel, dy, G, 'P1', l) : null;
@@ -498,24 +401,13 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   lap('pass4_u');
 
   // ---- Neuron scales (σ without scale symmetry): least squares on simulated states of a subsample.
-  const scaleRows = opts.scaleFitMaxRows ?? 20_000;
-  const scaleStride = Math.max(1, Math.ceil(totalRows / scaleRows));
-  const refineMaxRows = opts.refineMaxRows ?? 200_000;
-  const wantRefine = opts.refine ?? true;
-  const refineStride = Math.max(1, Math.ceil(totalRows / refineMaxRows));
   const scaleSample: SequenceChunk[] = [];
-  const refineSample: SequenceChunk[] = [];
   const needScales = symmetry !== 'monomial';
-  if (needScales || wantRefine) {
+  if (needScales) {
+    const scaleStride = sampleStride(totalRows, opts.scaleFitMaxRows ?? 20_000);
     await forEachChunk(source, 'subsample', (chunk, off) => {
-      if (needScales) {
-        const s = strideSubchunk(chunk, off, scaleStride);
-        if (s) scaleSample.push(s === chunk ? copyChunk(s) : s);
-      }
-      if (wantRefine) {
-        const s = strideSubchunk(chunk, off, refineStride);
-        if (s) refineSample.push(s === chunk ? copyChunk(s) : s);
-      }
+      const s = strideSubchunk(chunk, off, scaleStride);
+      if (s) scaleSample.push(keptSubchunk(source, s, chunk));
     });
   }
   const spectralUnit: IORNNParams = { kind: 'iornn', A1: A1hat, U: Uhat, A2: A2hat, b: yMean.slice(), activation: { coefficients: Array.from(c) } };
@@ -532,58 +424,9 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   }
   const scaled = applyScales(spectralUnit, alpha, l);
 
-  // ---- Output layer by regression over all data (model and U = 0 baseline).
-  const m = dh + 1;
-  const regModel = { G: new Float64Array(m * m), C: new Float64Array(m * dy) };
-  const regFF = { G: new Float64Array(m * m), C: new Float64Array(m * dy) };
-  const ffParams: IORNNParams = { ...scaled, U: new Matrix(dh, dh) };
-  let blownUp: string | null = null;
-  await forEachChunk(
-    source,
-    'output layer',
-    (chunk, off) => {
-      if (blownUp === null) {
-        try {
-          accumulateOutputLS(scaled, chunk, regModel, off);
-        } catch (e) {
-          blownUp = (e as Error).message;
-        }
-      }
-      accumulateOutputLS(ffParams, chunk, regFF, off);
-    },
-    opts.onProgress,
-    totalRows,
-  );
-  let params: IORNNParams = scaled;
-  let outputCond: number | undefined;
-  if (blownUp !== null) {
-    warn(`the spectral estimate blows up on the training data (${blownUp}); U is too large for this data.${wantRefine ? ' Refinement starts from a shrunk U.' : ''}`);
-  } else if (opts.refitOutput ?? true) {
-    const fit = solveOutputLS(regModel.G, regModel.C, m, dy);
-    outputCond = fit.cond;
-    params = { ...scaled, ...splitOutput(fit.W, dh, dy) };
-  }
-  const ff = splitOutput(solveOutputLS(regFF.G, regFF.C, m, dy).W, dh, dy);
-  // Spectral bias: ȳ = Â2ᵀ E[h] + b (the moments only see derivatives, so b comes from the means).
-  const spectralBias = Float64Array.from(scaled.b ?? yMean);
-  if (blownUp === null && regModel.G[dh * m + dh] > 0) {
-    const n = regModel.G[dh * m + dh];
-    for (let i = 0; i < dy; i++) {
-      spectralBias[i] = yMean[i];
-      for (let j = 0; j < dh; j++) spectralBias[i] -= scaled.A2.data[j * dy + i] * (regModel.G[j * m + dh] / n);
-    }
-  }
-  lap('pass5_output');
-
-  let refineDiag: GloreePolyDiagnostics['refine'];
-  if (wantRefine && refineSample.length > 0) {
-    const res = refine(params, refineSample, { seed, ...opts.refineOptions });
-    params = res.params;
-    const { history, validationSequences, ...rest } = res.diagnostics;
-    void validationSequences;
-    refineDiag = { ...rest, historyLength: history.length };
-    lap('refine');
-  }
+  // ---- Output layer by regression over all data (model and U = 0 baseline), refinement subsample; refinement.
+  const out = await fitOutputAndRefine(source, scaled, yMean, totalRows, opts, log, { tooLarge: 'U is', shrunk: 'a shrunk U', lapName: 'pass5_output' });
+  const { params, sample: refineSample } = out;
   const varianceShareU = refineSample.length > 0 ? safe(() => varianceShare(params, refineSample)) : scaleSample.length > 0 ? safe(() => varianceShare(params, scaleSample)) : undefined;
 
   // ---- §6 stability rule.
@@ -596,28 +439,28 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   }
 
   const diagnostics: GloreePolyDiagnostics = {
-    data: { rows: totalRows, sequences: pass1.sequences, dx, dy, minLength, maxLength },
+    data: p1.data,
     activation: { coefficients: Array.from(c), degree: l, symmetry, text: activationToString(opts.activation) },
     hidden: hiddenDiag,
-    inputModel: inputDiag,
+    inputModel: p2.inputDiagnostics,
     directions: dirDiag,
     uMoment: uKind,
     nu,
     pinv: {
       A1: { sMin: pA1.sMin, cond: pA1.cond },
       A2T: { sMin: pA2T.sMin, cond: pA2T.cond },
-      ...(outputCond !== undefined ? { outputLayer: { cond: outputCond } } : {}),
+      ...(out.cond !== undefined ? { outputLayer: { cond: out.cond } } : {}),
     },
-    controlVariate: cvFit ? { used: true, features: cvFit.p, r2: cvFit.r2, ...(ucv ? { uFeatures: ucv.p, uR2: ucv.r2 } : {}) } : { used: false },
+    controlVariate: cvFit ? { ...controlVariateDiagnostics(cvFit), ...(ucv ? { uFeatures: ucv.p, uR2: ucv.r2 } : {}) } : { used: false },
     scales,
     memory,
     stability,
     varianceShareU,
-    feedforward: { A2: ff.A2.toArray(), b: Array.from(ff.b) },
-    spectral: { A1: scaled.A1.toArray(), A2: scaled.A2.toArray(), U: scaled.U.toArray(), b: Array.from(spectralBias) },
-    refine: refineDiag,
-    timingsMs: timings,
-    warnings,
+    feedforward: { A2: out.feedforward.A2.toArray(), b: Array.from(out.feedforward.b) },
+    spectral: { A1: scaled.A1.toArray(), A2: scaled.A2.toArray(), U: scaled.U.toArray(), b: Array.from(out.spectralBias) },
+    refine: out.refine,
+    timingsMs: log.timings,
+    warnings: log.warnings,
   };
   return { params, inputModel, diagnostics };
 }
@@ -654,38 +497,6 @@ function takeCols(M: Matrix, k: number): Float64Array {
   const out = new Float64Array(M.rows * k);
   for (let i = 0; i < M.rows; i++) for (let j = 0; j < k; j++) out[i * k + j] = M.get(i, j);
   return out;
-}
-
-function copyChunk(c: SequenceChunk): SequenceChunk {
-  return makeChunk(c.dx, c.dy, c.x.slice(), c.y.slice(), Int32Array.from(c.lengths));
-}
-
-/** Sequences of a chunk whose global index ≡ phase (mod 2), or null. */
-function phaseSubchunk(chunk: SequenceChunk, seqOffset: number, phase: number): SequenceChunk | null {
-  const { dx, dy } = chunk;
-  let row = 0;
-  const lengths: number[] = [];
-  const xs: Float64Array[] = [], ys: Float64Array[] = [];
-  for (let k = 0; k < chunk.lengths.length; k++) {
-    const L = chunk.lengths[k];
-    if ((seqOffset + k) % 2 === phase) {
-      lengths.push(L);
-      xs.push(chunk.x.subarray(row * dx, (row + L) * dx));
-      ys.push(chunk.y.subarray(row * dy, (row + L) * dy));
-    }
-    row += L;
-  }
-  if (lengths.length === 0) return null;
-  const cat = (parts: Float64Array[]): Float64Array => {
-    const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  };
-  return makeChunk(dx, dy, cat(xs), cat(ys), lengths);
 }
 
 interface CPFit {

@@ -54,38 +54,54 @@ export function featureCount(dx: number, mode: QuadraticMode): number {
  * fitted residual function so both use the same definition.
  */
 export function controlFeatures(chunk: SequenceChunk, center: Float64Array, mode: QuadraticMode, out?: Float64Array): Float64Array {
-  const dx = chunk.dx, p = featureCount(dx, mode), x = chunk.x;
+  const dx = chunk.dx, p = featureCount(dx, mode);
   const F = out ?? new Float64Array(chunk.rows * p);
   const z = new Float64Array(3 * dx);
   let row = 0;
   for (let k = 0; k < chunk.lengths.length; k++) {
     const L = chunk.lengths[k];
-    for (let t = 0; t < L; t++, row++) {
-      const hasPrev = t > 0, hasNext = t < L - 1;
-      for (let a = 0; a < dx; a++) {
-        z[a] = hasPrev ? x[(row - 1) * dx + a] - center[a] : 0;
-        z[dx + a] = x[row * dx + a] - center[a];
-        z[2 * dx + a] = hasNext ? x[(row + 1) * dx + a] - center[a] : 0;
-      }
-      let o = row * p;
-      F[o++] = 1;
-      F[o++] = hasPrev ? 1 : 0;
-      F[o++] = hasNext ? 1 : 0;
-      for (let a = 0; a < 3 * dx; a++) F[o++] = z[a];
-      if (mode === 'full') {
-        for (let a = 0; a < 3 * dx; a++) {
-          const za = z[a];
-          for (let b = a; b < 3 * dx; b++) F[o++] = za * z[b];
-        }
-      } else if (mode === 'current') {
-        for (let a = dx; a < 2 * dx; a++) {
-          const za = z[a];
-          for (let b = a; b < 2 * dx; b++) F[o++] = za * z[b];
-        }
-      }
-    }
+    for (let t = 0; t < L; t++, row++) rowFeatures(chunk.x, dx, row, t, L, center, mode, z, F, row * p);
   }
   return F;
+}
+
+/**
+ * Features of one row (step t of a length-L sequence at chunk row `row`) written to out[o, o + p).
+ * `z` is a scratch array of length 3·dx. One definition for the accumulator and the residual.
+ */
+function rowFeatures(
+  x: Float64Array,
+  dx: number,
+  row: number,
+  t: number,
+  L: number,
+  center: Float64Array,
+  mode: QuadraticMode,
+  z: Float64Array,
+  out: Float64Array,
+  o: number,
+): void {
+  const hasPrev = t > 0, hasNext = t < L - 1;
+  for (let a = 0; a < dx; a++) {
+    z[a] = hasPrev ? x[(row - 1) * dx + a] - center[a] : 0;
+    z[dx + a] = x[row * dx + a] - center[a];
+    z[2 * dx + a] = hasNext ? x[(row + 1) * dx + a] - center[a] : 0;
+  }
+  out[o++] = 1;
+  out[o++] = hasPrev ? 1 : 0;
+  out[o++] = hasNext ? 1 : 0;
+  for (let a = 0; a < 3 * dx; a++) out[o++] = z[a];
+  if (mode === 'full') {
+    for (let a = 0; a < 3 * dx; a++) {
+      const za = z[a];
+      for (let b = a; b < 3 * dx; b++) out[o++] = za * z[b];
+    }
+  } else if (mode === 'current') {
+    for (let a = dx; a < 2 * dx; a++) {
+      const za = z[a];
+      for (let b = a; b < 2 * dx; b++) out[o++] = za * z[b];
+    }
+  }
 }
 
 export interface ControlVariateOptions {
@@ -254,21 +270,29 @@ export class ControlVariateFit implements ResidualFunction {
   /** rows×dy residuals y_t − ĝ for every row of the chunk. */
   residualChunk(chunk: SequenceChunk): Float64Array {
     if (chunk.dx !== this.dx || chunk.dy !== this.dy) throw new RangeError(`control variate: chunk is dx=${chunk.dx}, dy=${chunk.dy}; fitted for dx=${this.dx}, dy=${this.dy}`);
-    const p = this.p, dy = this.dy, C = this.coef, y = chunk.y;
-    const F = controlFeatures(chunk, this.center, this.quadratic);
+    const p = this.p, dx = this.dx, dy = this.dy, C = this.coef, y = chunk.y;
+    // Features one row at a time into a p-sized buffer that stays in cache (a rows×p array per chunk cost
+    // most of the mixed-moment pass in memory traffic).
+    const f = new Float64Array(p), z = new Float64Array(3 * dx);
     const out = new Float64Array(chunk.rows * dy);
-    for (let r = 0; r < chunk.rows; r++) {
-      const fo = r * p, yo = r * dy;
-      for (let i = 0; i < dy; i++) out[yo + i] = y[yo + i];
-      for (let a = 0; a < p; a++) {
-        const fa = F[fo + a];
-        if (fa === 0) continue;
-        const ca = a * dy;
-        for (let i = 0; i < dy; i++) out[yo + i] -= fa * C[ca + i];
+    let r = 0;
+    for (let k = 0; k < chunk.lengths.length; k++) {
+      const L = chunk.lengths[k];
+      for (let t = 0; t < L; t++, r++) {
+        rowFeatures(chunk.x, dx, r, t, L, this.center, this.quadratic, z, f, 0);
+        const yo = r * dy;
+        for (let i = 0; i < dy; i++) out[yo + i] = y[yo + i];
+        for (let a = 0; a < p; a++) {
+          const fa = f[a];
+          if (fa === 0) continue;
+          const ca = a * dy;
+          for (let i = 0; i < dy; i++) out[yo + i] -= fa * C[ca + i];
+        }
       }
     }
     return out;
   }
+
 
   /** Residual of one step t (row index within the chunk). */
   residual(chunk: SequenceChunk, row: number): Float64Array {

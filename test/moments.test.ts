@@ -9,7 +9,7 @@ import { Rng } from '../src/random/rng.js';
 import { MomentAccumulator, momentPass, AccumulatorSpec } from '../src/moments/accumulator.js';
 import { T1Accumulator, T2Accumulator } from '../src/moments/single.js';
 import { MixedMomentAccumulator, ProjectedMixedAccumulator, projectMixedTensor } from '../src/moments/mixed.js';
-import { ControlVariate, ControlVariateFit, featureCount } from '../src/moments/control.js';
+import { ControlVariate, ControlVariateFit, controlFeatures, featureCount } from '../src/moments/control.js';
 import { accumulatorFromJSON, createAccumulator } from '../src/moments/spec.js';
 import { runParallelPass, runSerialPass } from '../src/moments/parallel.js';
 
@@ -440,4 +440,28 @@ test('clear errors: too-short sequences, missing residuals, bad shapes', () => {
   const t2 = new T2Accumulator(INPUT, dy);
   momentPass(INPUT, c, [t2]);
   assert.equal(t2.count, 3);
+});
+
+test('control-variate residual (evaluated without a feature array) equals y − φ(z)·β for every quadratic mode', () => {
+  const rng = new Rng(61);
+  const dx = 3, dy = 2;
+  const lengths = [1, 2, 5, 7];
+  const rows = lengths.reduce((a, b) => a + b, 0);
+  const x = rng.normalArray(rows * dx), y = rng.normalArray(rows * dy);
+  const c = makeChunk(dx, dy, x, y, lengths);
+  const center = Float64Array.from([0.1, -0.2, 0.3]);
+  for (const mode of ['full', 'current', 'none'] as const) {
+    const p = featureCount(dx, mode);
+    const coef = rng.normalArray(p * dy);
+    const fit = new ControlVariateFit(dx, dy, mode, center, coef, [0, 0]);
+    const F = controlFeatures(c, center, mode);
+    const res = fit.residualChunk(c);
+    for (let r = 0; r < rows; r++)
+      for (let i = 0; i < dy; i++) {
+        let g = 0;
+        for (let a = 0; a < p; a++) g += F[r * p + a] * coef[a * dy + i];
+        const want = y[r * dy + i] - g;
+        assert.ok(Math.abs(res[r * dy + i] - want) <= 1e-12 * (1 + Math.abs(want)), `${mode} row ${r} output ${i}: ${res[r * dy + i]} vs ${want}`);
+      }
+  }
 });

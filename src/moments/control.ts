@@ -270,28 +270,53 @@ export class ControlVariateFit implements ResidualFunction {
   /** rows×dy residuals y_t − ĝ for every row of the chunk. */
   residualChunk(chunk: SequenceChunk): Float64Array {
     if (chunk.dx !== this.dx || chunk.dy !== this.dy) throw new RangeError(`control variate: chunk is dx=${chunk.dx}, dy=${chunk.dy}; fitted for dx=${this.dx}, dy=${this.dy}`);
-    const p = this.p, dx = this.dx, dy = this.dy, C = this.coef, y = chunk.y;
-    // Features one row at a time into a p-sized buffer that stays in cache (a rows×p array per chunk cost
-    // most of the mixed-moment pass in memory traffic).
-    const f = new Float64Array(p), z = new Float64Array(3 * dx);
+    const p = this.p, dx = this.dx, dy = this.dy, y = chunk.y, x = chunk.x, center = this.center;
+    // ĝ_i(z) = c_i·φ(z) evaluated per row without materialising φ: output-major coefficients (Ct[i·p + a]) so
+    // the quadratic part is a contiguous dot product per a (a rows×p feature array per chunk cost most of the
+    // mixed-moment pass in memory traffic). Same features and summation order as `controlFeatures`.
+    const Ct = this.coefT();
     const out = new Float64Array(chunk.rows * dy);
+    const n3 = 3 * dx, z = new Float64Array(n3);
+    const lo = this.quadratic === 'current' ? dx : 0, hi = this.quadratic === 'current' ? 2 * dx : this.quadratic === 'full' ? n3 : 0;
     let r = 0;
     for (let k = 0; k < chunk.lengths.length; k++) {
       const L = chunk.lengths[k];
       for (let t = 0; t < L; t++, r++) {
-        rowFeatures(chunk.x, dx, r, t, L, this.center, this.quadratic, z, f, 0);
+        const hasPrev = t > 0, hasNext = t < L - 1;
+        for (let a = 0; a < dx; a++) {
+          z[a] = hasPrev ? x[(r - 1) * dx + a] - center[a] : 0;
+          z[dx + a] = x[r * dx + a] - center[a];
+          z[2 * dx + a] = hasNext ? x[(r + 1) * dx + a] - center[a] : 0;
+        }
         const yo = r * dy;
-        for (let i = 0; i < dy; i++) out[yo + i] = y[yo + i];
-        for (let a = 0; a < p; a++) {
-          const fa = f[a];
-          if (fa === 0) continue;
-          const ca = a * dy;
-          for (let i = 0; i < dy; i++) out[yo + i] -= fa * C[ca + i];
+        for (let i = 0; i < dy; i++) {
+          const c = i * p;
+          let g = Ct[c] + (hasPrev ? Ct[c + 1] : 0) + (hasNext ? Ct[c + 2] : 0);
+          let o = c + 3;
+          for (let a = 0; a < n3; a++) g += Ct[o++] * z[a];
+          for (let a = lo; a < hi; a++) {
+            const za = z[a];
+            let w = 0;
+            for (let b = a; b < hi; b++) w += Ct[o++] * z[b];
+            g += za * w;
+          }
+          out[yo + i] = y[yo + i] - g;
         }
       }
     }
+    void p;
     return out;
   }
+
+  private coefTCache: Float64Array | null = null;
+  /** Coefficients output-major: [i·p + a] = coef[a·dy + i]. */
+  private coefT(): Float64Array {
+    if (this.coefTCache) return this.coefTCache;
+    const p = this.p, dy = this.dy, C = this.coef, T = new Float64Array(p * dy);
+    for (let a = 0; a < p; a++) for (let i = 0; i < dy; i++) T[i * p + a] = C[a * dy + i];
+    return (this.coefTCache = T);
+  }
+
 
 
   /** Residual of one step t (row index within the chunk). */

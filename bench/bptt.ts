@@ -441,7 +441,7 @@ interface NumpyRow {
   numpyVersion: string;
 }
 
-async function numpyCompare(rowsList: number[], test: ScenarioData): Promise<NumpyRow[] | { error: string }> {
+export async function numpyCompare(rowsList: number[], test: ScenarioData): Promise<NumpyRow[] | { error: string }> {
   const probe = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
   if (probe.status !== 0) return { error: 'python3 with numpy not available' };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gloree-bptt-'));

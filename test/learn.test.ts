@@ -67,7 +67,7 @@ for (const name of ['default', 'iid', 'rect']) {
   });
 }
 
-test('spectral estimator: U error below 0.15 at n = 1e5 and NMSE falls ~10x from 1e5 to 1e6 (no refinement)', async () => {
+test('spectral estimator alone (no refinement): U error < 0.2 at n = 1e5 and falling, NMSE falls ~10x from 1e5 to 1e6', async () => {
   const sc = SCENARIOS.default;
   const small = await run(sc, 5000, false);
   const large = await run(sc, 50000, false);

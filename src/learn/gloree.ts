@@ -80,7 +80,7 @@ export function quadraticCoefficient(act: Activation): number {
   for (let m = 0; m < c.length; m++) {
     if (m !== 2 && (c[m] ?? 0) !== 0) {
       throw new UserError(
-        `activation ${JSON.stringify(c)}: this learner handles σ(z) = c·z² only (general polynomial activations are issue 7 of the tracker)`,
+        `activation ${JSON.stringify(c)}: fitGloree handles σ(z) = c·z² only; use fitRNN (or fitGloreePoly) for other polynomial activations`,
       );
     }
   }

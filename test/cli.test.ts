@@ -51,6 +51,26 @@ test('simulate → fit → predict → evaluate round trip on the default scenar
   assert.deepEqual(strip(p('model2.json')), strip(p('model.json')));
 });
 
+test('fit --hidden auto --kind brnn --report: infers sizes and split, writes model and a self-contained report', async () => {
+  let r = await cli('simulate', '--scenario', 'brnn', '--sequences', '2500', '--seed', '8', '--out', p('brnn.parquet'), '--truth', p('brnn-truth.json'));
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli('fit', p('brnn.parquet'), '--kind', 'brnn', '--hidden', 'auto', '--no-refine', '--out', p('brnn-model.json'), '--report', p('brnn-report.html'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /chose dh \+ dz = 4/);
+  assert.match(r.stdout, /fitted BRNN dh=2 forward \+ dz=2 backward/);
+  const m = JSON.parse(readFileSync(p('brnn-model.json'), 'utf8'));
+  assert.equal(m.kind, 'brnn');
+  assert.equal(m.B1.length, 2);
+  const html = readFileSync(p('brnn-report.html'), 'utf8');
+  assert.ok(html.startsWith('<!DOCTYPE html>') || html.startsWith('<!doctype html>'), 'an HTML document');
+  assert.ok((html.match(/<svg/g) ?? []).length >= 5, 'figures');
+  assert.ok(!/https?:\/\//.test(html.replace(/xmlns(:\w+)?="http:\/\/www\.w3\.org\/[^"]*"/g, '')), 'no network references');
+  r = await cli('evaluate', p('brnn-model.json'), p('brnn.parquet'), '--truth', p('brnn-truth.json'), '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const ev = JSON.parse(r.stdout);
+  assert.ok(ev.nmseVsTruth < ev.nmseFeedforwardVsTruth / 10, JSON.stringify(ev));
+});
+
 function writeBad(name: string, text: string): string {
   writeFileSync(p(name), text);
   return p(name);

@@ -60,7 +60,7 @@ export function buildProgram(sink?: Sink): Command {
 
   program
     .command('simulate')
-    .description('write a data CSV (seq, x1.., y1..) from a planted model of a built-in or JSON scenario')
+    .description('write a data file (seq, x1.., y1..; CSV, Arrow or Parquet) from a planted model of a built-in or JSON scenario')
     .addOption(new Option('--scenario <name|file>', `scenario (${Object.keys(SCENARIOS).join(', ')}, or a JSON file)`).default('default'))
     .option('--sequences <n>', 'number of sequences (default: the scenario\'s, 5000)', intArg('--sequences', 1))
     .option('--seed <n>', 'data seed (default: the scenario\'s seed)', intArg('--seed'))
@@ -91,7 +91,7 @@ export function buildProgram(sink?: Sink): Command {
   dataColumns(
     program
       .command('predict')
-      .description('predict outputs for every step of a data CSV')
+      .description('predict outputs for every step of a data file (writes CSV: seq, t, yhat1..)')
       .argument('<model>', 'model file (JSON)')
       .argument('<data>', 'CSV with the model\'s input columns')
       .requiredOption('--out <pred.csv>', 'output CSV (seq, t, yhat1..)'),
@@ -100,7 +100,7 @@ export function buildProgram(sink?: Sink): Command {
   dataColumns(
     program
       .command('evaluate')
-      .description('held-out NMSE of a model on a data CSV (and against a true model, with parameter errors)')
+      .description('held-out NMSE of a model on a data file, next to the U = 0 model (and against a true model, with parameter errors)')
       .argument('<model>', 'model file (JSON)')
       .argument('<data>', 'CSV with inputs and outputs')
       .option('--truth <model.json>', 'true model: NMSE against its noise-free outputs, and parameter errors')

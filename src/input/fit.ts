@@ -41,58 +41,98 @@ export class VAR1Stats {
   add(chunk: SequenceChunk): this {
     const dx = this.dx;
     if (chunk.dx !== dx) throw new RangeError(`VAR1Stats.add: chunk has dx=${chunk.dx}, expected ${dx}`);
-    const x = chunk.x;
-    for (let i = 0; i < chunk.rows * dx; i++) {
-      if (!Number.isFinite(x[i])) {
-        throw new Error(`input model fit: x has a non-finite value (${x[i]}) at row ${Math.floor(i / dx)} of the chunk, column x${(i % dx) + 1}; clean or drop such rows first`);
+    const x = chunk.x, N = chunk.rows * dx;
+    // Finiteness: one sum over the chunk (NaN/±Inf propagate), the row-by-row scan only when it is not finite.
+    const colSum = new Float64Array(dx);
+    for (let r = 0; r < chunk.rows; r++) for (let a = 0; a < dx; a++) colSum[a] += x[r * dx + a];
+    let total = 0;
+    for (let a = 0; a < dx; a++) total += colSum[a];
+    if (!Number.isFinite(total)) {
+      for (let i = 0; i < N; i++) {
+        if (!Number.isFinite(x[i])) {
+          throw new Error(`input model fit: x has a non-finite value (${x[i]}) at row ${Math.floor(i / dx)} of the chunk, column x${(i % dx) + 1}; clean or drop such rows first`);
+        }
       }
     }
     if (chunk.rows === 0) return this;
-    // Batch statistics (two passes over the in-memory chunk), then a Chan merge.
+    // Batch statistics in one more pass, about the chunk mean x̄ (e = x − x̄): Σ e eᵀ over all rows, the lag
+    // cross-products Σ_t e_t e_{t−1}ᵀ over transitions, and e, e eᵀ of every first and last step. The pair
+    // statistics of z_t = [x_{t−1}; x_t] follow: transitions see every row but the last of each sequence as
+    // x_{t−1} and every row but the first as x_t. Then a Chan merge.
     const b = new VAR1Stats(dx);
-    b.n = chunk.rows;
+    const n = chunk.rows;
+    b.n = n;
     b.sequences = chunk.lengths.length;
-    for (let r = 0; r < chunk.rows; r++) for (let a = 0; a < dx; a++) b.mean[a] += x[r * dx + a];
-    for (let a = 0; a < dx; a++) b.mean[a] /= b.n;
-    const d = new Float64Array(dx);
-    for (let r = 0; r < chunk.rows; r++) {
-      for (let a = 0; a < dx; a++) d[a] = x[r * dx + a] - b.mean[a];
-      for (let a = 0; a < dx; a++) {
-        const da = d[a];
-        for (let c = a; c < dx; c++) b.M2[a * dx + c] += da * d[c];
-      }
-    }
-    symmetrizeUpper(b.M2, dx);
+    const shift = new Float64Array(dx);
+    for (let a = 0; a < dx; a++) shift[a] = colSum[a] / n;
     const D = 2 * dx;
-    let row = 0;
-    let m = 0;
+    const S = new Float64Array(dx * dx), X10 = new Float64Array(dx * dx);
+    const sumE = new Float64Array(dx), sumFirst = new Float64Array(dx), sumLast = new Float64Array(dx);
+    const SFirst = new Float64Array(dx * dx), SLast = new Float64Array(dx * dx);
+    let e = new Float64Array(dx), ep = new Float64Array(dx);
+    let row = 0, m = 0;
     for (let k = 0; k < chunk.lengths.length; k++) {
       const L = chunk.lengths[k];
-      for (let t = 1; t < L; t++) {
-        const base = (row + t - 1) * dx; // z = x[row+t−1 .. row+t] is contiguous: 2dx values
-        for (let i = 0; i < D; i++) b.pairMean[i] += x[base + i];
-        m++;
-      }
-      row += L;
-    }
-    b.m = m;
-    if (m > 0) {
-      for (let i = 0; i < D; i++) b.pairMean[i] /= m;
-      const dz = new Float64Array(D);
-      row = 0;
-      for (let k = 0; k < chunk.lengths.length; k++) {
-        const L = chunk.lengths[k];
-        for (let t = 1; t < L; t++) {
-          const base = (row + t - 1) * dx;
-          for (let i = 0; i < D; i++) dz[i] = x[base + i] - b.pairMean[i];
-          for (let i = 0; i < D; i++) {
-            const di = dz[i];
-            for (let j = i; j < D; j++) b.pairM2[i * D + j] += di * dz[j];
+      for (let t = 0; t < L; t++, row++) {
+        const xo = row * dx;
+        for (let a = 0; a < dx; a++) {
+          const v = x[xo + a] - shift[a];
+          e[a] = v;
+          sumE[a] += v;
+        }
+        for (let a = 0; a < dx; a++) {
+          const ea = e[a], ao = a * dx;
+          for (let c = a; c < dx; c++) S[ao + c] += ea * e[c];
+        }
+        if (t > 0) {
+          for (let a = 0; a < dx; a++) {
+            const ea = e[a], ao = a * dx;
+            for (let c = 0; c < dx; c++) X10[ao + c] += ea * ep[c];
           }
         }
-        row += L;
+        const tmp = ep;
+        ep = e;
+        e = tmp;
       }
-      symmetrizeUpper(b.pairM2, D);
+      if (L > 0) {
+        m += L - 1;
+        const fo = (row - L) * dx, lo = (row - 1) * dx;
+        for (let a = 0; a < dx; a++) {
+          const fa = x[fo + a] - shift[a], la = x[lo + a] - shift[a];
+          sumFirst[a] += fa;
+          sumLast[a] += la;
+          for (let c = a; c < dx; c++) {
+            SFirst[a * dx + c] += fa * (x[fo + c] - shift[c]);
+            SLast[a * dx + c] += la * (x[lo + c] - shift[c]);
+          }
+        }
+      }
+    }
+    // Mean and centred comoment of all steps: Σ (e − ē)(e − ē)ᵀ = Σ e eᵀ − n ē ēᵀ.
+    for (let a = 0; a < dx; a++) b.mean[a] = shift[a] + sumE[a] / n;
+    for (let a = 0; a < dx; a++) for (let c = a; c < dx; c++) b.M2[a * dx + c] = S[a * dx + c] - (sumE[a] * sumE[c]) / n;
+    symmetrizeUpper(b.M2, dx);
+    b.m = m;
+    if (m > 0) {
+      // Pair means (offsets d from the shift) and the centred pair comoment, block by block.
+      const d = new Float64Array(D);
+      for (let a = 0; a < dx; a++) {
+        d[a] = (sumE[a] - sumLast[a]) / m;
+        d[dx + a] = (sumE[a] - sumFirst[a]) / m;
+        b.pairMean[a] = shift[a] + d[a];
+        b.pairMean[dx + a] = shift[a] + d[dx + a];
+      }
+      const P = b.pairM2;
+      for (let a = 0; a < dx; a++) {
+        for (let c = a; c < dx; c++) {
+          const s = S[a * dx + c];
+          P[a * D + c] = s - SLast[a * dx + c] - m * d[a] * d[c];
+          P[(dx + a) * D + dx + c] = s - SFirst[a * dx + c] - m * d[dx + a] * d[dx + c];
+        }
+        for (let c = 0; c < dx; c++) P[(dx + a) * D + c] = X10[a * dx + c] - m * d[dx + a] * d[c];
+      }
+      for (let a = 0; a < dx; a++) for (let c = 0; c < dx; c++) P[c * D + dx + a] = P[(dx + a) * D + c];
+      symmetrizeUpper(P, D);
     }
     return this.merge(b);
   }
@@ -274,15 +314,17 @@ export class ResidualMoments {
   }
   add(model: GaussianVAR1, chunk: SequenceChunk): this {
     const dx = this.dx, x = chunk.x, mu = model.mean, F = model.F.data, S = this.sums;
-    const e = new Float64Array(dx);
+    const e = new Float64Array(dx), cp = new Float64Array(dx);
+    const iid = model.isIID;
     let row = 0;
     for (let k = 0; k < chunk.lengths.length; k++) {
       const L = chunk.lengths[k];
-      for (let t = model.isIID ? 0 : 1; t < L; t++) {
+      for (let t = iid ? 0 : 1; t < L; t++) {
         const r = (row + t) * dx, p = r - dx;
+        if (!iid) for (let b = 0; b < dx; b++) cp[b] = x[p + b] - mu[b];
         for (let a = 0; a < dx; a++) {
           let v = x[r + a] - mu[a];
-          if (!model.isIID) for (let b = 0; b < dx; b++) v -= F[a * dx + b] * (x[p + b] - mu[b]);
+          if (!iid) for (let b = 0; b < dx; b++) v -= F[a * dx + b] * cp[b];
           e[a] = v;
         }
         for (let a = 0; a < dx; a++) {

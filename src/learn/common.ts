@@ -7,12 +7,12 @@ import { InputModel } from '../input/model.js';
 import { InputDiagnostics, ResidualMoments, VAR1Stats, estimateVAR1, finishFit } from '../input/fit.js';
 import { T2Accumulator } from '../moments/single.js';
 import { ControlVariate, ControlVariateFit } from '../moments/control.js';
-import { MomentAccumulator, momentPass } from '../moments/accumulator.js';
+import { MomentAccumulator, PassData, chunkScores, momentPass } from '../moments/accumulator.js';
 import { Tensor } from '../tensor/tensor.js';
 import { jennrich } from '../decomposition/jennrich.js';
 import { als } from '../decomposition/als.js';
 import { RNNParams } from '../models/params.js';
-import { forwardIORNN, predictIORNN } from '../models/iornn.js';
+import { accumulateStatesLS, forwardIORNN } from '../models/iornn.js';
 import { predictBRNN } from '../models/brnn.js';
 import { solveOutputLS } from './refine-core.js';
 import { RefineDiagnostics, RefineOptions, refine } from './refine.js';
@@ -31,8 +31,9 @@ import { RankSelection, selectRank } from './rank.js';
  *  - the output-layer pass (§5 step 6, first part; and the U = 0 baseline of §6), the spectral bias, the
  *    refinement (§5 step 6) and the variance share of the recurrent weights;
  *  - sequence subsets of a chunk (strides, even/odd halves).
- * The order of every floating-point operation is that of the learners before the pieces moved here: fitted
- * models are bit-identical to theirs.
+ * The pieces moved here bit-identically; later speed work (issue 8: fused output-layer pass, one-pass input
+ * statistics, the control-variate Gram by distinct monomials) changed some summation orders, so fits agree with
+ * the earlier ones to rounding (≈1e-14 relative), up to the sign gauge of σ = z² neurons (DESIGN.md §2).
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -189,12 +190,19 @@ export async function inputPass(
         minLength = Math.min(minLength, L);
         maxLength = Math.max(maxLength, L);
       }
-      for (let i = 0; i < chunk.y.length; i++) {
-        const v = chunk.y[i];
-        if (!Number.isFinite(v)) {
-          throw new UserError(`${source.name}: y has a non-finite value (${v}) at data row ${Math.floor(i / dy) + 1}, column y${(i % dy) + 1}`);
+      // Sums row by row; NaN/±Inf propagate into them, so the value-by-value scan (for the message) runs only
+      // when a sum is not finite.
+      const y = chunk.y;
+      for (let r = 0, o = 0; r < chunk.rows; r++) for (let i = 0; i < dy; i++, o++) ySum[i] += y[o];
+      let sumsFinite = true;
+      for (let i = 0; i < dy; i++) if (!Number.isFinite(ySum[i])) sumsFinite = false;
+      if (!sumsFinite) {
+        for (let i = 0; i < y.length; i++) {
+          const v = y[i];
+          if (!Number.isFinite(v)) {
+            throw new UserError(`${source.name}: y has a non-finite value (${v}) at data row ${Math.floor(i / dy) + 1}, column y${(i % dy) + 1}`);
+          }
         }
-        ySum[i % dy] += v;
       }
       onChunk?.(chunk);
       stats.add(chunk);
@@ -279,7 +287,22 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
     (chunk, seqOffset) => {
       const centred = centredChunk(chunk, yMean);
       if (t2Halves) {
-        for (const [h, sub] of evenOddSubchunks(centred, seqOffset)) if (sub) momentPass(inputModel, sub, [t2Halves[h], ...extra]);
+        // Scores once for the chunk; each half reads its sequences through a mask (no subchunk copies).
+        const data: PassData = { chunk: centred, scores: chunkScores(inputModel, centred), residual: null };
+        const nSeq = chunk.lengths.length;
+        for (const h of [0, 1] as const) {
+          const mask = new Uint8Array(nSeq);
+          let any = false;
+          for (let k = 0; k < nSeq; k++) if ((seqOffset + k) % 2 === h) mask[k] = 1, any = true;
+          if (!any) continue;
+          t2Halves[h].sequenceMask = mask;
+          try {
+            t2Halves[h].addData(data);
+          } finally {
+            t2Halves[h].sequenceMask = null;
+          }
+        }
+        for (const a of extra) a.addData(data);
       } else if (extra.length > 0) momentPass(inputModel, centred, extra);
       if (cv) {
         const sub = strideSubchunk(chunk, seqOffset, cvStride);
@@ -472,9 +495,14 @@ export function stateCount(p: RNNParams): number {
  */
 export function accumulateOutputLS(p: RNNParams, chunk: SequenceChunk, acc: OutputLS, seqOffset: number): void {
   const K = stateCount(p), dy = chunk.dy, m = K + 1;
+  if (p.kind !== 'brnn') {
+    // Fused recursion + sums (no state array): same numbers, bit for bit, as the general path below.
+    accumulateStatesLS(p, chunk, acc.G, acc.C, { sequenceOffset: seqOffset });
+    mirrorUpper(acc.G, m);
+    return;
+  }
   const hidden = new Float64Array(chunk.rows * K);
-  if (p.kind === 'brnn') predictBRNN(p, chunk, { sequenceOffset: seqOffset, hidden });
-  else predictIORNN(p, chunk, { sequenceOffset: seqOffset, hidden });
+  predictBRNN(p, chunk, { sequenceOffset: seqOffset, hidden });
   const g = new Float64Array(m);
   g[K] = 1;
   for (let r = 0; r < chunk.rows; r++) {
@@ -486,6 +514,11 @@ export function accumulateOutputLS(p: RNNParams, chunk: SequenceChunk, acc: Outp
     }
   }
   for (let a = 0; a < m; a++) for (let b = 0; b < a; b++) acc.G[a * m + b] = acc.G[b * m + a];
+}
+
+/** Copy the upper triangle of the m×m row-major G to its lower triangle. */
+function mirrorUpper(G: Float64Array, m: number): void {
+  for (let a = 0; a < m; a++) for (let b = 0; b < a; b++) G[a * m + b] = G[b * m + a];
 }
 
 /** The solution W (m×dy, m = K + 1) of the output-layer least squares as A2 (K×dy) and b (dy). */
@@ -529,14 +562,22 @@ export async function outputLayerPass(
     source,
     'output layer',
     (chunk, seqOffset) => {
-      if (blownUp === null) {
-        try {
-          accumulateOutputLS(model, chunk, reg, seqOffset);
-        } catch (e) {
-          blownUp = (e as Error).message;
+      if (model.kind !== 'brnn' && blownUp === null) {
+        // IO-RNN: the model and its U = 0 baseline in one fused loop (same sums, bit for bit, as below).
+        const failure = accumulateStatesLS(model, chunk, reg.G, reg.C, { sequenceOffset: seqOffset, feedforward: regFF });
+        if (failure) blownUp = failure.message;
+        mirrorUpper(reg.G, m);
+        mirrorUpper(regFF.G, m);
+      } else {
+        if (blownUp === null) {
+          try {
+            accumulateOutputLS(model, chunk, reg, seqOffset);
+          } catch (e) {
+            blownUp = (e as Error).message;
+          }
         }
+        accumulateOutputLS(ffParams, chunk, regFF, seqOffset);
       }
-      accumulateOutputLS(ffParams, chunk, regFF, seqOffset);
       if (opts.sampleStride !== null) {
         const sub = strideSubchunk(chunk, seqOffset, opts.sampleStride);
         if (sub) sample.push(keptSubchunk(source, sub, chunk));

@@ -163,3 +163,125 @@ export function forwardIORNN(params: IORNNParams, chunk: SequenceChunk, opts: Om
   const yhat = predictIORNN(params, chunk, { ...opts, hidden });
   return { yhat, hidden };
 }
+
+/**
+ * Σ [h;1][h;1]ᵀ (G, m×m, m = dh + 1, upper triangle only: the caller mirrors it) and Σ [h;1] yᵀ (C, m×dy) over
+ * every row of the chunk, with h_t the IO-RNN's hidden states (the output-layer least squares of DESIGN.md
+ * §5 step 6). Same states and the same order of floating-point operations as `predictIORNN` followed by
+ * the row-by-row sums, but fused in one loop: no rows×dh state array, no predictions.
+ *
+ * With `feedforward` ({G, C} of the same shapes) the sums of the same model without recurrence (U = 0, §6's
+ * baseline) are accumulated in the same loop: both share A1 x_t, computed once. If the model's recursion
+ * escapes, its sums stop (they are then partial), the feedforward sums still cover the whole chunk, and the
+ * BlowUpError is returned (thrown when there is no `feedforward`). Returns null otherwise.
+ */
+export function accumulateStatesLS(
+  params: IORNNParams, chunk: SequenceChunk, G: Float64Array, C: Float64Array,
+  opts: { sequenceOffset?: number; blowUpThreshold?: number; feedforward?: { G: Float64Array; C: Float64Array } } = {},
+): BlowUpError | null {
+  const { A1, U } = params;
+  const n = A1.rows, dx = A1.cols, dy = chunk.dy, m = n + 1;
+  checkInputDim(dx, chunk);
+  checkSquare(U, n, 'U');
+  const ff = opts.feedforward;
+  for (const [g, c] of [[G, C], ...(ff ? [[ff.G, ff.C]] : [])]) {
+    if (g.length !== m * m || c.length !== m * dy) throw new RangeError(`accumulateStatesLS: G must be ${m}x${m} and C ${m}x${dy}`);
+  }
+  const W = A1.data, R = U.data, x = chunk.x, y = chunk.y, lengths = chunk.lengths;
+  const coeffs = activationCoefficients(params.activation);
+  const deg = coeffs.length - 1;
+  const pureSquare = deg === 2 && coeffs[0] === 0 && coeffs[1] === 0;
+  const c2 = coeffs[deg];
+  const threshold = opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD, seqOffset = opts.sequenceOffset ?? 0;
+  let prev = new Float64Array(n);
+  let cur = new Float64Array(n);
+  const wx = new Float64Array(n);
+  const g = new Float64Array(m), g0 = new Float64Array(m);
+  g[n] = 1;
+  g0[n] = 1;
+  const GF = ff ? ff.G : G, CF = ff ? ff.C : C;
+  let failure: BlowUpError | null = null;
+  let row = 0;
+  for (let s = 0; s < lengths.length; s++) {
+    const L = lengths[s];
+    prev.fill(0);
+    for (let t = 0; t < L; t++, row++) {
+      const xo = row * dx, yo = row * dy;
+      for (let j = 0; j < n; j++) {
+        let z = 0;
+        const wo = j * dx;
+        for (let i = 0; i < dx; i++) z += W[wo + i] * x[xo + i];
+        wx[j] = z;
+      }
+      let live = failure === null;
+      if (live) {
+        for (let j = 0; j < n; j++) {
+          let z = wx[j];
+          const ro = j * n;
+          for (let i = 0; i < n; i++) z += R[ro + i] * prev[i];
+          let v: number;
+          if (pureSquare) v = c2 * z * z;
+          else {
+            v = coeffs[deg];
+            for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
+          }
+          const av = Math.abs(v);
+          if (!(av <= threshold && av < Infinity)) {
+            failure = new BlowUpError(seqOffset + s, t + 1, av, 'forward');
+            if (!ff) throw failure;
+            live = false;
+            break;
+          }
+          cur[j] = v;
+          g[j] = v;
+        }
+        if (live) {
+          const tmp = prev;
+          prev = cur;
+          cur = tmp;
+        }
+      }
+      if (ff) {
+        // U = 0: z = A1 x_t exactly (adding 0·h_{t−1} to a finite sum changes no bit).
+        for (let j = 0; j < n; j++) {
+          const z = wx[j];
+          let v: number;
+          if (pureSquare) v = c2 * z * z;
+          else {
+            v = coeffs[deg];
+            for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
+          }
+          const av = Math.abs(v);
+          if (!(av <= threshold && av < Infinity)) throw new BlowUpError(seqOffset + s, t + 1, av, 'forward');
+          g0[j] = v;
+        }
+      }
+      if (live && ff) {
+        for (let a = 0; a < m; a++) {
+          const ga = g[a], fa = g0[a];
+          const go = a * m;
+          for (let b = a; b < m; b++) {
+            G[go + b] += ga * g[b];
+            GF[go + b] += fa * g0[b];
+          }
+          const co = a * dy;
+          for (let i = 0; i < dy; i++) {
+            const yi = y[yo + i];
+            C[co + i] += ga * yi;
+            CF[co + i] += fa * yi;
+          }
+        }
+      } else if (live || ff) {
+        const gg = live ? g : g0, GG = live ? G : GF, CC = live ? C : CF;
+        for (let a = 0; a < m; a++) {
+          const ga = gg[a];
+          const go = a * m;
+          for (let b = a; b < m; b++) GG[go + b] += ga * gg[b];
+          const co = a * dy;
+          for (let i = 0; i < dy; i++) CC[co + i] += ga * y[yo + i];
+        }
+      }
+    }
+  }
+  return failure;
+}

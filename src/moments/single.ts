@@ -2,13 +2,17 @@ import { InputModel } from '../input/model.js';
 import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, Target } from './accumulator.js';
 
 /** Row indices (within the chunk) of the steps t < L − skipLast of every sequence, plus each step's t and L. */
-function selectSteps(lengths: Int32Array, skipLast: number): { rows: Int32Array; t: Int32Array; L: Int32Array; n: number } {
+function selectSteps(lengths: Int32Array, skipLast: number, mask: Uint8Array | null = null): { rows: Int32Array; t: Int32Array; L: Int32Array; n: number } {
   let total = 0;
-  for (let k = 0; k < lengths.length; k++) total += Math.max(0, lengths[k] - skipLast);
+  for (let k = 0; k < lengths.length; k++) if (!mask || mask[k]) total += Math.max(0, lengths[k] - skipLast);
   const rows = new Int32Array(total), t = new Int32Array(total), L = new Int32Array(total);
   let row = 0, n = 0;
   for (let k = 0; k < lengths.length; k++) {
     const Lk = lengths[k];
+    if (mask && !mask[k]) {
+      row += Lk;
+      continue;
+    }
     for (let s = 0; s < Lk - skipLast; s++, n++) {
       rows[n] = row + s;
       t[n] = s;
@@ -76,6 +80,12 @@ export class T2Accumulator extends MomentAccumulator {
   readonly dx: number;
   readonly skipLast: number;
   private wick: BlockWeights;
+  /**
+   * If set (one entry per sequence of the next chunks), only the sequences k with mask[k] ≠ 0 enter: a subset of
+   * the chunk without copying it (e.g. the even / odd halves of the rank rule). Same sums, in the same order, as
+   * the subchunk of those sequences.
+   */
+  sequenceMask: Uint8Array | null = null;
   constructor(readonly model: InputModel, dy: number, opts: SingleStepOptions = {}) {
     super(dy * model.dx * model.dx, dy, opts.target ?? 'y');
     this.dx = model.dx;
@@ -87,7 +97,10 @@ export class T2Accumulator extends MomentAccumulator {
   }
   protected accumulate(d: PassData, y: Float64Array): void {
     const dx = this.dx, dy = this.dy, S = this.sum, s = d.scores!;
-    const sel = selectSteps(d.chunk.lengths, this.skipLast);
+    if (this.sequenceMask && this.sequenceMask.length !== d.chunk.lengths.length) {
+      throw new RangeError(`T2 accumulator: sequence mask has ${this.sequenceMask.length} entries, the chunk has ${d.chunk.lengths.length} sequences`);
+    }
+    const sel = selectSteps(d.chunk.lengths, this.skipLast, this.sequenceMask);
     const rows = sel.rows;
     // Wick weights per precision block.
     for (let n = 0; n < sel.n; n++) {

@@ -425,7 +425,13 @@ export function cpOfT2(t2: Float64Array, dy: number, dx: number, K: number, c2: 
   for (let j = 0; j < K; j++) {
     const cn = colNorm(Cf, j), bn = colNorm(Bf, j);
     const w = cp.weights[j] * cn * cn * bn;
-    for (let a = 0; a < dx; a++) C.data[j * dx + a] = Cf.get(a, j) / cn;
+    // T2 only sees c_j ⊗ c_j, so the sign of c_j is free here (U is read off relative to it, and (a1_j, U_j·)
+    // flip together, DESIGN.md §2). Fix it — largest-magnitude entry positive — so that rounding-level changes
+    // in T2 cannot flip it.
+    let amax = 0;
+    for (let a = 1; a < dx; a++) if (Math.abs(Cf.get(a, j)) > Math.abs(Cf.get(amax, j))) amax = a;
+    const sgn = Cf.get(amax, j) < 0 ? -1 : 1;
+    for (let a = 0; a < dx; a++) C.data[j * dx + a] = (sgn * Cf.get(a, j)) / cn;
     for (let i = 0; i < dy; i++) A2.data[j * dy + i] = (w * Bf.get(i, j)) / bn / (2 * c2);
   }
   const diagnostics: CPDiagnostics = {

@@ -77,6 +77,8 @@ interface Case {
   expect: RegExp[];
   /** Name that must appear in the message (default: the data file's basename). */
   names?: string;
+  /** Exit code: 1 for bad data/files (default), 2 for a bad flag value (a usage error, DESIGN.md §8). */
+  code?: 1 | 2;
 }
 
 const w = (dir: string, name: string, data: string | Uint8Array): string => {
@@ -239,9 +241,9 @@ const cases: Case[] = [
     expect: [/3 input columns/, /dx = 2/],
   },
   // ---- flags and output paths
-  { label: '--hidden 0', setup: (d) => ['fit', w(d, 'ok.csv', goodCSV), '--hidden', '0'], expect: [/--hidden/], names: '--hidden' },
+  { label: '--hidden 0', setup: (d) => ['fit', w(d, 'ok.csv', goodCSV), '--hidden', '0'], expect: [/--hidden/], names: '--hidden', code: 2 },
   { label: '--hidden larger than dx', setup: (d) => ['fit', w(d, 'ok.csv', goodCSV), '--hidden', '3', '--no-refine'], expect: [/hidden/], names: '--hidden' },
-  { label: '--hidden not a number', setup: (d) => ['fit', w(d, 'ok.csv', goodCSV), '--hidden', 'two'], expect: [/--hidden/], names: '--hidden' },
+  { label: '--hidden not a number', setup: (d) => ['fit', w(d, 'ok.csv', goodCSV), '--hidden', 'two'], expect: [/--hidden/], names: '--hidden', code: 2 },
   { label: 'fit: output directory does not exist', setup: (d) => fit(w(d, 'ok.csv', goodCSV)), out: 'no/such/dir/model.json', expect: [/model\.json|no\/such/], names: 'model.json' },
   { label: 'fit: output path is a directory', setup: (d) => (mkdirSync(path.join(d, 'outdir.json')), fit(w(d, 'ok.csv', goodCSV))), out: 'outdir.json', expect: [/outdir\.json/], names: 'outdir.json' },
   { label: 'predict: output directory does not exist', setup: () => ['predict', goodModel, goodFiles.csv], out: 'missing-dir/pred.csv', expect: [/pred\.csv|missing-dir/], names: 'pred.csv' },
@@ -273,7 +275,7 @@ test(`the catalogue has at least 30 bad inputs (${cases.length})`, () => {
 });
 
 cases.forEach((c, i) => {
-  test(`bad input: ${c.label} → exit 1, one line naming the file, no output`, { todo: c.todo }, async () => {
+  test(`bad input: ${c.label} → exit ${c.code ?? 1}, one line naming the file, no output`, { todo: c.todo }, async () => {
     const dir = path.join(root, `case${i}`);
     mkdirSync(dir);
     const args = await c.setup(dir);
@@ -281,7 +283,7 @@ cases.forEach((c, i) => {
     const out = path.join(dir, outRel);
     const before = new Set(readdirSync(dir));
     const r = await cli(...args, ...(c.out === null ? [] : ['--out', out]));
-    assert.equal(r.code, 1, `exit code ${r.code}; stderr: ${r.stderr}; stdout: ${r.stdout}`);
+    assert.equal(r.code, c.code ?? 1, `exit code ${r.code}; stderr: ${r.stderr}; stdout: ${r.stdout}`);
     const lines = r.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 1, `expected one line, got:\n${r.stderr}`);
     const line = lines[0];

@@ -135,3 +135,52 @@ test('the gloree binary runs as a separate process (exit codes through the shell
   assert.equal(bad.status, 1);
   assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
 });
+
+test('a file without seq is one sequence: fit works (no rank spectrum), --hidden auto says why it cannot', async () => {
+  const rows = ['x1,x2,y1,y2'];
+  const rng = [0.3, -0.1];
+  let h = [0, 0];
+  for (let t = 0; t < 6000; t++) {
+    rng[0] = 0.5 * rng[0] + 0.4 * Math.sin(7.1 * t) ;
+    rng[1] = 0.5 * rng[1] + 0.4 * Math.cos(3.3 * t * t);
+    const z = [rng[0] + 0.1 * h[1], rng[1] - 0.1 * h[0]];
+    h = [z[0] * z[0], z[1] * z[1]];
+    rows.push(`${rng[0]},${rng[1]},${h[0] + 0.5 * h[1]},${h[1] - 0.3 * h[0]}`);
+  }
+  writeFileSync(p('noseq.csv'), rows.join('\n') + '\n');
+  let r = await cli('fit', p('noseq.csv'), '--hidden', '2', '--no-refine', '--out', p('noseq.json'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /on 6000 rows \(1 sequences/);
+  assert.equal(JSON.parse(readFileSync(p('noseq.json'), 'utf8')).diagnostics.rank, null);
+  r = await cli('fit', p('noseq.csv'), '--hidden', 'auto', '--out', p('noseq2.json'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /one sequence; give --hidden K/);
+  assert.ok(!existsSync(p('noseq2.json')));
+});
+
+test('outputs never overwrite inputs or each other; unwritable directories are refused before any work', async () => {
+  writeFileSync(p('keep.csv'), good);
+  const before = readFileSync(p('keep.csv'), 'utf8');
+  let r = await cli('fit', p('keep.csv'), '--hidden', '1', '--out', p('keep.csv'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /also an input/);
+  assert.equal(readFileSync(p('keep.csv'), 'utf8'), before);
+  r = await cli('simulate', '--sequences', '10', '--out', p('same.csv'), '--truth', p('same.csv'));
+  assert.equal(r.code, 2);
+  r = await cli('simulate', '--sequences', '10', '--out', p('sim-ok.csv'), '--truth', p('no-such-dir/t.json'));
+  assert.equal(r.code, 1);
+  assert.ok(!existsSync(p('sim-ok.csv')), 'no data file left when the truth cannot be written');
+  r = await cli('fit', p('keep.csv'), '--hidden', '1', '--no-refine', '--out', p('m-ok.json'), '--report', p('no-such-dir/r.html'));
+  assert.equal(r.code, 1);
+  assert.ok(!existsSync(p('m-ok.json')), 'no model left when the report cannot be written');
+  r = await cli('predict', p('model.json'), p('test.csv'), '--out', p('pred.parquet'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /CSV/);
+});
+
+test('constant output column: exit 1 naming the file and column', async () => {
+  writeFileSync(p('consty.csv'), good.replace(/^(\d+,[^,]*,[^,]*),[^,]*,/gm, '$1,2.5,').replace('seq,x1,x2,2.5,y2', 'seq,x1,x2,y1,y2'));
+  const r = await cli('fit', p('consty.csv'), '--hidden', '1', '--out', p('consty.json'));
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /consty\.csv: output column "y1" is constant/);
+});

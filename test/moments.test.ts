@@ -424,6 +424,9 @@ test('worker-thread pass (2 workers) equals the serial pass', async () => {
     const d = maxRelDiff(par[i].result(), serial[i].result());
     assert.ok(d < 1e-12, `${specs[i].type}: worker pass differs by ${d}`);
   }
+  // Deterministic: pieces go to workers round-robin, so a second run gives the same bits.
+  const again = await runParallelPass(INPUT, specs, splitChunk(c, 3), { residual: fit, workers: 2, maxRows: 5000 });
+  for (let i = 0; i < specs.length; i++) assert.deepEqual(Array.from(again[i].sum), Array.from(par[i].sum), `${specs[i].type}: run-to-run difference`);
   // Errors inside a worker surface as a rejected promise with a clear message.
   await assert.rejects(runParallelPass(INPUT, [{ type: 'T2', dy: 5 }], c, { workers: 1 }), /worker: .*dy=2, expected 5/);
   assert.ok(createAccumulator(specs[0], INPUT) instanceof T1Accumulator);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
 import { SequenceChunk } from '../io/dataset.js';
@@ -14,7 +14,8 @@ import { NMSEAccumulator } from '../metrics/nmse.js';
 import { parameterErrors } from '../metrics/parameters.js';
 import { FitDiagnostics, FitResult, fitRNN, feedforwardFromDiagnostics } from '../learn/fit.js';
 import { PassProgressBar } from './progress.js';
-import { out, warnLine } from './io.js';
+import { UsageError, out, warnLine } from './io.js';
+import { checkOutputs } from './outputs.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -50,10 +51,18 @@ export interface SimulateOpts {
 }
 
 export async function simulateCommand(o: SimulateOpts): Promise<void> {
+  checkOutputs([], [o.out, o.truth]);
   const sc = resolveScenario(o.scenario);
   const { model, data } = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
-  if (o.truth) await saveModel(o.truth, model, { diagnostics: { scenario: sc } });
   await writeDataFile(o.out, data, { format: o.format });
+  if (o.truth) {
+    try {
+      await saveModel(o.truth, model, { diagnostics: { scenario: sc } });
+    } catch (e) {
+      rmSync(o.out, { force: true }); // all or nothing
+      throw e;
+    }
+  }
   out(`wrote ${data.rows} rows (${data.lengths.length} sequences, dx=${data.dx}, dy=${data.dy}) to ${o.out}${o.truth ? `; true model to ${o.truth}` : ''}`);
 }
 
@@ -79,11 +88,18 @@ export interface FitOpts {
 }
 
 export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
-  if (o.kind !== 'iornn' && o.kind !== 'brnn') throw new UserError(`--kind must be iornn or brnn, got "${o.kind}"`);
+  if (o.kind !== 'iornn' && o.kind !== 'brnn') throw new UsageError(`--kind must be iornn or brnn, got "${o.kind}"`);
   const hidden = o.hidden === 'auto' ? 'auto' : Number(o.hidden);
-  if (hidden !== 'auto' && (!/^\d+$/.test(o.hidden) || hidden < 1)) throw new UserError(`--hidden must be a positive integer or "auto", got "${o.hidden}"`);
-  if (o.inputModel !== 'var1' && o.inputModel !== 'iid') throw new UserError(`--input-model must be var1 or iid, got "${o.inputModel}"`);
-  const activation = activationFromSpec(o.activation);
+  if (hidden !== 'auto' && (!/^\d+$/.test(o.hidden) || hidden < 1)) throw new UsageError(`--hidden must be a positive integer or "auto", got "${o.hidden}"`);
+  if (o.inputModel !== 'var1' && o.inputModel !== 'iid') throw new UsageError(`--input-model must be var1 or iid, got "${o.inputModel}"`);
+  if (o.backward !== undefined && o.kind !== 'brnn') throw new UsageError('--backward only applies to --kind brnn');
+  let activation;
+  try {
+    activation = activationFromSpec(o.activation);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  checkOutputs([dataFile], [o.out, o.report]);
   const source = await openData(dataFile, o, 2);
   const bar = new PassProgressBar();
   const t0 = performance.now();
@@ -123,6 +139,12 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   out(`  model written to ${o.out}${o.report ? `; report to ${o.report}` : ''}`);
 }
 
+function trimZeros(c: readonly number[]): number[] {
+  const a = [...c];
+  while (a.length > 1 && a[a.length - 1] === 0) a.pop();
+  return a;
+}
+
 /** Human-readable summary of a fit (any learner): sizes, conditioning, split, refinement. */
 function fitSummary(res: FitResult, seconds: number): string[] {
   const d = res.diagnostics as FitDiagnostics & Record<string, any>;
@@ -141,11 +163,13 @@ function fitSummary(res: FitResult, seconds: number): string[] {
   }
   if (d.cp?.residual !== undefined) lines.push(`  CP residual ${fmt(d.cp.residual)}`);
   if (d.varianceShareU !== undefined) lines.push(`  share of output variance carried by the recurrence: ${(100 * d.varianceShareU).toFixed(1)}%`);
-  const r = d.refine as { method: string; iterations: number; trainRows: number; valLossStart: number | null; valLossEnd: number | null; keptStart: boolean } | undefined;
+  const r = d.refine as { method: string; iterations: number; trainRows: number; trainLossStart: number; trainLossEnd: number; valLossStart: number | null; valLossEnd: number | null; keptStart: boolean } | undefined;
   if (r) {
     lines.push(
-      `  refinement (${r.method}, ${r.iterations} iterations on ${r.trainRows} rows): validation MSE ` +
-        `${fmt(r.valLossStart ?? NaN)} → ${fmt(r.valLossEnd ?? NaN)}${r.keptStart ? ' (kept the spectral start)' : ''}`,
+      `  refinement (${r.method}, ${r.iterations} iterations on ${r.trainRows} rows): ` +
+        (r.valLossStart === null
+          ? `training MSE ${fmt(r.trainLossStart)} → ${fmt(r.trainLossEnd)} (one sequence: no validation split)`
+          : `validation MSE ${fmt(r.valLossStart)} → ${fmt(r.valLossEnd ?? NaN)}${r.keptStart ? ' (kept the spectral start)' : ''}`),
     );
   }
   return lines;
@@ -154,6 +178,8 @@ function fitSummary(res: FitResult, seconds: number): string[] {
 // ---------------------------------------------------------------------------------------------
 
 export async function predictCommand(modelFile: string, dataFile: string, o: { out: string; x?: string; y?: string; seq?: string; format?: string }): Promise<void> {
+  checkOutputs([modelFile, dataFile], [o.out]);
+  if (!/\.(csv|txt|tsv)$/i.test(o.out)) throw new UsageError(`--out ${o.out}: predictions are written as CSV; give a .csv file name`);
   const m = loadModel(modelFile);
   const source = await openDataSource(dataFile, { x: columns(o.x), y: columns(o.y), seq: o.seq, requireY: false, format: o.format });
   checkDims(m, source, modelFile, dataFile, false);
@@ -222,13 +248,23 @@ export async function evaluateCommand(
       if (yff) accFFTruth.add(yff, clean);
     }
   }
-  const result: Record<string, unknown> = { nmse: accData.value() };
-  if (ff) result.nmseFeedforward = accFF.value();
+  // NMSE divides by the output variance: constant outputs make it undefined, which is the data's problem.
+  const val = (a: NMSEAccumulator, what: string): number => {
+    try {
+      return a.value();
+    } catch {
+      throw new UserError(`${dataFile}: ${what} have zero variance, so the NMSE is undefined`);
+    }
+  };
+  const result: Record<string, unknown> = { nmse: val(accData, 'the outputs') };
+  if (ff) result.nmseFeedforward = val(accFF, 'the outputs');
   if (truth) {
-    result.nmseVsTruth = accTruth.value();
-    result.noiseFloor = accTruthData.value();
-    if (ff) result.nmseFeedforwardVsTruth = accFFTruth.value();
-    if (truth.params.kind === m.params.kind && truth.params.A1.rows === m.params.A1.rows) {
+    result.nmseVsTruth = val(accTruth, "the true model's outputs");
+    result.noiseFloor = val(accTruthData, 'the outputs');
+    if (ff) result.nmseFeedforwardVsTruth = val(accFFTruth, "the true model's outputs");
+    const sameAct = JSON.stringify(trimZeros(truth.params.activation.coefficients)) === JSON.stringify(trimZeros(m.params.activation.coefficients));
+    if (!sameAct) result.parameterErrors = 'not comparable: the true model has a different activation';
+    else if (truth.params.kind === m.params.kind && truth.params.A1.rows === m.params.A1.rows) {
       const pe = parameterErrors(m.params, truth.params);
       result.parameterErrors = { A1: pe.A1, U: pe.U, A2: pe.A2 };
     }
@@ -244,8 +280,9 @@ export async function evaluateCommand(
     out(`  NMSE against the true noise-free outputs: ${fmt(result.nmseVsTruth as number)}`);
     if (ff) out(`  ... of the U = 0 model:                   ${fmt(result.nmseFeedforwardVsTruth as number)}`);
     out(`  noise floor (true model vs the data):     ${fmt(result.noiseFloor as number)}`);
-    const pe = result.parameterErrors as { A1: number; U: number; A2: number } | undefined;
-    if (pe) out(`  parameter errors (relative, up to symmetries): A1 ${fmt(pe.A1)}, U ${fmt(pe.U)}, A2 ${fmt(pe.A2)}`);
+    const pe = result.parameterErrors as { A1: number; U: number; A2: number } | string | undefined;
+    if (typeof pe === 'string') out(`  parameter errors: ${pe}`);
+    else if (pe) out(`  parameter errors (relative, up to symmetries): A1 ${fmt(pe.A1)}, U ${fmt(pe.U)}, A2 ${fmt(pe.A2)}`);
   }
 }
 

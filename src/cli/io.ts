@@ -7,6 +7,22 @@ export interface Sink {
   err(text: string): void;
 }
 
+/** A bad flag value: reported like commander's own usage errors (exit code 2, DESIGN.md §8). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+// A closed pipe (`gloree … | head -1`) is the reader's choice, not an error: stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 const processSink: Sink = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),

@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isUserError } from '../io/errors.js';
 import { BlowUpError } from '../models/iornn.js';
 import { SCENARIOS } from '../models/simulate.js';
-import { Sink, err, setSink } from './io.js';
+import { Sink, UsageError, err, setSink } from './io.js';
 import { reportCommand } from './report-command.js';
 import { demoCommand, evaluateCommand, fitCommand, predictCommand, simulateCommand } from './commands.js';
 
@@ -130,6 +130,10 @@ export async function main(argv: string[], sink?: Sink): Promise<number> {
     if (e instanceof CommanderError) {
       // Help and --version exit 0; everything else commander rejects is a usage error.
       return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    }
+    if (e instanceof UsageError) {
+      err(`gloree: ${oneLine(e.message)}\n`);
+      return 2;
     }
     if (isUserError(e) || e instanceof BlowUpError) {
       err(`gloree: ${oneLine(e.message)}\n`);

@@ -8,6 +8,9 @@ import type { DataSource, SequenceChunk } from '../io/dataset.js';
 import { makeChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { openDataSource } from '../io/open.js';
+import { checkOutputs } from './outputs.js';
+import { BlowUpError } from '../models/iornn.js';
+import { feedforwardFromDiagnostics } from '../learn/fit.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Matrix } from '../linalg/matrix.js';
 import type { IORNNParams, RNNParams } from '../models/params.js';
@@ -39,12 +42,9 @@ export interface BuildReportOptions {
   title?: string;
 }
 
-/** The U = 0 baseline stored by `fit` in diagnostics.feedforward (Â1, U = 0, its own output layer), if any. */
-export function feedforwardModel(model: { params: RNNParams; diagnostics?: unknown }): IORNNParams | null {
-  const d = model.diagnostics as { feedforward?: { A2: number[][]; b: number[] } } | undefined;
-  if (model.params.kind !== 'iornn' || !d?.feedforward) return null;
-  const p = model.params;
-  return { ...p, U: new Matrix(p.U.rows, p.U.cols), A2: Matrix.from(d.feedforward.A2), b: Float64Array.from(d.feedforward.b) };
+/** The U = 0 baseline stored by `fit` (spectral directions, U = 0, its own output layer), if any. */
+export function feedforwardModel(model: { params: RNNParams; diagnostics?: unknown }): RNNParams | null {
+  return feedforwardFromDiagnostics(model.params, model.diagnostics);
 }
 
 /** Copy rows [0, rows) of a chunk (whole sequences, the last one cut) as a new chunk. */
@@ -88,8 +88,17 @@ export async function buildReport(
   let rows = 0, sequences = 0;
   const stretch: { chunk: SequenceChunk; yhat: Float64Array; ff?: Float64Array; clean?: Float64Array }[] = [];
   let stretchRows = 0;
+  let blowUp: BlowUpError | null = null;
   for await (const chunk of source.chunks()) {
-    const yhat = predict(params, chunk, { sequenceOffset: sequences });
+    let yhat: Float64Array;
+    try {
+      yhat = predict(params, chunk, { sequenceOffset: sequences });
+    } catch (e) {
+      // A model that escapes on this data is exactly what a report should show, not a reason to write none.
+      if (!(e instanceof BlowUpError)) throw e;
+      blowUp = e;
+      break;
+    }
     acc.add(yhat, chunk.y);
     const yff = ff ? predict(ff, chunk, { sequenceOffset: sequences }) : undefined;
     if (yff) accFF.add(yff, chunk.y);
@@ -108,6 +117,12 @@ export async function buildReport(
     }
     rows += chunk.rows;
     sequences += chunk.lengths.length;
+  }
+  if (blowUp) {
+    const d = (model.diagnostics ?? {}) as { warnings?: string[] };
+    const warned = { ...model, diagnostics: { ...d, warnings: [...(d.warnings ?? []), `on ${opts.dataLabel ?? source.name} the ${blowUp.message}; no predictions are shown (DESIGN.md §6)`] } };
+    const stored = (model.diagnostics as { rank?: RankSummary } | undefined)?.rank ?? undefined;
+    return renderReport({ model: warned, truth, rank: opts.rank ?? stored, rankSource: opts.rank ? opts.rankSource : stored ? 'the training data' : undefined, modelName: opts.modelName, title: opts.title });
   }
   if (rows === 0) throw new UserError(`${source.name}: no data rows`);
   const nm: HeldOutNMSE = { rows, model: acc.value() };
@@ -223,6 +238,7 @@ export function columns(list?: string): string[] | undefined {
 /** `gloree report MODEL DATA --out report.html [--truth TRUE_MODEL]`. */
 export async function reportCommand(modelFile: string, dataFile: string, opts: ReportCommandOptions): Promise<void> {
   if (!opts.out) throw new UserError('report: --out FILE.html is required');
+  checkOutputs([modelFile, dataFile, opts.truth], [opts.out]);
   const m = loadModel(modelFile);
   const truth = opts.truth ? loadModel(opts.truth).params : undefined;
   const source = await openDataSource(dataFile, { x: columns(opts.x), y: columns(opts.y), seq: opts.seq, requireY: true, format: opts.format });

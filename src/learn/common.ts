@@ -165,17 +165,17 @@ export interface InputPass {
 /**
  * Pass 1. Checks that every sequence has at least 2 steps (UserError naming the sequence; `learner` names the
  * learner in the message), that y is finite, and that there are rows (and at least `minSequences` sequences).
- * `onChunk` sees every chunk after the checks (for further sums of the learner's own).
  */
 export async function inputPass(
   source: DataSource,
   learner: 'GLOREE' | 'GLOREE-B',
-  opts: { minSequences?: number; onProgress?: ProgressCallback; onChunk?: (chunk: SequenceChunk) => void } = {},
+  opts: { minSequences?: number; onProgress?: ProgressCallback } = {},
 ): Promise<InputPass> {
-  const { onProgress, onChunk } = opts;
+  const { onProgress } = opts;
   const { dx, dy } = source;
   const stats = new VAR1Stats(dx);
   const ySum = new Float64Array(dy);
+  const yMin = new Float64Array(dy).fill(Infinity), yMax = new Float64Array(dy).fill(-Infinity);
   let minLength = Infinity, maxLength = 0;
   const readOff = learner === 'GLOREE-B' ? 'the recurrences are' : 'the recurrence is';
   const pass = await forEachChunk(
@@ -193,7 +193,13 @@ export async function inputPass(
       // Sums row by row; NaN/±Inf propagate into them, so the value-by-value scan (for the message) runs only
       // when a sum is not finite.
       const y = chunk.y;
-      for (let r = 0, o = 0; r < chunk.rows; r++) for (let i = 0; i < dy; i++, o++) ySum[i] += y[o];
+      for (let r = 0, o = 0; r < chunk.rows; r++)
+        for (let i = 0; i < dy; i++, o++) {
+          const v = y[o];
+          ySum[i] += v;
+          if (v < yMin[i]) yMin[i] = v;
+          if (v > yMax[i]) yMax[i] = v;
+        }
       let sumsFinite = true;
       for (let i = 0; i < dy; i++) if (!Number.isFinite(ySum[i])) sumsFinite = false;
       if (!sumsFinite) {
@@ -204,7 +210,6 @@ export async function inputPass(
           }
         }
       }
-      onChunk?.(chunk);
       stats.add(chunk);
     },
     onProgress,
@@ -212,6 +217,13 @@ export async function inputPass(
   const rows = pass.rows;
   if (rows === 0) throw new UserError(`${source.name}: no data rows`);
   if (pass.sequences < (opts.minSequences ?? 1)) throw new UserError(`${source.name}: ${learner} needs at least ${opts.minSequences} sequences (the data have ${pass.sequences})`);
+  // A constant output has no dependence on the inputs to learn, and makes every moment of it exactly zero.
+  for (let i = 0; i < dy; i++) {
+    if (rows > 1 && yMin[i] === yMax[i]) {
+      const name = (source as { columns?: { y?: readonly string[] } }).columns?.y?.[i] ?? `y${i + 1}`;
+      throw new UserError(`${source.name}: output column "${name}" is constant (value ${yMin[i]}); it carries nothing to learn — drop it`);
+    }
+  }
   const yMean = ySum.map((v) => v / rows);
   return { stats, yMean, data: { rows, sequences: pass.sequences, dx, dy, minLength, maxLength } };
 }
@@ -344,12 +356,11 @@ export async function dataPasses(
   hooks: {
     t2: boolean;
     minSequences?: number;
-    onChunk?: (chunk: SequenceChunk) => void;
     extra?: (model: InputModel) => MomentAccumulator[];
     onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk) => void;
   },
 ): Promise<DataPasses> {
-  const p1 = await inputPass(source, learner, { minSequences: hooks.minSequences, onProgress: opts.onProgress, onChunk: hooks.onChunk });
+  const p1 = await inputPass(source, learner, { minSequences: hooks.minSequences, onProgress: opts.onProgress });
   const input = setupInputModel(source, p1.stats, opts.inputModel);
   log.lap('pass1_input');
   const p2 = await momentsPass(source, p1, input, log, {
@@ -377,6 +388,26 @@ export function rankFromHalves(halves: [T2Accumulator, T2Accumulator], dy: numbe
   const [ta, tb] = halves;
   if (ta.count === 0 || tb.count === 0) return null;
   return selectRank(ta.result(), tb.result(), dy, dx, { counts: [ta.count, tb.count] });
+}
+
+/**
+ * T2 of all the data and, when both halves are non-empty, the rank rule's spectrum. With a single sequence (a file
+ * without `seq`) there is no split-sample noise estimate: `rank` is null, and `hidden: 'auto'` is refused.
+ */
+export function t2AndRank(
+  halves: [T2Accumulator, T2Accumulator],
+  dy: number,
+  dx: number,
+  hidden: number | 'auto',
+  name: string,
+): { T2: Float64Array; rank: RankSelection | null } {
+  const rank = rankFromHalves(halves, dy, dx);
+  if (rank) return { T2: rank.T2, rank };
+  if (hidden === 'auto') {
+    throw new UserError(`${name}: --hidden auto compares two halves of the sequences, and the data have one sequence; give --hidden K`);
+  }
+  const full = halves[0].count > 0 ? halves[0] : halves[1];
+  return { T2: full.result(), rank: null };
 }
 
 /**
@@ -717,13 +748,6 @@ export function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: 
   return strideSubchunkPhase(chunk, seqOffset, stride, 0);
 }
 
-/** The even- and odd-indexed sequences of a chunk (by global index), as [half, subchunk | null] pairs. */
-export function evenOddSubchunks(chunk: SequenceChunk, seqOffset: number): [0 | 1, SequenceChunk | null][] {
-  return [
-    [0, strideSubchunkPhase(chunk, seqOffset, 2, 0)],
-    [1, strideSubchunkPhase(chunk, seqOffset, 2, 1)],
-  ];
-}
 
 /** Sequences whose global index ≡ phase (mod stride). */
 function strideSubchunkPhase(chunk: SequenceChunk, seqOffset: number, stride: number, phase: number): SequenceChunk | null {

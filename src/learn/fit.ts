@@ -72,11 +72,20 @@ async function dispatch(data: TrainingData, opts: FitOptions): Promise<FitResult
   return { ...(await fitGloreePoly(data, { ...common, activation, hidden })), learner: 'gloree-poly' };
 }
 
-/** The U = 0 (and V = 0) baseline stored in a model's diagnostics by every learner, as parameters; null if absent. */
+/**
+ * The U = 0 (and V = 0) baseline stored in a model's diagnostics by every learner, as parameters; null if absent.
+ * Its output layer was fitted for the spectral input directions, so those (diagnostics.spectral) are used when
+ * present — not the refined ones, which the stored A2 does not belong to.
+ */
 export function feedforwardFromDiagnostics(params: RNNParams, diagnostics: unknown): RNNParams | null {
-  const d = diagnostics as { feedforward?: { A2: number[][]; b: number[] } } | undefined;
+  const d = diagnostics as { feedforward?: { A2: number[][]; b: number[] }; spectral?: { A1?: number[][]; B1?: number[][] } } | undefined;
   if (!d?.feedforward) return null;
   const A2 = Matrix.from(d.feedforward.A2), b = Float64Array.from(d.feedforward.b);
-  if (params.kind === 'brnn') return { ...params, U: new Matrix(params.U.rows, params.U.cols), V: new Matrix(params.V.rows, params.V.cols), A2, b };
-  return { ...params, U: new Matrix(params.U.rows, params.U.cols), A2, b };
+  const dirs = (m: number[][] | undefined, fallback: Matrix): Matrix => (m && m.length === fallback.rows && m.length > 0 ? Matrix.from(m) : fallback);
+  const A1 = dirs(d.spectral?.A1, params.A1);
+  if (params.kind === 'brnn') {
+    const B1 = dirs(d.spectral?.B1, params.B1);
+    return { ...params, A1, B1, U: new Matrix(params.U.rows, params.U.cols), V: new Matrix(params.V.rows, params.V.cols), A2, b };
+  }
+  return { ...params, A1, U: new Matrix(params.U.rows, params.U.cols), A2, b };
 }

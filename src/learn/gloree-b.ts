@@ -13,6 +13,7 @@ import {
   CPDiagnostics,
   LearnerDiagnostics,
   autoRank,
+  centredChunk,
   checkPinv,
   concat,
   controlVariateDiagnostics,
@@ -255,7 +256,9 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
   await forEachChunk(
     source,
     'mixed moments',
-    (chunk, seqOffset) => {
+    (raw, seqOffset) => {
+      // Without the control variate, y is centred (see fitGloree's mixed pass).
+      const chunk = cvFit ? raw : centredChunk(raw, yMean);
       const parts = foldParts(chunk, seqOffset, nFolds, byBlocks);
       for (let f = 0; f < nFolds; f++) {
         const part = parts[f];
@@ -298,7 +301,7 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
     const GF = pinv(A1).pinv, GB = pinv(B1).pinv;
     const accF = new ProjectedMixedAccumulator(inputModel, dy, 'prev', rowsOf(fwdIdx), GF, GF, { target });
     const accB = new ProjectedMixedAccumulator(inputModel, dy, 'next', rowsOf(bwdIdx), GB, GB, { target });
-    await forEachChunk(source, 'mixed moments (groups)', (chunk) => momentPass(inputModel, chunk, [accF, accB], cvFit), opts.onProgress, totalRows);
+    await forEachChunk(source, 'mixed moments (groups)', (chunk) => momentPass(inputModel, cvFit ? chunk : centredChunk(chunk, yMean), [accF, accB], cvFit), opts.onProgress, totalRows);
     const rf = accF.result(), rb = accB.result();
     for (let i = 0; i < dh * dh; i++) U.data[i] = rf[i] * s;
     for (let i = 0; i < dz * dz; i++) V.data[i] = rb[i] * s;

@@ -30,7 +30,7 @@ import {
   dataPasses,
   fitOutputAndRefine,
   keptSubchunk,
-  rankFromHalves,
+  t2AndRank,
   relResidual,
   runLog,
   sampleStride,
@@ -185,35 +185,20 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   // ---- Pass 2: T2 halves (S2 route), T1 over t ≤ L−2 (P2′), control-variate normal equations, input residuals.
   // T1 and T2 use centred outputs (E[S] = 0, so centring only lowers variance); the control-variate subsample is
   // kept for the U moment's own control variate (LeadingTermCV).
-  const xSum = new Float64Array(dx), xxSum = new Float64Array(dx * dx);
   let t1!: T1Accumulator;
   const cvSample: SequenceChunk[] = [];
   const { p1, input, p2 } = await dataPasses(source, 'GLOREE', opts, log, {
     t2: route === 'S2',
-    minSequences: 2,
-    onChunk: (chunk) => {
-      for (let r = 0; r < chunk.rows; r++) {
-        const o = r * dx;
-        for (let a = 0; a < dx; a++) {
-          const xa = chunk.x[o + a];
-          xSum[a] += xa;
-          for (let b = a; b < dx; b++) xxSum[a * dx + b] += xa * chunk.x[o + b];
-        }
-      }
-    },
+    minSequences: 1,
     extra: (model) => [(t1 = new T1Accumulator(model, dy, { skipLast: 1 }))],
     onControlSample: (sub, chunk) => cvSample.push(keptSubchunk(source, sub, chunk)),
   });
   const totalRows = p1.data.rows;
   const { yMean } = p1;
   const inputModel = input.model;
-  const covX = new Matrix(dx, dx);
-  for (let a = 0; a < dx; a++)
-    for (let b = a; b < dx; b++) {
-      const v = xxSum[a * dx + b] / totalRows - (xSum[a] / totalRows) * (xSum[b] / totalRows);
-      covX.data[a * dx + b] = v;
-      covX.data[b * dx + a] = v;
-    }
+  // Covariance of x for the §6 stability check, from the input statistics' centred (Chan-merged) comoment:
+  // E[xxᵀ] − E[x]E[x]ᵀ from raw sums cancels catastrophically when |μ| ≫ σ.
+  const covX = new Matrix(dx, dx, p1.stats.M2.map((v) => v / p1.stats.n));
   const { cvFit, t2Halves } = p2;
   const T1 = t1.result(); // dy×dx
   memory.T1 = t1.sum.length * 8;
@@ -234,15 +219,14 @@ async function fitFromSource(source: DataSource, opts: GloreePolyOptions): Promi
   let T2: Tensor | null = null;
   let s2Components: Float64Array | null = null; // dh×dy: μ_j A2^(j) from T2's CP
   if (route === 'S2') {
-    const rs = rankFromHalves(t2Halves!, dy, dx);
-    if (rs === null) throw new UserError(`${source.name}: GLOREE needs at least 2 sequences`);
+    const { T2: t2, rank: rs } = t2AndRank(t2Halves!, dy, dx, opts.hidden, source.name);
     if (opts.hidden === 'auto') {
-      dh = autoRank(rs, log, 'give --hidden K');
+      dh = autoRank(rs!, log, 'give --hidden K');
       checkHiddenPoly(dh, dx, dy, l);
     } else dh = opts.hidden;
     if (dy < dh) throw new UserError(`directions from S2 need dy ≥ dh (got dy = ${dy}, dh = ${dh}); use directions 'P1'`);
-    hiddenDiag = { chosen: dh, auto: opts.hidden === 'auto', spectrum: rs.spectrum, noiseFloor: rs.noiseFloor };
-    T2 = new Tensor([dy, dx, dx], rs.T2);
+    hiddenDiag = { chosen: dh, auto: opts.hidden === 'auto', ...(rs ? { spectrum: rs.spectrum, noiseFloor: rs.noiseFloor } : {}) };
+    T2 = new Tensor([dy, dx, dx], t2);
     const cp = cpTied(T2, dh, seed);
     A1hat = new Matrix(dh, dx);
     s2Components = new Float64Array(dh * dy);

@@ -6,6 +6,7 @@ import { InputModel } from '../input/model.js';
 import { ProjectedMixedAccumulator } from '../moments/mixed.js';
 import { momentPass } from '../moments/accumulator.js';
 import { Activation, IORNNParams, SQUARE } from '../models/params.js';
+import { activationDegree } from '../models/activation.js';
 import { TrainingData, forEachChunk } from './passes.js';
 import { RankSelection } from './rank.js';
 import {
@@ -13,13 +14,14 @@ import {
   LearnerDiagnostics,
   LearnerOptions,
   autoRank,
+  centredChunk,
   checkPinv,
   controlVariateDiagnostics,
   cpOfT2,
   dataPasses,
   fitOutputAndRefine,
-  rankFromHalves,
   runLog,
+  t2AndRank,
   varianceShare,
   withSpill,
   withoutT2,
@@ -53,7 +55,7 @@ export interface GloreeOptions extends LearnerOptions {
 /** What the learner measured about the data and each step; stored in the model file. */
 export interface GloreeDiagnostics extends LearnerDiagnostics {
   /** Singular-value spectrum of the unfolded T2, its split-sample noise floor and the rank rule (src/learn/rank.ts). */
-  rank: { chosen: number; auto: boolean } & Omit<RankSelection, 'T2'>;
+  rank: ({ chosen: number; auto: boolean } & Omit<RankSelection, 'T2'>) | null;
   cp: CPDiagnostics;
   /** Smallest singular values (and condition numbers) behind each pseudo-inverse. */
   pinv: {
@@ -76,7 +78,7 @@ export interface GloreeResult {
 
 export function quadraticCoefficient(act: Activation): number {
   const c = act.coefficients;
-  const deg = c.length - 1;
+  const deg = activationDegree(act); // trailing zero coefficients do not raise the degree
   for (let m = 0; m < c.length; m++) {
     if (m !== 2 && (c[m] ?? 0) !== 0) {
       throw new UserError(
@@ -107,18 +109,17 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
 
   // ---- Pass 1: input-model statistics, output means, data shape checks; pass 2: T2 (on even / odd halves),
   // control-variate normal equations, input residual moments.
-  const { p1, input, p2 } = await dataPasses(source, 'GLOREE', opts, log, { t2: true, minSequences: 2 });
+  const { p1, input, p2 } = await dataPasses(source, 'GLOREE', opts, log, { t2: true, minSequences: 1 });
   const totalRows = p1.data.rows;
   const { yMean } = p1;
   const inputModel = input.model;
   const { cvFit } = p2;
 
-  const rankSel = rankFromHalves(p2.t2Halves!, dy, dx);
-  if (rankSel === null) throw new UserError(`${source.name}: GLOREE needs at least 2 sequences (the data have ${p1.data.sequences})`);
-  const dh = opts.hidden === 'auto' ? autoRank(rankSel, log, 'the outputs show no quadratic dependence on the inputs that GLOREE can use') : opts.hidden;
+  const { T2, rank: rankSel } = t2AndRank(p2.t2Halves!, dy, dx, opts.hidden, source.name);
+  const dh = opts.hidden === 'auto' ? autoRank(rankSel!, log, 'the outputs show no quadratic dependence on the inputs that GLOREE can use') : opts.hidden;
 
   // ---- CP of T2 (dy×dx×dx, modes 2–3 tied): T2 = 2c₂ Σ_j A2^(j) ⊗ a1_j ⊗ a1_j (DESIGN.md §4 F1).
-  const { C: A1, A2, diagnostics: cpDiag } = cpOfT2(rankSel.T2, dy, dx, dh, c2, seed);
+  const { C: A1, A2, diagnostics: cpDiag } = cpOfT2(T2, dy, dx, dh, c2, seed);
   log.lap('cp');
 
   // ---- Pass 3: projected mixed moment → U (DESIGN.md §4 F4, §5 step 5).
@@ -128,7 +129,9 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
   for (const [name, p] of [['A1', pA1], ['A2ᵀ', pA2T]] as const) checkPinv(name, p, dh, 'dh', 'U is unreliable', log);
   const G = pA1.pinv; // dx×dh
   const mixed = new ProjectedMixedAccumulator(inputModel, dy, 'prev', pA2T.pinv, G, G, { target: cvFit ? 'residual' : 'y' });
-  await forEachChunk(source, 'mixed moment', (chunk) => momentPass(inputModel, chunk, [mixed], cvFit), opts.onProgress, totalRows);
+  // Without the control variate, y is centred: E[H] = 0 keeps either unbiased, but an output offset would
+  // add ‖ȳ‖²-sized variance to the third-order moment.
+  await forEachChunk(source, 'mixed moment', (chunk) => momentPass(inputModel, cvFit ? chunk : centredChunk(chunk, yMean), [mixed], cvFit), opts.onProgress, totalRows);
   const Cjk = mixed.result();
   const U = new Matrix(dh, dh);
   for (let i = 0; i < dh * dh; i++) U.data[i] = Cjk[i] / (4 * c2 * c2);
@@ -147,7 +150,7 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
 
   const diagnostics: GloreeDiagnostics = {
     data: p1.data,
-    rank: { chosen: dh, auto: opts.hidden === 'auto', ...withoutT2(rankSel) },
+    rank: rankSel ? { chosen: dh, auto: opts.hidden === 'auto', ...withoutT2(rankSel) } : null,
     inputModel: p2.inputDiagnostics,
     cp: cpDiag,
     pinv: {
@@ -172,7 +175,8 @@ function checkHidden(dh: number, dx: number, dy: number): void {
   if (dh > dx || dh > dy) {
     throw new UserError(
       `--hidden ${dh} is larger than ${dh > dx ? `the input dimension dx = ${dx}` : `the output dimension dy = ${dy}`}: ` +
-        `GLOREE needs A1 and A2 of full row rank, so dh ≤ min(dx, dy) = ${Math.min(dx, dy)} (DESIGN.md §2)`,
+        `GLOREE needs A1 and A2 of full row rank, so dh ≤ min(dx, dy) = ${Math.min(dx, dy)} (DESIGN.md §2)` +
+        (dh > dy ? `; with fewer outputs than neurons σ = z² is not identified — a cubic activation (--activation z3) identifies dh ≤ dx neurons even from a scalar output (App. E.2)` : ''),
     );
   }
 }

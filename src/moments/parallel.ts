@@ -98,7 +98,9 @@ export async function runParallelPass(
   };
   const workers: Worker[] = [];
   let failure: Error | null = null;
-  const idle: Worker[] = [];
+  // Pieces go round-robin (piece i to worker i mod nw) so each worker's partial sums, and so the merged
+  // result, do not depend on timing: the same data give the same bits every run.
+  const idle = new Set<Worker>();
   let wake: (() => void) | null = null;
   const results = new Map<Worker, { count: number; sum: Float64Array }[]>();
   const done = new Map<Worker, () => void>();
@@ -114,10 +116,10 @@ export async function runParallelPass(
   for (let i = 0; i < nw; i++) {
     const w = spawn(init);
     workers.push(w);
-    idle.push(w);
+    idle.add(w);
     w.on('message', (m: { type: string; message?: string; states?: { count: number; sum: Float64Array }[] }) => {
       if (m.type === 'ack') {
-        idle.push(w);
+        idle.add(w);
         if (wake) {
           const f = wake;
           wake = null;
@@ -134,10 +136,12 @@ export async function runParallelPass(
     });
   }
   try {
+    let next = 0;
     const send = async (c: SequenceChunk) => {
-      while (idle.length === 0 && failure === null) await new Promise<void>((r) => (wake = r));
+      const w = workers[next++ % nw];
+      while (!idle.has(w) && failure === null) await new Promise<void>((r) => (wake = r));
       if (failure) throw failure;
-      const w = idle.shift()!;
+      idle.delete(w);
       const p = packChunk(c);
       w.postMessage({ type: 'chunk', chunk: p }, [p.x.buffer, p.y.buffer, p.lengths.buffer]);
     };

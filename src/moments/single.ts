@@ -26,7 +26,7 @@ function selectSteps(lengths: Int32Array, skipLast: number, mask: Uint8Array | n
 export interface SingleStepOptions {
   /** Use raw y (default) or the control-variate residual. */
   target?: Target;
-  /** Leave out the last `skipLast` steps of each sequence (e.g. 2 for DESIGN.md §4 P2′). Default 0. */
+  /** Leave out the last `skipLast` steps of each sequence (e.g. 1 for DESIGN.md §4 P2′ (0-based t ≤ L−2, so that T1 and Tm21 use the same steps)). Default 0. */
   skipLast?: number;
 }
 
@@ -83,7 +83,8 @@ export class T2Accumulator extends MomentAccumulator {
   /**
    * If set (one entry per sequence of the next chunks), only the sequences k with mask[k] ≠ 0 enter: a subset of
    * the chunk without copying it (e.g. the even / odd halves of the rank rule). Same sums, in the same order, as
-   * the subchunk of those sequences.
+   * the subchunk of those sequences. An in-process device: a masked accumulator has no spec (it cannot be
+   * rebuilt in a worker or merged by spec), so `spec()` throws while a mask is set.
    */
   sequenceMask: Uint8Array | null = null;
   constructor(readonly model: InputModel, dy: number, opts: SingleStepOptions = {}) {
@@ -93,6 +94,7 @@ export class T2Accumulator extends MomentAccumulator {
     this.wick = new BlockWeights(dy);
   }
   spec(): AccumulatorSpec {
+    if (this.sequenceMask) throw new Error('T2 accumulator: a sequence mask is set; clear it before serialising, merging or sending it to a worker');
     return { type: 'T2', dy: this.dy, target: this.target, skipLast: this.skipLast };
   }
   protected accumulate(d: PassData, y: Float64Array): void {

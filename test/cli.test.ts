@@ -184,3 +184,18 @@ test('constant output column: exit 1 naming the file and column', async () => {
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /consty\.csv: output column "y1" is constant/);
 });
+
+test('report on data where the model blows up: exit 0, the report says so instead of failing', async () => {
+  writeFileSync(p('ok2.csv'), good);
+  const wild = { format: 'gloree-model', version: 1, kind: 'iornn', activation: { coefficients: [0, 0, 1] }, A1: [[1, 1]], U: [[50]], A2: [[1, 1]] };
+  writeFileSync(p('wild.json'), JSON.stringify(wild));
+  const r = await cli('report', p('wild.json'), p('ok2.csv'), '--out', p('wild.html'));
+  assert.equal(r.code, 0, r.stderr);
+  const html = readFileSync(p('wild.html'), 'utf8');
+  assert.match(html, /blows up on sequence \d+ at step \d+/);
+  // predict refuses with the same diagnosis and writes nothing.
+  const q = await cli('predict', p('wild.json'), p('ok2.csv'), '--out', p('wild-pred.csv'));
+  assert.equal(q.code, 1);
+  assert.match(q.stderr, /blows up on sequence/);
+  assert.ok(!existsSync(p('wild-pred.csv')));
+});

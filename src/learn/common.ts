@@ -15,7 +15,7 @@ import { RNNParams } from '../models/params.js';
 import { accumulateStatesLS, forwardIORNN } from '../models/iornn.js';
 import { predictBRNN } from '../models/brnn.js';
 import { solveOutputLS } from './refine-core.js';
-import { RefineDiagnostics, RefineOptions, refine } from './refine.js';
+import { RefineDiagnostics, RefineOptions, packParams, refine } from './refine.js';
 import { ProgressCallback, TrainingData, asSource, forEachChunk } from './passes.js';
 import { RankSelection, selectRank } from './rank.js';
 
@@ -711,6 +711,14 @@ export function runRefinement<P extends RNNParams>(
   log: RunLog,
 ): { params: P; diagnostics?: RefineSummary } {
   if (sample.length === 0) return { params };
+  // Least squares over P parameters needs clearly more residuals than P (else it fits the noise; the validation
+  // split then has nothing to stop on): skip with a warning below 10 residuals per parameter.
+  const P = packParams(params).length;
+  const residuals = sample.reduce((m, c) => m + c.rows * c.dy, 0);
+  if (residuals < 10 * P) {
+    log.warn(`refinement skipped: its sample has ${residuals} output values for ${P} parameters (fewer than 10 per parameter); raise --refine-max-rows`);
+    return { params };
+  }
   const res = refine(params, sample, { seed, ...options });
   const { history, validationSequences, ...rest } = res.diagnostics;
   void validationSequences;

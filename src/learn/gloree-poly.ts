@@ -511,8 +511,13 @@ function unpackCP(cp: CPTensor, order: number): { dirs: Matrix; comps: Matrix } 
     let cn = 0;
     for (let a = 0; a < C.rows; a++) cn += C.get(a, j) ** 2;
     cn = Math.sqrt(cn);
-    for (let a = 0; a < C.rows; a++) dirs.set(a, j, C.get(a, j) / cn);
-    const w = cp.weights[j] * cn ** order;
+    // Sign convention (largest-magnitude entry of d_j positive) so rounding-level changes cannot flip it; the
+    // component absorbs (−1)^order so that comps_j ⊗ d_j^{⊗order} is unchanged.
+    let amax = 0;
+    for (let a = 1; a < C.rows; a++) if (Math.abs(C.get(a, j)) > Math.abs(C.get(amax, j))) amax = a;
+    const sgn = C.get(amax, j) < 0 ? -1 : 1;
+    for (let a = 0; a < C.rows; a++) dirs.set(a, j, (sgn * C.get(a, j)) / cn);
+    const w = cp.weights[j] * cn ** order * sgn ** order;
     for (let i = 0; i < B.rows; i++) comps.set(i, j, w * B.get(i, j));
   }
   return { dirs, comps };

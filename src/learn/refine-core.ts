@@ -12,6 +12,8 @@
  * ŷ_t = Wᵀ s_t with s_t = [h_t; z_t; 1].
  */
 import type { SequenceChunk } from '../io/dataset.js';
+import { Matrix } from '../linalg/matrix.js';
+import { eigSym } from '../linalg/eigsym.js';
 
 /** |state| above this (or non-finite) counts as a blow-up (DESIGN.md §6). */
 export const BLOWUP_BOUND = 1e6;
@@ -540,52 +542,6 @@ export function choleskySolve(Lf: Float64Array, n: number, b: Float64Array): voi
   }
 }
 
-/**
- * Symmetric eigendecomposition by cyclic Jacobi rotations (small n only). Returns eigenvalues and the
- * n×n row-major matrix whose COLUMNS are the eigenvectors. Accurate to working precision, also for
- * tiny eigenvalues relative to large ones — which is what a conditioning report needs.
- */
-export function jacobiEigen(S: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const A = S.slice();
-  const Vm = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) Vm[i * n + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0, diag = 0;
-    for (let i = 0; i < n; i++) {
-      diag += A[i * n + i] * A[i * n + i];
-      for (let j = i + 1; j < n; j++) off += A[i * n + j] * A[i * n + j];
-    }
-    if (off <= 1e-30 * diag || off === 0) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = A[p * n + q];
-        if (apq === 0) continue;
-        const app = A[p * n + p], aqq = A[q * n + q];
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), sn = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = A[k * n + p], akq = A[k * n + q];
-          A[k * n + p] = c * akp - sn * akq;
-          A[k * n + q] = sn * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = A[p * n + k], aqk = A[q * n + k];
-          A[p * n + k] = c * apk - sn * aqk;
-          A[q * n + k] = sn * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = Vm[k * n + p], vkq = Vm[k * n + q];
-          Vm[k * n + p] = c * vkp - sn * vkq;
-          Vm[k * n + q] = sn * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const values = new Float64Array(n);
-  for (let i = 0; i < n; i++) values[i] = A[i * n + i];
-  return { values, vectors: Vm };
-}
 
 /**
  * Least squares W = argmin Σ‖y_t − Wᵀ s_t‖² from the normal statistics G = Σ s sᵀ (m×m), C = Σ s yᵀ
@@ -595,7 +551,9 @@ export function jacobiEigen(S: Float64Array, n: number): { values: Float64Array;
  * (Infinity if G is singular).
  */
 export function solveOutputLS(G: Float64Array, C: Float64Array, m: number, dy: number): { W: Float64Array; cond: number; rankDeficient: boolean } {
-  const { values, vectors } = jacobiEigen(G, m);
+  // G is exactly symmetric (mirrored by the caller); eigSym throws rather than return an unconverged basis.
+  const eig = eigSym(new Matrix(m, m, G));
+  const values = eig.values, vectors = eig.vectors.data;
   let lmax = 0, lmin = Infinity;
   for (let i = 0; i < m; i++) {
     lmax = Math.max(lmax, values[i]);

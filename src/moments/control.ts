@@ -509,13 +509,6 @@ export class ControlVariateFit implements ResidualFunction {
   }
 
 
-
-  /** Residual of one step t (row index within the chunk). */
-  residual(chunk: SequenceChunk, row: number): Float64Array {
-    const r = this.residualChunk(chunk);
-    return r.slice(row * this.dy, (row + 1) * this.dy);
-  }
-
   toJSON(): ControlVariateFitJSON {
     return { dx: this.dx, dy: this.dy, quadratic: this.quadratic, center: Array.from(this.center), coef: Array.from(this.coef), r2: this.r2 };
   }

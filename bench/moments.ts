@@ -6,6 +6,10 @@
  * for dx = dy = 10 (dh = 5) and dx = dy = 50 (dh = 10), serial and on 2 worker threads, against the
  * same passes written in vectorised numpy (bench/numpy_moments.py, one OpenBLAS thread) in one run.
  * Sequences have length 50; inputs from a Gaussian VAR(1), y Gaussian (values do not affect speed).
+ * Like for like: both sides time scores + moment (+ Wick terms) from the raw chunk, data generation
+ * excluded, samples = rows of the chunks. numpy computes the full (unsymmetrised) dx² / dx³ blocks with BLAS
+ * (≈2× the multiply-adds of gloree's triangle-only loops), and the projected variant from full scores;
+ * the results are the same quantities, so the per-sample rates compare directly.
  *
  * `benchMoments()` returns a JSON-able object; run directly to print it:
  *   node --import tsx bench/moments.ts

@@ -178,7 +178,39 @@ export class GaussianVAR1 implements InputModel {
       // Interior steps: s_t = [Λ_{t,t−1} | P | Λ_{t,t+1}] · [c_{t−1}; c_t; c_{t+1}], and the three centred
       // rows are contiguous in c, so this is one 3dx-long dot product per output, two outputs per sweep.
       const M = this.stackInterior, w = 3 * dx;
-      for (let t = 1; t < L - 1; t++) {
+      let t = 1;
+      // Two steps t, t+1 and two outputs a, a+1 per sweep: the windows of t and t+1 overlap (shifted by
+      // dx), so each loaded stack entry and centred value feeds two multiply-adds (4 loads per 4).
+      for (; t + 1 < L - 1; t += 2) {
+        const cb = (t - 1) * dx, cb2 = cb + dx, ob = outOffset + t * dx, ob2 = ob + dx;
+        let a = 0;
+        for (; a + 1 < dx; a += 2) {
+          const r0 = a * w, r1 = r0 + w;
+          let s0 = 0, s1 = 0, u0 = 0, u1 = 0;
+          for (let k = 0; k < w; k++) {
+            const v = c[cb + k], z = c[cb2 + k], m0 = M[r0 + k], m1 = M[r1 + k];
+            s0 += m0 * v;
+            s1 += m1 * v;
+            u0 += m0 * z;
+            u1 += m1 * z;
+          }
+          out[ob + a] = s0;
+          out[ob + a + 1] = s1;
+          out[ob2 + a] = u0;
+          out[ob2 + a + 1] = u1;
+        }
+        if (a < dx) {
+          const r0 = a * w;
+          let s0 = 0, u0 = 0;
+          for (let k = 0; k < w; k++) {
+            s0 += M[r0 + k] * c[cb + k];
+            u0 += M[r0 + k] * c[cb2 + k];
+          }
+          out[ob + a] = s0;
+          out[ob2 + a] = u0;
+        }
+      }
+      for (; t < L - 1; t++) {
         const cb = (t - 1) * dx, ob = outOffset + t * dx;
         let a = 0;
         for (; a + 1 < dx; a += 2) {

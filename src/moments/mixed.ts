@@ -60,6 +60,10 @@ export class MixedMomentAccumulator extends MomentAccumulator {
   readonly dx: number;
   private wickP: BlockWeights; // per P_u block: Σ y_i s_α (dy·dx)
   private wickL: BlockWeights; // per Λ_{t,u} block: Σ y_i r_β (dy·dx)
+  /** Running sums of the current chunk, (dy·dx) × dx(dx+1)/2 packed upper triangles; added into `sum` at flush. */
+  private packed = new Float64Array(0);
+  private rr = new Float64Array(0);
+  private wv = new Float64Array(0);
   constructor(readonly model: InputModel, dy: number, readonly direction: Direction, opts: MixedOptions = {}) {
     super(dy * model.dx ** 3, dy, opts.target ?? 'y');
     if (direction !== 'prev' && direction !== 'next') throw new RangeError(`mixed accumulator: direction must be 'prev' or 'next', got ${direction}`);
@@ -71,70 +75,86 @@ export class MixedMomentAccumulator extends MomentAccumulator {
     return { type: 'mixed', dy: this.dy, direction: this.direction, target: this.target };
   }
   protected accumulate(d: PassData, y: Float64Array): void {
-    const dx = this.dx, dy = this.dy, S = this.sum, sc = d.scores!;
+    const dx = this.dx, dy = this.dy, sc = d.scores!;
     const pr = selectPairs(d.chunk.lengths, this.direction);
     const dx2 = dx * dx, dx3 = dx2 * dx;
+    // Wick weights; the Maps are consulted only when the block changes between consecutive pairs.
+    let lastP: object | null = null, lastL: object | null = null, wp: Float64Array | null = null, wl: Float64Array | null = null;
     for (let n = 0; n < pr.n; n++) {
       const P = this.model.precisionBlock(pr.u[n], pr.u[n], pr.L[n])!;
       const Lb = this.model.precisionBlock(pr.t[n], pr.u[n], pr.L[n]);
-      const wp = this.wickP.get(P);
+      if (P !== lastP || (Lb !== null && Lb !== lastL)) {
+        if (this.wickP.distinct + this.wickL.distinct >= 63 && (!this.wickP.map.has(P) || (Lb !== null && !this.wickL.map.has(Lb)))) this.applyWick();
+        wp = this.wickP.get(P);
+        lastP = P;
+        if (Lb !== null) {
+          wl = this.wickL.get(Lb);
+          lastL = Lb;
+        }
+      }
       const yo = pr.rowT[n] * dy, so = pr.rowT[n] * dx, ro = pr.rowU[n] * dx;
       for (let i = 0; i < dy; i++) {
-        const yi = y[yo + i];
-        for (let a = 0; a < dx; a++) wp[i * dx + a] += yi * sc[so + a];
+        const yi = y[yo + i], bi = i * dx;
+        for (let a = 0; a < dx; a++) wp![bi + a] += yi * sc[so + a];
+        if (Lb !== null) for (let b = 0; b < dx; b++) wl![bi + b] += yi * sc[ro + b];
       }
-      if (Lb !== null) {
-        const wl = this.wickL.get(Lb);
-        for (let i = 0; i < dy; i++) {
-          const yi = y[yo + i];
-          for (let b = 0; b < dx; b++) wl[i * dx + b] += yi * sc[ro + b];
-        }
-      }
-      if (this.wickP.distinct + this.wickL.distinct > 64) this.applyWick();
     }
+    // Main term Σ (y_i s_α)(r_β r_γ) with (β ≤ γ) flattened: per 4 pairs the products r_β r_γ are packed
+    // into contiguous rows of length np = dx(dx+1)/2, and rows ia = (i, α) of a packed running sum are
+    // updated two at a time over that long contiguous run (no short triangle loops); the packed sums are
+    // added into `sum` at flush.
+    const np = (dx * (dx + 1)) / 2, nia = dy * dx;
+    if (this.packed.length !== nia * np) this.packed = new Float64Array(nia * np);
+    if (this.rr.length !== 4 * np) this.rr = new Float64Array(4 * np);
+    const Pk = this.packed, rr = this.rr;
+    const wv = this.wv.length === 4 * nia ? this.wv : (this.wv = new Float64Array(4 * nia));
     let n = 0;
     for (; n + 3 < pr.n; n += 4) {
-      const t0 = pr.rowT[n], t1 = pr.rowT[n + 1], t2 = pr.rowT[n + 2], t3 = pr.rowT[n + 3];
-      const s0 = t0 * dx, s1 = t1 * dx, s2 = t2 * dx, s3 = t3 * dx;
-      const q0 = pr.rowU[n] * dx, q1 = pr.rowU[n + 1] * dx, q2 = pr.rowU[n + 2] * dx, q3 = pr.rowU[n + 3] * dx;
-      for (let i = 0; i < dy; i++) {
-        const y0 = y[t0 * dy + i], y1 = y[t1 * dy + i], y2 = y[t2 * dy + i], y3 = y[t3 * dy + i];
-        for (let a = 0; a < dx; a++) {
-          const w0 = y0 * sc[s0 + a], w1 = y1 * sc[s1 + a], w2 = y2 * sc[s2 + a], w3 = y3 * sc[s3 + a];
-          const ba = i * dx3 + a * dx2;
-          let b = 0;
-          // Rows b, b+1 of the (β ≤ γ) triangle at once, as in T2Accumulator.
-          for (; b + 1 < dx; b += 2) {
-            const v0 = w0 * sc[q0 + b], v1 = w1 * sc[q1 + b], v2 = w2 * sc[q2 + b], v3 = w3 * sc[q3 + b];
-            const u0 = w0 * sc[q0 + b + 1], u1 = w1 * sc[q1 + b + 1], u2 = w2 * sc[q2 + b + 1], u3 = w3 * sc[q3 + b + 1];
-            const bb = ba + b * dx, bc = bb + dx;
-            S[bb + b] += v0 * sc[q0 + b] + v1 * sc[q1 + b] + v2 * sc[q2 + b] + v3 * sc[q3 + b];
-            for (let c = b + 1; c < dx; c++) {
-              const r0 = sc[q0 + c], r1 = sc[q1 + c], r2 = sc[q2 + c], r3 = sc[q3 + c];
-              S[bb + c] += v0 * r0 + v1 * r1 + v2 * r2 + v3 * r3;
-              S[bc + c] += u0 * r0 + u1 * r1 + u2 * r2 + u3 * r3;
-            }
-          }
-          for (; b < dx; b++) {
-            const v0 = w0 * sc[q0 + b], v1 = w1 * sc[q1 + b], v2 = w2 * sc[q2 + b], v3 = w3 * sc[q3 + b];
-            const bb = ba + b * dx;
-            for (let c = b; c < dx; c++) S[bb + c] += v0 * sc[q0 + c] + v1 * sc[q1 + c] + v2 * sc[q2 + c] + v3 * sc[q3 + c];
-          }
+      for (let k = 0; k < 4; k++) {
+        const t = pr.rowT[n + k], so = t * dx, yo = t * dy, qo = pr.rowU[n + k] * dx, ro = k * np;
+        let m = 0;
+        for (let b = 0; b < dx; b++) {
+          const rb = sc[qo + b];
+          for (let c = b; c < dx; c++) rr[ro + m++] = rb * sc[qo + c];
         }
+        // wv[4·ia + k] = y_{t,i} s_{t,α}
+        for (let i = 0; i < dy; i++) {
+          const yi = y[yo + i];
+          for (let a = 0; a < dx; a++) wv[4 * (i * dx + a) + k] = yi * sc[so + a];
+        }
+      }
+      const r1 = np, r2 = 2 * np, r3 = 3 * np;
+      let ia = 0;
+      for (; ia + 1 < nia; ia += 2) {
+        const w = 4 * ia;
+        const w0 = wv[w], w1 = wv[w + 1], w2 = wv[w + 2], w3 = wv[w + 3];
+        const v0 = wv[w + 4], v1 = wv[w + 5], v2 = wv[w + 6], v3 = wv[w + 7];
+        const ba = ia * np, bb = ba + np;
+        for (let m = 0; m < np; m++) {
+          const x0 = rr[m], x1 = rr[r1 + m], x2 = rr[r2 + m], x3 = rr[r3 + m];
+          Pk[ba + m] += w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
+          Pk[bb + m] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3;
+        }
+      }
+      if (ia < nia) {
+        const w = 4 * ia;
+        const w0 = wv[w], w1 = wv[w + 1], w2 = wv[w + 2], w3 = wv[w + 3];
+        const ba = ia * np;
+        for (let m = 0; m < np; m++) Pk[ba + m] += w0 * rr[m] + w1 * rr[r1 + m] + w2 * rr[r2 + m] + w3 * rr[r3 + m];
       }
     }
     for (; n < pr.n; n++) {
       const t0 = pr.rowT[n], s0 = t0 * dx, q0 = pr.rowU[n] * dx;
+      let m = 0;
+      for (let b = 0; b < dx; b++) {
+        const rb = sc[q0 + b];
+        for (let c = b; c < dx; c++) rr[m++] = rb * sc[q0 + c];
+      }
       for (let i = 0; i < dy; i++) {
         const y0 = y[t0 * dy + i];
         for (let a = 0; a < dx; a++) {
-          const w0 = y0 * sc[s0 + a];
-          const ba = i * dx3 + a * dx2;
-          for (let b = 0; b < dx; b++) {
-            const v0 = w0 * sc[q0 + b];
-            const bb = ba + b * dx;
-            for (let c = b; c < dx; c++) S[bb + c] += v0 * sc[q0 + c];
-          }
+          const w0 = y0 * sc[s0 + a], ba = (i * dx + a) * np;
+          for (let m2 = 0; m2 < np; m2++) Pk[ba + m2] += w0 * rr[m2];
         }
       }
     }
@@ -168,8 +188,18 @@ export class MixedMomentAccumulator extends MomentAccumulator {
     this.wickL.clear();
   }
   protected override flush(): void {
+    const dx = this.dx, S = this.sum, Pk = this.packed;
+    if (Pk.length > 0) {
+      // Unpack the chunk's packed (β ≤ γ) sums into the upper triangles of `sum`.
+      const np = (dx * (dx + 1)) / 2;
+      for (let ia = 0; ia < this.dy * dx; ia++) {
+        const base = ia * dx * dx, pb = ia * np;
+        let m = 0;
+        for (let b = 0; b < dx; b++) for (let c = b; c < dx; c++) S[base + b * dx + c] += Pk[pb + m++];
+      }
+      Pk.fill(0);
+    }
     this.applyWick();
-    const dx = this.dx, S = this.sum;
     for (let ia = 0; ia < this.dy * dx; ia++) {
       const base = ia * dx * dx;
       for (let b = 0; b < dx; b++) for (let c = 0; c < b; c++) S[base + b * dx + c] = S[base + c * dx + b];
@@ -332,6 +362,52 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
             }
             const cb = (start + t - 1) * dx;
             let j = 0;
+            if (t + 1 < L - 1 && this.model.precisionBlock(t + 1, t, L) === b0 && this.model.precisionBlock(t + 1, t + 1, L) === b1 && this.model.precisionBlock(t + 1, t + 2, L) === b2) {
+              // Steps t and t+1 at once (their windows overlap, shifted by dx): each loaded stack entry
+              // feeds two multiply-adds, 6 loads per 8 multiply-adds.
+              const po2 = po + dh, cb2 = cb + dx;
+              for (; j + 1 < dh; j += 2) {
+                const rf = j * w3, rg = (dh + j) * w3, sf = rf + w3, sg = rg + w3;
+                let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
+                for (let i = 0; i < w3; i++) {
+                  const v = cx[cb + i], u = cx[cb2 + i];
+                  const m0 = stack[rf + i], m1 = stack[rg + i], m2 = stack[sf + i], m3 = stack[sg + i];
+                  a1 += m0 * v;
+                  a2 += m1 * v;
+                  b1 += m2 * v;
+                  b2 += m3 * v;
+                  c1 += m0 * u;
+                  c2 += m1 * u;
+                  d1 += m2 * u;
+                  d2 += m3 * u;
+                }
+                p[po + j] = a1;
+                q[po + j] = a2;
+                p[po + j + 1] = b1;
+                q[po + j + 1] = b2;
+                p[po2 + j] = c1;
+                q[po2 + j] = c2;
+                p[po2 + j + 1] = d1;
+                q[po2 + j + 1] = d2;
+              }
+              for (; j < dh; j++) {
+                const rf = j * w3, rg = (dh + j) * w3;
+                let a1 = 0, a2 = 0, c1 = 0, c2 = 0;
+                for (let i = 0; i < w3; i++) {
+                  const v = cx[cb + i], u = cx[cb2 + i];
+                  a1 += stack[rf + i] * v;
+                  a2 += stack[rg + i] * v;
+                  c1 += stack[rf + i] * u;
+                  c2 += stack[rg + i] * u;
+                }
+                p[po + j] = a1;
+                q[po + j] = a2;
+                p[po2 + j] = c1;
+                q[po2 + j] = c2;
+              }
+              t++;
+              continue;
+            }
             for (; j + 1 < dh; j += 2) {
               const rf = j * w3, rg = (dh + j) * w3, sf = rf + w3, sg = rg + w3;
               let a1 = 0, a2 = 0, b1 = 0, b2 = 0;
@@ -437,19 +513,55 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
     const W = this.W.data;
     const pr = selectPairs(d.chunk.lengths, this.direction);
     const { p: pAll, q: qAll } = this.projectedScores(d);
-    const yt = new Float64Array(dh), e = new Float64Array(dh), q = new Float64Array(dh);
+    const yt = new Float64Array(dh), e = new Float64Array(dh), q = new Float64Array(dh), q2 = new Float64Array(dh);
     const full = this.full;
     let lastP: object | null = null, wp: Float64Array | null = null;
     let lastL: object | null = null, wl: Float64Array | null = null;
+    const rowT = pr.rowT, rowU = pr.rowU;
     for (let n = 0; n < pr.n; n++) {
-      const yo = pr.rowT[n] * dy, po = pr.rowT[n] * dh, qo = pr.rowU[n] * dh;
-      for (let j = 0; j < dh; j++) {
+      const yo = rowT[n] * dy, po = rowT[n] * dh, qo = rowU[n] * dh;
+      // ỹ = W y_t, two outputs per sweep over y (each loaded y_i feeds two multiply-adds).
+      let j = 0;
+      for (; j + 1 < dh; j += 2) {
+        let v0 = 0, v1 = 0;
+        const w0 = j * dy, w1 = w0 + dy;
+        for (let i = 0; i < dy; i++) {
+          const yi = y[yo + i];
+          v0 += W[w0 + i] * yi;
+          v1 += W[w1 + i] * yi;
+        }
+        yt[j] = v0;
+        yt[j + 1] = v1;
+      }
+      for (; j < dh; j++) {
         let v = 0;
         const wj = j * dy;
         for (let i = 0; i < dy; i++) v += W[wj + i] * y[yo + i];
         yt[j] = v;
-        e[j] = v * pAll[po + j];
-        q[j] = qAll[qo + j];
+      }
+      for (let k = 0; k < dh; k++) {
+        e[k] = yt[k] * pAll[po + k];
+        q[k] = qAll[qo + k];
+        q2[k] = q[k] * q[k];
+      }
+      const P = this.model.precisionBlock(pr.u[n], pr.u[n], pr.L[n])!;
+      if (P !== lastP) {
+        if (this.wickP.distinct + this.wickL.distinct >= 64 && !this.wickP.map.has(P)) {
+          this.applyWick();
+          lastL = null;
+        }
+        wp = this.wickP.get(P);
+        lastP = P;
+      }
+      for (let k = 0; k < dh; k++) wp![k] += e[k];
+      const Lb = this.model.precisionBlock(pr.t[n], pr.u[n], pr.L[n]);
+      if (Lb !== null && Lb !== lastL) {
+        if (this.wickP.distinct + this.wickL.distinct >= 64 && !this.wickL.map.has(Lb)) {
+          this.applyWick();
+          wp = this.wickP.get(P);
+        }
+        wl = this.wickL.get(Lb);
+        lastL = Lb;
       }
       if (full) {
         for (let j = 0; j < dh; j++) {
@@ -461,33 +573,26 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
             for (let l = k; l < dh; l++) S[bk + l] += v * q[l];
           }
         }
+        if (Lb !== null) {
+          for (let j = 0; j < dh; j++) {
+            const v = yt[j], bj = j * dh;
+            for (let k = 0; k < dh; k++) wl![bj + k] += v * q[k];
+          }
+        }
+      } else if (Lb !== null) {
+        // One sweep for both the main term Σ e_j q_k² and the Λ-block Wick weights Σ ỹ_j q_k.
+        for (let j = 0; j < dh; j++) {
+          const ej = e[j], v = yt[j], bj = j * dh;
+          for (let k = 0; k < dh; k++) {
+            S[bj + k] += ej * q2[k];
+            wl![bj + k] += v * q[k];
+          }
+        }
       } else {
         for (let j = 0; j < dh; j++) {
-          const ej = e[j];
-          const bj = j * dh;
-          for (let k = 0; k < dh; k++) S[bj + k] += ej * q[k] * q[k];
+          const ej = e[j], bj = j * dh;
+          for (let k = 0; k < dh; k++) S[bj + k] += ej * q2[k];
         }
-      }
-      const P = this.model.precisionBlock(pr.u[n], pr.u[n], pr.L[n])!;
-      if (P !== lastP) {
-        wp = this.wickP.get(P);
-        lastP = P;
-      }
-      for (let j = 0; j < dh; j++) wp![j] += e[j];
-      const Lb = this.model.precisionBlock(pr.t[n], pr.u[n], pr.L[n]);
-      if (Lb !== null) {
-        if (Lb !== lastL) {
-          wl = this.wickL.get(Lb);
-          lastL = Lb;
-        }
-        for (let j = 0; j < dh; j++) {
-          const v = yt[j], bj = j * dh;
-          for (let k = 0; k < dh; k++) wl![bj + k] += v * q[k];
-        }
-      }
-      if (this.wickP.distinct + this.wickL.distinct > 64) {
-        this.applyWick();
-        lastP = lastL = null;
       }
     }
     this.count += pr.n;

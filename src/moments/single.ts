@@ -71,8 +71,9 @@ export class T1Accumulator extends MomentAccumulator {
  * sequence (or t < L − skipLast), each with its own P_t (boundary steps use Σ⁻¹ / no FᵀQ⁻¹F term).
  * Result dy×dx×dx, [i, a, b] at (i·dx + a)·dx + b. Stein (DESIGN.md §4 F1): E[y_t ⊗ S2(t)] = E[∂²y_t/∂x_t²].
  *
- * Cost per step: dy·dx²/2 multiply-adds for Σ y_i s_a s_b (upper triangle a ≤ b, mirrored at flush),
- * processed four steps at a time so each sum entry is loaded/stored once per 4 steps; the Wick term
+ * Cost per step: dy·dx²/2 multiply-adds for Σ y_i s_a s_b (upper triangle a ≤ b, kept packed during a
+ * chunk and mirrored at flush), processed four steps at a time so each sum entry is loaded/stored once per
+ * 4 steps; the Wick term
  * Σ y_i P_ab is accumulated as Σ_{t: P_t = P} y_t per distinct block and subtracted at flush.
  */
 export class T2Accumulator extends MomentAccumulator {
@@ -80,6 +81,9 @@ export class T2Accumulator extends MomentAccumulator {
   readonly dx: number;
   readonly skipLast: number;
   private wick: BlockWeights;
+  /** Running sums of the current chunk, dy × dx(dx+1)/2 packed upper triangles; added into `sum` at flush. */
+  private packed = new Float64Array(0);
+  private ss = new Float64Array(0);
   /**
    * If set (one entry per sequence of the next chunks), only the sequences k with mask[k] ≠ 0 enter: a subset of
    * the chunk without copying it (e.g. the even / odd halves of the rank rule). Same sums, in the same order, as
@@ -98,59 +102,70 @@ export class T2Accumulator extends MomentAccumulator {
     return { type: 'T2', dy: this.dy, target: this.target, skipLast: this.skipLast };
   }
   protected accumulate(d: PassData, y: Float64Array): void {
-    const dx = this.dx, dy = this.dy, S = this.sum, s = d.scores!;
+    const dx = this.dx, dy = this.dy, s = d.scores!;
     if (this.sequenceMask && this.sequenceMask.length !== d.chunk.lengths.length) {
       throw new RangeError(`T2 accumulator: sequence mask has ${this.sequenceMask.length} entries, the chunk has ${d.chunk.lengths.length} sequences`);
     }
     const sel = selectSteps(d.chunk.lengths, this.skipLast, this.sequenceMask);
     const rows = sel.rows;
-    // Wick weights per precision block.
+    // Wick weights per precision block; consecutive steps mostly share the block, so the Map is consulted
+    // only when it changes (not once per step).
+    let lastP: object | null = null, w: Float64Array | null = null;
     for (let n = 0; n < sel.n; n++) {
       const P = this.model.precisionBlock(sel.t[n], sel.t[n], sel.L[n])!;
-      const w = this.wick.get(P);
+      if (P !== lastP) {
+        if (this.wick.distinct >= 64 && !this.wick.map.has(P)) this.applyWick();
+        w = this.wick.get(P);
+        lastP = P;
+      }
       const yo = rows[n] * dy;
-      for (let i = 0; i < dy; i++) w[i] += y[yo + i];
-      if (this.wick.distinct > 64) this.applyWick();
+      for (let i = 0; i < dy; i++) w![i] += y[yo + i];
     }
-    // Main term, 4 steps at a time.
+    // Main term Σ y_i (s_a s_b), a ≤ b flattened: per 4 steps the products s_a s_b are packed into
+    // contiguous rows of length np = dx(dx+1)/2 and two rows i of a packed running sum are updated per
+    // sweep over that contiguous run (no short triangle loops); the packed sums are added into `sum` at flush.
+    const np = (dx * (dx + 1)) / 2;
+    if (this.packed.length !== dy * np) this.packed = new Float64Array(dy * np);
+    if (this.ss.length !== 4 * np) this.ss = new Float64Array(4 * np);
+    const Pk = this.packed, ss = this.ss, r1 = np, r2 = 2 * np, r3 = 3 * np;
     let n = 0;
     for (; n + 3 < sel.n; n += 4) {
-      const r0 = rows[n], r1 = rows[n + 1], r2 = rows[n + 2], r3 = rows[n + 3];
-      const s0 = r0 * dx, s1 = r1 * dx, s2 = r2 * dx, s3 = r3 * dx;
-      for (let i = 0; i < dy; i++) {
-        const y0 = y[r0 * dy + i], y1 = y[r1 * dy + i], y2 = y[r2 * dy + i], y3 = y[r3 * dy + i];
-        const bi = i * dx * dx;
-        let a = 0;
-        // Two rows a, a+1 of the upper triangle at once: each loaded s_k[b] feeds 8 multiply-adds
-        // (measured 1.4× faster than one row at a time for dx = 50).
-        for (; a + 1 < dx; a += 2) {
-          const w0 = y0 * s[s0 + a], w1 = y1 * s[s1 + a], w2 = y2 * s[s2 + a], w3 = y3 * s[s3 + a];
-          const v0 = y0 * s[s0 + a + 1], v1 = y1 * s[s1 + a + 1], v2 = y2 * s[s2 + a + 1], v3 = y3 * s[s3 + a + 1];
-          const ba = bi + a * dx, bb = ba + dx;
-          S[ba + a] += w0 * s[s0 + a] + w1 * s[s1 + a] + w2 * s[s2 + a] + w3 * s[s3 + a];
-          for (let b = a + 1; b < dx; b++) {
-            const t0 = s[s0 + b], t1 = s[s1 + b], t2 = s[s2 + b], t3 = s[s3 + b];
-            S[ba + b] += w0 * t0 + w1 * t1 + w2 * t2 + w3 * t3;
-            S[bb + b] += v0 * t0 + v1 * t1 + v2 * t2 + v3 * t3;
-          }
+      for (let k = 0; k < 4; k++) {
+        const so = rows[n + k] * dx, ro = k * np;
+        let m = 0;
+        for (let a = 0; a < dx; a++) {
+          const sa = s[so + a];
+          for (let b = a; b < dx; b++) ss[ro + m++] = sa * s[so + b];
         }
-        for (; a < dx; a++) {
-          const w0 = y0 * s[s0 + a], w1 = y1 * s[s1 + a], w2 = y2 * s[s2 + a], w3 = y3 * s[s3 + a];
-          const ba = bi + a * dx;
-          for (let b = a; b < dx; b++) S[ba + b] += w0 * s[s0 + b] + w1 * s[s1 + b] + w2 * s[s2 + b] + w3 * s[s3 + b];
+      }
+      const y0o = rows[n] * dy, y1o = rows[n + 1] * dy, y2o = rows[n + 2] * dy, y3o = rows[n + 3] * dy;
+      let i = 0;
+      for (; i + 1 < dy; i += 2) {
+        const w0 = y[y0o + i], w1 = y[y1o + i], w2 = y[y2o + i], w3 = y[y3o + i];
+        const v0 = y[y0o + i + 1], v1 = y[y1o + i + 1], v2 = y[y2o + i + 1], v3 = y[y3o + i + 1];
+        const ba = i * np, bb = ba + np;
+        for (let m = 0; m < np; m++) {
+          const x0 = ss[m], x1 = ss[r1 + m], x2 = ss[r2 + m], x3 = ss[r3 + m];
+          Pk[ba + m] += w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
+          Pk[bb + m] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3;
         }
+      }
+      if (i < dy) {
+        const w0 = y[y0o + i], w1 = y[y1o + i], w2 = y[y2o + i], w3 = y[y3o + i];
+        const ba = i * np;
+        for (let m = 0; m < np; m++) Pk[ba + m] += w0 * ss[m] + w1 * ss[r1 + m] + w2 * ss[r2 + m] + w3 * ss[r3 + m];
       }
     }
     for (; n < sel.n; n++) {
-      const r0 = rows[n], s0 = r0 * dx;
+      const so = rows[n] * dx, yo = rows[n] * dy;
+      let m = 0;
+      for (let a = 0; a < dx; a++) {
+        const sa = s[so + a];
+        for (let b = a; b < dx; b++) ss[m++] = sa * s[so + b];
+      }
       for (let i = 0; i < dy; i++) {
-        const y0 = y[r0 * dy + i];
-        const bi = i * dx * dx;
-        for (let a = 0; a < dx; a++) {
-          const w0 = y0 * s[s0 + a];
-          const ba = bi + a * dx;
-          for (let b = a; b < dx; b++) S[ba + b] += w0 * s[s0 + b];
-        }
+        const w0 = y[yo + i], ba = i * np;
+        for (let m2 = 0; m2 < np; m2++) Pk[ba + m2] += w0 * ss[m2];
       }
     }
     this.count += sel.n;
@@ -170,8 +185,18 @@ export class T2Accumulator extends MomentAccumulator {
     this.wick.clear();
   }
   protected override flush(): void {
+    const dx = this.dx, S = this.sum, Pk = this.packed;
+    if (Pk.length > 0) {
+      // Unpack the chunk's packed (a ≤ b) sums into the upper triangles of `sum`.
+      const np = (dx * (dx + 1)) / 2;
+      for (let i = 0; i < this.dy; i++) {
+        const bi = i * dx * dx, pb = i * np;
+        let m = 0;
+        for (let a = 0; a < dx; a++) for (let b = a; b < dx; b++) S[bi + a * dx + b] += Pk[pb + m++];
+      }
+      Pk.fill(0);
+    }
     this.applyWick();
-    const dx = this.dx, S = this.sum;
     for (let i = 0; i < this.dy; i++) {
       const bi = i * dx * dx;
       for (let a = 0; a < dx; a++) for (let b = 0; b < a; b++) S[bi + a * dx + b] = S[bi + b * dx + a];

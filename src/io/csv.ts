@@ -19,6 +19,7 @@ import { isAscii } from 'node:buffer';
 import type { DataSource, SequenceChunk } from './dataset.js';
 import { UserError, cellError } from './errors.js';
 import { AtomicWriter } from './atomic.js';
+import { ROLE_IGNORE, ROLE_SEQ, resolveColumns, type ColumnLayout } from './columns.js';
 
 export interface CSVOptions {
   /** Input column names (default: x1, x2, … as present). */
@@ -57,8 +58,8 @@ export interface CSVSource extends DataSource {
 }
 
 const DEFAULT_CHUNK_ROWS = 65536;
-const IGNORE = -1;
-const SEQ = -2;
+const IGNORE = ROLE_IGNORE;
+const SEQ = ROLE_SEQ;
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /**
@@ -171,72 +172,7 @@ function splitHeader(line: string, file: string): string[] {
   return f.map((s) => s.trim());
 }
 
-function listColumns(names: readonly string[]): string {
-  const shown = names.slice(0, 20).join(',');
-  return names.length > 20 ? `${shown},… (${names.length} columns)` : shown;
-}
-
-interface Layout {
-  header: string[];
-  x: string[];
-  y: string[];
-  seq?: string;
-  /** role[field]: IGNORE, SEQ, or a value index (0..dx−1 inputs, dx..dx+dy−1 outputs). */
-  role: Int32Array;
-}
-
-/** Numbered columns prefix1..prefixK by convention; all of 1..K must be present. */
-function conventional(header: string[], prefix: string, file: string): string[] {
-  const re = new RegExp(`^${prefix}([1-9][0-9]*)$`);
-  let max = 0;
-  const present = new Set<number>();
-  for (const h of header) {
-    const m = re.exec(h);
-    if (m) {
-      const k = Number(m[1]);
-      present.add(k);
-      max = Math.max(max, k);
-    }
-  }
-  const out: string[] = [];
-  for (let k = 1; k <= max; k++) {
-    if (!present.has(k)) throw new UserError(`${file}: missing column "${prefix}${k}" (have: ${listColumns(header)})`);
-    out.push(`${prefix}${k}`);
-  }
-  return out;
-}
-
-function resolveLayout(header: string[], opts: CSVOptions, file: string): Layout {
-  const index = new Map<string, number>();
-  header.forEach((h, i) => {
-    if (h === '') return;
-    if (index.has(h)) throw new UserError(`${file}: duplicate column ${JSON.stringify(h)} (columns ${index.get(h)! + 1} and ${i + 1})`);
-    index.set(h, i);
-  });
-  const pick = (names: string[]): string[] => {
-    for (const n of names) {
-      if (!index.has(n)) throw new UserError(`${file}: missing column ${JSON.stringify(n)} (have: ${listColumns(header)})`);
-    }
-    return names;
-  };
-  const x = opts.x ? pick(opts.x) : conventional(header, 'x', file);
-  if (x.length === 0) throw new UserError(`${file}: no input columns (expected x1, x2, …; have: ${listColumns(header)})`);
-  const y = opts.y ? pick(opts.y) : conventional(header, 'y', file);
-  if (y.length === 0 && opts.requireY) throw new UserError(`${file}: no output columns (expected y1, y2, …; have: ${listColumns(header)})`);
-  let seq: string | undefined;
-  if (typeof opts.seq === 'string') seq = pick([opts.seq])[0];
-  else if (opts.seq !== false && index.has('seq')) seq = 'seq';
-  const role = new Int32Array(header.length).fill(IGNORE);
-  const assign = (name: string, r: number) => {
-    const i = index.get(name)!;
-    if (role[i] !== IGNORE) throw new UserError(`${file}: column ${JSON.stringify(name)} is selected twice`);
-    role[i] = r;
-  };
-  x.forEach((n, k) => assign(n, k));
-  y.forEach((n, k) => assign(n, x.length + k));
-  if (seq !== undefined) assign(seq, SEQ);
-  return { header, x, y, seq, role };
-}
+type Layout = ColumnLayout;
 
 /** Read just enough of the file to get the header line and to know whether a data row follows. */
 async function readHead(path: string, blockBytes: number): Promise<{ headerLine: string; hasData: boolean }> {
@@ -280,7 +216,7 @@ export async function openCSVSource(path: string, opts: CSVOptions = {}): Promis
   if (!Number.isInteger(minLength) || minLength < 1) throw new RangeError(`openCSVSource: minLength must be a positive integer, got ${minLength}`);
   const { headerLine, hasData } = await readHead(path, blockBytes);
   const header = splitHeader(headerLine, path);
-  const layout = resolveLayout(header, opts, path);
+  const layout = resolveColumns(header, opts, path);
   if (!hasData) throw new UserError(`${path}: no data rows after the header`);
   const dx = layout.x.length, dy = layout.y.length;
   return {

@@ -6,6 +6,8 @@
  * for dx = dy = 10 (dh = 5) and dx = dy = 50 (dh = 10), serial and on 2 worker threads, against the
  * same passes written in vectorised numpy (bench/numpy_moments.py, one OpenBLAS thread) in one run.
  * Sequences have length 50; inputs from a Gaussian VAR(1), y Gaussian (values do not affect speed).
+ * Serial passes run on the WebAssembly SIMD kernels (src/linalg/kernels), and once more on the plain-JavaScript
+ * kernels for the ratio WebAssembly / JavaScript (same sums, bit for bit).
  * Like for like: both sides time scores + moment (+ Wick terms) from the raw chunk, data generation
  * excluded, samples = rows of the chunks. numpy computes the full (unsymmetrised) dx² / dx³ blocks with BLAS
  * (≈2× the multiply-adds of gloree's triangle-only loops), and the projected variant from full scores;
@@ -23,6 +25,7 @@ import { SequenceChunk, makeChunk } from '../src/io/dataset.js';
 import { Rng } from '../src/random/rng.js';
 import { AccumulatorSpec } from '../src/moments/accumulator.js';
 import { runParallelPass, runSerialPass } from '../src/moments/parallel.js';
+import { setKernelBackend } from '../src/linalg/kernels/arena.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SEQ_LEN = 50;
@@ -117,6 +120,11 @@ export async function benchMoments(): Promise<object> {
       // Warm-up (JIT) on one chunk, then best of 2.
       await runSerialPass(model, [spec], chunks.slice(0, 1));
       const serial = await timeIt(() => runSerialPass(model, [spec], chunks), 2);
+      // The same pass on the plain-JavaScript kernels (bit-identical results): what WebAssembly SIMD buys.
+      setKernelBackend('js');
+      await runSerialPass(model, [spec], chunks.slice(0, 1));
+      const scalar = await timeIt(() => runSerialPass(model, [spec], chunks), 1);
+      setKernelBackend('wasm');
       const workers = await timeIt(() => runParallelPass(model, [spec], chunks, { workers: 2 }), 2);
       // Worker start-up (thread + module loading; under tsx also TypeScript transpilation) on a one-sequence pass.
       const tiny = makeChunk(c.dx, c.dy, chunks[0].x.slice(0, SEQ_LEN * c.dx), chunks[0].y.slice(0, SEQ_LEN * c.dy), [SEQ_LEN]);
@@ -129,6 +137,8 @@ export async function benchMoments(): Promise<object> {
         rows: n,
         serialSamplesPerSec: n / serial.wall,
         serialCpuSamplesPerSec: n / serial.cpu,
+        serialJsKernelsSamplesPerSec: n / scalar.wall,
+        ratioWasmToJsKernels: scalar.wall / serial.wall,
         workers2SamplesPerSec: n / workers.wall,
         workers2StartupSec: startup.wall,
         workers2SamplesPerSecExclStartup: n / Math.max(1e-9, workers.wall - startup.wall),

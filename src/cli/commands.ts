@@ -134,7 +134,6 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
     await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics });
   }
   if (o.quiet) return;
-  const d = res.diagnostics;
   for (const line of fitSummary(res, seconds)) out(line);
   out(`  model written to ${o.out}${o.report ? `; report to ${o.report}` : ''}`);
 }

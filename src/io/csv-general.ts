@@ -20,7 +20,7 @@ import { UserError, cellError, userErrorAt } from './errors.js';
 export const DEFAULT_CHUNK_ROWS = 65536;
 
 export { ROLE_IGNORE, ROLE_SEQ, resolveColumns, type ColumnLayout } from './columns.js';
-import { ROLE_IGNORE, ROLE_SEQ, resolveColumns, type ColumnLayout } from './columns.js';
+import { ROLE_IGNORE, resolveColumns, type ColumnLayout } from './columns.js';
 
 /**
  * A block of rows in columnar form, handed to the assembler. `values[c]` holds the numbers of file column c

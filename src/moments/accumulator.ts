@@ -1,5 +1,7 @@
 import { SequenceChunk } from '../io/dataset.js';
 import { InputModel } from '../input/model.js';
+import { applyPrecisionBlocks, fillTranspose } from '../input/block-scores.js';
+import { kernels, pad4 } from '../linalg/kernels/arena.js';
 
 /**
  * Streaming, mergeable moment accumulators (DESIGN.md §5 steps 2, 4, 5).
@@ -26,6 +28,12 @@ export interface PassData {
   /** rows×dy control-variate residuals r_t = y_t − ĝ(x) (DESIGN.md §5 step 4), or null. */
   residual: Float64Array | null;
 }
+
+/**
+ * Steps per kernel block: the block's rows of products (≤ 256 × dx(dx+1)/2 f64) are the K dimension of one
+ * GEMM; large enough to amortise the call, small enough to stay in cache at the dims we support.
+ */
+export const STEP_BLOCK = 256;
 
 /** Which output the moment multiplies: the raw y, or the control-variate residual. */
 export type Target = 'y' | 'residual';
@@ -150,18 +158,35 @@ export function momentPass(model: InputModel | null, chunk: SequenceChunk, accs:
   for (const a of accs) a.addData(d);
 }
 
-/** rows×dx first-order scores of all sequences of a chunk. */
+/**
+ * rows×dx first-order scores of all sequences of a chunk, s_t = Σ_u Λ_{t,u}(x_u − μ) (DESIGN.md §3), as
+ * GEMMs over runs of equal precision blocks on the kernel arena (src/input/block-scores.ts). Equals
+ * `model.scoreSequence` per sequence up to summation order (test/kernels.test.ts).
+ */
 export function chunkScores(model: InputModel, chunk: SequenceChunk): Float64Array {
-  const dx = model.dx;
+  const dx = model.dx, rows = chunk.rows;
   if (chunk.dx !== dx) throw new RangeError(`scores: chunk has dx=${chunk.dx}, input model has dx=${dx}`);
-  const s = new Float64Array(chunk.rows * dx);
-  let row = 0;
-  for (let k = 0; k < chunk.lengths.length; k++) {
-    const L = chunk.lengths[k];
-    model.scoreSequence(chunk.x, L, s, row * dx, row * dx);
-    row += L;
+  const ldo = pad4(dx);
+  const K = kernels(), mark = K.mark();
+  try {
+    const c = K.alloc(rows * dx), out = K.alloc(rows * ldo), mu = K.alloc(dx);
+    let H = K.heap;
+    H.set(chunk.x.subarray(0, rows * dx), c);
+    H.set(model.mean, mu);
+    K.subRows(rows, dx, c, dx, mu);
+    applyPrecisionBlocks(K, model, chunk.lengths, c, out, ldo, fillTranspose(dx, ldo));
+    H = K.heap;
+    const s = new Float64Array(rows * dx);
+    if (ldo === dx) s.set(H.subarray(out, out + rows * dx));
+    else
+      for (let r = 0; r < rows; r++) {
+        const o = out + r * ldo, so = r * dx;
+        for (let a = 0; a < dx; a++) s[so + a] = H[o + a];
+      }
+    return s;
+  } finally {
+    K.release(mark);
   }
-  return s;
 }
 
 /** Deferred weights keyed by precision-block identity (see the file comment). */

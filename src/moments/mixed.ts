@@ -1,6 +1,8 @@
 import { Matrix } from '../linalg/matrix.js';
 import { InputModel } from '../input/model.js';
-import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, Target } from './accumulator.js';
+import { kernels, pad4 } from '../linalg/kernels/arena.js';
+import { applyPrecisionBlocks } from '../input/block-scores.js';
+import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target } from './accumulator.js';
 
 /**
  * Mixed two-step moments (DESIGN.md §3 mixed score, §4 F4/F5, §5 step 5).
@@ -15,35 +17,49 @@ import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, Target } fr
  */
 export type Direction = 'prev' | 'next';
 
-interface Pairs {
-  rowT: Int32Array;
-  rowU: Int32Array;
-  t: Int32Array;
-  u: Int32Array;
-  L: Int32Array;
-  n: number;
+
+/**
+ * P_u and Λ_{t,u} of every pair i (step t = i + 1 for 'prev', t = i for 'next') of a sequence of each length
+ * in the chunk (they depend only on t, u, L), the most common of each over the chunk's pairs, and per length
+ * the pairs whose block is not the common one.
+ */
+function pairBlocks(model: InputModel, lengths: Int32Array, direction: Direction) {
+  const byLength = new Map<number, { count: number; P: Matrix[]; L: (Matrix | null)[]; otherP: number[]; otherL: number[] }>();
+  for (let k = 0; k < lengths.length; k++) {
+    const L = lengths[k];
+    const hit = byLength.get(L);
+    if (hit !== undefined) {
+      hit.count++;
+      continue;
+    }
+    const P: Matrix[] = [], Lb: (Matrix | null)[] = [];
+    for (let i = 0; i + 1 < L; i++) {
+      const t = direction === 'prev' ? i + 1 : i, u = direction === 'prev' ? i : i + 1;
+      P.push(model.precisionBlock(u, u, L)!);
+      Lb.push(model.precisionBlock(t, u, L));
+    }
+    byLength.set(L, { count: 1, P, L: Lb, otherP: [], otherL: [] });
+  }
+  const countP = new Map<Matrix, number>(), countL = new Map<Matrix | null, number>();
+  for (const info of byLength.values()) {
+    for (const B of info.P) countP.set(B, (countP.get(B) ?? 0) + info.count);
+    for (const B of info.L) countL.set(B, (countL.get(B) ?? 0) + info.count);
+  }
+  const argmax = <T>(m: Map<T, number>, none: T): T => {
+    let best = none, n = -1;
+    for (const [B, c] of m) if (c > n) [best, n] = [B, c];
+    return best;
+  };
+  // With no pairs at all the common P is never used; any diagonal block stands in for it.
+  const commonP = countP.size > 0 ? argmax(countP, null as unknown as Matrix) : model.precisionBlock(0, 0, 1)!;
+  const commonL = argmax(countL, null);
+  for (const info of byLength.values()) {
+    info.P.forEach((B, i) => B !== commonP && info.otherP.push(i));
+    info.L.forEach((B, i) => B !== commonL && info.otherL.push(i));
+  }
+  return { byLength, commonP, commonL };
 }
 
-function selectPairs(lengths: Int32Array, direction: Direction): Pairs {
-  let total = 0;
-  for (let k = 0; k < lengths.length; k++) total += lengths[k] - 1;
-  const rowT = new Int32Array(total), rowU = new Int32Array(total), t = new Int32Array(total), u = new Int32Array(total), L = new Int32Array(total);
-  let row = 0, n = 0;
-  const off = direction === 'prev' ? -1 : 1;
-  for (let k = 0; k < lengths.length; k++) {
-    const Lk = lengths[k];
-    const t0 = direction === 'prev' ? 1 : 0, t1 = direction === 'prev' ? Lk : Lk - 1;
-    for (let s = t0; s < t1; s++, n++) {
-      rowT[n] = row + s;
-      rowU[n] = row + s + off;
-      t[n] = s;
-      u[n] = s + off;
-      L[n] = Lk;
-    }
-    row += Lk;
-  }
-  return { rowT, rowU, t, u, L, n };
-}
 
 export interface MixedOptions {
   /** Raw y (default) or the control-variate residual (DESIGN.md §5 step 4: use it for every order ≥ 3 moment). */
@@ -52,7 +68,8 @@ export interface MixedOptions {
 
 /**
  * Explicit mixed moment: mean over pairs of y_t ⊗ H(t; u, u), dy×dx×dx×dx, [i, α, β, γ] at
- * ((i·dx + α)·dx + β)·dx + γ. Cost per step dy·dx³/2 (β ≤ γ, mirrored at flush): for tests and small
+ * ((i·dx + α)·dx + β)·dx + γ. Cost per step dy·dx³/2 (β ≤ γ, one GEMM per block of pairs on the kernel
+ * arena, mirrored at flush): for tests and small
  * dims only; the learner should use ProjectedMixedAccumulator.
  */
 export class MixedMomentAccumulator extends MomentAccumulator {
@@ -60,10 +77,6 @@ export class MixedMomentAccumulator extends MomentAccumulator {
   readonly dx: number;
   private wickP: BlockWeights; // per P_u block: Σ y_i s_α (dy·dx)
   private wickL: BlockWeights; // per Λ_{t,u} block: Σ y_i r_β (dy·dx)
-  /** Running sums of the current chunk, (dy·dx) × dx(dx+1)/2 packed upper triangles; added into `sum` at flush. */
-  private packed = new Float64Array(0);
-  private rr = new Float64Array(0);
-  private wv = new Float64Array(0);
   constructor(readonly model: InputModel, dy: number, readonly direction: Direction, opts: MixedOptions = {}) {
     super(dy * model.dx ** 3, dy, opts.target ?? 'y');
     if (direction !== 'prev' && direction !== 'next') throw new RangeError(`mixed accumulator: direction must be 'prev' or 'next', got ${direction}`);
@@ -75,90 +88,99 @@ export class MixedMomentAccumulator extends MomentAccumulator {
     return { type: 'mixed', dy: this.dy, direction: this.direction, target: this.target };
   }
   protected accumulate(d: PassData, y: Float64Array): void {
-    const dx = this.dx, dy = this.dy, sc = d.scores!;
-    const pr = selectPairs(d.chunk.lengths, this.direction);
-    const dx2 = dx * dx, dx3 = dx2 * dx;
-    // Wick weights; the Maps are consulted only when the block changes between consecutive pairs.
-    let lastP: object | null = null, lastL: object | null = null, wp: Float64Array | null = null, wl: Float64Array | null = null;
-    for (let n = 0; n < pr.n; n++) {
-      const P = this.model.precisionBlock(pr.u[n], pr.u[n], pr.L[n])!;
-      const Lb = this.model.precisionBlock(pr.t[n], pr.u[n], pr.L[n]);
-      if (P !== lastP || (Lb !== null && Lb !== lastL)) {
-        if (this.wickP.distinct + this.wickL.distinct >= 63 && (!this.wickP.map.has(P) || (Lb !== null && !this.wickL.map.has(Lb)))) this.applyWick();
-        wp = this.wickP.get(P);
-        lastP = P;
-        if (Lb !== null) {
-          wl = this.wickL.get(Lb);
-          lastL = Lb;
+    const dx = this.dx, dy = this.dy, sc = d.scores!, c = d.chunk, rows = c.rows, dx2 = dx * dx;
+    const prev = this.direction === 'prev';
+    let pairs = 0;
+    for (let k = 0; k < c.lengths.length; k++) pairs += Math.max(0, c.lengths[k] - 1);
+    // On the kernel arena (WebAssembly SIMD), over rows of the chunk: the pair of step t is (t, u = t ∓ 1), so
+    // with y zeroed on the rows that start no pair (the first step of each sequence for 'prev', the last for
+    // 'next') every sum over pairs is a sum over rows with the u rows shifted by one (cross-sequence terms
+    // vanish):
+    // - main term Σ (y_i s_α)(r_β r_γ), β ≤ γ: per block of rows, W holds y_t ⊗ s_t (kronRows) and RR the
+    //   packed products r_β r_γ of the u rows (symKron), and the block adds Wᵀ·RR ((dy·dx) × dx(dx+1)/2);
+    // - Wick weights Σ y ⊗ s (per P_u block) and Σ y ⊗ r (per Λ_{t,u} block): Yᵀ·S and Yᵀ·R over all pairs,
+    //   credited to the chunk's most common blocks; pairs with other blocks move their own term over.
+    const np = (dx * (dx + 1)) / 2, nia = dy * dx, ldp = pad4(np), ldw = pad4(nia);
+    const K = kernels(), mark = K.mark();
+    try {
+      // Scores and outputs with rows padded to multiples of 4 (zeros), so the Wick GEMMs run on full SIMD tiles.
+      const ldx = pad4(dx), ldy = pad4(dy);
+      const block = Math.min(STEP_BLOCK, Math.max(1, rows));
+      const sA = K.alloc(rows * ldx), yA = K.alloc(rows * ldy), pk = K.alloc(ldw * ldp);
+      const wb = K.alloc(block * ldw), kb = K.alloc(block * ldp), tw = K.alloc(ldy * ldx), tl = K.alloc(ldy * ldx);
+      const H = K.heap;
+      for (let r = 0; r < rows; r++) {
+        const so = r * dx, sd = sA + r * ldx, yo = r * dy, yd = yA + r * ldy;
+        for (let a = 0; a < dx; a++) H[sd + a] = sc[so + a];
+        for (let i = 0; i < dy; i++) H[yd + i] = y[yo + i];
+      }
+      let r0 = 0;
+      for (let k = 0; k < c.lengths.length; k++) {
+        const L = c.lengths[k], z = yA + (prev ? r0 : r0 + L - 1) * ldy;
+        H.fill(0, z, z + dy);
+        r0 += L;
+      }
+      const t0 = prev ? 1 : 0, u0 = prev ? 0 : 1, m = rows - 1;
+      for (let b0 = 0; b0 < m; b0 += block) {
+        const nb = Math.min(block, m - b0);
+        K.kronRows(nb, yA + (t0 + b0) * ldy, ldy, dy, sA + (t0 + b0) * ldx, ldx, dx, wb, ldw);
+        K.symKron(nb, sA + (u0 + b0) * ldx, ldx, dx, kb, ldp);
+        K.gemm(ldw, ldp, nb, wb, 1, ldw, kb, ldp, pk, ldp);
+      }
+      if (m > 0) {
+        K.gemm(ldy, ldx, m, yA + t0 * ldy, 1, ldy, sA + t0 * ldx, ldx, tw, ldx);
+        K.gemm(ldy, ldx, m, yA + t0 * ldy, 1, ldy, sA + u0 * ldx, ldx, tl, ldx);
+      }
+      const blocks = pairBlocks(this.model, c.lengths, this.direction);
+      const ensure = (map: BlockWeights, B: Matrix): Float64Array => {
+        if (this.wickP.distinct + this.wickL.distinct >= 62 && !map.map.has(B)) this.applyWick();
+        return map.get(B);
+      };
+      const Pstar = blocks.commonP, Lstar = blocks.commonL;
+      if (pairs > 0) {
+        const wp = ensure(this.wickP, Pstar);
+        for (let i = 0; i < dy; i++) for (let a = 0; a < dx; a++) wp[i * dx + a] += H[tw + i * ldx + a];
+        if (Lstar !== null) {
+          const wl = ensure(this.wickL, Lstar);
+          for (let i = 0; i < dy; i++) for (let a = 0; a < dx; a++) wl[i * dx + a] += H[tl + i * ldx + a];
         }
       }
-      const yo = pr.rowT[n] * dy, so = pr.rowT[n] * dx, ro = pr.rowU[n] * dx;
-      for (let i = 0; i < dy; i++) {
-        const yi = y[yo + i], bi = i * dx;
-        for (let a = 0; a < dx; a++) wp![bi + a] += yi * sc[so + a];
-        if (Lb !== null) for (let b = 0; b < dx; b++) wl![bi + b] += yi * sc[ro + b];
-      }
-    }
-    // Main term Σ (y_i s_α)(r_β r_γ) with (β ≤ γ) flattened: per 4 pairs the products r_β r_γ are packed
-    // into contiguous rows of length np = dx(dx+1)/2, and rows ia = (i, α) of a packed running sum are
-    // updated two at a time over that long contiguous run (no short triangle loops); the packed sums are
-    // added into `sum` at flush.
-    const np = (dx * (dx + 1)) / 2, nia = dy * dx;
-    if (this.packed.length !== nia * np) this.packed = new Float64Array(nia * np);
-    if (this.rr.length !== 4 * np) this.rr = new Float64Array(4 * np);
-    const Pk = this.packed, rr = this.rr;
-    const wv = this.wv.length === 4 * nia ? this.wv : (this.wv = new Float64Array(4 * nia));
-    let n = 0;
-    for (; n + 3 < pr.n; n += 4) {
-      for (let k = 0; k < 4; k++) {
-        const t = pr.rowT[n + k], so = t * dx, yo = t * dy, qo = pr.rowU[n + k] * dx, ro = k * np;
-        let m = 0;
-        for (let b = 0; b < dx; b++) {
-          const rb = sc[qo + b];
-          for (let c = b; c < dx; c++) rr[ro + m++] = rb * sc[qo + c];
-        }
-        // wv[4·ia + k] = y_{t,i} s_{t,α}
+      // Pairs whose blocks are not the common ones: move y_t ⊗ s_t (or y_t ⊗ r_t) to their own block.
+      const move = (map: BlockWeights, B: Matrix | null, Bstar: Matrix | null, t: number, v: number): void => {
+        const w = B === null ? null : ensure(map, B), ws = Bstar === null ? null : ensure(map, Bstar);
         for (let i = 0; i < dy; i++) {
-          const yi = y[yo + i];
-          for (let a = 0; a < dx; a++) wv[4 * (i * dx + a) + k] = yi * sc[so + a];
+          const yi = H[yA + t * ldy + i];
+          for (let a = 0; a < dx; a++) {
+            const x = yi * H[sA + v * ldx + a];
+            if (w !== null) w[i * dx + a] += x;
+            if (ws !== null) ws[i * dx + a] -= x;
+          }
         }
-      }
-      const r1 = np, r2 = 2 * np, r3 = 3 * np;
-      let ia = 0;
-      for (; ia + 1 < nia; ia += 2) {
-        const w = 4 * ia;
-        const w0 = wv[w], w1 = wv[w + 1], w2 = wv[w + 2], w3 = wv[w + 3];
-        const v0 = wv[w + 4], v1 = wv[w + 5], v2 = wv[w + 6], v3 = wv[w + 7];
-        const ba = ia * np, bb = ba + np;
-        for (let m = 0; m < np; m++) {
-          const x0 = rr[m], x1 = rr[r1 + m], x2 = rr[r2 + m], x3 = rr[r3 + m];
-          Pk[ba + m] += w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
-          Pk[bb + m] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3;
+      };
+      r0 = 0;
+      for (let k = 0; k < c.lengths.length; k++) {
+        const L = c.lengths[k], info = blocks.byLength.get(L)!;
+        for (const i of info.otherP) {
+          const t = r0 + (prev ? i + 1 : i);
+          move(this.wickP, info.P[i], Pstar, t, t);
         }
+        for (const i of info.otherL) {
+          const t = r0 + (prev ? i + 1 : i);
+          move(this.wickL, info.L[i], Lstar, t, prev ? t - 1 : t + 1);
+        }
+        r0 += L;
       }
-      if (ia < nia) {
-        const w = 4 * ia;
-        const w0 = wv[w], w1 = wv[w + 1], w2 = wv[w + 2], w3 = wv[w + 3];
-        const ba = ia * np;
-        for (let m = 0; m < np; m++) Pk[ba + m] += w0 * rr[m] + w1 * rr[r1 + m] + w2 * rr[r2 + m] + w3 * rr[r3 + m];
+      // Unpack the chunk's packed (β ≤ γ) sums into the upper triangles of `sum` (mirrored at flush).
+      const S = this.sum;
+      for (let ia = 0; ia < nia; ia++) {
+        const base = ia * dx2, pb = pk + ia * ldp;
+        let q = 0;
+        for (let b = 0; b < dx; b++) for (let cc = b; cc < dx; cc++) S[base + b * dx + cc] += H[pb + q++];
       }
+    } finally {
+      K.release(mark);
     }
-    for (; n < pr.n; n++) {
-      const t0 = pr.rowT[n], s0 = t0 * dx, q0 = pr.rowU[n] * dx;
-      let m = 0;
-      for (let b = 0; b < dx; b++) {
-        const rb = sc[q0 + b];
-        for (let c = b; c < dx; c++) rr[m++] = rb * sc[q0 + c];
-      }
-      for (let i = 0; i < dy; i++) {
-        const y0 = y[t0 * dy + i];
-        for (let a = 0; a < dx; a++) {
-          const w0 = y0 * sc[s0 + a], ba = (i * dx + a) * np;
-          for (let m2 = 0; m2 < np; m2++) Pk[ba + m2] += w0 * rr[m2];
-        }
-      }
-    }
-    this.count += pr.n;
+    this.count += pairs;
   }
   /** Subtract the deferred Wick terms on the upper triangle β ≤ γ. */
   private applyWick(): void {
@@ -188,17 +210,7 @@ export class MixedMomentAccumulator extends MomentAccumulator {
     this.wickL.clear();
   }
   protected override flush(): void {
-    const dx = this.dx, S = this.sum, Pk = this.packed;
-    if (Pk.length > 0) {
-      // Unpack the chunk's packed (β ≤ γ) sums into the upper triangles of `sum`.
-      const np = (dx * (dx + 1)) / 2;
-      for (let ia = 0; ia < this.dy * dx; ia++) {
-        const base = ia * dx * dx, pb = ia * np;
-        let m = 0;
-        for (let b = 0; b < dx; b++) for (let c = b; c < dx; c++) S[base + b * dx + c] += Pk[pb + m++];
-      }
-      Pk.fill(0);
-    }
+    const dx = this.dx, S = this.sum;
     this.applyWick();
     for (let ia = 0; ia < this.dy * dx; ia++) {
       const base = ia * dx * dx;
@@ -253,9 +265,6 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
   private wickP: BlockWeights; // per P_u: Σ e_j (dh)
   private wickL: BlockWeights; // per Λ_tu: Σ ỹ_j q_k (dh²)
   private projCache = new WeakMap<object, Float64Array>();
-  private blockProjCache = new WeakMap<object, Float64Array>();
-  private recentKeys: Matrix[] = [];
-  private recentVals: Float64Array[] = [];
   override readonly needsScores = false;
   constructor(
     readonly model: InputModel,
@@ -304,298 +313,141 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
     };
   }
   /**
-   * Projected scores of every row: p_t = Fᵀ s_t and q_t = Gᵀ s_t (rows×dh each). From the full scores
-   * when the pass computed them (2·dx·dh per row); otherwise straight from x through the precision
-   * blocks, s_t = Σ_u Λ_{t,u} (x_u − μ), with FᵀΛ_{t,u} and GᵀΛ_{t,u} cached per block
-   * ((2·order+1)·2·dx·dh per row instead of the (2·order+1)·dx² of the full scores).
+   * One chunk on the kernel arena (WebAssembly SIMD), all as GEMMs over rows of the chunk:
+   *   [q | p]_t = [Gᵀ s_t | Fᵀ s_t]   from the centred inputs through the precision blocks,
+   *             s_t = Σ_u Λ_{t,u}(x_u − μ) (applyPrecisionBlocks with Λᵀ[G | F] per block: (2p+1)·dx·2dh
+   *             per row instead of forming s), or from the pass's scores when it computed them;
+   *   ỹ_t = W y_t;   e_j = ỹ_j p_j (pair rows t);   then
+   *   Σ e_j q_k²  (or Σ e_j q_k q_l, k ≤ l, with `full`) = Eᵀ·Q2 over all pairs,
+   *   Σ e_j per P_u block (column sums of E) and Σ ỹ_j q_k per Λ_{t,u} block (Ỹᵀ·Q) over each run of
+   *   pairs (consecutive rows of one sequence) with the same blocks.
+   * Row layout of QP: q in columns 0..dh−1, p in dh..2dh−1, padded to a multiple of 4; GEMMs that read
+   * q take its first pad4(dh) columns and ignore the output columns ≥ dh.
    */
-  private projectedScores(d: PassData): { p: Float64Array; q: Float64Array } {
-    const c = d.chunk, dx = this.dx, dh = this.dh, rows = c.rows;
-    const p = new Float64Array(rows * dh), q = new Float64Array(rows * dh);
-    const Ft = this.Ft, Gt = this.Gt;
-    if (d.scores !== null) {
-      const sc = d.scores;
-      for (let r = 0; r < rows; r++) {
-        const so = r * dx;
-        for (let j = 0; j < dh; j++) {
-          let a1 = 0, a2 = 0;
-          const fj = j * dx;
-          for (let a = 0; a < dx; a++) {
-            a1 += Ft[fj + a] * sc[so + a];
-            a2 += Gt[fj + a] * sc[so + a];
-          }
-          p[r * dh + j] = a1;
-          q[r * dh + j] = a2;
-        }
-      }
-      return { p, q };
-    }
-    const x = c.x, mu = this.model.mean, order = this.model.order;
-    const cx = new Float64Array(rows * dx);
-    for (let r = 0; r < rows; r++) for (let a = 0; a < dx; a++) cx[r * dx + a] = x[r * dx + a] - mu[a];
-    let start = 0;
-    // Fast path for steps whose three blocks (Λ_{t,t−1}, P_t, Λ_{t,t+1}) are the same objects as last
-    // time (all interior steps of a VAR(1)): the centred rows t−1, t, t+1 are contiguous, so p_t and q_t
-    // are 3dx-long dot products with the stacked [FᵀΛ_{t,t−1} | FᵀP_t | FᵀΛ_{t,t+1}] (and G) rows.
-    let tri0: Matrix | null = null, tri1: Matrix | null = null, tri2: Matrix | null = null;
-    let stack: Float64Array | null = null;
-    const w3 = 3 * dx;
-    for (let k = 0; k < c.lengths.length; k++) {
-      const L = c.lengths[k];
-      for (let t = 0; t < L; t++) {
-        const po = (start + t) * dh;
-        if (order === 1 && t > 0 && t < L - 1) {
-          const b0 = this.model.precisionBlock(t, t - 1, L), b1 = this.model.precisionBlock(t, t, L), b2 = this.model.precisionBlock(t, t + 1, L);
-          if (b0 !== null && b1 !== null && b2 !== null) {
-            if (b0 !== tri0 || b1 !== tri1 || b2 !== tri2 || stack === null) {
-              const m0 = this.blockProjection(b0), m1 = this.blockProjection(b1), m2 = this.blockProjection(b2);
-              stack = new Float64Array(2 * dh * w3);
-              for (let i = 0; i < 2 * dh; i++)
-                for (let a = 0; a < dx; a++) {
-                  stack[i * w3 + a] = m0[i * dx + a];
-                  stack[i * w3 + dx + a] = m1[i * dx + a];
-                  stack[i * w3 + 2 * dx + a] = m2[i * dx + a];
-                }
-              tri0 = b0;
-              tri1 = b1;
-              tri2 = b2;
-            }
-            const cb = (start + t - 1) * dx;
-            let j = 0;
-            if (t + 1 < L - 1 && this.model.precisionBlock(t + 1, t, L) === b0 && this.model.precisionBlock(t + 1, t + 1, L) === b1 && this.model.precisionBlock(t + 1, t + 2, L) === b2) {
-              // Steps t and t+1 at once (their windows overlap, shifted by dx): each loaded stack entry
-              // feeds two multiply-adds, 6 loads per 8 multiply-adds.
-              const po2 = po + dh, cb2 = cb + dx;
-              for (; j + 1 < dh; j += 2) {
-                const rf = j * w3, rg = (dh + j) * w3, sf = rf + w3, sg = rg + w3;
-                let a1 = 0, a2 = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, d1 = 0, d2 = 0;
-                for (let i = 0; i < w3; i++) {
-                  const v = cx[cb + i], u = cx[cb2 + i];
-                  const m0 = stack[rf + i], m1 = stack[rg + i], m2 = stack[sf + i], m3 = stack[sg + i];
-                  a1 += m0 * v;
-                  a2 += m1 * v;
-                  b1 += m2 * v;
-                  b2 += m3 * v;
-                  c1 += m0 * u;
-                  c2 += m1 * u;
-                  d1 += m2 * u;
-                  d2 += m3 * u;
-                }
-                p[po + j] = a1;
-                q[po + j] = a2;
-                p[po + j + 1] = b1;
-                q[po + j + 1] = b2;
-                p[po2 + j] = c1;
-                q[po2 + j] = c2;
-                p[po2 + j + 1] = d1;
-                q[po2 + j + 1] = d2;
-              }
-              for (; j < dh; j++) {
-                const rf = j * w3, rg = (dh + j) * w3;
-                let a1 = 0, a2 = 0, c1 = 0, c2 = 0;
-                for (let i = 0; i < w3; i++) {
-                  const v = cx[cb + i], u = cx[cb2 + i];
-                  a1 += stack[rf + i] * v;
-                  a2 += stack[rg + i] * v;
-                  c1 += stack[rf + i] * u;
-                  c2 += stack[rg + i] * u;
-                }
-                p[po + j] = a1;
-                q[po + j] = a2;
-                p[po2 + j] = c1;
-                q[po2 + j] = c2;
-              }
-              t++;
-              continue;
-            }
-            for (; j + 1 < dh; j += 2) {
-              const rf = j * w3, rg = (dh + j) * w3, sf = rf + w3, sg = rg + w3;
-              let a1 = 0, a2 = 0, b1 = 0, b2 = 0;
-              for (let i = 0; i < w3; i++) {
-                const v = cx[cb + i];
-                a1 += stack[rf + i] * v;
-                a2 += stack[rg + i] * v;
-                b1 += stack[sf + i] * v;
-                b2 += stack[sg + i] * v;
-              }
-              p[po + j] = a1;
-              q[po + j] = a2;
-              p[po + j + 1] = b1;
-              q[po + j + 1] = b2;
-            }
-            for (; j < dh; j++) {
-              const rf = j * w3, rg = (dh + j) * w3;
-              let a1 = 0, a2 = 0;
-              for (let i = 0; i < w3; i++) {
-                const v = cx[cb + i];
-                a1 += stack[rf + i] * v;
-                a2 += stack[rg + i] * v;
-              }
-              p[po + j] = a1;
-              q[po + j] = a2;
-            }
-            continue;
-          }
-        }
-        for (let u = Math.max(0, t - order); u <= Math.min(L - 1, t + order); u++) {
-          const B = this.model.precisionBlock(t, u, L);
-          if (B === null) continue;
-          const M = this.blockProjection(B);
-          const co = (start + u) * dx;
-          let j = 0;
-          // Two outputs j, j+1 per sweep over a: each loaded c_u[a] feeds four multiply-adds.
-          for (; j + 1 < dh; j += 2) {
-            let a1 = 0, a2 = 0, b1 = 0, b2 = 0;
-            const mf = j * dx, mg = (dh + j) * dx, nf = mf + dx, ng = mg + dx;
-            for (let a = 0; a < dx; a++) {
-              const v = cx[co + a];
-              a1 += M[mf + a] * v;
-              a2 += M[mg + a] * v;
-              b1 += M[nf + a] * v;
-              b2 += M[ng + a] * v;
-            }
-            p[po + j] += a1;
-            q[po + j] += a2;
-            p[po + j + 1] += b1;
-            q[po + j + 1] += b2;
-          }
-          for (; j < dh; j++) {
-            let a1 = 0, a2 = 0;
-            const mf = j * dx, mg = (dh + j) * dx;
-            for (let a = 0; a < dx; a++) {
-              const v = cx[co + a];
-              a1 += M[mf + a] * v;
-              a2 += M[mg + a] * v;
-            }
-            p[po + j] += a1;
-            q[po + j] += a2;
-          }
-        }
-      }
-      start += L;
-    }
-    return { p, q };
-  }
-  /** [FᵀB; GᵀB] (2dh×dx) for a precision block B, cached by identity. */
-  private blockProjection(B: Matrix): Float64Array {
-    // A VAR(1) has ≤ 6 distinct blocks: a linear scan over recent ones beats a WeakMap lookup per step.
-    const rk = this.recentKeys;
-    for (let i = 0; i < rk.length; i++) if (rk[i] === B) return this.recentVals[i];
-    let M = this.blockProjCache.get(B);
-    if (M !== undefined) {
-      this.remember(B, M);
-      return M;
-    }
-    const dx = this.dx, dh = this.dh, Bd = B.data;
-    M = new Float64Array(2 * dh * dx);
-    for (let j = 0; j < dh; j++)
-      for (let b = 0; b < dx; b++) {
-        const f = this.Ft[j * dx + b], g = this.Gt[j * dx + b];
-        for (let a = 0; a < dx; a++) {
-          M[j * dx + a] += f * Bd[b * dx + a];
-          M[(dh + j) * dx + a] += g * Bd[b * dx + a];
-        }
-      }
-    this.blockProjCache.set(B, M);
-    this.remember(B, M);
-    return M;
-  }
-  private remember(B: Matrix, M: Float64Array): void {
-    if (this.recentKeys.length >= 8) {
-      this.recentKeys.shift();
-      this.recentVals.shift();
-    }
-    this.recentKeys.push(B);
-    this.recentVals.push(M);
-  }
   protected accumulate(d: PassData, y: Float64Array): void {
-    const dy = this.dy, dh = this.dh, S = this.sum;
-    const W = this.W.data;
-    const pr = selectPairs(d.chunk.lengths, this.direction);
-    const { p: pAll, q: qAll } = this.projectedScores(d);
-    const yt = new Float64Array(dh), e = new Float64Array(dh), q = new Float64Array(dh), q2 = new Float64Array(dh);
-    const full = this.full;
-    let lastP: object | null = null, wp: Float64Array | null = null;
-    let lastL: object | null = null, wl: Float64Array | null = null;
-    const rowT = pr.rowT, rowU = pr.rowU;
-    for (let n = 0; n < pr.n; n++) {
-      const yo = rowT[n] * dy, po = rowT[n] * dh, qo = rowU[n] * dh;
-      // ỹ = W y_t, two outputs per sweep over y (each loaded y_i feeds two multiply-adds).
-      let j = 0;
-      for (; j + 1 < dh; j += 2) {
-        let v0 = 0, v1 = 0;
-        const w0 = j * dy, w1 = w0 + dy;
-        for (let i = 0; i < dy; i++) {
-          const yi = y[yo + i];
-          v0 += W[w0 + i] * yi;
-          v1 += W[w1 + i] * yi;
+    const dx = this.dx, dy = this.dy, dh = this.dh, full = this.full, S = this.sum;
+    const c = d.chunk, rows = c.rows;
+    let pairs = 0;
+    for (let k = 0; k < c.lengths.length; k++) pairs += Math.max(0, c.lengths[k] - 1);
+    const ldh = pad4(dh), n2 = pad4(2 * dh), nq = (dh * (dh + 1)) / 2, ldq = full ? pad4(nq) : ldh;
+    const K = kernels(), mark = K.mark();
+    try {
+      const qp = K.alloc(rows * n2), yr = K.alloc(rows * dy), yt = K.alloc(rows * ldh), wt = K.alloc(dy * ldh);
+      const e = K.alloc(rows * ldh), q2 = K.alloc(rows * ldq), sc = K.alloc(ldh * ldq), tw = K.alloc(ldh * ldh), tp = K.alloc(ldh);
+      const xin = K.alloc(rows * dx);
+      let H = K.heap;
+      const Ft = this.Ft, Gt = this.Gt;
+      if (d.scores !== null) {
+        // [q | p] = s · [G | F]  (dx × n2)
+        H.set(d.scores.subarray(0, rows * dx), xin);
+        const gf = K.alloc(dx * n2);
+        H = K.heap;
+        for (let a = 0; a < dx; a++)
+          for (let j = 0; j < dh; j++) {
+            H[gf + a * n2 + j] = Gt[j * dx + a];
+            H[gf + a * n2 + dh + j] = Ft[j * dx + a];
+          }
+        K.gemm(rows, n2, dx, xin, dx, 1, gf, n2, qp, n2);
+      } else {
+        const mu = K.alloc(dx);
+        H = K.heap;
+        H.set(this.model.mean, mu);
+        H.set(c.x.subarray(0, rows * dx), xin);
+        K.subRows(rows, dx, xin, dx, mu);
+        // T(B)[b, j] = Σ_a B[a,b] G[a,j] (q part), Σ_a B[a,b] F[a,j] (p part).
+        applyPrecisionBlocks(K, this.model, c.lengths, xin, qp, n2, (B, Hb, off) => {
+          const Bd = B.data;
+          for (let b = 0; b < dx; b++)
+            for (let j = 0; j < dh; j++) {
+              let g = 0, f = 0;
+              for (let a = 0; a < dx; a++) {
+                const v = Bd[a * dx + b];
+                g += v * Gt[j * dx + a];
+                f += v * Ft[j * dx + a];
+              }
+              Hb[off + b * n2 + j] = g;
+              Hb[off + b * n2 + dh + j] = f;
+            }
+        });
+        H = K.heap;
+      }
+      // ỹ = W y for every row (rows×dy times dy×ldh).
+      H.set(y.subarray(0, rows * dy), yr);
+      const W = this.W.data;
+      for (let i = 0; i < dy; i++) for (let j = 0; j < dh; j++) H[wt + i * ldh + j] = W[j * dy + i];
+      K.gemm(rows, ldh, dy, yr, dy, 1, wt, ldh, yt, ldh);
+      // Whole-chunk products over rows: the pair of step t is (t, t∓1), so with ỹ zeroed on the rows that
+      // start no pair (the first step of each sequence for 'prev', the last for 'next'), every sum over pairs
+      // is one sum over rows with the u rows shifted by one; the cross-sequence terms vanish.
+      const prev = this.direction === 'prev';
+      {
+        let r0 = 0;
+        for (let k = 0; k < c.lengths.length; k++) {
+          const L = c.lengths[k];
+          if (L > 0) H.fill(0, yt + (prev ? r0 : r0 + L - 1) * ldh, yt + (prev ? r0 : r0 + L - 1) * ldh + ldh);
+          r0 += L;
         }
-        yt[j] = v0;
-        yt[j + 1] = v1;
       }
-      for (; j < dh; j++) {
-        let v = 0;
-        const wj = j * dy;
-        for (let i = 0; i < dy; i++) v += W[wj + i] * y[yo + i];
-        yt[j] = v;
+      K.hadamard(rows, dh, yt, ldh, qp + dh, n2, e, ldh);
+      if (full) K.symKron(rows, qp, n2, dh, q2, ldq);
+      else K.hadamard(rows, dh, qp, n2, qp, n2, q2, ldq);
+      if (rows >= 2) {
+        const aRow = prev ? 1 : 0, bRow = prev ? 0 : 1;
+        K.gemm(ldh, ldq, rows - 1, e + aRow * ldh, 1, ldh, q2 + bRow * ldq, ldq, sc, ldq);
+        K.gemm(ldh, ldh, rows - 1, yt + aRow * ldh, 1, ldh, qp + bRow * n2, n2, tw, ldh);
       }
-      for (let k = 0; k < dh; k++) {
-        e[k] = yt[k] * pAll[po + k];
-        q[k] = qAll[qo + k];
-        q2[k] = q[k] * q[k];
+      K.colSums(rows, dh, e, ldh, tp);
+      // Wick weights: the totals go to the most common P_u and Λ_{t,u} blocks of the chunk; pairs with
+      // another block (a VAR(1) 'prev' pair has P_first at t = 1) move their own term over.
+      const blocks = pairBlocks(this.model, c.lengths, this.direction);
+      const ensure = (map: BlockWeights, B: Matrix): Float64Array => {
+        if (this.wickP.distinct + this.wickL.distinct >= 63 && !map.map.has(B)) this.applyWick();
+        return map.get(B);
+      };
+      const Pstar = blocks.commonP, Lstar = blocks.commonL;
+      const wp = ensure(this.wickP, Pstar);
+      for (let j = 0; j < dh; j++) wp[j] += H[tp + j];
+      if (Lstar !== null) {
+        const wl = ensure(this.wickL, Lstar);
+        for (let j = 0; j < dh; j++) for (let k = 0; k < dh; k++) wl[j * dh + k] += H[tw + j * ldh + k];
       }
-      const P = this.model.precisionBlock(pr.u[n], pr.u[n], pr.L[n])!;
-      if (P !== lastP) {
-        if (this.wickP.distinct + this.wickL.distinct >= 64 && !this.wickP.map.has(P)) {
-          this.applyWick();
-          lastL = null;
+      let r0 = 0;
+      for (let k = 0; k < c.lengths.length; k++) {
+        const L = c.lengths[k], info = blocks.byLength.get(L)!;
+        for (const i of info.otherP) {
+          const t = prev ? i + 1 : i, eo = e + (r0 + t) * ldh;
+          const w = ensure(this.wickP, info.P[i]), ws = ensure(this.wickP, Pstar);
+          for (let j = 0; j < dh; j++) {
+            w[j] += H[eo + j];
+            ws[j] -= H[eo + j];
+          }
         }
-        wp = this.wickP.get(P);
-        lastP = P;
-      }
-      for (let k = 0; k < dh; k++) wp![k] += e[k];
-      const Lb = this.model.precisionBlock(pr.t[n], pr.u[n], pr.L[n]);
-      if (Lb !== null && Lb !== lastL) {
-        if (this.wickP.distinct + this.wickL.distinct >= 64 && !this.wickL.map.has(Lb)) {
-          this.applyWick();
-          wp = this.wickP.get(P);
+        for (const i of info.otherL) {
+          const t = prev ? i + 1 : i, u = prev ? i : i + 1, yo = yt + (r0 + t) * ldh, qo = qp + (r0 + u) * n2;
+          const Lb = info.L[i];
+          const w = Lb === null ? null : ensure(this.wickL, Lb), ws = Lstar === null ? null : ensure(this.wickL, Lstar);
+          for (let j = 0; j < dh; j++)
+            for (let kk = 0; kk < dh; kk++) {
+              const v = H[yo + j] * H[qo + kk];
+              if (w !== null) w[j * dh + kk] += v;
+              if (ws !== null) ws[j * dh + kk] -= v;
+            }
         }
-        wl = this.wickL.get(Lb);
-        lastL = Lb;
+        r0 += L;
       }
+      // The chunk's sums into `sum` (upper triangles k ≤ l with `full`, mirrored at flush).
       if (full) {
         for (let j = 0; j < dh; j++) {
-          const ej = e[j];
-          const bj = j * dh * dh;
-          for (let k = 0; k < dh; k++) {
-            const v = ej * q[k];
-            const bk = bj + k * dh;
-            for (let l = k; l < dh; l++) S[bk + l] += v * q[l];
-          }
-        }
-        if (Lb !== null) {
-          for (let j = 0; j < dh; j++) {
-            const v = yt[j], bj = j * dh;
-            for (let k = 0; k < dh; k++) wl![bj + k] += v * q[k];
-          }
-        }
-      } else if (Lb !== null) {
-        // One sweep for both the main term Σ e_j q_k² and the Λ-block Wick weights Σ ỹ_j q_k.
-        for (let j = 0; j < dh; j++) {
-          const ej = e[j], v = yt[j], bj = j * dh;
-          for (let k = 0; k < dh; k++) {
-            S[bj + k] += ej * q2[k];
-            wl![bj + k] += v * q[k];
-          }
+          let m = sc + j * ldq;
+          for (let k = 0; k < dh; k++) for (let l = k; l < dh; l++) S[(j * dh + k) * dh + l] += H[m++];
         }
       } else {
-        for (let j = 0; j < dh; j++) {
-          const ej = e[j], bj = j * dh;
-          for (let k = 0; k < dh; k++) S[bj + k] += ej * q2[k];
-        }
+        for (let j = 0; j < dh; j++) for (let k = 0; k < dh; k++) S[j * dh + k] += H[sc + j * ldq + k];
       }
+    } finally {
+      K.release(mark);
     }
-    this.count += pr.n;
+    this.count += pairs;
   }
   /** GᵀMG for a precision block M (dh×dh), or FᵀMG when `left = 'first'`; cached per block. */
   private project(M: Matrix, left: 'pair' | 'first'): Float64Array {

@@ -1,5 +1,6 @@
 import { InputModel } from '../input/model.js';
-import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, Target } from './accumulator.js';
+import { kernels, pad4 } from '../linalg/kernels/arena.js';
+import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target } from './accumulator.js';
 
 /** Row indices (within the chunk) of the steps t < L − skipLast of every sequence, plus each step's t and L. */
 function selectSteps(lengths: Int32Array, skipLast: number, mask: Uint8Array | null = null): { rows: Int32Array; t: Int32Array; L: Int32Array; n: number } {
@@ -71,9 +72,8 @@ export class T1Accumulator extends MomentAccumulator {
  * sequence (or t < L − skipLast), each with its own P_t (boundary steps use Σ⁻¹ / no FᵀQ⁻¹F term).
  * Result dy×dx×dx, [i, a, b] at (i·dx + a)·dx + b. Stein (DESIGN.md §4 F1): E[y_t ⊗ S2(t)] = E[∂²y_t/∂x_t²].
  *
- * Cost per step: dy·dx²/2 multiply-adds for Σ y_i s_a s_b (upper triangle a ≤ b, kept packed during a
- * chunk and mirrored at flush), processed four steps at a time so each sum entry is loaded/stored once per
- * 4 steps; the Wick term
+ * Cost per step: dy·dx²/2 multiply-adds for Σ y_i s_a s_b (upper triangle a ≤ b, packed, one GEMM per
+ * block of steps on the kernel arena, mirrored at flush); the Wick term
  * Σ y_i P_ab is accumulated as Σ_{t: P_t = P} y_t per distinct block and subtracted at flush.
  */
 export class T2Accumulator extends MomentAccumulator {
@@ -81,9 +81,6 @@ export class T2Accumulator extends MomentAccumulator {
   readonly dx: number;
   readonly skipLast: number;
   private wick: BlockWeights;
-  /** Running sums of the current chunk, dy × dx(dx+1)/2 packed upper triangles; added into `sum` at flush. */
-  private packed = new Float64Array(0);
-  private ss = new Float64Array(0);
   /**
    * If set (one entry per sequence of the next chunks), only the sequences k with mask[k] ≠ 0 enter: a subset of
    * the chunk without copying it (e.g. the even / odd halves of the rank rule). Same sums, in the same order, as
@@ -121,52 +118,34 @@ export class T2Accumulator extends MomentAccumulator {
       const yo = rows[n] * dy;
       for (let i = 0; i < dy; i++) w![i] += y[yo + i];
     }
-    // Main term Σ y_i (s_a s_b), a ≤ b flattened: per 4 steps the products s_a s_b are packed into
-    // contiguous rows of length np = dx(dx+1)/2 and two rows i of a packed running sum are updated per
-    // sweep over that contiguous run (no short triangle loops); the packed sums are added into `sum` at flush.
-    const np = (dx * (dx + 1)) / 2;
-    if (this.packed.length !== dy * np) this.packed = new Float64Array(dy * np);
-    if (this.ss.length !== 4 * np) this.ss = new Float64Array(4 * np);
-    const Pk = this.packed, ss = this.ss, r1 = np, r2 = 2 * np, r3 = 3 * np;
-    let n = 0;
-    for (; n + 3 < sel.n; n += 4) {
-      for (let k = 0; k < 4; k++) {
-        const so = rows[n + k] * dx, ro = k * np;
-        let m = 0;
-        for (let a = 0; a < dx; a++) {
-          const sa = s[so + a];
-          for (let b = a; b < dx; b++) ss[ro + m++] = sa * s[so + b];
+    // Main term Σ_t y_t,i (s_t,a s_t,b), a ≤ b: per block of steps, the packed products of each step form
+    // one row of SS (symKron) and the outputs one row of Y, so the block adds Yᵀ·SS (dy × dx(dx+1)/2) — one
+    // GEMM on the kernel arena (WebAssembly SIMD). Rows are padded to multiples of 4 with zeros.
+    const np = (dx * (dx + 1)) / 2, ldp = pad4(np), ldy = pad4(dy);
+    const K = kernels(), mark = K.mark();
+    try {
+      const block = Math.min(STEP_BLOCK, Math.max(1, sel.n));
+      const pk = K.alloc(ldy * ldp), sb = K.alloc(block * dx), yb = K.alloc(block * ldy), kb = K.alloc(block * ldp);
+      const H = K.heap;
+      for (let n0 = 0; n0 < sel.n; n0 += block) {
+        const nb = Math.min(block, sel.n - n0);
+        for (let k = 0; k < nb; k++) {
+          const r = rows[n0 + k], so = r * dx, yo = r * dy, sd = sb + k * dx, yd = yb + k * ldy;
+          for (let a = 0; a < dx; a++) H[sd + a] = s[so + a];
+          for (let i = 0; i < dy; i++) H[yd + i] = y[yo + i];
         }
+        K.symKron(nb, sb, dx, dx, kb, ldp);
+        K.gemm(ldy, ldp, nb, yb, 1, ldy, kb, ldp, pk, ldp);
       }
-      const y0o = rows[n] * dy, y1o = rows[n + 1] * dy, y2o = rows[n + 2] * dy, y3o = rows[n + 3] * dy;
-      let i = 0;
-      for (; i + 1 < dy; i += 2) {
-        const w0 = y[y0o + i], w1 = y[y1o + i], w2 = y[y2o + i], w3 = y[y3o + i];
-        const v0 = y[y0o + i + 1], v1 = y[y1o + i + 1], v2 = y[y2o + i + 1], v3 = y[y3o + i + 1];
-        const ba = i * np, bb = ba + np;
-        for (let m = 0; m < np; m++) {
-          const x0 = ss[m], x1 = ss[r1 + m], x2 = ss[r2 + m], x3 = ss[r3 + m];
-          Pk[ba + m] += w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
-          Pk[bb + m] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3;
-        }
-      }
-      if (i < dy) {
-        const w0 = y[y0o + i], w1 = y[y1o + i], w2 = y[y2o + i], w3 = y[y3o + i];
-        const ba = i * np;
-        for (let m = 0; m < np; m++) Pk[ba + m] += w0 * ss[m] + w1 * ss[r1 + m] + w2 * ss[r2 + m] + w3 * ss[r3 + m];
-      }
-    }
-    for (; n < sel.n; n++) {
-      const so = rows[n] * dx, yo = rows[n] * dy;
-      let m = 0;
-      for (let a = 0; a < dx; a++) {
-        const sa = s[so + a];
-        for (let b = a; b < dx; b++) ss[m++] = sa * s[so + b];
-      }
+      // Unpack the chunk's packed (a ≤ b) sums into the upper triangles of `sum` (mirrored at flush).
+      const S = this.sum;
       for (let i = 0; i < dy; i++) {
-        const w0 = y[yo + i], ba = i * np;
-        for (let m2 = 0; m2 < np; m2++) Pk[ba + m2] += w0 * ss[m2];
+        const bi = i * dx * dx, pb = pk + i * ldp;
+        let m = 0;
+        for (let a = 0; a < dx; a++) for (let b = a; b < dx; b++) S[bi + a * dx + b] += H[pb + m++];
       }
+    } finally {
+      K.release(mark);
     }
     this.count += sel.n;
   }
@@ -185,17 +164,7 @@ export class T2Accumulator extends MomentAccumulator {
     this.wick.clear();
   }
   protected override flush(): void {
-    const dx = this.dx, S = this.sum, Pk = this.packed;
-    if (Pk.length > 0) {
-      // Unpack the chunk's packed (a ≤ b) sums into the upper triangles of `sum`.
-      const np = (dx * (dx + 1)) / 2;
-      for (let i = 0; i < this.dy; i++) {
-        const bi = i * dx * dx, pb = i * np;
-        let m = 0;
-        for (let a = 0; a < dx; a++) for (let b = a; b < dx; b++) S[bi + a * dx + b] += Pk[pb + m++];
-      }
-      Pk.fill(0);
-    }
+    const dx = this.dx, S = this.sum;
     this.applyWick();
     for (let i = 0; i < this.dy; i++) {
       const bi = i * dx * dx;

@@ -1,3 +1,4 @@
+import { kernels, pad4 } from '../linalg/kernels/arena.js';
 import { Matrix, matmul, matmulNT } from '../linalg/matrix.js';
 import { spectralRadius } from '../linalg/lyapunov.js';
 import { DataSource, SequenceChunk } from '../io/dataset.js';
@@ -69,31 +70,41 @@ export class VAR1Stats {
     const S = new Float64Array(dx * dx), X10 = new Float64Array(dx * dx);
     const sumE = new Float64Array(dx), sumFirst = new Float64Array(dx), sumLast = new Float64Array(dx);
     const SFirst = new Float64Array(dx * dx), SLast = new Float64Array(dx * dx);
-    let e = new Float64Array(dx), ep = new Float64Array(dx);
-    let row = 0, m = 0;
+    // Σ e, Σ e eᵀ and the lag products Σ_{t>0} e_t e_{t−1}ᵀ as GEMMs over the chunk on the kernel arena: E holds
+    // the centred rows (padded to a multiple of 4), E0 the same with each sequence's first row zeroed, so
+    // E0[1..]ᵀ·E[..−1] sums exactly the within-sequence transitions.
+    const ld = pad4(dx);
+    const K = kernels(), mark = K.mark();
+    let m = 0;
+    try {
+      const E = K.alloc(n * ld), E0 = K.alloc(n * ld), g = K.alloc(ld * ld), x10 = K.alloc(ld * ld), se = K.alloc(ld);
+      const H = K.heap;
+      for (let r = 0; r < n; r++) {
+        const xo = r * dx, o = E + r * ld, o0 = E0 + r * ld;
+        for (let a = 0; a < dx; a++) H[o0 + a] = H[o + a] = x[xo + a] - shift[a];
+      }
+      let row = 0;
+      for (let k = 0; k < chunk.lengths.length; k++) {
+        H.fill(0, E0 + row * ld, E0 + row * ld + ld);
+        row += chunk.lengths[k];
+      }
+      K.gemm(ld, ld, n, E, 1, ld, E, ld, g, ld);
+      if (n > 1) K.gemm(ld, ld, n - 1, E0 + ld, 1, ld, E, ld, x10, ld);
+      K.colSums(n, dx, E, ld, se);
+      for (let a = 0; a < dx; a++) {
+        sumE[a] = H[se + a];
+        for (let c = 0; c < dx; c++) {
+          S[a * dx + c] = H[g + a * ld + c];
+          X10[a * dx + c] = H[x10 + a * ld + c];
+        }
+      }
+    } finally {
+      K.release(mark);
+    }
+    let row = 0;
     for (let k = 0; k < chunk.lengths.length; k++) {
       const L = chunk.lengths[k];
-      for (let t = 0; t < L; t++, row++) {
-        const xo = row * dx;
-        for (let a = 0; a < dx; a++) {
-          const v = x[xo + a] - shift[a];
-          e[a] = v;
-          sumE[a] += v;
-        }
-        for (let a = 0; a < dx; a++) {
-          const ea = e[a], ao = a * dx;
-          for (let c = a; c < dx; c++) S[ao + c] += ea * e[c];
-        }
-        if (t > 0) {
-          for (let a = 0; a < dx; a++) {
-            const ea = e[a], ao = a * dx;
-            for (let c = 0; c < dx; c++) X10[ao + c] += ea * ep[c];
-          }
-        }
-        const tmp = ep;
-        ep = e;
-        e = tmp;
-      }
+      row += L;
       if (L > 0) {
         m += L - 1;
         const fo = (row - L) * dx, lo = (row - 1) * dx;

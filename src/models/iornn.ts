@@ -7,6 +7,7 @@ import type { Matrix } from '../linalg/matrix.js';
 import type { SequenceChunk } from '../io/dataset.js';
 import type { IORNNParams } from './params.js';
 import { activationCoefficients } from './activation.js';
+import { kernels, pad4 } from '../linalg/kernels/arena.js';
 import { UserError } from '../io/errors.js';
 
 /** Default blow-up threshold on |h| (DESIGN.md §6): stable models keep |h| = O(1). */
@@ -167,8 +168,8 @@ export function forwardIORNN(params: IORNNParams, chunk: SequenceChunk, opts: Om
 /**
  * Σ [h;1][h;1]ᵀ (G, m×m, m = dh + 1, upper triangle only: the caller mirrors it) and Σ [h;1] yᵀ (C, m×dy) over
  * every row of the chunk, with h_t the IO-RNN's hidden states (the output-layer least squares of DESIGN.md
- * §5 step 6). Same states and the same order of floating-point operations as `predictIORNN` followed by
- * the row-by-row sums, but fused in one loop: no rows×dh state array, no predictions.
+ * §5 step 6). Same states, bit for bit, as `predictIORNN`; the sums over rows are GEMMs on the kernel arena
+ * (so they differ from row-by-row sums in rounding only); no predictions.
  *
  * With `feedforward` ({G, C} of the same shapes) the sums of the same model without recurrence (U = 0, §6's
  * baseline) are accumulated in the same loop: both share A1 x_t, computed once. If the model's recursion
@@ -187,101 +188,95 @@ export function accumulateStatesLS(
   for (const [g, c] of [[G, C], ...(ff ? [[ff.G, ff.C]] : [])]) {
     if (g.length !== m * m || c.length !== m * dy) throw new RangeError(`accumulateStatesLS: G must be ${m}x${m} and C ${m}x${dy}`);
   }
-  const W = A1.data, R = U.data, x = chunk.x, y = chunk.y, lengths = chunk.lengths;
+  const R = U.data, y = chunk.y, lengths = chunk.lengths, rows = chunk.rows;
   const coeffs = activationCoefficients(params.activation);
   const deg = coeffs.length - 1;
   const pureSquare = deg === 2 && coeffs[0] === 0 && coeffs[1] === 0;
   const c2 = coeffs[deg];
   const threshold = opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD, seqOffset = opts.sequenceOffset ?? 0;
-  let prev = new Float64Array(n);
-  let cur = new Float64Array(n);
-  const wx = new Float64Array(n);
-  const g = new Float64Array(m), g0 = new Float64Array(m);
-  g[n] = 1;
-  g0[n] = 1;
-  const GF = ff ? ff.G : G, CF = ff ? ff.C : C;
+  // On the kernel arena: A1 x_t for every row as one GEMM (each entry summed over i in the same order as
+  // predictIORNN's loop, so the states are the same bits); the recursion row by row; then the sums over rows
+  // Σ g gᵀ and Σ g yᵀ as GEMMs over the state rows g = [h; 1] (rows after a blow-up are zero).
+  const ldh = pad4(n), ldm = pad4(m), ldy = pad4(dy);
+  const K = kernels(), mark = K.mark();
   let failure: BlowUpError | null = null;
-  let row = 0;
-  for (let s = 0; s < lengths.length; s++) {
-    const L = lengths[s];
-    prev.fill(0);
-    for (let t = 0; t < L; t++, row++) {
-      const xo = row * dx, yo = row * dy;
-      for (let j = 0; j < n; j++) {
-        let z = 0;
-        const wo = j * dx;
-        for (let i = 0; i < dx; i++) z += W[wo + i] * x[xo + i];
-        wx[j] = z;
-      }
-      let live = failure === null;
-      if (live) {
-        for (let j = 0; j < n; j++) {
-          let z = wx[j];
-          const ro = j * n;
-          for (let i = 0; i < n; i++) z += R[ro + i] * prev[i];
-          let v: number;
-          if (pureSquare) v = c2 * z * z;
-          else {
-            v = coeffs[deg];
-            for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
+  try {
+    const xa = K.alloc(rows * dx, false), wt = K.alloc(dx * ldh), wx = K.alloc(rows * ldh), gs = K.alloc(rows * ldm), ya = K.alloc(rows * ldy);
+    const g0s = ff ? K.alloc(rows * ldm) : -1, gg = K.alloc(ldm * ldm), cc = K.alloc(ldm * ldy);
+    const H = K.heap, W = A1.data;
+    H.set(chunk.x.subarray(0, rows * dx), xa);
+    for (let i = 0; i < dx; i++) for (let j = 0; j < n; j++) H[wt + i * ldh + j] = W[j * dx + i];
+    K.gemm(rows, ldh, dx, xa, dx, 1, wt, ldh, wx, ldh);
+    for (let r = 0; r < rows; r++) for (let i = 0; i < dy; i++) H[ya + r * ldy + i] = y[r * dy + i];
+    let prev = new Float64Array(n), cur = new Float64Array(n);
+    let row = 0;
+    for (let s = 0; s < lengths.length; s++) {
+      const L = lengths[s];
+      prev.fill(0);
+      for (let t = 0; t < L; t++, row++) {
+        const zo = wx + row * ldh, go = gs + row * ldm;
+        if (failure === null) {
+          let live = true;
+          for (let j = 0; j < n; j++) {
+            let z = H[zo + j];
+            const ro = j * n;
+            for (let i = 0; i < n; i++) z += R[ro + i] * prev[i];
+            let v: number;
+            if (pureSquare) v = c2 * z * z;
+            else {
+              v = coeffs[deg];
+              for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
+            }
+            const av = Math.abs(v);
+            if (!(av <= threshold && av < Infinity)) {
+              failure = new BlowUpError(seqOffset + s, t + 1, av, 'forward');
+              if (!ff) throw failure;
+              live = false;
+              break;
+            }
+            cur[j] = v;
           }
-          const av = Math.abs(v);
-          if (!(av <= threshold && av < Infinity)) {
-            failure = new BlowUpError(seqOffset + s, t + 1, av, 'forward');
-            if (!ff) throw failure;
-            live = false;
-            break;
-          }
-          cur[j] = v;
-          g[j] = v;
-        }
-        if (live) {
-          const tmp = prev;
-          prev = cur;
-          cur = tmp;
-        }
-      }
-      if (ff) {
-        // U = 0: z = A1 x_t exactly (adding 0·h_{t−1} to a finite sum changes no bit).
-        for (let j = 0; j < n; j++) {
-          const z = wx[j];
-          let v: number;
-          if (pureSquare) v = c2 * z * z;
-          else {
-            v = coeffs[deg];
-            for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
-          }
-          const av = Math.abs(v);
-          if (!(av <= threshold && av < Infinity)) throw new BlowUpError(seqOffset + s, t + 1, av, 'forward');
-          g0[j] = v;
-        }
-      }
-      if (live && ff) {
-        for (let a = 0; a < m; a++) {
-          const ga = g[a], fa = g0[a];
-          const go = a * m;
-          for (let b = a; b < m; b++) {
-            G[go + b] += ga * g[b];
-            GF[go + b] += fa * g0[b];
-          }
-          const co = a * dy;
-          for (let i = 0; i < dy; i++) {
-            const yi = y[yo + i];
-            C[co + i] += ga * yi;
-            CF[co + i] += fa * yi;
+          if (live) {
+            for (let j = 0; j < n; j++) H[go + j] = cur[j];
+            H[go + n] = 1;
+            const tmp = prev;
+            prev = cur;
+            cur = tmp;
           }
         }
-      } else if (live || ff) {
-        const gg = live ? g : g0, GG = live ? G : GF, CC = live ? C : CF;
-        for (let a = 0; a < m; a++) {
-          const ga = gg[a];
-          const go = a * m;
-          for (let b = a; b < m; b++) GG[go + b] += ga * gg[b];
-          const co = a * dy;
-          for (let i = 0; i < dy; i++) CC[co + i] += ga * y[yo + i];
+        if (ff) {
+          // U = 0: z = A1 x_t exactly (adding 0·h_{t−1} to a finite sum changes no bit).
+          const fo = g0s + row * ldm;
+          for (let j = 0; j < n; j++) {
+            const z = H[zo + j];
+            let v: number;
+            if (pureSquare) v = c2 * z * z;
+            else {
+              v = coeffs[deg];
+              for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
+            }
+            const av = Math.abs(v);
+            if (!(av <= threshold && av < Infinity)) throw new BlowUpError(seqOffset + s, t + 1, av, 'forward');
+            H[fo + j] = v;
+          }
+          H[fo + n] = 1;
         }
       }
     }
+    const addSums = (states: number, Gt: Float64Array, Ct: Float64Array): void => {
+      H.fill(0, gg, gg + ldm * ldm);
+      H.fill(0, cc, cc + ldm * ldy);
+      K.gemm(ldm, ldm, rows, states, 1, ldm, states, ldm, gg, ldm);
+      K.gemm(ldm, ldy, rows, states, 1, ldm, ya, ldy, cc, ldy);
+      for (let a = 0; a < m; a++) {
+        for (let b = a; b < m; b++) Gt[a * m + b] += H[gg + a * ldm + b];
+        for (let i = 0; i < dy; i++) Ct[a * dy + i] += H[cc + a * ldy + i];
+      }
+    };
+    addSums(gs, G, C);
+    if (ff) addSums(g0s, ff.G, ff.C);
+  } finally {
+    K.release(mark);
   }
   return failure;
 }

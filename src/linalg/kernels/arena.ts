@@ -45,8 +45,8 @@ export abstract class KernelArena {
     if (mark < 0 || mark > this.used) throw new RangeError(`kernel arena: release(${mark}) outside [0, ${this.used}]`);
     this.used = mark;
   }
-  /** A zero-filled region of n f64, 32-byte aligned; returns its element offset. */
-  alloc(n: number): number {
+  /** A region of n f64, 32-byte aligned and zero-filled (unless `zero` is false: for regions written in full); returns its element offset. */
+  alloc(n: number, zero = true): number {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`kernel arena: cannot allocate ${n} elements`);
     const off = Math.ceil(this.used / ALIGN) * ALIGN;
     const end = off + n;
@@ -54,7 +54,7 @@ export abstract class KernelArena {
       throw new RangeError(`kernel arena: ${((end * 8) / 2 ** 30).toFixed(1)} GiB of workspace needed, more than the 4 GiB a WebAssembly memory can hold (use smaller chunks or the projected moments)`);
     }
     if (end > this.capacity()) this.grow(end);
-    this.heap.fill(0, off, end);
+    if (zero) this.heap.fill(0, off, end);
     this.used = end;
     return off;
   }

@@ -189,6 +189,34 @@ export function chunkScores(model: InputModel, chunk: SequenceChunk): Float64Arr
   }
 }
 
+/**
+ * Blocks that depend only on a sequence's length (InputModel.precisionBlock is a function of t, u and L): for each
+ * distinct length among the chunk's sequences (those with mask[k] ≠ 0 when a mask is given), the block of every
+ * position (`blocksOf(L)`), the most common block over all those positions, and per length the positions whose
+ * block is another one. A pass sums a Wick weight over the whole chunk with one kernel call, credits it to the
+ * common block and moves only the exceptions (a VAR(1)'s boundary steps) to their own blocks.
+ */
+export function blockCensus<T>(
+  lengths: Int32Array,
+  blocksOf: (L: number) => T[],
+  fallback: T,
+  mask: Uint8Array | null = null,
+): { common: T; byLength: Map<number, { blocks: T[]; other: number[] }> } {
+  const byLength = new Map<number, { count: number; blocks: T[]; other: number[] }>();
+  for (let k = 0; k < lengths.length; k++) {
+    if (mask && !mask[k]) continue;
+    const L = lengths[k], hit = byLength.get(L);
+    if (hit) hit.count++;
+    else byLength.set(L, { count: 1, blocks: blocksOf(L), other: [] });
+  }
+  const counts = new Map<T, number>();
+  for (const info of byLength.values()) for (const B of info.blocks) counts.set(B, (counts.get(B) ?? 0) + info.count);
+  let common = fallback, best = -1;
+  for (const [B, c] of counts) if (c > best) [common, best] = [B, c];
+  for (const info of byLength.values()) info.blocks.forEach((B, i) => B !== common && info.other.push(i));
+  return { common, byLength };
+}
+
 /** Deferred weights keyed by precision-block identity (see the file comment). */
 export class BlockWeights {
   readonly map = new Map<object, Float64Array>();

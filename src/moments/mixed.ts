@@ -2,7 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { InputModel } from '../input/model.js';
 import { kernels, pad4 } from '../linalg/kernels/arena.js';
 import { applyPrecisionBlocks } from '../input/block-scores.js';
-import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target } from './accumulator.js';
+import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target, blockCensus } from './accumulator.js';
 
 /**
  * Mixed two-step moments (DESIGN.md §3 mixed score, §4 F4/F5, §5 step 5).
@@ -19,45 +19,14 @@ export type Direction = 'prev' | 'next';
 
 
 /**
- * P_u and Λ_{t,u} of every pair i (step t = i + 1 for 'prev', t = i for 'next') of a sequence of each length
- * in the chunk (they depend only on t, u, L), the most common of each over the chunk's pairs, and per length
- * the pairs whose block is not the common one.
+ * P_u and Λ_{t,u} of every pair i of a sequence (step t = i + 1 for 'prev', t = i for 'next'; they depend only on
+ * t, u, L), each with its most common block over the chunk and the pairs that have another (blockCensus).
  */
 function pairBlocks(model: InputModel, lengths: Int32Array, direction: Direction) {
-  const byLength = new Map<number, { count: number; P: Matrix[]; L: (Matrix | null)[]; otherP: number[]; otherL: number[] }>();
-  for (let k = 0; k < lengths.length; k++) {
-    const L = lengths[k];
-    const hit = byLength.get(L);
-    if (hit !== undefined) {
-      hit.count++;
-      continue;
-    }
-    const P: Matrix[] = [], Lb: (Matrix | null)[] = [];
-    for (let i = 0; i + 1 < L; i++) {
-      const t = direction === 'prev' ? i + 1 : i, u = direction === 'prev' ? i : i + 1;
-      P.push(model.precisionBlock(u, u, L)!);
-      Lb.push(model.precisionBlock(t, u, L));
-    }
-    byLength.set(L, { count: 1, P, L: Lb, otherP: [], otherL: [] });
-  }
-  const countP = new Map<Matrix, number>(), countL = new Map<Matrix | null, number>();
-  for (const info of byLength.values()) {
-    for (const B of info.P) countP.set(B, (countP.get(B) ?? 0) + info.count);
-    for (const B of info.L) countL.set(B, (countL.get(B) ?? 0) + info.count);
-  }
-  const argmax = <T>(m: Map<T, number>, none: T): T => {
-    let best = none, n = -1;
-    for (const [B, c] of m) if (c > n) [best, n] = [B, c];
-    return best;
-  };
-  // With no pairs at all the common P is never used; any diagonal block stands in for it.
-  const commonP = countP.size > 0 ? argmax(countP, null as unknown as Matrix) : model.precisionBlock(0, 0, 1)!;
-  const commonL = argmax(countL, null);
-  for (const info of byLength.values()) {
-    info.P.forEach((B, i) => B !== commonP && info.otherP.push(i));
-    info.L.forEach((B, i) => B !== commonL && info.otherL.push(i));
-  }
-  return { byLength, commonP, commonL };
+  const pair = (i: number) => (direction === 'prev' ? { t: i + 1, u: i } : { t: i, u: i + 1 });
+  const P = blockCensus(lengths, (L) => Array.from({ length: Math.max(0, L - 1) }, (_, i) => model.precisionBlock(pair(i).u, pair(i).u, L)!), model.precisionBlock(0, 0, 1)!);
+  const Lb = blockCensus<Matrix | null>(lengths, (L) => Array.from({ length: Math.max(0, L - 1) }, (_, i) => model.precisionBlock(pair(i).t, pair(i).u, L)), null);
+  return { P, L: Lb };
 }
 
 
@@ -136,7 +105,7 @@ export class MixedMomentAccumulator extends MomentAccumulator {
         if (this.wickP.distinct + this.wickL.distinct >= 62 && !map.map.has(B)) this.applyWick();
         return map.get(B);
       };
-      const Pstar = blocks.commonP, Lstar = blocks.commonL;
+      const Pstar = blocks.P.common, Lstar = blocks.L.common;
       if (pairs > 0) {
         const wp = ensure(this.wickP, Pstar);
         for (let i = 0; i < dy; i++) for (let a = 0; a < dx; a++) wp[i * dx + a] += H[tw + i * ldx + a];
@@ -159,14 +128,14 @@ export class MixedMomentAccumulator extends MomentAccumulator {
       };
       r0 = 0;
       for (let k = 0; k < c.lengths.length; k++) {
-        const L = c.lengths[k], info = blocks.byLength.get(L)!;
-        for (const i of info.otherP) {
+        const L = c.lengths[k], infoP = blocks.P.byLength.get(L)!, infoL = blocks.L.byLength.get(L)!;
+        for (const i of infoP.other) {
           const t = r0 + (prev ? i + 1 : i);
-          move(this.wickP, info.P[i], Pstar, t, t);
+          move(this.wickP, infoP.blocks[i], Pstar, t, t);
         }
-        for (const i of info.otherL) {
+        for (const i of infoL.other) {
           const t = r0 + (prev ? i + 1 : i);
-          move(this.wickL, info.L[i], Lstar, t, prev ? t - 1 : t + 1);
+          move(this.wickL, infoL.blocks[i], Lstar, t, prev ? t - 1 : t + 1);
         }
         r0 += L;
       }
@@ -404,7 +373,7 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
         if (this.wickP.distinct + this.wickL.distinct >= 63 && !map.map.has(B)) this.applyWick();
         return map.get(B);
       };
-      const Pstar = blocks.commonP, Lstar = blocks.commonL;
+      const Pstar = blocks.P.common, Lstar = blocks.L.common;
       const wp = ensure(this.wickP, Pstar);
       for (let j = 0; j < dh; j++) wp[j] += H[tp + j];
       if (Lstar !== null) {
@@ -413,18 +382,18 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
       }
       let r0 = 0;
       for (let k = 0; k < c.lengths.length; k++) {
-        const L = c.lengths[k], info = blocks.byLength.get(L)!;
-        for (const i of info.otherP) {
+        const L = c.lengths[k], infoP = blocks.P.byLength.get(L)!, infoL = blocks.L.byLength.get(L)!;
+        for (const i of infoP.other) {
           const t = prev ? i + 1 : i, eo = e + (r0 + t) * ldh;
-          const w = ensure(this.wickP, info.P[i]), ws = ensure(this.wickP, Pstar);
+          const w = ensure(this.wickP, infoP.blocks[i]), ws = ensure(this.wickP, Pstar);
           for (let j = 0; j < dh; j++) {
             w[j] += H[eo + j];
             ws[j] -= H[eo + j];
           }
         }
-        for (const i of info.otherL) {
+        for (const i of infoL.other) {
           const t = prev ? i + 1 : i, u = prev ? i : i + 1, yo = yt + (r0 + t) * ldh, qo = qp + (r0 + u) * n2;
-          const Lb = info.L[i];
+          const Lb = infoL.blocks[i];
           const w = Lb === null ? null : ensure(this.wickL, Lb), ws = Lstar === null ? null : ensure(this.wickL, Lstar);
           for (let j = 0; j < dh; j++)
             for (let kk = 0; kk < dh; kk++) {

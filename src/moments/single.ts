@@ -1,6 +1,6 @@
 import { InputModel } from '../input/model.js';
 import { kernels, pad4 } from '../linalg/kernels/arena.js';
-import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target } from './accumulator.js';
+import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target, blockCensus } from './accumulator.js';
 
 /** Row indices (within the chunk) of the steps t < L − skipLast of every sequence, plus each step's t and L. */
 function selectSteps(lengths: Int32Array, skipLast: number, mask: Uint8Array | null = null): { rows: Int32Array; t: Int32Array; L: Int32Array; n: number } {
@@ -104,39 +104,31 @@ export class T2Accumulator extends MomentAccumulator {
       throw new RangeError(`T2 accumulator: sequence mask has ${this.sequenceMask.length} entries, the chunk has ${d.chunk.lengths.length} sequences`);
     }
     const sel = selectSteps(d.chunk.lengths, this.skipLast, this.sequenceMask);
-    const rows = sel.rows;
-    // Wick weights per precision block; consecutive steps mostly share the block, so the Map is consulted
-    // only when it changes (not once per step).
-    let lastP: object | null = null, w: Float64Array | null = null;
-    for (let n = 0; n < sel.n; n++) {
-      const P = this.model.precisionBlock(sel.t[n], sel.t[n], sel.L[n])!;
-      if (P !== lastP) {
-        if (this.wick.distinct >= 64 && !this.wick.map.has(P)) this.applyWick();
-        w = this.wick.get(P);
-        lastP = P;
-      }
-      const yo = rows[n] * dy;
-      for (let i = 0; i < dy; i++) w![i] += y[yo + i];
-    }
-    // Main term Σ_t y_t,i (s_t,a s_t,b), a ≤ b: per block of steps, the packed products of each step form
-    // one row of SS (symKron) and the outputs one row of Y, so the block adds Yᵀ·SS (dy × dx(dx+1)/2) — one
-    // GEMM on the kernel arena (WebAssembly SIMD). Rows are padded to multiples of 4 with zeros.
-    const np = (dx * (dx + 1)) / 2, ldp = pad4(np), ldy = pad4(dy);
+    const rows = sel.rows, n = sel.n, skip = this.skipLast;
+    // On the kernel arena (WebAssembly SIMD), over the selected steps gathered into contiguous rows (padded to
+    // multiples of 4 with zeros):
+    // - main term Σ_t y_t,i (s_t,a s_t,b), a ≤ b: per block of steps, the packed products of each step form one
+    //   row of SS (symKron) and the outputs one row of Y, so the block adds Yᵀ·SS (dy × dx(dx+1)/2), one GEMM;
+    // - Wick weight Σ_{t: P_t = P} y_t: the column sums of Y credited to the most common P_t of the chunk, the
+    //   steps with another block (the boundary steps) moved over.
+    const np = (dx * (dx + 1)) / 2, ldp = pad4(np), ldy = pad4(dy), ldx = pad4(dx);
     const K = kernels(), mark = K.mark();
     try {
-      const block = Math.min(STEP_BLOCK, Math.max(1, sel.n));
-      const pk = K.alloc(ldy * ldp), sb = K.alloc(block * dx), yb = K.alloc(block * ldy), kb = K.alloc(block * ldp);
+      const block = Math.min(STEP_BLOCK, Math.max(1, n));
+      const all = n === d.chunk.rows;
+      const sA = K.alloc(n * ldx, all && ldx === dx), yA = K.alloc(n * ldy, all && ldy === dy);
+      const pk = K.alloc(ldy * ldp), kb = K.alloc(block * ldp), ty = K.alloc(ldy);
       const H = K.heap;
-      for (let n0 = 0; n0 < sel.n; n0 += block) {
-        const nb = Math.min(block, sel.n - n0);
-        for (let k = 0; k < nb; k++) {
-          const r = rows[n0 + k], so = r * dx, yo = r * dy, sd = sb + k * dx, yd = yb + k * ldy;
-          for (let a = 0; a < dx; a++) H[sd + a] = s[so + a];
-          for (let i = 0; i < dy; i++) H[yd + i] = y[yo + i];
-        }
-        K.symKron(nb, sb, dx, dx, kb, ldp);
-        K.gemm(ldy, ldp, nb, yb, 1, ldy, kb, ldp, pk, ldp);
+      if (all && ldx === dx) H.set(s.subarray(0, n * dx), sA);
+      else for (let k = 0; k < n; k++) for (let a = 0, so = rows[k] * dx, sd = sA + k * ldx; a < dx; a++) H[sd + a] = s[so + a];
+      if (all && ldy === dy) H.set(y.subarray(0, n * dy), yA);
+      else for (let k = 0; k < n; k++) for (let i = 0, yo = rows[k] * dy, yd = yA + k * ldy; i < dy; i++) H[yd + i] = y[yo + i];
+      for (let n0 = 0; n0 < n; n0 += block) {
+        const nb = Math.min(block, n - n0);
+        K.symKron(nb, sA + n0 * ldx, ldx, dx, kb, ldp);
+        K.gemm(ldy, ldp, nb, yA + n0 * ldy, 1, ldy, kb, ldp, pk, ldp);
       }
+      K.colSums(n, dy, yA, ldy, ty);
       // Unpack the chunk's packed (a ≤ b) sums into the upper triangles of `sum` (mirrored at flush).
       const S = this.sum;
       for (let i = 0; i < dy; i++) {
@@ -144,10 +136,38 @@ export class T2Accumulator extends MomentAccumulator {
         let m = 0;
         for (let a = 0; a < dx; a++) for (let b = a; b < dx; b++) S[bi + a * dx + b] += H[pb + m++];
       }
+      const census = blockCensus(
+        d.chunk.lengths,
+        (L) => Array.from({ length: Math.max(0, L - skip) }, (_, t) => this.model.precisionBlock(t, t, L)!),
+        this.model.precisionBlock(0, 0, 1)!,
+        this.sequenceMask,
+      );
+      const ensure = (P: object): Float64Array => {
+        if (this.wick.distinct >= 64 && !this.wick.map.has(P)) this.applyWick();
+        return this.wick.get(P);
+      };
+      if (n > 0) {
+        const w = ensure(census.common);
+        for (let i = 0; i < dy; i++) w[i] += H[ty + i];
+      }
+      // Exceptions: step t of a sequence starting at selected-row index k0 is gathered row k0 + t.
+      let k0 = 0;
+      for (let k = 0; k < d.chunk.lengths.length; k++) {
+        if (this.sequenceMask && !this.sequenceMask[k]) continue;
+        const L = d.chunk.lengths[k], info = census.byLength.get(L)!;
+        for (const t of info.other) {
+          const w = ensure(info.blocks[t]), ws = ensure(census.common), yo = yA + (k0 + t) * ldy;
+          for (let i = 0; i < dy; i++) {
+            w[i] += H[yo + i];
+            ws[i] -= H[yo + i];
+          }
+        }
+        k0 += Math.max(0, L - skip);
+      }
     } finally {
       K.release(mark);
     }
-    this.count += sel.n;
+    this.count += n;
   }
   /** Subtract Σ_P (Σ_{t: P_t=P} y_t) ⊗ P on the upper triangle. */
   private applyWick(): void {

@@ -82,10 +82,35 @@
         (br $jloop)))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $iloop)))
-    ;; Edges: columns n4..n of rows 0..m4, then rows m4..m of all columns.
-    (call $gemm_scalar (i32.const 0) (local.get $m4) (local.get $n4) (local.get $n) (local.get $K)
-          (local.get $pa) (local.get $si) (local.get $sk) (local.get $pb) (local.get $ldb) (local.get $pc) (local.get $ldc))
-    (call $gemm_scalar (local.get $m4) (local.get $m) (i32.const 0) (local.get $n) (local.get $K)
+    ;; Leftover rows m4..m (e.g. the one-row runs at sequence boundaries): 1x4 tiles over columns 0..n4.
+    (local.set $i (local.get $m4))
+    (block $rend (loop $rloop
+      (br_if $rend (i32.ge_u (local.get $i) (local.get $m)))
+      (local.set $j (i32.const 0))
+      (block $cend (loop $cloop
+        (br_if $cend (i32.ge_u (local.get $j) (local.get $n4)))
+        (local.set $c00 (v128.const f64x2 0 0)) (local.set $c01 (v128.const f64x2 0 0))
+        (local.set $a0 (i32.add (local.get $pa) (i32.shl (i32.mul (local.get $i) (local.get $si)) (i32.const 3))))
+        (local.set $bp (i32.add (local.get $pb) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $k (local.get $K))
+        (block $kend (loop $kloop
+          (br_if $kend (i32.eqz (local.get $k)))
+          (local.set $a (v128.load64_splat (local.get $a0)))
+          (local.set $c00 (f64x2.add (local.get $c00) (f64x2.mul (local.get $a) (v128.load (local.get $bp)))))
+          (local.set $c01 (f64x2.add (local.get $c01) (f64x2.mul (local.get $a) (v128.load offset=16 (local.get $bp)))))
+          (local.set $a0 (i32.add (local.get $a0) (local.get $sk8)))
+          (local.set $bp (i32.add (local.get $bp) (local.get $sb)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $kloop)))
+        (local.set $cp (i32.add (local.get $pc) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $ldc)) (local.get $j)) (i32.const 3))))
+        (v128.store (local.get $cp) (f64x2.add (v128.load (local.get $cp)) (local.get $c00)))
+        (v128.store offset=16 (local.get $cp) (f64x2.add (v128.load offset=16 (local.get $cp)) (local.get $c01)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $cloop)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rloop)))
+    ;; Leftover columns n4..n of every row, one entry at a time.
+    (call $gemm_scalar (i32.const 0) (local.get $m) (local.get $n4) (local.get $n) (local.get $K)
           (local.get $pa) (local.get $si) (local.get $sk) (local.get $pb) (local.get $ldb) (local.get $pc) (local.get $ldc))
   )
   ;; The same sum over the block i0 <= i < i1, j0 <= j < j1, one entry at a time.

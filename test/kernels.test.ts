@@ -11,6 +11,7 @@ import { chunkScores, momentPass, MomentAccumulator } from '../src/moments/accum
 import { T2Accumulator } from '../src/moments/single.js';
 import { MixedMomentAccumulator, ProjectedMixedAccumulator, projectMixedTensor } from '../src/moments/mixed.js';
 import { assembleKernels } from '../scripts/wasm-assemble.js';
+import { runParallelPass } from '../src/moments/parallel.js';
 
 // The kernels are checked against straightforward loops written here (same summation order, so the
 // comparison is exact), the two backends against each other (bit for bit), and the moment passes built on
@@ -111,8 +112,11 @@ test('arena: growth keeps data, release frees in stack order, out-of-range opera
     const a = A.alloc(10);
     A.heap[a + 9] = 42;
     const mark = A.mark();
+    const before = A.heap;
     const big = A.alloc(3_000_000); // grows the heap (24 MB)
     assert.equal(A.heap[a + 9], 42);
+    // Growing must not detach the old buffer (a detach slows every later typed-array access of the process).
+    assert.ok(before.length > 0 && before[a + 9] === 42, `${A.backend}: the pre-growth view was detached`);
     assert.equal(A.heap[big + 2_999_999], 0);
     A.release(mark);
     assert.equal(A.mark(), mark);
@@ -246,4 +250,13 @@ test('projected mixed moments equal the contracted explicit tensor for an i.i.d.
       }
     }
   }
+});
+
+test('a worker pass leaves the caller\'s chunk arrays attached (copied to the workers, not transferred)', async () => {
+  const c = chunkFor(VAR, 12, LENGTHS);
+  const n = c.x.length;
+  const [acc] = await runParallelPass(VAR, [{ type: 'T2', dy: DY }], c, { workers: 2 });
+  assert.ok(acc.count > 0);
+  assert.equal(c.x.length, n, 'chunk.x was detached');
+  assert.equal(c.y.length, c.rows * DY, 'chunk.y was detached');
 });

@@ -72,9 +72,10 @@ function spawn(init: WorkerInit): Worker {
   return new Worker(new URL('./worker.js', here), { workerData: init });
 }
 
-/** Compact copies of a chunk's arrays (a subarray view would clone its whole parent buffer). */
+/** The chunk with compact arrays (cloning a subarray view would copy its whole parent buffer). */
 function packChunk(c: SequenceChunk) {
-  return { dx: c.dx, dy: c.dy, rows: c.rows, x: c.x.slice(), y: c.y.slice(), lengths: c.lengths.slice() };
+  const compact = <T extends Float64Array | Int32Array>(a: T): T => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : (a.slice() as T));
+  return { dx: c.dx, dy: c.dy, rows: c.rows, x: compact(c.x), y: compact(c.y), lengths: compact(c.lengths) };
 }
 
 /**
@@ -142,8 +143,9 @@ export async function runParallelPass(
       while (!idle.has(w) && failure === null) await new Promise<void>((r) => (wake = r));
       if (failure) throw failure;
       idle.delete(w);
-      const p = packChunk(c);
-      w.postMessage({ type: 'chunk', chunk: p }, [p.x.buffer, p.y.buffer, p.lengths.buffer]);
+      // Copied by the structured clone, not transferred: transferring detaches the buffers, and one detached
+      // ArrayBuffer makes V8 guard every later typed-array access of this thread (≈ 25% slower loops, measured).
+      w.postMessage({ type: 'chunk', chunk: packChunk(c) });
     };
     for await (const c of iterate(source)) {
       if (failure) throw failure;

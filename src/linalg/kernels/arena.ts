@@ -7,7 +7,7 @@ import { KERNELS_WASM_BASE64 } from './wasm-bytes.js';
  *
  * Two backends with one API and bit-identical results:
  * - 'wasm': kernels.wat compiled to WebAssembly with 128-bit SIMD (≈ 5× the scalar JavaScript loops);
- *   the heap is the module's linear memory.
+ *   the heap is the module's linear memory (shared, so growing it detaches nothing).
  * - 'js': the same loops in plain JavaScript over a growable Float64Array (the fallback when the engine
  *   has no WebAssembly SIMD, and the reference the tests compare the WebAssembly against).
  * Both compute every output entry as (Σ_k a_k·b_k in increasing k, multiply then add) and add that to
@@ -137,7 +137,6 @@ export abstract class KernelArena {
 }
 
 interface KernelExports {
-  memory: WebAssembly.Memory;
   gemm(m: number, n: number, K: number, pa: number, si: number, sk: number, pb: number, ldb: number, pc: number, ldc: number): void;
   sym_kron(K: number, ps: number, lds: number, dx: number, po: number, ldo: number): void;
   kron_rows(K: number, py: number, ldy: number, dy: number, ps: number, lds: number, dx: number, po: number, ldo: number): void;
@@ -164,25 +163,29 @@ export function wasmKernelsAvailable(): boolean {
 class WasmArena extends KernelArena {
   readonly backend = 'wasm' as const;
   private readonly k: KernelExports;
+  /** Shared, so that growing it never detaches a buffer (see kernels.wat). */
+  private readonly memory: WebAssembly.Memory;
   private view: Float64Array;
   constructor(mod: WebAssembly.Module) {
     super();
-    this.k = new WebAssembly.Instance(mod, {}).exports as unknown as KernelExports;
-    this.view = new Float64Array(this.k.memory.buffer);
+    this.memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+    this.k = new WebAssembly.Instance(mod, { env: { memory: this.memory } }).exports as unknown as KernelExports;
+    this.view = new Float64Array(this.memory.buffer);
   }
   get heap(): Float64Array {
-    if (this.view.buffer !== this.k.memory.buffer) this.view = new Float64Array(this.k.memory.buffer);
+    // A grown shared memory hands out a new, longer buffer; views of the old one stay valid but short.
+    if (this.view.length !== this.memory.buffer.byteLength / 8) this.view = new Float64Array(this.memory.buffer);
     return this.view;
   }
   protected capacity(): number {
-    return this.k.memory.buffer.byteLength / 8;
+    return this.memory.buffer.byteLength / 8;
   }
   protected grow(minElements: number): void {
     const pages = Math.ceil((minElements * 8) / 65536);
-    const have = this.k.memory.buffer.byteLength / 65536;
+    const have = this.memory.buffer.byteLength / 65536;
     // Grow geometrically so a pass does not grow once per chunk.
     const want = Math.min(65536, Math.max(pages, Math.ceil(have * 1.5)));
-    this.k.memory.grow(want - have);
+    this.memory.grow(want - have);
   }
   protected gemmImpl(m: number, n: number, K: number, a: number, si: number, sk: number, b: number, ldb: number, c: number, ldc: number): void {
     this.k.gemm(m, n, K, a * 8, si, sk, b * 8, ldb, c * 8, ldc);

@@ -10,7 +10,10 @@
 ;; Assemble with `npm run build:wasm` (wabt); the bytes are committed in wasm-bytes.ts and
 ;; test/kernels.test.ts checks that they come from this file.
 (module
-  (memory (export "memory") 1)
+  ;; Shared memory, imported: growing a shared memory never detaches its buffer. (Growing an ordinary memory
+  ;; detaches the old ArrayBuffer, and one detach anywhere makes V8 guard every typed-array access in the process
+  ;; for detachment from then on: measured 25% slower JavaScript loops, e.g. the refinement.)
+  (import "env" "memory" (memory 1 65536 shared))
   ;; gemm: C[i*ldc + j] += sum_k A(i,k) * B[k*ldb + j] for i < m, j < n, k < K, where A(i,k) is at
   ;; element i*si + k*sk of A. (si, sk) = (1, lda) reads A transposed (rows = samples), (lda, 1) plain.
   ;; pa, pb, pc are byte offsets; strides in elements (f64).

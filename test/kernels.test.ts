@@ -67,7 +67,7 @@ test('gemm: C += A·B for every stride pattern and ragged size equals the plain 
   }
 });
 
-test('symKron, kronRows, hadamard, colSums and subRows equal plain loops exactly on both backends', () => {
+test('symKron, kronRows, hadamard, colSums, subRows and zero equal plain loops exactly on both backends', () => {
   for (const A of backends()) {
     const rng = new Rng(5);
     for (const dx of [1, 2, 3, 4, 7, 10]) {
@@ -91,6 +91,10 @@ test('symKron, kronRows, hadamard, colSums and subRows equal plain loops exactly
     const K = 9, n = 5, lda = 7;
     const a = A.alloc(K * lda), b = A.alloc(K * lda), o = A.alloc(K * n), cs = A.alloc(n), v = A.alloc(n);
     const av = fillRandom(A.heap, a, K * lda, rng), bv = fillRandom(A.heap, b, K * lda, rng), c0 = fillRandom(A.heap, cs, n, rng), vv = fillRandom(A.heap, v, n, rng);
+    const z = A.alloc(11);
+    A.heap.fill(3, z, z + 11);
+    A.zero(z + 1, 9);
+    assert.deepEqual(Array.from(A.heap.subarray(z, z + 11)), [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]);
     A.hadamard(K, n, a, lda, b, lda, o, n);
     A.colSums(K, n, a, lda, cs);
     A.subRows(K, n, a, lda, v);

@@ -78,7 +78,6 @@ export function runDirection(
   const deg = coeffs.length - 1;
   // σ(z) = c z² is the default; skip Horner's loop for it.
   const pureSquare = deg === 2 && coeffs[0] === 0 && coeffs[1] === 0;
-  const c2 = coeffs[deg];
   let rowStart = 0;
   for (let s = 0; s < lengths.length; s++) {
     const L = lengths[s];
@@ -93,12 +92,7 @@ export function runDirection(
         for (let i = 0; i < dx; i++) z += W[wo + i] * x[xo + i];
         const ro = j * n;
         for (let i = 0; i < n; i++) z += R[ro + i] * prev[i];
-        let v: number;
-        if (pureSquare) v = c2 * z * z;
-        else {
-          v = coeffs[deg];
-          for (let m = deg - 1; m >= 0; m--) v = v * z + coeffs[m];
-        }
+        const v = activate(coeffs, deg, pureSquare, z);
         // The negated test also catches NaN; Infinity is caught even when threshold = Infinity.
         const av = Math.abs(v);
         if (!(av <= threshold && av < Infinity)) {
@@ -165,6 +159,14 @@ export function forwardIORNN(params: IORNNParams, chunk: SequenceChunk, opts: Om
   return { yhat, hidden };
 }
 
+/** σ(z) by Horner; the pure square c₂z² (the common case) without the loop. Same bits as the loop. */
+function activate(coeffs: Float64Array, deg: number, pureSquare: boolean, z: number): number {
+  if (pureSquare) return coeffs[deg] * z * z;
+  let v = coeffs[deg];
+  for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
+  return v;
+}
+
 /**
  * Σ [h;1][h;1]ᵀ (G, m×m, m = dh + 1, upper triangle only: the caller mirrors it) and Σ [h;1] yᵀ (C, m×dy) over
  * every row of the chunk, with h_t the IO-RNN's hidden states (the output-layer least squares of DESIGN.md
@@ -192,7 +194,6 @@ export function accumulateStatesLS(
   const coeffs = activationCoefficients(params.activation);
   const deg = coeffs.length - 1;
   const pureSquare = deg === 2 && coeffs[0] === 0 && coeffs[1] === 0;
-  const c2 = coeffs[deg];
   const threshold = opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD, seqOffset = opts.sequenceOffset ?? 0;
   // On the kernel arena: A1 x_t for every row as one GEMM (each entry summed over i in the same order as
   // predictIORNN's loop, so the states are the same bits); the recursion row by row; then the sums over rows
@@ -221,12 +222,7 @@ export function accumulateStatesLS(
             let z = H[zo + j];
             const ro = j * n;
             for (let i = 0; i < n; i++) z += R[ro + i] * prev[i];
-            let v: number;
-            if (pureSquare) v = c2 * z * z;
-            else {
-              v = coeffs[deg];
-              for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
-            }
+            const v = activate(coeffs, deg, pureSquare, z);
             const av = Math.abs(v);
             if (!(av <= threshold && av < Infinity)) {
               failure = new BlowUpError(seqOffset + s, t + 1, av, 'forward');
@@ -249,12 +245,7 @@ export function accumulateStatesLS(
           const fo = g0s + row * ldm;
           for (let j = 0; j < n; j++) {
             const z = H[zo + j];
-            let v: number;
-            if (pureSquare) v = c2 * z * z;
-            else {
-              v = coeffs[deg];
-              for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
-            }
+            const v = activate(coeffs, deg, pureSquare, z);
             const av = Math.abs(v);
             if (!(av <= threshold && av < Infinity)) throw new BlowUpError(seqOffset + s, t + 1, av, 'forward');
             H[fo + j] = v;

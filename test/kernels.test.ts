@@ -264,3 +264,46 @@ test('a worker pass leaves the caller\'s chunk arrays attached (copied to the wo
   assert.equal(c.x.length, n, 'chunk.x was detached');
   assert.equal(c.y.length, c.rows * DY, 'chunk.y was detached');
 });
+
+test('fresh block objects: mixed moments equal the shared-block ones at any number of boundary exceptions (Wick flushes)', () => {
+  // Found in review: a Wick flush between taking two weight arrays orphaned the first (errors ≈ 1e-2 at 62+ steps).
+  const rng = new Rng(21);
+  const dh = 2;
+  const W = new Matrix(dh, DY, rng.normalArray(dh * DY)), Fm = new Matrix(DX, dh, rng.normalArray(DX * dh)), G = new Matrix(DX, dh, rng.normalArray(DX * dh));
+  const fresh = freshBlocks(VAR);
+  for (const L of [40, 62, 63, 64, 82]) {
+    const c = chunkFor(VAR, L, [L, L]);
+    for (const direction of ['prev', 'next'] as const) {
+      const pairs: [MomentAccumulator, MomentAccumulator][] = [
+        [new MixedMomentAccumulator(VAR, DY, direction), new MixedMomentAccumulator(fresh, DY, direction)],
+        [new ProjectedMixedAccumulator(VAR, DY, direction, W, Fm, G), new ProjectedMixedAccumulator(fresh, DY, direction, W, Fm, G)],
+      ];
+      for (const [ref, got] of pairs) {
+        momentPass(VAR, c, [ref]);
+        momentPass(fresh, c, [got]);
+        const a = got.result(), b = ref.result();
+        const scale = Math.max(...Array.from(b, Math.abs));
+        for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-12 * scale, `${ref.type} ${direction} L=${L} entry ${i}: ${a[i]} vs ${b[i]}`);
+      }
+    }
+  }
+});
+
+test('fresh block objects on one long sequence: scores stay right and the kernel workspace stays small', () => {
+  const before = kernels().backend;
+  try {
+    setKernelBackend(before === 'wasm' ? 'js' : 'wasm');
+    setKernelBackend(before); // a new, small arena
+    const L = 20000;
+    const c = chunkFor(VAR, 5, [L]);
+    const want = chunkScores(VAR, c);
+    setKernelBackend(before === 'wasm' ? 'js' : 'wasm');
+    setKernelBackend(before);
+    const got = chunkScores(freshBlocks(VAR), c);
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-12 * (1 + Math.abs(want[i])));
+    // Caching a block per step would need 3·L·dx·pad4(dx) = 960 000 f64 on top of the rows themselves.
+    assert.ok(kernels().heap.length < 600_000, `workspace grew to ${kernels().heap.length} f64`);
+  } finally {
+    setKernelBackend(before);
+  }
+});

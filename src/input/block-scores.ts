@@ -43,16 +43,23 @@ export function applyPrecisionBlocks(
       }
       return id;
     };
-    // The runs of a sequence depend only on its length L (precisionBlock is a function of t, u, L), so they
-    // are found once per distinct L: [start, end, ids of the 2p+1 blocks (−1: none)] per run.
-    const runsByL = new Map<number, { t0: number; t1: number; tuple: Int32Array; complete: boolean }[]>();
+    // The runs of a sequence depend only on its length L (precisionBlock is a function of t, u, L), so they are
+    // found once per distinct L: [start, end, the 2p+1 blocks (null: none)] per run. A sequence with more distinct
+    // blocks than a Markov model should have (a model handing out fresh objects, or a truly time-varying one)
+    // gets null: it is processed step by step through one reused block region, so memory stays bounded.
+    const MAX_DISTINCT = 8 * width + 8;
+    const runsByL = new Map<number, { t0: number; t1: number; blocks: (Matrix | null)[]; complete: boolean }[] | null>();
     const runsOf = (L: number) => {
-      let runs = runsByL.get(L);
-      if (runs !== undefined) return runs;
-      runs = [];
+      if (runsByL.has(L)) return runsByL.get(L)!;
+      const runs: { t0: number; t1: number; blocks: (Matrix | null)[]; complete: boolean }[] = [];
+      const distinct = new Set<Matrix>();
       const at = (t: number): (Matrix | null)[] => {
         const out: (Matrix | null)[] = [];
-        for (let d = -p; d <= p; d++) out.push(t + d >= 0 && t + d < L ? model.precisionBlock(t, t + d, L) : null);
+        for (let d = -p; d <= p; d++) {
+          const B = t + d >= 0 && t + d < L ? model.precisionBlock(t, t + d, L) : null;
+          if (B !== null) distinct.add(B);
+          out.push(B);
+        }
         return out;
       };
       let t = 0, cur = L > 0 ? at(0) : [];
@@ -62,28 +69,48 @@ export function applyPrecisionBlocks(
           nxt = at(t1);
           if (nxt.some((B, i) => B !== cur[i])) break;
         }
-        const tuple = Int32Array.from(cur, (B) => (B === null ? -1 : idOf(B)));
-        runs.push({ t0: t, t1, tuple, complete: cur.every((B) => B !== null) });
+        if (distinct.size > MAX_DISTINCT) {
+          runsByL.set(L, null);
+          return null;
+        }
+        runs.push({ t0: t, t1, blocks: cur, complete: cur.every((B) => B !== null) });
         t = t1;
         cur = nxt;
       }
       runsByL.set(L, runs);
       return runs;
     };
+    let scratch = -1; // one block region for the step-by-step path
     let row = 0;
     for (let k = 0; k < lengths.length; k++) {
       const L = lengths[k];
-      // A model that hands out fresh block objects would grow the caches without bound: drop them between
-      // sequences once they are large (blocks are cheap to rebuild; well-behaved models never get here).
+      // Caches grow with the distinct blocks seen; drop them between sequences once large (blocks are cheap to
+      // rebuild; well-behaved models never get here).
       if (ids.size >= 64) {
         K.release(mark);
         ids.clear();
         single.length = 0;
         stacked.clear();
         runsByL.clear();
+        scratch = -1;
       }
-      for (const { t0, t1, tuple, complete } of runsOf(L)) {
+      const runs = runsOf(L);
+      if (runs === null) {
+        if (scratch < 0) scratch = K.alloc(dx * ldo);
+        for (let t = 0; t < L; t++)
+          for (let d = -p; d <= p; d++) {
+            if (t + d < 0 || t + d >= L) continue;
+            const B = model.precisionBlock(t, t + d, L);
+            if (B === null) continue;
+            fill(B, K.heap, scratch);
+            K.gemm(1, ldo, dx, c + (row + t + d) * dx, dx, 1, scratch, ldo, out + (row + t) * ldo, ldo);
+          }
+        row += L;
+        continue;
+      }
+      for (const { t0, t1, blocks, complete } of runs) {
         const m = t1 - t0, o = out + (row + t0) * ldo;
+        const tuple = blocks.map((B) => (B === null ? -1 : idOf(B)));
         if (complete && width > 1) {
           const key = tuple.join(',');
           let st = stacked.get(key);

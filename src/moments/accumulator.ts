@@ -237,3 +237,22 @@ export class BlockWeights {
     this.map.clear();
   }
 }
+
+/**
+ * The weight arrays of blocks B and B* of `map` (null for a null block), for moving one term from B* to B.
+ * If adding the missing ones would take `map` and `other` together past `limit` distinct blocks, `flush` (which
+ * applies and clears both) runs FIRST: flushing between taking the two arrays would orphan the first one and
+ * lose what is added to it.
+ */
+export function weightPair(
+  map: BlockWeights,
+  other: BlockWeights,
+  B: object | null,
+  Bstar: object | null,
+  limit: number,
+  flush: () => void,
+): [Float64Array | null, Float64Array | null] {
+  const need = (B !== null && !map.map.has(B) ? 1 : 0) + (Bstar !== null && Bstar !== B && !map.map.has(Bstar) ? 1 : 0);
+  if (need > 0 && map.distinct + other.distinct + need > limit) flush();
+  return [B === null ? null : map.get(B), Bstar === null ? null : map.get(Bstar)];
+}

@@ -2,7 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { InputModel } from '../input/model.js';
 import { kernels, pad4 } from '../linalg/kernels/arena.js';
 import { applyPrecisionBlocks } from '../input/block-scores.js';
-import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target, blockCensus } from './accumulator.js';
+import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target, blockCensus, weightPair } from './accumulator.js';
 
 /**
  * Mixed two-step moments (DESIGN.md §3 mixed score, §4 F4/F5, §5 step 5).
@@ -86,7 +86,7 @@ export class MixedMomentAccumulator extends MomentAccumulator {
       let r0 = 0;
       for (let k = 0; k < c.lengths.length; k++) {
         const L = c.lengths[k], z = yA + (prev ? r0 : r0 + L - 1) * ldy;
-        H.fill(0, z, z + dy);
+        if (L > 0) H.fill(0, z, z + dy);
         r0 += L;
       }
       const t0 = prev ? 1 : 0, u0 = prev ? 0 : 1, m = rows - 1;
@@ -116,7 +116,7 @@ export class MixedMomentAccumulator extends MomentAccumulator {
       }
       // Pairs whose blocks are not the common ones: move y_t ⊗ s_t (or y_t ⊗ r_t) to their own block.
       const move = (map: BlockWeights, B: Matrix | null, Bstar: Matrix | null, t: number, v: number): void => {
-        const w = B === null ? null : ensure(map, B), ws = Bstar === null ? null : ensure(map, Bstar);
+        const [w, ws] = weightPair(map, map === this.wickP ? this.wickL : this.wickP, B, Bstar, 63, () => this.applyWick());
         for (let i = 0; i < dy; i++) {
           const yi = H[yA + t * ldy + i];
           for (let a = 0; a < dx; a++) {
@@ -385,16 +385,16 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
         const L = c.lengths[k], infoP = blocks.P.byLength.get(L)!, infoL = blocks.L.byLength.get(L)!;
         for (const i of infoP.other) {
           const t = prev ? i + 1 : i, eo = e + (r0 + t) * ldh;
-          const w = ensure(this.wickP, infoP.blocks[i]), ws = ensure(this.wickP, Pstar);
+          const [w, ws] = weightPair(this.wickP, this.wickL, infoP.blocks[i], Pstar, 64, () => this.applyWick());
           for (let j = 0; j < dh; j++) {
-            w[j] += H[eo + j];
-            ws[j] -= H[eo + j];
+            w![j] += H[eo + j];
+            ws![j] -= H[eo + j];
           }
         }
         for (const i of infoL.other) {
           const t = prev ? i + 1 : i, u = prev ? i : i + 1, yo = yt + (r0 + t) * ldh, qo = qp + (r0 + u) * n2;
           const Lb = infoL.blocks[i];
-          const w = Lb === null ? null : ensure(this.wickL, Lb), ws = Lstar === null ? null : ensure(this.wickL, Lstar);
+          const [w, ws] = weightPair(this.wickL, this.wickP, Lb, Lstar, 64, () => this.applyWick());
           for (let j = 0; j < dh; j++)
             for (let kk = 0; kk < dh; kk++) {
               const v = H[yo + j] * H[qo + kk];

@@ -11,7 +11,7 @@ import { T1Accumulator, T2Accumulator } from '../src/moments/single.js';
 import { MixedMomentAccumulator, ProjectedMixedAccumulator, projectMixedTensor } from '../src/moments/mixed.js';
 import { ControlVariate, ControlVariateFit, controlFeatures, featureCount } from '../src/moments/control.js';
 import { accumulatorFromJSON, createAccumulator } from '../src/moments/spec.js';
-import { runParallelPass, runSerialPass } from '../src/moments/parallel.js';
+import { MomentWorkerPool, runParallelPass, runSerialPass } from '../src/moments/parallel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Planted models (DESIGN.md §2) simulated here, independently of the library.
@@ -430,6 +430,35 @@ test('worker-thread pass (2 workers) equals the serial pass', async () => {
   // Errors inside a worker surface as a rejected promise with a clear message.
   await assert.rejects(runParallelPass(INPUT, [{ type: 'T2', dy: 5 }], c, { workers: 1 }), /worker: .*dy=2, expected 5/);
   assert.ok(createAccumulator(specs[0], INPUT) instanceof T1Accumulator);
+});
+
+test('a worker pool runs several passes on the same threads: each equals the serial pass, a failed pass does not spill into the next', async () => {
+  const c = simulateBRNN(71, 30000, 1, 9);
+  const cv = new ControlVariate(dx, dy, { center: INPUT.mean });
+  momentPass(null, c, [cv]);
+  const fit = cv.solve();
+  const rng = new Rng(8);
+  const W = new Matrix(dh, dy, rng.normalArray(dh * dy)), Fm = new Matrix(dx, dh, rng.normalArray(dx * dh)), G = new Matrix(dx, dh, rng.normalArray(dx * dh));
+  const all = allAccumulators(W, Fm, G).map((a) => a.spec());
+  const pool = new MomentWorkerPool({ workers: 2 });
+  try {
+    const first = await pool.run(INPUT, all.slice(0, 3), splitChunk(c, 4), { maxRows: 4000 });
+    // A pass that fails in the workers (wrong dy) while chunks are still queued ...
+    await assert.rejects(pool.run(INPUT, [{ type: 'T2', dy: 5 }], splitChunk(c, 6), { maxRows: 2000 }), /worker: .*dy=2, expected 5/);
+    // ... and the pool still serves the next passes, other specs each time.
+    for (const specs of [all.slice(3), all.slice(0, 3)]) {
+      const par = await pool.run(INPUT, specs, splitChunk(c, 4), { residual: fit, maxRows: 4000 });
+      const serial = await runSerialPass(INPUT, specs, c, { residual: fit });
+      for (let i = 0; i < specs.length; i++) {
+        assert.equal(par[i].count, serial[i].count, specs[i].type);
+        assert.ok(maxRelDiff(par[i].result(), serial[i].result()) < 1e-12, `${specs[i].type} differs from the serial pass`);
+      }
+      if (specs[0].type === 'T1') for (let i = 0; i < specs.length; i++) assert.deepEqual(Array.from(par[i].sum), Array.from(first[i].sum), 'same pass, same bits');
+    }
+  } finally {
+    await pool.close();
+  }
+  await assert.rejects(pool.run(INPUT, all.slice(0, 1), c), /closed/);
 });
 
 test('clear errors: too-short sequences, missing residuals, bad shapes', () => {

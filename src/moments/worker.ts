@@ -1,41 +1,59 @@
 /**
- * Worker-thread entry for runParallelPass (src/moments/parallel.ts). Receives the input model (JSON),
- * accumulator specs and control-variate fit through workerData, then processes chunks one message at
- * a time, acknowledging each, and posts the accumulator states on 'finish'.
+ * Worker-thread entry for MomentWorkerPool / runParallelPass (src/moments/parallel.ts). Imports the modules of
+ * workerData first; then, per pass: 'init' (input model JSON, accumulator specs, control-variate fit) builds fresh
+ * accumulators, each 'chunk' is processed and acknowledged, 'finish' posts the accumulator states.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SequenceChunk } from '../io/dataset.js';
-import { InputModelJSON, inputModelFromJSON } from '../input/model.js';
+import { InputModel, InputModelJSON, inputModelFromJSON } from '../input/model.js';
 import '../input/gaussian.js'; // registers 'gaussian-var1'
-import { AccumulatorSpec, momentPass } from './accumulator.js';
+import { AccumulatorSpec, MomentAccumulator, momentPass } from './accumulator.js';
 import { ControlVariateFit, ControlVariateFitJSON } from './control.js';
 import { createAccumulator } from './spec.js';
 
+interface Start {
+  modules: string[];
+}
 interface Init {
   model: InputModelJSON | null;
   specs: AccumulatorSpec[];
   residual: ControlVariateFitJSON | null;
-  modules: string[];
 }
 
 const port = parentPort!;
 try {
-  const init = workerData as Init;
-  for (const m of init.modules) await import(m);
-  const model = init.model ? inputModelFromJSON(init.model) : null;
-  const accs = init.specs.map((s) => createAccumulator(s, model));
-  const residual = init.residual ? ControlVariateFit.fromJSON(init.residual) : null;
-  port.on('message', (msg: { type: string; chunk?: SequenceChunk }) => {
+  const start = workerData as Start;
+  for (const m of start.modules) await import(m);
+  let model: InputModel | null = null;
+  let accs: MomentAccumulator[] = [];
+  let residual: ControlVariateFit | null = null;
+  port.on('message', (msg: { type: string; run: number; sab?: SharedArrayBuffer; dx?: number; dy?: number; rows?: number; nseq?: number } & Partial<Init>) => {
     try {
-      if (msg.type === 'chunk') {
-        momentPass(model, msg.chunk!, accs, residual);
-        port.postMessage({ type: 'ack' });
+      if (msg.type === 'init') {
+        // A new pass: fresh accumulators (a pool runs several passes on the same threads).
+        model = msg.model ? inputModelFromJSON(msg.model) : null;
+        accs = msg.specs!.map((s) => createAccumulator(s, model));
+        residual = msg.residual ? ControlVariateFit.fromJSON(msg.residual) : null;
+      } else if (msg.type === 'chunk') {
+        // Views of the main thread's shared slot (ChunkSlot in parallel.ts); it is not rewritten before our ack.
+        const { sab, dx, dy, rows, nseq } = msg as Required<typeof msg>;
+        const xb = 8 * rows * dx, yb = 8 * rows * dy;
+        const chunk: SequenceChunk = {
+          dx,
+          dy,
+          rows,
+          x: new Float64Array(sab, 0, rows * dx),
+          y: new Float64Array(sab, xb, rows * dy),
+          lengths: new Int32Array(sab, xb + yb, nseq),
+        };
+        momentPass(model, chunk, accs, residual);
+        port.postMessage({ type: 'ack', run: msg.run });
       } else if (msg.type === 'finish') {
-        const states = accs.map((a) => ({ count: a.count, sum: a.sum }));
-        port.postMessage({ type: 'result', states }, states.map((s) => s.sum.buffer as ArrayBuffer));
+        // Copied, not transferred: a detached buffer would slow this thread's later passes (see parallel.ts).
+        port.postMessage({ type: 'result', run: msg.run, states: accs.map((a) => ({ count: a.count, sum: a.sum })) });
       }
     } catch (e) {
-      port.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+      port.postMessage({ type: 'error', run: msg.run, message: e instanceof Error ? e.message : String(e) });
     }
   });
 } catch (e) {

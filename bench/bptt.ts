@@ -54,7 +54,7 @@ const BATCH_SEQS = 25;
 /** gloree and numpy both stream the data in blocks of this many whole sequences (5e4 rows here). */
 const BLOCK_SEQS = 2500;
 /** Timings of the deterministic stages (gloree fit, spectral, numpy) are the fastest of this many runs. */
-const REPEATS = 3;
+const REPEATS = 5;
 /** This many non-finite minibatch losses in a row (skipped steps) count as divergence. */
 const MAX_CONSECUTIVE_SKIPS = 50;
 

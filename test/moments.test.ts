@@ -459,6 +459,11 @@ test('a worker pool runs several passes on the same threads: each equals the ser
     await pool.close();
   }
   await assert.rejects(pool.run(INPUT, all.slice(0, 1), c), /closed/);
+  // Closing a pool while a pass runs fails that pass instead of leaving it pending.
+  const pool2 = new MomentWorkerPool({ workers: 2 });
+  const pending = assert.rejects(pool2.run(INPUT, all.slice(0, 3), splitChunk(c, 30)), /closed/);
+  await pool2.close();
+  await pending;
 });
 
 test('clear errors: too-short sequences, missing residuals, bad shapes', () => {

@@ -189,6 +189,7 @@ export class MomentWorkerPool {
     const nw = this.size, maxRows = opts.maxRows ?? 20000;
     const r: Run = { id: ++this.runs, queued: new Array(nw).fill(0), results: new Array(nw).fill(null), failure: null, wake: null, done: new Array(nw).fill(null) };
     this.run_ = r;
+    let completed = false;
     try {
       const init = { type: 'init', run: r.id, model: model ? model.toJSON() : null, specs, residual: opts.residual ? opts.residual.toJSON() : null };
       for (const w of this.workers) w.postMessage(init);
@@ -222,16 +223,21 @@ export class MomentWorkerPool {
       for (const st of r.results) {
         st!.forEach((s, k) => merged[k].merge(createAccumulator(specs[k], model).loadState(s.count, s.sum)));
       }
+      completed = true;
       return merged;
     } finally {
       this.run_ = null;
+      // A worker may still be reading its slot for a chunk of this failed pass: the next pass must not write
+      // into that buffer, so such workers get a fresh slot (the old buffer lives on in the pending message).
+      if (!completed) for (let i = 0; i < nw; i++) if (r.queued[i] > 0) this.slots[i] = new ChunkSlot();
     }
   }
 
-  /** Stop the threads (pending runs fail). */
+  /** Stop the threads; a pass still running fails with "worker pool: closed". */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.run_ !== null) this.fail('pool closed during the pass');
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -35,7 +35,8 @@ try {
         accs = msg.specs!.map((s) => createAccumulator(s, model));
         residual = msg.residual ? ControlVariateFit.fromJSON(msg.residual) : null;
       } else if (msg.type === 'chunk') {
-        // Views of the main thread's shared slot (ChunkSlot in parallel.ts); it is not rewritten before our ack.
+        // Views of the main thread's shared slot (ChunkSlot in parallel.ts): not rewritten before our ack, and a
+        // slot whose pass failed before our ack is replaced, not reused.
         const { sab, dx, dy, rows, nseq } = msg as Required<typeof msg>;
         const xb = 8 * rows * dx, yb = 8 * rows * dy;
         const chunk: SequenceChunk = {

@@ -48,10 +48,13 @@ export function applyPrecisionBlocks(
     // blocks than a Markov model should have (a model handing out fresh objects, or a truly time-varying one)
     // gets null: it is processed step by step through one reused block region, so memory stays bounded.
     const MAX_DISTINCT = 8 * width + 8;
-    const runsByL = new Map<number, { t0: number; t1: number; blocks: (Matrix | null)[]; complete: boolean }[] | null>();
+    // Per run, the block ids and the stacked block's offset are filled in at first use (valid until a cache reset,
+    // which clears runsByL too), so the per-sequence loop allocates nothing.
+    type BlockRun = { t0: number; t1: number; blocks: (Matrix | null)[]; complete: boolean; tuple?: number[]; stacked?: number };
+    const runsByL = new Map<number, BlockRun[] | null>();
     const runsOf = (L: number) => {
       if (runsByL.has(L)) return runsByL.get(L)!;
-      const runs: { t0: number; t1: number; blocks: (Matrix | null)[]; complete: boolean }[] = [];
+      const runs: BlockRun[] = [];
       const distinct = new Set<Matrix>();
       const at = (t: number): (Matrix | null)[] => {
         const out: (Matrix | null)[] = [];
@@ -108,19 +111,23 @@ export function applyPrecisionBlocks(
         row += L;
         continue;
       }
-      for (const { t0, t1, blocks, complete } of runs) {
+      for (const run of runs) {
+        const { t0, t1, complete } = run;
         const m = t1 - t0, o = out + (row + t0) * ldo;
-        const tuple = blocks.map((B) => (B === null ? -1 : idOf(B)));
+        const tuple = (run.tuple ??= run.blocks.map((B) => (B === null ? -1 : idOf(B))));
         if (complete && width > 1) {
-          const key = tuple.join(',');
-          let st = stacked.get(key);
-          if (st === undefined) {
-            st = K.alloc(width * dx * ldo);
-            const H = K.heap;
-            for (let i = 0; i < width; i++) H.copyWithin(st + i * dx * ldo, single[tuple[i]], single[tuple[i]] + dx * ldo);
-            stacked.set(key, st);
+          if (run.stacked === undefined) {
+            const key = tuple.join(',');
+            let st = stacked.get(key);
+            if (st === undefined) {
+              st = K.alloc(width * dx * ldo);
+              const H = K.heap;
+              for (let i = 0; i < width; i++) H.copyWithin(st + i * dx * ldo, single[tuple[i]], single[tuple[i]] + dx * ldo);
+              stacked.set(key, st);
+            }
+            run.stacked = st;
           }
-          K.gemm(m, ldo, width * dx, c + (row + t0 - p) * dx, dx, 1, st, ldo, o, ldo);
+          K.gemm(m, ldo, width * dx, c + (row + t0 - p) * dx, dx, 1, run.stacked, ldo, o, ldo);
         } else {
           for (let i = 0; i < width; i++) {
             if (tuple[i] < 0) continue;

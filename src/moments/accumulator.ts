@@ -238,6 +238,9 @@ export class BlockWeights {
   }
 }
 
+/** Distinct precision blocks an accumulator keeps deferred Wick weights for before applying them (bounds memory for models that hand out fresh block objects). */
+export const WICK_BLOCK_LIMIT = 64;
+
 /**
  * The weight arrays of blocks B and B* of `map` (null for a null block), for moving one term from B* to B.
  * If adding the missing ones would take `map` and `other` together past `limit` distinct blocks, `flush` (which
@@ -246,13 +249,13 @@ export class BlockWeights {
  */
 export function weightPair(
   map: BlockWeights,
-  other: BlockWeights,
+  other: BlockWeights | null,
   B: object | null,
   Bstar: object | null,
   limit: number,
   flush: () => void,
 ): [Float64Array | null, Float64Array | null] {
   const need = (B !== null && !map.map.has(B) ? 1 : 0) + (Bstar !== null && Bstar !== B && !map.map.has(Bstar) ? 1 : 0);
-  if (need > 0 && map.distinct + other.distinct + need > limit) flush();
+  if (need > 0 && map.distinct + (other?.distinct ?? 0) + need > limit) flush();
   return [B === null ? null : map.get(B), Bstar === null ? null : map.get(Bstar)];
 }

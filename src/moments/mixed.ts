@@ -2,7 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { InputModel } from '../input/model.js';
 import { kernels, pad4 } from '../linalg/kernels/arena.js';
 import { applyPrecisionBlocks } from '../input/block-scores.js';
-import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target, blockCensus, weightPair } from './accumulator.js';
+import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target, WICK_BLOCK_LIMIT, blockCensus, weightPair } from './accumulator.js';
 
 /**
  * Mixed two-step moments (DESIGN.md §3 mixed score, §4 F4/F5, §5 step 5).
@@ -101,10 +101,8 @@ export class MixedMomentAccumulator extends MomentAccumulator {
         K.gemm(ldy, ldx, m, yA + t0 * ldy, 1, ldy, sA + u0 * ldx, ldx, tl, ldx);
       }
       const blocks = pairBlocks(this.model, c.lengths, this.direction);
-      const ensure = (map: BlockWeights, B: Matrix): Float64Array => {
-        if (this.wickP.distinct + this.wickL.distinct >= 62 && !map.map.has(B)) this.applyWick();
-        return map.get(B);
-      };
+      const ensure = (map: BlockWeights, B: Matrix): Float64Array =>
+        weightPair(map, map === this.wickP ? this.wickL : this.wickP, B, null, WICK_BLOCK_LIMIT, () => this.applyWick())[0]!;
       const Pstar = blocks.P.common, Lstar = blocks.L.common;
       if (pairs > 0) {
         const wp = ensure(this.wickP, Pstar);
@@ -116,7 +114,7 @@ export class MixedMomentAccumulator extends MomentAccumulator {
       }
       // Pairs whose blocks are not the common ones: move y_t ⊗ s_t (or y_t ⊗ r_t) to their own block.
       const move = (map: BlockWeights, B: Matrix | null, Bstar: Matrix | null, t: number, v: number): void => {
-        const [w, ws] = weightPair(map, map === this.wickP ? this.wickL : this.wickP, B, Bstar, 63, () => this.applyWick());
+        const [w, ws] = weightPair(map, map === this.wickP ? this.wickL : this.wickP, B, Bstar, WICK_BLOCK_LIMIT, () => this.applyWick());
         for (let i = 0; i < dy; i++) {
           const yi = H[yA + t * ldy + i];
           for (let a = 0; a < dx; a++) {
@@ -369,10 +367,8 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
       // Wick weights: the totals go to the most common P_u and Λ_{t,u} blocks of the chunk; pairs with
       // another block (a VAR(1) 'prev' pair has P_first at t = 1) move their own term over.
       const blocks = pairBlocks(this.model, c.lengths, this.direction);
-      const ensure = (map: BlockWeights, B: Matrix): Float64Array => {
-        if (this.wickP.distinct + this.wickL.distinct >= 63 && !map.map.has(B)) this.applyWick();
-        return map.get(B);
-      };
+      const ensure = (map: BlockWeights, B: Matrix): Float64Array =>
+        weightPair(map, map === this.wickP ? this.wickL : this.wickP, B, null, WICK_BLOCK_LIMIT, () => this.applyWick())[0]!;
       const Pstar = blocks.P.common, Lstar = blocks.L.common;
       const wp = ensure(this.wickP, Pstar);
       for (let j = 0; j < dh; j++) wp[j] += H[tp + j];
@@ -385,7 +381,7 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
         const L = c.lengths[k], infoP = blocks.P.byLength.get(L)!, infoL = blocks.L.byLength.get(L)!;
         for (const i of infoP.other) {
           const t = prev ? i + 1 : i, eo = e + (r0 + t) * ldh;
-          const [w, ws] = weightPair(this.wickP, this.wickL, infoP.blocks[i], Pstar, 64, () => this.applyWick());
+          const [w, ws] = weightPair(this.wickP, this.wickL, infoP.blocks[i], Pstar, WICK_BLOCK_LIMIT, () => this.applyWick());
           for (let j = 0; j < dh; j++) {
             w![j] += H[eo + j];
             ws![j] -= H[eo + j];
@@ -394,7 +390,7 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
         for (const i of infoL.other) {
           const t = prev ? i + 1 : i, u = prev ? i : i + 1, yo = yt + (r0 + t) * ldh, qo = qp + (r0 + u) * n2;
           const Lb = infoL.blocks[i];
-          const [w, ws] = weightPair(this.wickL, this.wickP, Lb, Lstar, 64, () => this.applyWick());
+          const [w, ws] = weightPair(this.wickL, this.wickP, Lb, Lstar, WICK_BLOCK_LIMIT, () => this.applyWick());
           for (let j = 0; j < dh; j++)
             for (let kk = 0; kk < dh; kk++) {
               const v = H[yo + j] * H[qo + kk];

@@ -253,9 +253,7 @@ export async function runParallelPass(
   source: Source,
   opts: ParallelPassOptions = {},
 ): Promise<MomentAccumulator[]> {
-  const nw = opts.workers ?? 2;
-  if (!Number.isInteger(nw) || nw < 1) throw new RangeError(`runParallelPass: workers must be a positive integer, got ${nw}`);
-  const pool = new MomentWorkerPool({ workers: nw, modules: opts.modules });
+  const pool = new MomentWorkerPool({ workers: opts.workers, modules: opts.modules });
   try {
     return await pool.run(model, specs, source, opts);
   } finally {

@@ -1,12 +1,12 @@
 import { InputModel } from '../input/model.js';
 import { kernels, pad4 } from '../linalg/kernels/arena.js';
-import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target, blockCensus } from './accumulator.js';
+import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target, WICK_BLOCK_LIMIT, blockCensus, weightPair } from './accumulator.js';
 
-/** Row indices (within the chunk) of the steps t < L − skipLast of every sequence, plus each step's t and L. */
-function selectSteps(lengths: Int32Array, skipLast: number, mask: Uint8Array | null = null): { rows: Int32Array; t: Int32Array; L: Int32Array; n: number } {
+/** Row indices (within the chunk) of the steps t < L − skipLast of every (selected) sequence. */
+function selectSteps(lengths: Int32Array, skipLast: number, mask: Uint8Array | null = null): { rows: Int32Array; n: number } {
   let total = 0;
   for (let k = 0; k < lengths.length; k++) if (!mask || mask[k]) total += Math.max(0, lengths[k] - skipLast);
-  const rows = new Int32Array(total), t = new Int32Array(total), L = new Int32Array(total);
+  const rows = new Int32Array(total);
   let row = 0, n = 0;
   for (let k = 0; k < lengths.length; k++) {
     const Lk = lengths[k];
@@ -14,14 +14,10 @@ function selectSteps(lengths: Int32Array, skipLast: number, mask: Uint8Array | n
       row += Lk;
       continue;
     }
-    for (let s = 0; s < Lk - skipLast; s++, n++) {
-      rows[n] = row + s;
-      t[n] = s;
-      L[n] = Lk;
-    }
+    for (let s = 0; s < Lk - skipLast; s++, n++) rows[n] = row + s;
     row += Lk;
   }
-  return { rows, t, L, n };
+  return { rows, n };
 }
 
 export interface SingleStepOptions {
@@ -142,10 +138,7 @@ export class T2Accumulator extends MomentAccumulator {
         this.model.precisionBlock(0, 0, 1)!,
         this.sequenceMask,
       );
-      const ensure = (P: object): Float64Array => {
-        if (this.wick.distinct >= 64 && !this.wick.map.has(P)) this.applyWick();
-        return this.wick.get(P);
-      };
+      const ensure = (P: object): Float64Array => weightPair(this.wick, null, P, null, WICK_BLOCK_LIMIT, () => this.applyWick())[0]!;
       if (n > 0) {
         const w = ensure(census.common);
         for (let i = 0; i < dy; i++) w[i] += H[ty + i];

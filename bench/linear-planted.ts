@@ -24,5 +24,5 @@ export function plantedLinear(seed: number, dx = 2, dy = 2): IORNNParams {
   const U = matmul(Q, matmul(Bk, QT));
   const A1 = new Matrix(n, dx, rng.normalArray(n * dx).map((v) => v / Math.sqrt(dx)));
   const A2 = new Matrix(n, dy, rng.normalArray(n * dy).map((v) => v / Math.sqrt(n)));
-  return { kind: 'iornn', A1, U, A2, b: Float64Array.from({ length: dy }, (_, i) => 0.3 * (i + 1)), activation: { coefficients: [0, 1] } };
+  return { kind: 'iornn', A1, U, A2, b: Float64Array.from({ length: dy }, (_, i) => 0.3 * (i + 1)), activation: { name: 'linear' } };
 }

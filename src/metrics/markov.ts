@@ -10,6 +10,7 @@
 import type { IORNNParams } from '../models/params.js';
 import { markovParameters } from '../decomposition/ho-kalman.js';
 import { transpose } from '../linalg/matrix.js';
+import { activationsEqual } from '../models/activation.js';
 
 export interface MarkovError {
   /** √(Σ_k ‖M̂_k − M_k‖_F²) / √(Σ_k ‖M_k‖_F²) over k < K. */
@@ -20,9 +21,7 @@ export interface MarkovError {
 }
 
 function realization(p: IORNNParams) {
-  const c = p.activation.coefficients;
-  const linear = c.length >= 2 && c[1] === 1 && c.every((v, m) => m === 1 || v === 0);
-  if (!linear) throw new Error('markovError: the model is not linear (activation must be σ(z) = z)');
+  if (!activationsEqual(p.activation, { name: 'linear' })) throw new Error('markovError: the model is not linear (activation must be σ(z) = z)');
   return { U: p.U, A1: p.A1, C: transpose(p.A2) };
 }
 

@@ -10,15 +10,15 @@
 import { Matrix, transpose } from '../../linalg/matrix.js';
 import type { SequenceChunk } from '../../io/dataset.js';
 import type { InputModel } from '../../input/model.js';
-import type { IORNNParams } from '../../models/params.js';
+import type { Activation, IORNNParams } from '../../models/params.js';
 import { MarkovAccumulator } from '../../moments/markov.js';
 import { momentPass } from '../../moments/accumulator.js';
 import { balance, blockHankel, hankelOrder, hoKalman, type HankelOrder, type LinearRealization } from '../../decomposition/ho-kalman.js';
 import { fitOutputLayer } from '../refine.js';
 import { predictIORNN } from '../../models/iornn.js';
 
-/** σ(z) = z as a coefficient list (what the refinement and the model file use today). */
-export const LINEAR_ACTIVATION = { coefficients: [0, 1] } as const;
+/** σ(z) = z. */
+export const LINEAR_ACTIVATION: Activation = { name: 'linear' };
 
 export interface LinearIdentifyOptions {
   /** State dimension, or 'auto' (default) for the Hankel singular-value rule. */

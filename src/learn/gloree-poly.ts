@@ -483,7 +483,7 @@ function takeCols(M: Matrix, k: number): Float64Array {
   return out;
 }
 
-interface CPFit {
+export interface CPFit {
   /** k×dh unit directions (columns). */
   dirs: Matrix;
   /** dy×dh component vectors: T ≈ Σ_j comps_j ⊗ dirs_j^{⊗order}. */
@@ -494,7 +494,7 @@ interface CPFit {
 }
 
 /** T2 (dy×dx×dx) = Σ_j comps_j ⊗ d_j ⊗ d_j: Jennrich (tied) then tied ALS, the better of the two (as fitGloree). */
-function cpTied(T: Tensor, dh: number, seed: number): CPFit {
+export function cpTied(T: Tensor, dh: number, seed: number): CPFit {
   const jr = jennrich(T, dh, { tied: true, seed });
   const polished = als(T, dh, { init: jr.cp, tied: true, maxIter: 500, tol: 1e-12, seed });
   const jRes = relResidual(T, jr.cp);
@@ -528,7 +528,7 @@ function unpackCP(cp: CPTensor, order: number): { dirs: Matrix; comps: Matrix } 
  * Start: Jennrich on the (dy·k^{l−2}) × k × k reshape (first factor A2^(j) ⊗ d_j^{⊗(l−2)}), the component read off
  * by contracting that factor with d_j^{⊗(l−2)}; then tied ALS on the full order-(l+1) tensor.
  */
-function cpOrderL(P: Float64Array, dy: number, k: number, l: number, dh: number, seed: number): CPFit {
+export function cpOrderL(P: Float64Array, dy: number, k: number, l: number, dh: number, seed: number): CPFit {
   const I = dy * k ** (l - 2);
   const T3 = new Tensor([I, k, k], P);
   const jr = jennrich(T3, dh, { tied: true, seed });
@@ -566,7 +566,7 @@ function cpOrderL(P: Float64Array, dy: number, k: number, l: number, dh: number,
 }
 
 /** The model with neuron scales α: A1 = diag(α)Â1, U = diag(α) Û diag(α)^{−l}, A2 = diag(α)^{−l} Â2 (exact for the leading term). */
-function applyScales(p: IORNNParams, alpha: Float64Array, l: number): IORNNParams {
+export function applyScales(p: IORNNParams, alpha: Float64Array, l: number): IORNNParams {
   const dh = p.A1.rows, dx = p.A1.cols, dy = p.A2.cols;
   const A1 = new Matrix(dh, dx), U = new Matrix(dh, dh), A2 = new Matrix(dh, dy);
   for (let j = 0; j < dh; j++) {
@@ -582,7 +582,7 @@ function applyScales(p: IORNNParams, alpha: Float64Array, l: number): IORNNParam
  * coordinate search over sign × a log grid of |α_j| ∈ [1/16, 16], two sweeps, then golden-section refinement of
  * log|α_j|. Blow-ups count as +∞. `signSym`: α = −1 is a symmetry of σ, so only α > 0 is searched.
  */
-function fitScales(p: IORNNParams, l: number, sample: SequenceChunk[], signSym: boolean): { alpha: Float64Array; mse: number; evaluations: number; rows: number } {
+export function fitScales(p: IORNNParams, l: number, sample: SequenceChunk[], signSym: boolean): { alpha: Float64Array; mse: number; evaluations: number; rows: number } {
   const dh = p.A1.rows;
   let evaluations = 0;
   const rows = sample.reduce((a, c) => a + c.rows, 0);

@@ -304,7 +304,7 @@ function scaled(unit: IORNNParams, m: number, sample: SequenceChunk[], signSym: 
 
 /** The three U starts from the unit-gauge pieces (see the file comment). */
 export function smoothStarts(
-  act: Activation, m: 2 | 3, A1: Matrix, Uunit: Matrix, comps: Matrix, yMean: Float64Array, sample: SequenceChunk[], which: UStart[] = ['moment', 'surrogate', 'zero'], iterations = 3,
+  act: Activation, m: 2 | 3, A1: Matrix, Uunit: Matrix, comps: Matrix, yMean: Float64Array, sample: SequenceChunk[], which: UStart[] = ['moment'], iterations = 2,
 ): SmoothStart[] {
   const dh = A1.rows;
   const signSym = activationSymmetry(act) === 'odd';
@@ -320,18 +320,17 @@ export function smoothStarts(
       const s = scaled(base(new Matrix(dh, dh, Uunit.data.map((v) => v / lead))), m, sample, signSym);
       out.push({ start: w, params: s.p, mse: s.mse, alpha: Array.from(s.alpha) });
     } else {
-      // Start from lead = σ^(m)(0) (or 1 when it vanishes), then divide out the factor evaluated on the fitted model.
+      // Start from lead = σ^(m)(0) (or 1 when it vanishes), then divide out the factor evaluated on the fitted model
+      // and refit the scales (they move with U: keeping them fixed made the corrected start worse in the bench).
       const l0 = lead !== 0 ? lead : 1;
-      let U = new Matrix(dh, dh, Uunit.data.map((v) => v / l0));
-      let s = scaled(base(U), m, sample, signSym);
+      let s = scaled(base(new Matrix(dh, dh, Uunit.data.map((v) => v / l0))), m, sample, signSym);
       let maxLog = 0;
       for (let it = 0; it < iterations; it++) {
         const F = uFactor(s.p, sample, m);
         if (!F) break;
-        // U_true = U_est / F with U_est = diag(α)(Uunit/1)diag(α)^{−m}: elementwise factors commute with diagonal scaling.
+        // U_true = U_est / F with U_est = diag(α) Uunit diag(α)^{−m}: elementwise factors commute with diagonal scaling.
         maxLog = Math.max(...Array.from(F, (f) => Math.abs(Math.log(Math.abs(f)))));
-        U = new Matrix(dh, dh, Uunit.data.map((v, e) => v / F[e]));
-        const next = scaled(base(U), m, sample, signSym);
+        const next = scaled(base(new Matrix(dh, dh, Uunit.data.map((v, e) => v / F[e]))), m, sample, signSym);
         if (!(next.mse <= s.mse * 1.5)) break; // the correction made things clearly worse: keep the last
         s = next;
       }
@@ -347,7 +346,7 @@ export interface SmoothIdentifyOptions {
   order?: 2 | 3;
   starts?: UStart[];
   seed?: number;
-  /** Rows (whole sequences, evenly spread) for the scale fit and the moment-route factors. Default 20 000. */
+  /** Rows (whole sequences, evenly spread) for the scale fit and the moment-route factors. Default 10 000. */
   scaleFitMaxRows?: number;
 }
 
@@ -386,7 +385,7 @@ export function subsample(chunks: readonly SequenceChunk[], maxRows: number): Se
   return out.length > 0 ? out : [chunks[0]];
 }
 
-/** Steps 1–3 on in-memory chunks; returns every requested start (the caller refines the best or each). */
+/** Steps 1–3 on in-memory chunks; returns every requested start (default: the moment route only; the caller refines it). */
 export function identifySmooth(chunks: readonly SequenceChunk[], model: InputModel, opts: SmoothIdentifyOptions): { starts: SmoothStart[]; order: OrderChoice; cpResidual: number } {
   const dh = opts.hidden;
   if (dh > chunks[0].dx) throw new RangeError(`smooth identification: ${dh} neurons need dh ≤ dx = ${chunks[0].dx} (A1 of full row rank)`);
@@ -397,6 +396,6 @@ export function identifySmooth(chunks: readonly SequenceChunk[], model: InputMod
   const G = pinv(dir.A1).pinv;
   const C = mixedMoment(chunks, model, mom, G, m);
   const Uunit = unitGaugeU(C, mom.T1, G, dir.comps, 1);
-  const starts = smoothStarts(opts.activation, m, dir.A1, Uunit, dir.comps, mom.yMean, subsample(chunks, opts.scaleFitMaxRows ?? 20_000), opts.starts);
+  const starts = smoothStarts(opts.activation, m, dir.A1, Uunit, dir.comps, mom.yMean, subsample(chunks, opts.scaleFitMaxRows ?? 10_000), opts.starts);
   return { starts, order, cpResidual: dir.cpResidual };
 }

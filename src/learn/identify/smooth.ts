@@ -399,3 +399,45 @@ export function identifySmooth(chunks: readonly SequenceChunk[], model: InputMod
   const starts = smoothStarts(opts.activation, m, dir.A1, Uunit, dir.comps, mom.yMean, subsample(chunks, opts.scaleFitMaxRows ?? 10_000), opts.starts);
   return { starts, order, cpResidual: dir.cpResidual };
 }
+
+/**
+ * A smooth-σ start from a linear realization (for dh > dx, where the order-m moments cannot separate the neurons):
+ * with σ(0) = 0 and σ'(0) = 1 (tanh), σ(εz)/ε → z, so A1' = εA1, U' = U, A2' = A2/ε (and the linear model's b)
+ * behaves like the linear model when ε·std(z) is small. ε is chosen so that the largest pre-activation standard
+ * deviation on `sample` is `target` (default 0.5: tanh(0.5) deviates from 0.5 by 7.6%), then A2, b are refitted by
+ * least squares. For σ'(0) = d ≠ 1: A1' = (ε/d)A1 and U' = U/d keep h_t ≈ ε h^lin_t to first order. A σ(0) ≠ 0
+ * (sigmoid) adds U'·σ(0) to every pre-activation, which the model has no hidden bias to cancel: that start is only
+ * approximate and the refinement has to absorb the offset.
+ */
+export function smoothFromLinear(linear: IORNNParams, act: Activation, sample: SequenceChunk[], target = 0.5): { params: IORNNParams; epsilon: number } {
+  const d1 = activationDerivative(act, 0, 1);
+  if (!(d1 > 0)) throw new Error(`smoothFromLinear: σ'(0) = ${d1} must be positive`);
+  const dh = linear.A1.rows;
+  // Pre-activation standard deviations of the linear model: its states h_t are its pre-activations.
+  let sd = 0;
+  const sum = new Float64Array(dh), sq = new Float64Array(dh);
+  let n = 0;
+  for (const c of sample) {
+    const h = forwardIORNN(linear, c).hidden;
+    for (let r = 0; r < c.rows; r++)
+      for (let j = 0; j < dh; j++) {
+        sum[j] += h[r * dh + j];
+        sq[j] += h[r * dh + j] ** 2;
+      }
+    n += c.rows;
+  }
+  for (let j = 0; j < dh; j++) sd = Math.max(sd, Math.sqrt(Math.max(0, sq[j] / n - (sum[j] / n) ** 2)));
+  const epsilon = sd > 0 ? target / sd : 1;
+  // Induction: h_{t−1} ≈ σ(0) + ε h^lin_{t−1} ⇒ z_t = (ε/d)A1x_t + (U/d)(ε h^lin_{t−1}) + (U/d)σ(0) = (ε/d) z^lin_t + offset,
+  // and σ(z_t) ≈ σ(0) + ε z^lin_t = σ(0) + ε h^lin_t.
+  const e = epsilon / d1;
+  const p: IORNNParams = {
+    kind: 'iornn', activation: act,
+    A1: new Matrix(dh, linear.A1.cols, linear.A1.data.map((v) => v * e)),
+    U: new Matrix(dh, dh, linear.U.data.map((v) => v / d1)),
+    A2: new Matrix(dh, linear.A2.cols, linear.A2.data.map((v) => v / epsilon)),
+    b: linear.b ? linear.b.slice() : undefined,
+  };
+  const out = fitOutputLayer(p, sample);
+  return { params: { ...p, A2: out.A2, b: out.b }, epsilon };
+}

@@ -177,7 +177,7 @@ export function identifyLinear(chunks: readonly SequenceChunk[], model: InputMod
   const dy = acc.dy, dx = acc.dx;
   const hk = markovHankel(acc, opts);
   const given = typeof opts.hidden === 'number' ? opts.hidden : null;
-  let candidates = given !== null ? [given] : [];
+  const candidates = given !== null ? [given] : [];
   if (given === null) for (let n = Math.max(1, hk.order.order); n <= Math.max(1, hk.lowerOrder, hk.order.order); n++) candidates.push(n);
   if (given === null && hk.order.spectrum[0] <= hk.order.noiseFloor) {
     throw new Error(`linear identification: no Hankel singular value stands above the noise (largest ${hk.order.spectrum[0]?.toPrecision(3)}, noise floor ${hk.order.noiseFloor.toPrecision(3)}); the outputs do not depend linearly on the inputs at this sample size`);

@@ -57,6 +57,29 @@ export class SequenceStates {
 }
 
 /**
+ * Visit every sequence of the chunks with its states computed into `seq` (backward, then forward):
+ * `body(x, y, r0, L, rowBase)` for the sequence at rows r0 … r0+L−1 of its chunk, `rowBase` rows into the
+ * whole data. Returns the number of rows, or −1 at the first sequence whose states blow up.
+ */
+export function forEachSequence(
+  lay: Layout, th: Float64Array, chunks: readonly SequenceChunk[], seq: SequenceStates,
+  body: (x: Float64Array, y: Float64Array, r0: number, L: number, rowBase: number) => void,
+): number {
+  let rows = 0;
+  for (const c of chunks) {
+    let r0 = 0;
+    for (let q = 0; q < c.lengths.length; q++) {
+      const L = c.lengths[q];
+      if (!seq.run(lay, th, c.x, r0, L)) return -1;
+      body(c.x, c.y, r0, L, rows);
+      rows += L;
+      r0 += L;
+    }
+  }
+  return rows;
+}
+
+/**
  * Forward pass: sum of squared output errors and blow-up detection. If `gram` is given, also
  * accumulates G += s_t s_tᵀ (m×m), C += s_t y_tᵀ (m×dy) and yy += ‖y_t‖², the sufficient statistics
  * of the output-layer least squares. Stops early (blowup = true) on the first blown-up sequence.
@@ -67,36 +90,29 @@ export function statePass(
   const { dy, m, oA2 } = lay;
   const seq = new SequenceStates(lay, maxSeqLength(chunks));
   const s = new Float64Array(m);
-  let sse = 0, rows = 0, yy = 0;
-  for (const c of chunks) {
-    const { x, y, lengths } = c;
-    let r0 = 0;
-    for (let q = 0; q < lengths.length; q++) {
-      const L = lengths[q];
-      if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
-      for (let t = 0; t < L; t++) {
-        const yo = (r0 + t) * dy;
-        seq.stateRow(lay, t, s);
-        for (let i = 0; i < dy; i++) {
-          let yh = 0;
-          for (let j = 0; j < m; j++) yh += th[oA2 + j * dy + i] * s[j];
-          const r = yh - y[yo + i];
-          sse += r * r;
-        }
-        if (gram) {
-          const { G, C } = gram;
-          for (let a = 0; a < m; a++) {
-            const sa = s[a];
-            for (let b2 = a; b2 < m; b2++) G[a * m + b2] += sa * s[b2];
-            for (let i = 0; i < dy; i++) C[a * dy + i] += sa * y[yo + i];
-          }
-          for (let i = 0; i < dy; i++) yy += y[yo + i] * y[yo + i];
-        }
+  let sse = 0, yy = 0;
+  const rows = forEachSequence(lay, th, chunks, seq, (x, y, r0, L, rowBase) => {
+    for (let t = 0; t < L; t++) {
+      const yo = (r0 + t) * dy;
+      seq.stateRow(lay, t, s);
+      for (let i = 0; i < dy; i++) {
+        let yh = 0;
+        for (let j = 0; j < m; j++) yh += th[oA2 + j * dy + i] * s[j];
+        const r = yh - y[yo + i];
+        sse += r * r;
       }
-      rows += L;
-      r0 += L;
+      if (gram) {
+        const { G, C } = gram;
+        for (let a = 0; a < m; a++) {
+          const sa = s[a];
+          for (let b2 = a; b2 < m; b2++) G[a * m + b2] += sa * s[b2];
+          for (let i = 0; i < dy; i++) C[a * dy + i] += sa * y[yo + i];
+        }
+        for (let i = 0; i < dy; i++) yy += y[yo + i] * y[yo + i];
+      }
     }
-  }
+  });
+  if (rows < 0) return { sse: Infinity, rows: 0, blowup: true };
   if (gram) {
     const { G } = gram;
     for (let a = 0; a < m; a++) for (let b2 = 0; b2 < a; b2++) G[a * m + b2] = G[b2 * m + a];

@@ -5,7 +5,7 @@
 import type { SequenceChunk } from '../io/dataset.js';
 import type { Layout } from './layout.js';
 import { sigmaPrime } from './activation.js';
-import { SequenceStates, forEachSequence, maxSeqLength, type PassResult } from './states.js';
+import { SequenceStates, maxSeqLength, sequencesOf, type PassResult } from './states.js';
 
 /**
  * Exact gradient of Σ_t ‖ŷ_t − y_t‖² by backpropagation through time over whole sequences
@@ -20,7 +20,9 @@ export function gradientPass(lay: Layout, th: Float64Array, chunks: readonly Seq
   const E = new Float64Array(Lmax * dy); // 2 r_t
   const carry = new Float64Array(Math.max(dh, dz)), gu = new Float64Array(Math.max(dh, dz));
   let sse = 0;
-  const rows = forEachSequence(lay, th, chunks, seq, (x, y, r0, L, rowBase) => {
+  let rows = 0;
+  for (const { x, y, r0, L } of sequencesOf(chunks)) {
+    if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
     for (let t = 0; t < L; t++) {
       const yo = (r0 + t) * dy;
       const hc = (t + 1) * dh;
@@ -82,8 +84,8 @@ export function gradientPass(lay: Layout, th: Float64Array, chunks: readonly Seq
         }
       }
     }
-  });
-  if (rows < 0) return { sse: Infinity, rows: 0, blowup: true };
+    rows += L;
+  }
   if (!Number.isFinite(sse)) return { sse: Infinity, rows, blowup: true };
   for (let a = 0; a < grad.length; a++) if (!Number.isFinite(grad[a])) return { sse: Infinity, rows, blowup: true };
   return { sse, rows, blowup: false };

@@ -6,7 +6,7 @@
 import type { SequenceChunk } from '../io/dataset.js';
 import type { Layout } from './layout.js';
 import { sigmaPrime } from './activation.js';
-import { SequenceStates, forEachSequence, maxSeqLength, type PassResult } from './states.js';
+import { SequenceStates, maxSeqLength, sequencesOf, type PassResult } from './states.js';
 
 /**
  * One pass of forward sensitivities (RTRL). For every step, G_t = ∂ŷ_t/∂θ_hidden (dy×Qh, Qh = oA2) is
@@ -88,7 +88,9 @@ export function sensitivityPass(
     }
   };
   let sse = 0;
-  const rows = forEachSequence(lay, th, chunks, seq, (x, y, r0, L, rowBase) => {
+  let rows = 0;
+  for (const { x, y, r0, L, rowBase } of sequencesOf(chunks)) {
+    if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
     if (dz > 0) {
       // Backward sensitivities, t = L−1 … 0: Sb_t = diag(σ_b'(ub_t)) (∂ub_t/∂θ_b + V Sb_{t+1}).
       for (let t = L - 1; t >= 0; t--) {
@@ -189,8 +191,8 @@ export function sensitivityPass(
         }
       }
     }
-  });
-  if (rows < 0) return { sse: Infinity, rows: 0, blowup: true };
+    rows += L;
+  }
   if (N !== null && nb > 0) flush(nb);
   if (N !== null) {
     // Output–output block: δ_ii' Σ s_j s_j'; then mirror the upper triangle.

@@ -56,27 +56,29 @@ export class SequenceStates {
   }
 }
 
-/**
- * Visit every sequence of the chunks with its states computed into `seq` (backward, then forward):
- * `body(x, y, r0, L, rowBase)` for the sequence at rows r0 … r0+L−1 of its chunk, `rowBase` rows into the
- * whole data. Returns the number of rows, or −1 at the first sequence whose states blow up.
- */
-export function forEachSequence(
-  lay: Layout, th: Float64Array, chunks: readonly SequenceChunk[], seq: SequenceStates,
-  body: (x: Float64Array, y: Float64Array, r0: number, L: number, rowBase: number) => void,
-): number {
-  let rows = 0;
+/** One sequence of a chunk list: rows r0 … r0+L−1 of its chunk's x and y, `rowBase` rows into the whole data. */
+export interface SequenceRef {
+  readonly x: Float64Array;
+  readonly y: Float64Array;
+  readonly r0: number;
+  readonly L: number;
+  readonly rowBase: number;
+}
+
+/** Every sequence of the chunks, in order. */
+export function sequencesOf(chunks: readonly SequenceChunk[]): SequenceRef[] {
+  const out: SequenceRef[] = [];
+  let rowBase = 0;
   for (const c of chunks) {
     let r0 = 0;
     for (let q = 0; q < c.lengths.length; q++) {
       const L = c.lengths[q];
-      if (!seq.run(lay, th, c.x, r0, L)) return -1;
-      body(c.x, c.y, r0, L, rows);
-      rows += L;
+      out.push({ x: c.x, y: c.y, r0, L, rowBase });
       r0 += L;
+      rowBase += L;
     }
   }
-  return rows;
+  return out;
 }
 
 /**
@@ -91,7 +93,9 @@ export function statePass(
   const seq = new SequenceStates(lay, maxSeqLength(chunks));
   const s = new Float64Array(m);
   let sse = 0, yy = 0;
-  const rows = forEachSequence(lay, th, chunks, seq, (x, y, r0, L, rowBase) => {
+  let rows = 0;
+  for (const { x, y, r0, L } of sequencesOf(chunks)) {
+    if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
     for (let t = 0; t < L; t++) {
       const yo = (r0 + t) * dy;
       seq.stateRow(lay, t, s);
@@ -111,8 +115,8 @@ export function statePass(
         for (let i = 0; i < dy; i++) yy += y[yo + i] * y[yo + i];
       }
     }
-  });
-  if (rows < 0) return { sse: Infinity, rows: 0, blowup: true };
+    rows += L;
+  }
   if (gram) {
     const { G } = gram;
     for (let a = 0; a < m; a++) for (let b2 = 0; b2 < a; b2++) G[a * m + b2] = G[b2 * m + a];

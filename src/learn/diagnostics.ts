@@ -44,10 +44,12 @@ export type RefineSummary = Omit<RefineDiagnostics, 'history' | 'validationSeque
  * it were rejected. Absent when the model ran on all of its training data as fitted.
  */
 export interface StabilisedDiagnostics {
-  /** The model kept: 'spectral' (before refinement), 'spectral, U × f' (recurrent weights shrunk by f), or 'U = 0'. */
+  /** The model kept: e.g. 'refined, recurrent weights × 0.5', 'spectral' (before refinement), 'U = 0'. */
   kept: string;
   /** Each rejected candidate and the blow-up that rejected it, in the order they were tried. */
   rejected: { candidate: string; reason: string }[];
+  /** The candidates that ran on all training data, with their training MSE (the lowest was kept). */
+  stable: { candidate: string; mse: number }[];
   /** The output layer of the kept model was refitted by least squares over all training data. */
   outputRefit: boolean;
 }

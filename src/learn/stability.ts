@@ -16,10 +16,11 @@ import { StabilisedDiagnostics } from './diagnostics.js';
  *
  * 1. One pass runs `predict` with the final model over all training data (the same code and limit as
  *    `gloree predict`). If nothing blows up the model is returned unchanged.
- * 2. Otherwise one more pass runs the fallback candidates side by side — the spectral estimate (before
- *    refinement), the same with its recurrent weights shrunk by 1/2, 1/4, 1/10, and U = 0 (V = 0) — with the
- *    output-layer normal equations of each; the first candidate that runs on every sequence is kept, with its
- *    least-squares output layer. The diagnostics say which and why (`StabilisedDiagnostics`).
+ * 2. Otherwise one more pass runs the fallback candidates side by side — the fitted model with its recurrent
+ *    weights shrunk by 1/2, 1/4, 1/10; the spectral estimate (before refinement) and the same shrunk; U = 0
+ *    (V = 0) — with the output-layer normal equations of each. Among those that run on every sequence, the one with
+ *    the lowest training MSE (after its own least-squares output layer) is kept. The diagnostics say which and
+ *    why (`StabilisedDiagnostics`).
  * 3. If even U = 0 blows up (inputs so extreme that σ(A1 x) alone exceeds the limit), the fit fails with a
  *    message naming the data and the sequence.
  */
@@ -75,17 +76,22 @@ export async function ensureStable<P extends RNNParams>(
   if (first === null) return { params: fitted };
   const rejected = [{ candidate: opts.fittedLabel, reason: first.message }];
   const candidates: [string, P][] = [];
-  if (opts.fittedLabel !== 'spectral') candidates.push(['spectral', spectral]);
-  for (const f of SHRINK) candidates.push([`spectral, recurrent weights × ${f}`, scaleRecurrence(spectral, f)]);
+  for (const f of SHRINK) candidates.push([`${opts.fittedLabel}, recurrent weights × ${f}`, scaleRecurrence(fitted, f)]);
+  if (opts.fittedLabel !== 'spectral') {
+    candidates.push(['spectral', spectral]);
+    for (const f of SHRINK) candidates.push([`spectral, recurrent weights × ${f}`, scaleRecurrence(spectral, f)]);
+  }
   candidates.push([spectral.kind === 'brnn' ? 'U = V = 0' : 'U = 0', withoutRecurrence(spectral)]);
 
   const m = stateCount(spectral) + 1, dy = source.dy;
   const sums: OutputLS[] = candidates.map(() => ({ G: new Float64Array(m * m), C: new Float64Array(m * dy) }));
   const failures: (string | null)[] = candidates.map(() => null);
+  let yy = 0;
   await forEachChunk(
     source,
     'stability fallback',
     (chunk, seqOffset) => {
+      for (let i = 0; i < chunk.rows * dy; i++) yy += chunk.y[i] * chunk.y[i];
       candidates.forEach(([, p], k) => {
         if (failures[k] !== null) return;
         try {
@@ -99,24 +105,42 @@ export async function ensureStable<P extends RNNParams>(
     opts.onProgress,
     opts.totalRows,
   );
+  let best = -1, bestMSE = Infinity, bestW: Float64Array | null = null;
+  const stable: { candidate: string; mse: number }[] = [];
   for (let k = 0; k < candidates.length; k++) {
-    const [label, p] = candidates[k];
     const why = failures[k];
     if (why !== null) {
-      rejected.push({ candidate: label, reason: why });
+      rejected.push({ candidate: candidates[k][0], reason: why });
       continue;
     }
     const W = solveOutputLS(sums[k].G, sums[k].C, m, dy).W;
-    const params = { ...p, ...splitOutput(W, m - 1, dy) };
+    const mse = residualSumOfSquares(sums[k], W, yy, m, dy) / (opts.totalRows * dy);
+    stable.push({ candidate: candidates[k][0], mse });
+    if (mse < bestMSE || best < 0) [best, bestMSE, bestW] = [k, mse, W];
+  }
+  if (best >= 0) {
+    const [label, p] = candidates[best];
     opts.warn(
-      `the ${opts.fittedLabel} model blows up on the training data (${first.message}); kept the stable "${label}" model instead, ` +
-        `with its least-squares output layer (see diagnostics.stabilised)`,
+      `the ${opts.fittedLabel} model blows up on the training data (${first.message}); kept the stable "${label}" model instead ` +
+        `(lowest training MSE of the stable candidates, with its least-squares output layer; see diagnostics.stabilised)`,
     );
-    return { params, stabilised: { kept: label, rejected, outputRefit: true } };
+    return { params: { ...p, ...splitOutput(bestW!, m - 1, dy) }, stabilised: { kept: label, rejected, stable, outputRefit: true } };
   }
   throw new UserError(
     `${source.name}: no stable model: even the model without recurrence blows up on the training data (${rejected[rejected.length - 1].reason}); ` +
       `the inputs have values far outside what the input directions can square; clip or rescale them`,
     { file: source.name },
   );
+}
+
+/** Σ‖y − Wᵀg‖² from the normal equations: Σ‖y‖² − 2 tr(WᵀC) + tr(WᵀGW) (W the least-squares solution). */
+function residualSumOfSquares(ls: OutputLS, W: Float64Array, yy: number, m: number, dy: number): number {
+  let sse = yy;
+  for (let i = 0; i < dy; i++)
+    for (let a = 0; a < m; a++) {
+      let gw = 0;
+      for (let b = 0; b < m; b++) gw += ls.G[a * m + b] * W[b * dy + i];
+      sse += W[a * dy + i] * (gw - 2 * ls.C[a * dy + i]);
+    }
+  return Math.max(0, sse);
 }

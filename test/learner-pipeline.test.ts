@@ -164,3 +164,47 @@ test('the report renders every learner: IO-RNN, BRNN (pinv of [Â1; B̂1]) and p
   assert.ok(h3.includes(`relative residual of the CP (after ALS)</th><td class="num">${fmt(d3.directions.cpResidual)}`));
   assert.ok(h3.includes(`pinv(Â1): condition number</th><td class="num">${fmt(d3.pinv.A1.cond)}`));
 });
+
+test('evaluate on a model that blows up on some sequences: NMSE over the others, and how many blew up', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gloree-pipeline-'));
+  try {
+    const sim = simulateScenario(SCENARIOS.default, { nSeq: 60, seed: 4 });
+    const { data, model } = sim;
+    // Sequence 7 gets an input far outside the data (x = 50): σ = z² squares it past the blow-up limit.
+    const bad = 7, L = data.lengths[0], dx = data.dx, dy = data.dy;
+    for (let a = 0; a < dx; a++) data.x[(bad * L + 3) * dx + a] = 50;
+    const csv = path.join(dir, 'd.csv'), mf = path.join(dir, 'm.json');
+    const lines = ['seq,x1,x2,x3,x4,y1,y2,y3,y4'];
+    for (let r = 0; r < data.rows; r++) lines.push([Math.floor(r / L), ...data.x.subarray(r * dx, (r + 1) * dx), ...data.y.subarray(r * dy, (r + 1) * dy)].join(','));
+    await import('node:fs').then((fs) => fs.writeFileSync(csv, lines.join('\n') + '\n'));
+    await saveModel(mf, model);
+    const out: string[] = [];
+    const code = await main(['node', 'gloree', 'evaluate', mf, csv, '--json'], { out: (t) => void out.push(t), err: () => {} });
+    assert.equal(code, 0);
+    const r = JSON.parse(out.join('')) as { nmse: number; blownUpSequences: number; sequences: number };
+    assert.equal(r.blownUpSequences, 1);
+    assert.equal(r.sequences, 60);
+    // Independent NMSE over the other 59 sequences: Σ‖ŷ − y‖² / Σ‖y − ȳ‖², ȳ per output over those rows (the
+    // CSV round trip prints doubles exactly, so this equals evaluate's value to rounding).
+    const keep = Array.from({ length: 60 }, (_, k) => k !== bad);
+    let sse = 0, n = 0;
+    const mean = new Float64Array(dy), ss = new Float64Array(dy);
+    const rows: number[] = [];
+    for (let k = 0; k < 60; k++) if (keep[k]) for (let t = 0; t < L; t++) rows.push(k * L + t);
+    for (const r0 of rows) for (let i = 0; i < dy; i++) mean[i] += data.y[r0 * dy + i] / rows.length;
+    for (let k = 0; k < 60; k++) {
+      if (!keep[k]) continue;
+      const one = makeChunk(dx, dy, data.x.slice(k * L * dx, (k + 1) * L * dx), data.y.slice(k * L * dy, (k + 1) * L * dy), [L]);
+      const yh = predict(model, one);
+      for (let i = 0; i < yh.length; i++) {
+        sse += (yh[i] - one.y[i]) ** 2;
+        ss[i % dy] += (one.y[i] - mean[i % dy]) ** 2;
+      }
+      n += L;
+    }
+    const expected = sse / ss.reduce((a, b) => a + b, 0);
+    assert.ok(n === 59 * L && Math.abs(r.nmse - expected) <= 1e-9 * expected, `${r.nmse} vs ${expected}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

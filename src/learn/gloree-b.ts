@@ -1,9 +1,8 @@
 import { BRNNParams } from '../models/params.js';
-import { InputModel } from '../input/model.js';
 import { TrainingData } from './passes.js';
 import { LearnerOptions } from './options.js';
 import { GloreeBDiagnostics } from './diagnostics.js';
-import { fitWith } from './pipeline.js';
+import { LearnerResult, fitWith } from './pipeline.js';
 import { BidirectionalOptions, bidirectional } from './identify/bidirectional.js';
 
 export type { GloreeBDiagnostics } from './diagnostics.js';
@@ -13,12 +12,8 @@ export { chooseSplit } from './identify/split.js';
 /** GLOREE-B, the bidirectional learner (src/learn/identify/bidirectional.ts) through the shared stages. */
 export interface GloreeBOptions extends LearnerOptions, BidirectionalOptions {}
 
-export interface GloreeBResult {
-  params: BRNNParams;
-  inputModel: InputModel;
-  diagnostics: GloreeBDiagnostics;
-  timingsMs: Record<string, number>;
-}
+/** The fitted model, its input model, the diagnostics stored in the model file, and per-stage timings. */
+export type GloreeBResult = LearnerResult<BRNNParams, GloreeBDiagnostics>;
 
 /**
  * Fit a BRNN by GLOREE-B. Give `forward` and `backward`, or `total` (optionally with one of them); with `total`

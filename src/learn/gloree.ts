@@ -1,9 +1,8 @@
 import { IORNNParams } from '../models/params.js';
-import { InputModel } from '../input/model.js';
 import { TrainingData } from './passes.js';
 import { LearnerOptions } from './options.js';
 import { GloreeDiagnostics } from './diagnostics.js';
-import { fitWith } from './pipeline.js';
+import { LearnerResult, fitWith } from './pipeline.js';
 import { QuadraticOptions, quadratic } from './identify/quadratic.js';
 
 export type { GloreeDiagnostics } from './diagnostics.js';
@@ -21,13 +20,8 @@ export { relResidual } from '../decomposition/tied.js';
  */
 export interface GloreeOptions extends LearnerOptions, QuadraticOptions {}
 
-export interface GloreeResult {
-  params: IORNNParams;
-  inputModel: InputModel;
-  diagnostics: GloreeDiagnostics;
-  /** Milliseconds per stage (not stored in the model file). */
-  timingsMs: Record<string, number>;
-}
+/** The fitted model, its input model, the diagnostics stored in the model file, and per-stage timings. */
+export type GloreeResult = LearnerResult<IORNNParams, GloreeDiagnostics>;
 
 /** Fit an IO-RNN by GLOREE. `data`: a DataSource (e.g. a CSV file, streamed) or chunks in memory. */
 export async function fitGloree(data: TrainingData, opts: GloreeOptions): Promise<GloreeResult> {

@@ -12,7 +12,7 @@ import { centredChunk } from '../chunks.js';
 import { varianceShare } from '../output-layer.js';
 import { CPDiagnostics, cpOfT2, quadraticCoefficient } from './quadratic.js';
 import { SplitComponent, chooseSplit, crossSum, foldParts, foldStatistics, resolveSizes, share } from './split.js';
-import { Identifier, checkPinv, pinvSummary } from './types.js';
+import { Identifier, checkPinv, pinvSummary, withOutputLayer } from './types.js';
 
 /**
  * BRNN with σ = c₂z² (docs/method.md §2 BRNN, §4 F5; the paper's Algorithm 2):
@@ -194,12 +194,8 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
       return { spectral: { kind: 'brnn', A1, U, B1, V, A2, b: p1.yMean.slice(), activation }, tooLarge: 'U or V is', shrunk: 'shrunk U, V' };
     },
     finish(_ctx, fit) {
-      return {
-        ...block,
-        pinv: { ...block.pinv, ...(fit.cond !== undefined ? { outputLayer: { cond: fit.cond } } : {}) },
-        varianceShareRecurrent: fit.sample.length > 0 ? varianceShare(fit.params, fit.sample) : undefined,
-        spectral: { ...block.spectral, b: Array.from(fit.spectralBias) },
-      };
+      const varianceShareRecurrent = fit.sample.length > 0 ? varianceShare(fit.params, fit.sample) : undefined;
+      return { ...withOutputLayer(block, fit), varianceShareRecurrent };
     },
   };
 }

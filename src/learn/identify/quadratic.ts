@@ -13,7 +13,7 @@ import { withoutT2 } from '../diagnostics.js';
 import { autoRank, t2AndRank } from '../data-passes.js';
 import { centredChunk } from '../chunks.js';
 import { varianceShare } from '../output-layer.js';
-import { Identifier, checkPinv, pinvSummary } from './types.js';
+import { Identifier, checkPinv, pinvSummary, withOutputLayer } from './types.js';
 
 /**
  * IO-RNN with σ(z) = c₂z² (docs/method.md §4 F1, F4; §5 steps 2–5):
@@ -159,12 +159,8 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
       return { spectral: { kind: 'iornn', A1, U, A2, b: p1.yMean.slice(), activation }, tooLarge: 'U is', shrunk: 'a shrunk U' };
     },
     finish(_ctx, fit) {
-      return {
-        ...block,
-        pinv: { ...block.pinv, ...(fit.cond !== undefined ? { outputLayer: { cond: fit.cond } } : {}) },
-        varianceShareU: fit.sample.length > 0 ? varianceShare(fit.params, fit.sample) : undefined,
-        spectral: { ...block.spectral, b: Array.from(fit.spectralBias) },
-      };
+      const varianceShareU = fit.sample.length > 0 ? varianceShare(fit.params, fit.sample) : undefined;
+      return { ...withOutputLayer(block as GloreeBlock, fit), varianceShareU };
     },
   };
 }

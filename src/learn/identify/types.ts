@@ -83,3 +83,15 @@ export function checkPinv(name: string, p: PinvResult, K: number, sizeLabel: str
 export function pinvSummary(p: PinvResult): { sMin: number; cond: number } {
   return { sMin: p.sMin, cond: p.cond };
 }
+
+/**
+ * A module's block completed with what the shared stages measured: the output layer's condition number (in
+ * `pinv.outputLayer`) and the spectral estimate's bias b = ȳ − Â2ᵀ E[h] (in `spectral.b`).
+ */
+export function withOutputLayer<B extends { pinv: object; spectral: object }>(block: B, fit: FittedOutput<RNNParams>): B {
+  return {
+    ...block,
+    pinv: { ...block.pinv, ...(fit.cond !== undefined ? { outputLayer: { cond: fit.cond } } : {}) },
+    spectral: { ...block.spectral, b: Array.from(fit.spectralBias) },
+  };
+}

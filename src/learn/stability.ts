@@ -6,7 +6,7 @@ import { BlowUpError } from '../models/iornn.js';
 import { predict } from '../models/brnn.js';
 import { solveOutputLS } from './refine-core.js';
 import { ProgressCallback, forEachChunk } from './passes.js';
-import { OutputLS, accumulateOutputLS, splitOutput, stateCount, withoutRecurrence } from './output-layer.js';
+import { OutputLS, accumulateOutputLS, residualSumOfSquares, splitOutput, stateCount, withoutRecurrence } from './output-layer.js';
 import { StabilisedDiagnostics } from './diagnostics.js';
 
 /**
@@ -114,7 +114,7 @@ export async function ensureStable<P extends RNNParams>(
       continue;
     }
     const W = solveOutputLS(sums[k].G, sums[k].C, m, dy).W;
-    const mse = residualSumOfSquares(sums[k], W, yy, m, dy) / (opts.totalRows * dy);
+    const mse = Math.max(0, residualSumOfSquares(sums[k].G, sums[k].C, W, yy, m, dy)) / (opts.totalRows * dy);
     stable.push({ candidate: candidates[k][0], mse });
     if (mse < bestMSE || best < 0) [best, bestMSE, bestW] = [k, mse, W];
   }
@@ -131,18 +131,6 @@ export async function ensureStable<P extends RNNParams>(
       `the inputs have values far outside what the input directions can square; clip or rescale them`,
     { file: source.name },
   );
-}
-
-/** Σ‖y − Wᵀg‖² from the normal equations: Σ‖y‖² − 2 tr(WᵀC) + tr(WᵀGW) (W the least-squares solution). */
-function residualSumOfSquares(ls: OutputLS, W: Float64Array, yy: number, m: number, dy: number): number {
-  let sse = yy;
-  for (let i = 0; i < dy; i++)
-    for (let a = 0; a < m; a++) {
-      let gw = 0;
-      for (let b = 0; b < m; b++) gw += ls.G[a * m + b] * W[b * dy + i];
-      sse += W[a * dy + i] * (gw - 2 * ls.C[a * dy + i]);
-    }
-  return Math.max(0, sse);
 }
 
 /**

@@ -3,7 +3,7 @@ import { SequenceChunk } from '../../io/dataset.js';
 import { IORNNParams } from '../../models/params.js';
 import { spectralNorm } from '../../models/simulate.js';
 import { solveOutputLS } from '../refine-core.js';
-import { accumulateOutputLS } from '../output-layer.js';
+import { accumulateOutputLS, residualSumOfSquares } from '../output-layer.js';
 
 /**
  * Neuron scales of a polynomial σ without scale symmetry (docs/method.md §4, P1–P4 give directions and weights in
@@ -46,15 +46,7 @@ export function fitScales(p: IORNNParams, l: number, sample: SequenceChunk[], si
       return Infinity;
     }
     const { W } = solveOutputLS(acc.G, acc.C, m, dy);
-    let sse = yy;
-    for (let i = 0; i < dy; i++)
-      for (let a = 0; a < m; a++) {
-        const wa = W[a * dy + i];
-        sse -= 2 * wa * acc.C[a * dy + i];
-        let gw = 0;
-        for (let b = 0; b < m; b++) gw += acc.G[a * m + b] * W[b * dy + i];
-        sse += wa * gw;
-      }
+    const sse = residualSumOfSquares(acc.G, acc.C, W, yy, m, dy);
     const mse = Math.max(0, sse) / nOut;
     return Number.isFinite(mse) ? mse : Infinity;
   };

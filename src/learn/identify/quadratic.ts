@@ -57,7 +57,7 @@ export interface GloreeBlock {
 }
 
 export function quadraticCoefficient(act: Activation): number {
-  const c = act.coefficients;
+  const c = act.coefficients ?? []; // named activations (tanh, …) have no coefficients
   for (let m = 0; m < c.length; m++) {
     if (m !== 2 && (c[m] ?? 0) !== 0) {
       throw new OptionError('activation', act, () => `activation ${JSON.stringify(c)}: fitGloree handles σ(z) = c·z² only; use fitRNN (or fitGloreePoly) for other polynomial activations`);

@@ -13,8 +13,6 @@ import { SCENARIOS, Scenario, scenarioFromJSON, simulateScenario } from '../mode
 import { NMSEAccumulator } from '../metrics/nmse.js';
 import { parameterErrors } from '../metrics/parameters.js';
 import { FitResult, fitRNN, feedforwardFromDiagnostics } from '../learn/fit.js';
-import { predictSkippingBlowUps } from '../learn/stability.js';
-import { keepRows, keepSequences } from '../learn/chunks.js';
 import { PassProgressBar } from './progress.js';
 import { UsageError, out, warnLine } from './io.js';
 import { checkOutputs } from './outputs.js';
@@ -254,25 +252,13 @@ export async function evaluateCommand(
   const dy = m.params.A2.cols;
   const accData = new NMSEAccumulator(dy), accFF = new NMSEAccumulator(dy);
   const accTruth = new NMSEAccumulator(dy), accFFTruth = new NMSEAccumulator(dy), accTruthData = new NMSEAccumulator(dy);
-  // Sequences on which the model blows up are left out of every NMSE and counted (a model that blows up on some
-  // inputs still has a score on the others).
-  let sequences = 0, blown = 0, firstBlowUp = '';
-  for await (const raw of source.chunks()) {
-    const pr = predictSkippingBlowUps(m.params, raw, raw.sequenceOffset);
-    sequences += raw.lengths.length;
-    let chunk: SequenceChunk = raw, yhat = pr.yhat;
-    if (pr.blowUps.length > 0) {
-      blown += pr.blowUps.length;
-      firstBlowUp ||= pr.blowUps[0].message;
-      chunk = keepSequences(raw, pr.ok);
-      yhat = keepRows(pr.yhat, dy, raw.lengths, pr.ok);
-      if (chunk.rows === 0) continue;
-    }
+  for await (const chunk of source.chunks()) {
+    const yhat = predict(m.params, chunk, { sequenceOffset: chunk.sequenceOffset });
     accData.add(yhat, chunk.y);
     const yff = ff ? predict(ff, chunk) : null;
     if (yff) accFF.add(yff, chunk.y);
     if (truth) {
-      const clean = predict(truth.params, chunk, { sequenceOffset: raw.sequenceOffset });
+      const clean = predict(truth.params, chunk, { sequenceOffset: chunk.sequenceOffset });
       accTruth.add(yhat, clean);
       accTruthData.add(clean, chunk.y);
       if (yff) accFFTruth.add(yff, clean);
@@ -286,9 +272,7 @@ export async function evaluateCommand(
       throw new UserError(`${dataFile}: ${what} have zero variance, so the NMSE is undefined`);
     }
   };
-  if (blown === sequences && blown > 0) throw new UserError(`${dataFile}: the model ${modelFile} blows up on every sequence (first: ${firstBlowUp}); there is nothing to score`);
   const result: Record<string, unknown> = { nmse: val(accData, 'the outputs') };
-  if (blown > 0) Object.assign(result, { blownUpSequences: blown, sequences, firstBlowUp });
   if (ff) result.nmseFeedforward = val(accFF, 'the outputs');
   if (truth) {
     result.nmseVsTruth = val(accTruth, "the true model's outputs");
@@ -306,7 +290,6 @@ export async function evaluateCommand(
     return;
   }
   out(`evaluation of ${modelFile} on ${dataFile}`);
-  if (blown > 0) out(`  the model blows up on ${blown} of ${sequences} sequences (first: ${firstBlowUp}); every NMSE below is over the other ${sequences - blown}`);
   out(`  NMSE against the data's outputs:          ${fmt(result.nmse as number)}`);
   if (ff) out(`  NMSE of the U = 0 model (same A1):        ${fmt(result.nmseFeedforward as number)}`);
   if (truth) {

@@ -78,16 +78,3 @@ export function bySubchunks(chunk: SequenceChunk, f: (sub: SequenceChunk) => Flo
   }
   return out;
 }
-
-/** The rows (width values each) of the sequences k with keep[k] = 1, in order (e.g. predictions of a chunk). */
-export function keepRows(values: Float64Array, width: number, lengths: ArrayLike<number>, keep: Uint8Array): Float64Array {
-  const parts: Float64Array[] = [];
-  for (let k = 0, r = 0; k < lengths.length; r += lengths[k], k++) if (keep[k]) parts.push(values.subarray(r * width, (r + lengths[k]) * width));
-  return concat(parts);
-}
-
-/** The sequences k of a chunk with keep[k] = 1 (copied). */
-export function keepSequences(chunk: SequenceChunk, keep: Uint8Array): SequenceChunk {
-  const lengths = Array.from(chunk.lengths).filter((_, k) => keep[k]);
-  return makeChunk(chunk.dx, chunk.dy, keepRows(chunk.x, chunk.dx, chunk.lengths, keep), keepRows(chunk.y, chunk.dy, chunk.lengths, keep), lengths);
-}

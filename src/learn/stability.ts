@@ -1,5 +1,5 @@
 import { Matrix } from '../linalg/matrix.js';
-import { DataSource, SequenceChunk, sliceSequences } from '../io/dataset.js';
+import { DataSource } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { RNNParams } from '../models/params.js';
 import { BlowUpError } from '../models/iornn.js';
@@ -131,32 +131,4 @@ export async function ensureStable<P extends RNNParams>(
       `the inputs have values far outside what the input directions can square; clip or rescale them`,
     { file: source.name },
   );
-}
-
-/**
- * Predictions for the sequences of `chunk` on which the model does not blow up: `yhat` holds them (rows of the
- * blown-up sequences are left 0), `ok[k]` says whether sequence k is in, `blowUps` the errors of the others (their
- * messages name the sequence by its index in the whole data, through `sequenceOffset`). What `evaluate` reports on
- * a model that blows up on some sequences: the NMSE over the others, and how many blew up.
- */
-export function predictSkippingBlowUps(params: RNNParams, chunk: SequenceChunk, sequenceOffset = 0): { yhat: Float64Array; ok: Uint8Array; blowUps: BlowUpError[] } {
-  const nSeq = chunk.lengths.length;
-  try {
-    return { yhat: predict(params, chunk, { sequenceOffset }), ok: new Uint8Array(nSeq).fill(1), blowUps: [] };
-  } catch (e) {
-    if (!(e instanceof BlowUpError)) throw e;
-  }
-  // Sequence by sequence (only for a chunk that had a blow-up).
-  const yhat = new Float64Array(chunk.rows * chunk.dy), ok = new Uint8Array(nSeq), blowUps: BlowUpError[] = [];
-  for (let k = 0, r = 0; k < nSeq; r += chunk.lengths[k], k++) {
-    const one = sliceSequences(chunk, k, k + 1, r, r + chunk.lengths[k]);
-    try {
-      yhat.set(predict(params, one, { sequenceOffset: sequenceOffset + k }), r * chunk.dy);
-      ok[k] = 1;
-    } catch (e) {
-      if (!(e instanceof BlowUpError)) throw e;
-      blowUps.push(e);
-    }
-  }
-  return { yhat, ok, blowUps };
 }

@@ -426,7 +426,7 @@ async function gloreeCurve(train: ScenarioData, test: ScenarioData): Promise<Glo
   const spectralRun = summarise({ method: 'spectral only', offset: spectralSeconds, curve: [{ t: 0, nmse: nmseSpectral }], diverged: false });
   return {
     spectralSeconds, fitSeconds, nmseMomentsOnly, nmseSpectral, nmseFit, refineIterations: iters,
-    timings: full.diagnostics.timingsMs, run, spectralRun, spectral: spec.diagnostics.spectral,
+    timings: full.timingsMs, run, spectralRun, spectral: spec.diagnostics.spectral,
   };
 }
 
@@ -481,7 +481,7 @@ export async function numpyCompare(rowsList: number[], test: ScenarioData): Prom
       const row: NumpyRow = {
         rows: data.data.rows,
         gloreeSeconds,
-        gloreeStages: g.diagnostics.timingsMs,
+        gloreeStages: g.timingsMs,
         numpySeconds: o.seconds,
         numpyStages: Object.fromEntries(Object.entries(o.timings as Record<string, number>).map(([k, v]) => [k, Math.round(v * 10000) / 10])),
         numpyPeakRssMiB: o.peakRssMiB,

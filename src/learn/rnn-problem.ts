@@ -7,7 +7,7 @@
  * rule, docs/method.md §6) on the training or validation split is inadmissible.
  */
 import type { SequenceChunk } from '../io/dataset.js';
-import { solveNormalEquations } from '../linalg/lstsq.js';
+import { residualSumOfSquares, solveNormalEquations } from '../linalg/lstsq.js';
 import type { Layout } from '../rnn/layout.js';
 import { statePass } from '../rnn/states.js';
 import { sensitivityPass } from '../rnn/sensitivity.js';
@@ -33,18 +33,7 @@ export function refitOutput(lay: Layout, th: Float64Array, chunks: readonly Sequ
   if (pr.blowup) return null;
   const { W, cond, rankDeficient } = solveNormalEquations(gram.G, gram.C, m, dy);
   th.set(W, oA2);
-  // SSE at the LS solution: Σ‖y‖² − 2 tr(WᵀC) + tr(WᵀGW).
-  let sse = gram.yy;
-  for (let i = 0; i < dy; i++) {
-    for (let a = 0; a < m; a++) {
-      const wa = W[a * dy + i];
-      sse -= 2 * wa * gram.C[a * dy + i];
-      let gw = 0;
-      for (let b2 = 0; b2 < m; b2++) gw += gram.G[a * m + b2] * W[b2 * dy + i];
-      sse += wa * gw;
-    }
-  }
-  if (!(sse >= 0)) sse = Math.max(0, sse); // rounding only; sse is a sum of squares
+  const sse = residualSumOfSquares(gram.yy, gram.G, gram.C, W, m, dy);
   return { sse, rows: pr.rows, W, cond, rankDeficient };
 }
 

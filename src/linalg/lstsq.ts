@@ -37,3 +37,21 @@ export function solveNormalEquations(G: Float64Array, C: Float64Array, m: number
 
 /** The output-layer least squares of docs/method.md §5 step 6 (regressors [h_t; 1]): `solveNormalEquations`. */
 export const solveOutputLS = solveNormalEquations;
+
+/**
+ * Residual sum of squares Σ_t ‖y_t − Wᵀ s_t‖² from the normal statistics: Σ‖y‖² − 2 tr(WᵀC) + tr(WᵀGW)
+ * (yy = Σ‖y_t‖², G, C as in `solveNormalEquations`). Clamped at 0: a negative value is rounding only.
+ */
+export function residualSumOfSquares(yy: number, G: Float64Array, C: Float64Array, W: Float64Array, m: number, dy: number): number {
+  let sse = yy;
+  for (let i = 0; i < dy; i++) {
+    for (let a = 0; a < m; a++) {
+      const wa = W[a * dy + i];
+      sse -= 2 * wa * C[a * dy + i];
+      let gw = 0;
+      for (let b = 0; b < m; b++) gw += G[a * m + b] * W[b * dy + i];
+      sse += wa * gw;
+    }
+  }
+  return sse >= 0 ? sse : Math.max(0, sse);
+}

@@ -42,14 +42,19 @@ export function predictBRNN(params: BRNNParams, chunk: SequenceChunk, opts: Omit
   const bound = opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD;
   const seqOffset = opts.sequenceOffset ?? 0;
   const c = opts.carry ?? {};
-  const states = opts.hidden ?? new Float64Array(chunk.rows * width);
   const fwd = forwardRecurrence(A1, U, params.activation);
   const bwd = { n: dz, dx, W: B1.data, wOff: 0, R: V.data, rOff: 0, act: activationKernel(params.activationBackward ?? params.activation), reverse: true };
-  // Forward direction over every row, then the backward one (each output entry: b, forward terms, backward terms).
-  runChunk(fwd, chunk.x, chunk.lengths, { states, offset: 0, stride: width }, { bound, seqOffset, initial: c.forwardInitial, final: c.forwardFinal });
-  addOutput(states, width, 0, dh, A2.data, 0, y, dy, chunk.rows);
-  runChunk(bwd, chunk.x, chunk.lengths, { states, offset: dh, stride: width }, { bound, seqOffset, initial: c.backwardInitial, final: c.backwardFinal });
-  addOutput(states, width, dh, dz, A2.data, dh, y, dy, chunk.rows);
+  // Forward direction over every sequence, then the backward one (each output entry: b, forward terms,
+  // backward terms); outputs per sequence right after its states.
+  const h = opts.hidden;
+  runChunk(fwd, chunk.x, chunk.lengths, h ? { states: h, offset: 0, stride: width } : null, {
+    bound, seqOffset, initial: c.forwardInitial, final: c.forwardFinal,
+    onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dh, A2.data, 0, y, r0, dy, L),
+  });
+  runChunk(bwd, chunk.x, chunk.lengths, h ? { states: h, offset: dh, stride: width } : null, {
+    bound, seqOffset, initial: c.backwardInitial, final: c.backwardFinal,
+    onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dz, A2.data, dh, y, r0, dy, L),
+  });
   return y;
 }
 

@@ -58,15 +58,15 @@ export function initOutput(rows: number, dy: number, b: Float64Array | undefined
 }
 
 /**
- * y_t += W_outᵀ s_t for every row: s_t = states[row·stride + col … + n), W_out = rows [outRow0, outRow0 + n)
- * of A2 (flat, dy columns). Zero states are skipped (adding 0 changes no bit).
+ * y_{r0+t} += W_outᵀ s_t for t < L: s_t = states[offset + t·stride + col … + n), W_out = rows
+ * [outRow0, outRow0 + n) of A2 (flat, dy columns). Zero states are skipped (adding 0 changes no bit).
  */
 export function addOutput(
-  states: Float64Array, stride: number, col: number, n: number, A2: Float64Array, outRow0: number,
-  y: Float64Array, dy: number, rows: number,
+  states: Float64Array, offset: number, stride: number, col: number, n: number, A2: Float64Array, outRow0: number,
+  y: Float64Array, r0: number, dy: number, L: number,
 ): void {
-  for (let row = 0; row < rows; row++) {
-    const so = row * stride + col, yo = row * dy;
+  for (let t = 0; t < L; t++) {
+    const so = offset + t * stride + col, yo = (r0 + t) * dy;
     for (let j = 0; j < n; j++) {
       const hj = states[so + j];
       if (hj === 0) continue;
@@ -95,12 +95,12 @@ export function predictIORNN(params: IORNNParams, chunk: SequenceChunk, opts: Pr
     throw new RangeError(`hidden buffer has length ${opts.hidden.length}, expected ${chunk.rows}x${dh}`);
   }
   const y = initOutput(chunk.rows, dy, params.b, opts.out);
-  const states = opts.hidden ?? new Float64Array(chunk.rows * dh);
-  runChunk(forwardRecurrence(A1, U, params.activation), chunk.x, chunk.lengths, { states, offset: 0, stride: dh }, {
+  // Outputs per sequence, right after its states (still in cache).
+  runChunk(forwardRecurrence(A1, U, params.activation), chunk.x, chunk.lengths, opts.hidden ? { states: opts.hidden, offset: 0, stride: dh } : null, {
     bound: opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD, seqOffset: opts.sequenceOffset ?? 0,
     initial: opts.initialState ?? null, final: opts.finalState ?? null,
+    onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dh, A2.data, 0, y, r0, dy, L),
   });
-  addOutput(states, dh, 0, dh, A2.data, 0, y, dy, chunk.rows);
   return y;
 }
 

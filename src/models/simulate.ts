@@ -311,7 +311,7 @@ export interface Scenario {
   seed: number;
   /** Default number of sequences (default 5000). */
   nSeq?: number;
-  /** Activation spec ('z2', 'z3', '0,0.1,0.5,1') or coefficient list; default 'z2'. */
+  /** Activation spec ('z2', 'z3', '0,0.1,0.5,1', 'tanh', 'sigmoid', 'softplus', 'linear') or coefficient list; default 'z2'. */
   activation?: string | number[];
   description?: string;
 }
@@ -400,7 +400,7 @@ export function scenarioFromJSON(obj: unknown, fileName = 'scenario'): Scenario 
       else if (Array.isArray(a) && a.every((v) => typeof v === 'number')) activationFromSpec(a.join(','));
       else throw new UserError('bad type');
     } catch {
-      fail('activation', `must be a spec such as "z2" or a coefficient list [c0, c1, …] of degree ≥ 2, got ${JSON.stringify(a)}`);
+      fail('activation', `must be a spec such as "z2", "tanh", "sigmoid", "softplus", "linear" or a coefficient list [c0, c1, …] of degree ≥ 2, got ${JSON.stringify(a)}`);
     }
     activation = a as string | number[];
   }

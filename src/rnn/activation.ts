@@ -35,6 +35,8 @@ export function isNamedActivation(act: Activation): act is NamedActivation {
 
 /** Kernel codes: 0 polynomial (Horner), 1 pure square, 2 tanh, 3 sigmoid, 4 softplus, 5 linear. */
 const POLY = 0, SQUARE = 1, TANH = 2, SIGMOID = 3, SOFTPLUS = 4, LINEAR = 5;
+/** Kernel code of the pure square c₂z² (hot loops inline it: `c[2] * z * z`, the same bits as `sigma`). */
+export const SQUARE_CODE = SQUARE;
 
 /** Precomputed evaluation form of an activation (see module comment). */
 export interface ActivationKernel {

@@ -8,7 +8,7 @@
  *
  * One blow-up rule (docs/method.md §6): a state blows up when |s| > BLOWUP_BOUND or it is not finite.
  */
-import { sigma, type ActivationKernel } from './activation.js';
+import { SQUARE_CODE, sigma, type ActivationKernel } from './activation.js';
 
 /** |state| above this (or non-finite) is a blow-up (docs/method.md §6): stable models keep |h| = O(1). */
 export const BLOWUP_BOUND = 1e6;
@@ -91,27 +91,32 @@ export function runSequence(
   initial: Float64Array | null = null, bound: number = BLOWUP_BOUND, proj: InputProjection | null = null,
 ): BlowUp | null {
   const { n, dx, W, wOff, R, rOff, act, reverse } = rec;
-  const { states: S, offset, stride, pre } = target;
+  const { states: S, offset, stride } = target;
+  const pre = target.pre ?? null;
+  const P = proj === null ? null : proj.data, pOff = proj === null ? 0 : proj.offset, ld = proj === null ? 0 : proj.ld;
+  // σ = c z² (the default) inline; every other σ through the kernel's one evaluation (same bits).
+  const square = act.code === SQUARE_CODE, c2 = square ? act.c[2] : 0;
   for (let k = 0; k < L; k++) {
     const t = reverse ? L - 1 - k : k;
     const xo = (r0 + t) * dx, so = offset + t * stride;
     // Previous state: the neighbouring row of the same target, or the carried initial state at the first step.
-    const prevRow = k === 0 ? -1 : offset + (reverse ? t + 1 : t - 1) * stride;
     const prev = k === 0 ? initial : S;
+    const po = k === 0 ? 0 : offset + (reverse ? t + 1 : t - 1) * stride;
+    const recur = R !== null && prev !== null;
     for (let j = 0; j < n; j++) {
       let u: number;
-      if (proj !== null) u = proj.data[proj.offset + (r0 + t) * proj.ld + j];
+      if (P !== null) u = P[pOff + (r0 + t) * ld + j];
       else {
         u = 0;
         const wo = wOff + j * dx;
         for (let i = 0; i < dx; i++) u += W[wo + i] * x[xo + i];
       }
-      if (R !== null && prev !== null) {
-        const ro = rOff + j * n, po = k === 0 ? 0 : prevRow;
-        for (let i = 0; i < n; i++) u += R[ro + i] * prev[po + i];
+      if (recur) {
+        const ro = rOff + j * n;
+        for (let i = 0; i < n; i++) u += R![ro + i] * prev![po + i];
       }
-      if (pre) pre[t * n + j] = u;
-      const v = sigma(act, u);
+      if (pre !== null) pre[t * n + j] = u;
+      const v = square ? c2 * u * u : sigma(act, u);
       if (blowsUp(v, bound)) return { t, value: Math.abs(v) };
       S[so + j] = v;
     }
@@ -129,25 +134,33 @@ export function runSequence(
  * backward: the first row). Other sequences of the chunk start from 0.
  */
 export function runChunk(
-  rec: Recurrence, x: Float64Array, lengths: Int32Array, target: StateTarget,
-  opts: { bound?: number; seqOffset?: number; initial?: Float64Array | null; final?: Float64Array | null } = {},
+  rec: Recurrence, x: Float64Array, lengths: Int32Array, target: StateTarget | null,
+  opts: {
+    bound?: number; seqOffset?: number; initial?: Float64Array | null; final?: Float64Array | null;
+    /** Called after each sequence with its states (local row t at states[offset + t·stride …]). */
+    onSequence?: (r0: number, L: number, states: Float64Array, offset: number, stride: number) => void;
+  } = {},
 ): void {
   const nSeq = lengths.length, n = rec.n;
   if (opts.initial && opts.initial.length !== n) throw new RangeError(`initial state has length ${opts.initial.length}, expected ${n}`);
   if (opts.final && opts.final.length !== n) throw new RangeError(`final state buffer has length ${opts.final.length}, expected ${n}`);
-  if (target.pre) throw new RangeError('runChunk: pre-activations are per sequence (use runSequence)');
+  if (target?.pre) throw new RangeError('runChunk: pre-activations are per sequence (use runSequence)');
+  // Without a target, each sequence's states go to a scratch buffer (for `onSequence`).
+  let Lmax = 0;
+  for (let s = 0; s < nSeq; s++) Lmax = Math.max(Lmax, lengths[s]);
+  const scratch = target === null ? new Float64Array(Lmax * n) : null;
   const carrySeq = rec.reverse ? nSeq - 1 : 0;
   let r0 = 0;
   for (let s = 0; s < nSeq; s++) {
     const L = lengths[s];
-    const sub: StateTarget = { states: target.states, offset: target.offset + r0 * target.stride, stride: target.stride };
+    const sub: StateTarget = scratch ? { states: scratch, offset: 0, stride: n } : { states: target!.states, offset: target!.offset + r0 * target!.stride, stride: target!.stride };
     const bad = runSequence(rec, x, r0, L, sub, s === carrySeq ? opts.initial ?? null : null, opts.bound ?? BLOWUP_BOUND);
     if (bad !== null) throw new BlowUpError((opts.seqOffset ?? 0) + s, bad.t + 1, bad.value, rec.reverse ? 'backward' : 'forward');
+    opts.onSequence?.(r0, L, sub.states, sub.offset, sub.stride);
+    if (opts.final && s === (rec.reverse ? 0 : nSeq - 1)) {
+      const o = sub.offset + (rec.reverse ? 0 : L - 1) * sub.stride;
+      for (let j = 0; j < n; j++) opts.final[j] = sub.states[o + j];
+    }
     r0 += L;
-  }
-  if (opts.final && nSeq > 0) {
-    const endRow = rec.reverse ? 0 : r0 - 1;
-    const o = target.offset + endRow * target.stride;
-    for (let j = 0; j < n; j++) opts.final[j] = target.states[o + j];
   }
 }

@@ -6,7 +6,7 @@
 import type { SequenceChunk } from '../io/dataset.js';
 import type { Layout } from './layout.js';
 import { sigmaPrime } from './activation.js';
-import { SequenceStates, maxSeqLength, type PassResult } from './states.js';
+import { SequenceStates, maxSeqLength, sequencesOf, type PassResult } from './states.js';
 
 /**
  * One pass of forward sensitivities (RTRL). For every step, G_t = ∂ŷ_t/∂θ_hidden (dy×Qh, Qh = oA2) is
@@ -87,116 +87,111 @@ export function sensitivityPass(
       }
     }
   };
-  let sse = 0, rows = 0;
-  for (const c of chunks) {
-    const { x, y, lengths } = c;
-    let r0 = 0;
-    for (let q = 0; q < lengths.length; q++) {
-      const L = lengths[q];
-      if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
-      if (dz > 0) {
-        // Backward sensitivities, t = L−1 … 0: Sb_t = diag(σ_b'(ub_t)) (∂ub_t/∂θ_b + V Sb_{t+1}).
-        for (let t = L - 1; t >= 0; t--) {
-          const xo = (r0 + t) * dx;
-          const so = t * dz * Qb, sp = (t + 1) * dz * Qb;
-          for (let j = 0; j < dz; j++) {
-            const dj = sigmaPrime(ab, ub[t * dz + j]);
-            const row = so + j * Qb;
-            if (t < L - 1) {
-              const vo = oV + j * dz;
-              for (let a = 0; a < Qb; a++) {
-                let v = 0;
-                for (let k = 0; k < dz; k++) v += th[vo + k] * Sb[sp + k * Qb + a];
-                Sb[row + a] = v;
-              }
-            } else {
-              for (let a = 0; a < Qb; a++) Sb[row + a] = 0;
+  let sse = 0;
+  let rows = 0;
+  for (const { x, y, r0, L, rowBase } of sequencesOf(chunks)) {
+    if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
+    if (dz > 0) {
+      // Backward sensitivities, t = L−1 … 0: Sb_t = diag(σ_b'(ub_t)) (∂ub_t/∂θ_b + V Sb_{t+1}).
+      for (let t = L - 1; t >= 0; t--) {
+        const xo = (r0 + t) * dx;
+        const so = t * dz * Qb, sp = (t + 1) * dz * Qb;
+        for (let j = 0; j < dz; j++) {
+          const dj = sigmaPrime(ab, ub[t * dz + j]);
+          const row = so + j * Qb;
+          if (t < L - 1) {
+            const vo = oV + j * dz;
+            for (let a = 0; a < Qb; a++) {
+              let v = 0;
+              for (let k = 0; k < dz; k++) v += th[vo + k] * Sb[sp + k * Qb + a];
+              Sb[row + a] = v;
             }
-            for (let k = 0; k < dx; k++) Sb[row + j * dx + k] += x[xo + k];
-            if (t < L - 1) {
-              const zo = (t + 1) * dz, vb = dz * dx + j * dz;
-              for (let k = 0; k < dz; k++) Sb[row + vb + k] += zb[zo + k];
-            }
-            for (let a = 0; a < Qb; a++) Sb[row + a] *= dj;
+          } else {
+            for (let a = 0; a < Qb; a++) Sb[row + a] = 0;
           }
+          for (let k = 0; k < dx; k++) Sb[row + j * dx + k] += x[xo + k];
+          if (t < L - 1) {
+            const zo = (t + 1) * dz, vb = dz * dx + j * dz;
+            for (let k = 0; k < dz; k++) Sb[row + vb + k] += zb[zo + k];
+          }
+          for (let a = 0; a < Qb; a++) Sb[row + a] *= dj;
         }
       }
-      Sf.fill(0);
-      for (let t = 0; t < L; t++) {
-        const xo = (r0 + t) * dx, yo = (r0 + t) * dy;
-        const hp = t * dh; // h_{t−1} = H[hp …], h_t = H[hp + dh …]
-        for (let j = 0; j < dh; j++) d[j] = sigmaPrime(af, uf[t * dh + j]);
-        // Sf_t = diag(σ'(u_t)) (∂u_t/∂θ_f + U Sf_{t−1}); ∂u_t[j]/∂A1[j,k] = x_t[k], ∂u_t[j]/∂U[j,k] = h_{t−1}[k].
-        // (axpy form: long contiguous inner loops over the Qf parameters)
-        for (let j = 0; j < dh; j++) {
-          const row = j * Qf, uo = oU + j * dh;
-          Sfn.fill(0, row, row + Qf);
-          for (let k = 0; k < dh; k++) {
-            const ujk = th[uo + k];
-            if (ujk === 0) continue;
-            const ko = k * Qf;
-            for (let a = 0; a < Qf; a++) Sfn[row + a] += ujk * Sf[ko + a];
-          }
-          for (let k = 0; k < dx; k++) Sfn[row + j * dx + k] += x[xo + k];
-          const ub2 = dh * dx + j * dh;
-          for (let k = 0; k < dh; k++) Sfn[row + ub2 + k] += H[hp + k];
-          const dj = d[j];
-          for (let a = 0; a < Qf; a++) Sfn[row + a] *= dj;
-        }
-        { const tmp = Sf; Sf = Sfn; Sfn = tmp; }
-        seq.stateRow(lay, t, s);
-        // Residual and G_t = ∂ŷ_t/∂θ_hidden = [A2_fᵀ Sf_t, A2_bᵀ Sb_t]. In normal-matrix mode G_t is copied
-        // transposed into a block buffer (column t·dy + i of BT) so JᵀJ is accumulated by contiguous
-        // dot products once per block instead of a rank-dy update per step.
-        for (let i = 0; i < dy; i++) {
-          let yh = 0;
-          for (let j = 0; j < m; j++) yh += th[oA2 + j * dy + i] * s[j];
-          const ri = yh - y[yo + i];
-          r[i] = ri;
-          sse += ri * ri;
-          const go = i * Qh;
-          Gt.fill(0, go, go + Qh);
-          for (let j = 0; j < dh; j++) {
-            const w = th[oA2 + j * dy + i];
-            if (w === 0) continue;
-            const so = j * Qf;
-            for (let a = 0; a < Qf; a++) Gt[go + a] += w * Sf[so + a];
-          }
-          for (let j = 0; j < dz; j++) {
-            const w = th[oA2 + (dh + j) * dy + i];
-            if (w === 0) continue;
-            const so = t * dz * Qb + j * Qb, gq = go + Qf;
-            for (let a = 0; a < Qb; a++) Gt[gq + a] += w * Sb[so + a];
-          }
-        }
-        const gOff = nb * dy;
-        if (normal) for (let i = 0; i < dy; i++) for (let a = 0; a < Qh; a++) BT[a * BR + gOff + i] = Gt[i * Qh + a];
-        if (N !== null && g !== null) {
-          for (let i = 0; i < dy; i++) {
-            const ri = r[i];
-            RB[gOff + i] = ri;
-            for (let j = 0; j < m; j++) g[oA2 + j * dy + i] += ri * s[j];
-          }
-          for (let a = 0; a < m; a++) {
-            const sa = s[a];
-            SB[a * B + nb] = sa;
-            for (let b2 = a; b2 < m; b2++) Gs[a * m + b2] += sa * s[b2];
-          }
-          nb++;
-          if (nb === B) { flush(nb); nb = 0; }
-        } else if (Jd !== null && res !== null) {
-          const row0 = (rows + t) * dy;
-          for (let i = 0; i < dy; i++) {
-            const jo = (row0 + i) * P;
-            for (let a = 0; a < Qh; a++) Jd[jo + a] = Gt[i * Qh + a];
-            for (let j = 0; j < m; j++) Jd[jo + oA2 + j * dy + i] = s[j];
-            res[row0 + i] = r[i];
-          }
-        }
-      }
-      rows += L;
-      r0 += L;
     }
+    Sf.fill(0);
+    for (let t = 0; t < L; t++) {
+      const xo = (r0 + t) * dx, yo = (r0 + t) * dy;
+      const hp = t * dh; // h_{t−1} = H[hp …], h_t = H[hp + dh …]
+      for (let j = 0; j < dh; j++) d[j] = sigmaPrime(af, uf[t * dh + j]);
+      // Sf_t = diag(σ'(u_t)) (∂u_t/∂θ_f + U Sf_{t−1}); ∂u_t[j]/∂A1[j,k] = x_t[k], ∂u_t[j]/∂U[j,k] = h_{t−1}[k].
+      // (axpy form: long contiguous inner loops over the Qf parameters)
+      for (let j = 0; j < dh; j++) {
+        const row = j * Qf, uo = oU + j * dh;
+        Sfn.fill(0, row, row + Qf);
+        for (let k = 0; k < dh; k++) {
+          const ujk = th[uo + k];
+          if (ujk === 0) continue;
+          const ko = k * Qf;
+          for (let a = 0; a < Qf; a++) Sfn[row + a] += ujk * Sf[ko + a];
+        }
+        for (let k = 0; k < dx; k++) Sfn[row + j * dx + k] += x[xo + k];
+        const ub2 = dh * dx + j * dh;
+        for (let k = 0; k < dh; k++) Sfn[row + ub2 + k] += H[hp + k];
+        const dj = d[j];
+        for (let a = 0; a < Qf; a++) Sfn[row + a] *= dj;
+      }
+      { const tmp = Sf; Sf = Sfn; Sfn = tmp; }
+      seq.stateRow(lay, t, s);
+      // Residual and G_t = ∂ŷ_t/∂θ_hidden = [A2_fᵀ Sf_t, A2_bᵀ Sb_t]. In normal-matrix mode G_t is copied
+      // transposed into a block buffer (column t·dy + i of BT) so JᵀJ is accumulated by contiguous
+      // dot products once per block instead of a rank-dy update per step.
+      for (let i = 0; i < dy; i++) {
+        let yh = 0;
+        for (let j = 0; j < m; j++) yh += th[oA2 + j * dy + i] * s[j];
+        const ri = yh - y[yo + i];
+        r[i] = ri;
+        sse += ri * ri;
+        const go = i * Qh;
+        Gt.fill(0, go, go + Qh);
+        for (let j = 0; j < dh; j++) {
+          const w = th[oA2 + j * dy + i];
+          if (w === 0) continue;
+          const so = j * Qf;
+          for (let a = 0; a < Qf; a++) Gt[go + a] += w * Sf[so + a];
+        }
+        for (let j = 0; j < dz; j++) {
+          const w = th[oA2 + (dh + j) * dy + i];
+          if (w === 0) continue;
+          const so = t * dz * Qb + j * Qb, gq = go + Qf;
+          for (let a = 0; a < Qb; a++) Gt[gq + a] += w * Sb[so + a];
+        }
+      }
+      const gOff = nb * dy;
+      if (normal) for (let i = 0; i < dy; i++) for (let a = 0; a < Qh; a++) BT[a * BR + gOff + i] = Gt[i * Qh + a];
+      if (N !== null && g !== null) {
+        for (let i = 0; i < dy; i++) {
+          const ri = r[i];
+          RB[gOff + i] = ri;
+          for (let j = 0; j < m; j++) g[oA2 + j * dy + i] += ri * s[j];
+        }
+        for (let a = 0; a < m; a++) {
+          const sa = s[a];
+          SB[a * B + nb] = sa;
+          for (let b2 = a; b2 < m; b2++) Gs[a * m + b2] += sa * s[b2];
+        }
+        nb++;
+        if (nb === B) { flush(nb); nb = 0; }
+      } else if (Jd !== null && res !== null) {
+        const row0 = (rowBase + t) * dy;
+        for (let i = 0; i < dy; i++) {
+          const jo = (row0 + i) * P;
+          for (let a = 0; a < Qh; a++) Jd[jo + a] = Gt[i * Qh + a];
+          for (let j = 0; j < m; j++) Jd[jo + oA2 + j * dy + i] = s[j];
+          res[row0 + i] = r[i];
+        }
+      }
+    }
+    rows += L;
   }
   if (N !== null && nb > 0) flush(nb);
   if (N !== null) {

@@ -56,6 +56,31 @@ export class SequenceStates {
   }
 }
 
+/** One sequence of a chunk list: rows r0 … r0+L−1 of its chunk's x and y, `rowBase` rows into the whole data. */
+export interface SequenceRef {
+  readonly x: Float64Array;
+  readonly y: Float64Array;
+  readonly r0: number;
+  readonly L: number;
+  readonly rowBase: number;
+}
+
+/** Every sequence of the chunks, in order. */
+export function sequencesOf(chunks: readonly SequenceChunk[]): SequenceRef[] {
+  const out: SequenceRef[] = [];
+  let rowBase = 0;
+  for (const c of chunks) {
+    let r0 = 0;
+    for (let q = 0; q < c.lengths.length; q++) {
+      const L = c.lengths[q];
+      out.push({ x: c.x, y: c.y, r0, L, rowBase });
+      r0 += L;
+      rowBase += L;
+    }
+  }
+  return out;
+}
+
 /**
  * Forward pass: sum of squared output errors and blow-up detection. If `gram` is given, also
  * accumulates G += s_t s_tᵀ (m×m), C += s_t y_tᵀ (m×dy) and yy += ‖y_t‖², the sufficient statistics
@@ -67,35 +92,30 @@ export function statePass(
   const { dy, m, oA2 } = lay;
   const seq = new SequenceStates(lay, maxSeqLength(chunks));
   const s = new Float64Array(m);
-  let sse = 0, rows = 0, yy = 0;
-  for (const c of chunks) {
-    const { x, y, lengths } = c;
-    let r0 = 0;
-    for (let q = 0; q < lengths.length; q++) {
-      const L = lengths[q];
-      if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
-      for (let t = 0; t < L; t++) {
-        const yo = (r0 + t) * dy;
-        seq.stateRow(lay, t, s);
-        for (let i = 0; i < dy; i++) {
-          let yh = 0;
-          for (let j = 0; j < m; j++) yh += th[oA2 + j * dy + i] * s[j];
-          const r = yh - y[yo + i];
-          sse += r * r;
-        }
-        if (gram) {
-          const { G, C } = gram;
-          for (let a = 0; a < m; a++) {
-            const sa = s[a];
-            for (let b2 = a; b2 < m; b2++) G[a * m + b2] += sa * s[b2];
-            for (let i = 0; i < dy; i++) C[a * dy + i] += sa * y[yo + i];
-          }
-          for (let i = 0; i < dy; i++) yy += y[yo + i] * y[yo + i];
-        }
+  let sse = 0, yy = 0;
+  let rows = 0;
+  for (const { x, y, r0, L } of sequencesOf(chunks)) {
+    if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
+    for (let t = 0; t < L; t++) {
+      const yo = (r0 + t) * dy;
+      seq.stateRow(lay, t, s);
+      for (let i = 0; i < dy; i++) {
+        let yh = 0;
+        for (let j = 0; j < m; j++) yh += th[oA2 + j * dy + i] * s[j];
+        const r = yh - y[yo + i];
+        sse += r * r;
       }
-      rows += L;
-      r0 += L;
+      if (gram) {
+        const { G, C } = gram;
+        for (let a = 0; a < m; a++) {
+          const sa = s[a];
+          for (let b2 = a; b2 < m; b2++) G[a * m + b2] += sa * s[b2];
+          for (let i = 0; i < dy; i++) C[a * dy + i] += sa * y[yo + i];
+        }
+        for (let i = 0; i < dy; i++) yy += y[yo + i] * y[yo + i];
+      }
     }
+    rows += L;
   }
   if (gram) {
     const { G } = gram;

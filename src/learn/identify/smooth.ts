@@ -34,7 +34,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import type { Activation, IORNNParams } from '../../models/params.js';
 import { forwardIORNN } from '../../models/iornn.js';
 import { activationSymmetry } from '../../models/activation.js';
-import { applyScales, cpOrderL, cpTied, fitScales } from '../gloree-poly.js';
+import { applyScales, fitScales } from './poly-scales.js';
+import { tiedCP, tiedCPOrder, unitDirections } from '../../decomposition/tied.js';
 import { fitOutputLayer } from '../refine.js';
 
 /** σ^(m)(z), m = 0..3, for the named smooth activations (closed forms) and polynomials (derivative coefficients). */
@@ -184,13 +185,19 @@ export function chooseOrder(mom: SmoothMoments, dh: number, forced?: 2 | 3): Ord
     : { m: 3, snr2, snr3, reason: `E[y ⊗ S3] stands ${snr3.toPrecision(3)}× above its noise floor, E[y ⊗ S2] ${snr2.toPrecision(3)}× (E σ″ ≈ 0: symmetric pre-activations of an odd σ)` };
 }
 
+/** Order-3 tied CP of T2 as unit directions and components (src/decomposition/tied.ts). */
+function tied2(T: Tensor, dh: number, seed: number): { dirs: Matrix; comps: Matrix; residual: number } {
+  const r = tiedCP(T, dh, { seed });
+  return { ...unitDirections(r.cp, 2), residual: r.residual };
+}
+
 /** Unit directions Â1 (dh×dx) and components comps (dh×dy, ∝ μ_j α_j^m A2^(j)) from the order-m moment. */
 export function smoothDirections(mom: SmoothMoments, m: 2 | 3, dh: number, seed = 0): { A1: Matrix; comps: Matrix; cpResidual: number } {
   const { dx, dy } = mom;
   const [na, nb] = mom.counts;
   const mean = (a: Float64Array, b: Float64Array) => a.map((v, e) => (na * v + nb * b[e]) / (na + nb));
   const k = m === 3 && mom.Q ? mom.Q.cols : dx;
-  const cp = m === 2 ? cpTied(new Tensor([dy, dx, dx], mean(mom.T2[0], mom.T2[1])), dh, seed) : cpOrderL(mean(mom.T3[0], mom.T3[1]), dy, k, 3, dh, seed);
+  const cp = m === 2 ? tied2(new Tensor([dy, dx, dx], mean(mom.T2[0], mom.T2[1])), dh, seed) : tiedCPOrder(mean(mom.T3[0], mom.T3[1]), dy, k, 3, dh, seed);
   const Q = m === 3 ? mom.Q : null;
   const A1 = new Matrix(dh, dx), comps = new Matrix(dh, dy);
   for (let j = 0; j < dh; j++) {

@@ -63,6 +63,18 @@ export function learnerView(raw: unknown): LearnerView {
       view.rank = { rank: h.chosen, spectrum: h.spectrum, noiseSpectrum: [], noiseFloor: h.noiseFloor, threshold: 2 * h.noiseFloor, rule: `${h.auto ? 'chosen' : 'given'}: dh = ${h.chosen}` };
     }
     view.varianceShare = p.varianceShareU;
+  } else if (d.learner === 'linear') {
+    const l = d.linear;
+    view.cpTitle = 'Linear identification: block Hankel matrix of the Markov parameters and realization';
+    view.cpRows = [
+      ['Hankel singular values', l.hankelSpectrum.slice(0, l.order + 4).map((v) => v.toPrecision(3)).join(', ')],
+      ['noise floor (split-sample) / threshold', `${l.noiseFloor.toPrecision(3)} / ${l.threshold.toPrecision(3)}`],
+      ['chosen state size', `${l.order} (${l.orderRule}${l.orderCandidates.length > 1 ? `; BIC over ${l.orderCandidates.map((c) => `${c.order}: ${c.bic.toPrecision(6)}`).join(', ')}` : ''})`],
+      ['Markov horizon; Hankel blocks', `${l.horizon}; ${l.blockRows}×${l.blockCols}`],
+      ['canonical form', `${l.canonicalForm}: ${l.canonicalNote}`],
+      ['spectral radius of U (realization)', l.spectralRadius ?? 'n/a'],
+      ['condition number of the shift least squares', l.conditionShift],
+    ];
   } else if (learner === 'gloree-b') {
     const b = d as Extract<FitDiagnostics, { learner: 'gloree-b' }>;
     view.cpTitle = 'CP decomposition of T2 (all forward and backward neurons) and conditioning';

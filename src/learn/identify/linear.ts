@@ -174,14 +174,26 @@ function sse(p: IORNNParams, chunks: readonly SequenceChunk[]): number {
  */
 export function identifyLinear(chunks: readonly SequenceChunk[], model: InputModel, opts: LinearIdentifyOptions = {}): { params: IORNNParams; diagnostics: LinearDiagnostics; markov: Float64Array } {
   const acc = markovPass(chunks, model, opts.lags ?? 64);
-  const dy = acc.dy, dx = acc.dx;
   const hk = markovHankel(acc, opts);
+  return { ...chooseRealization(hk, acc.dy, acc.dx, opts, chunks), markov: acc.result() };
+}
+
+/** Orders to try: the given one, or those between the κ = 2 and κ = 1 Hankel rules (throws if none stands above the noise). */
+export function orderCandidates(hk: ReturnType<typeof markovHankel>, opts: LinearIdentifyOptions): number[] {
   const given = typeof opts.hidden === 'number' ? opts.hidden : null;
-  const candidates = given !== null ? [given] : [];
-  if (given === null) for (let n = Math.max(1, hk.order.order); n <= Math.max(1, hk.lowerOrder, hk.order.order); n++) candidates.push(n);
-  if (given === null && hk.order.spectrum[0] <= hk.order.noiseFloor) {
+  if (given !== null) return [given];
+  if (hk.order.spectrum[0] <= hk.order.noiseFloor) {
     throw new Error(`linear identification: no Hankel singular value stands above the noise (largest ${hk.order.spectrum[0]?.toPrecision(3)}, noise floor ${hk.order.noiseFloor.toPrecision(3)}); the outputs do not depend linearly on the inputs at this sample size`);
   }
+  const out: number[] = [];
+  for (let n = Math.max(1, hk.order.order); n <= Math.max(1, hk.lowerOrder, hk.order.order); n++) out.push(n);
+  return out;
+}
+
+/** The realization (BIC over the candidates on `chunks` when there are several) and its diagnostics. */
+export function chooseRealization(hk: ReturnType<typeof markovHankel>, dy: number, dx: number, opts: LinearIdentifyOptions, chunks: readonly SequenceChunk[]): { params: IORNNParams; diagnostics: LinearDiagnostics } {
+  const given = typeof opts.hidden === 'number' ? opts.hidden : null;
+  const candidates = orderCandidates(hk, opts);
   let N = 0;
   for (const c of chunks) N += c.rows * dy;
   const bic: { order: number; bic: number }[] = [];
@@ -206,5 +218,5 @@ export function identifyLinear(chunks: readonly SequenceChunk[], model: InputMod
     horizon: hk.horizon, blockRows: hk.p, blockCols: hk.q, conditionShift: r.conditionShift,
     canonicalForm: r.canonicalForm, canonicalNote: r.canonicalNote, systemHankelSingularValues: r.systemHankelSingularValues, spectralRadius: r.spectralRadius,
   };
-  return { params: best.params, diagnostics, markov: acc.result() };
+  return { params: best.params, diagnostics };
 }

@@ -172,9 +172,10 @@ function fitSummary(res: FitResult, seconds: number): string[] {
     lines.push(`  forward/backward split ${s.inferred ? 'inferred from the mixed moments' : 'as requested'}: ${s.clarity} (smallest margin ${fmt(s.minMargin)})`);
   }
   if (d.learner === 'gloree-poly') lines.push(`  CP residual ${fmt(d.directions.cpResidual)} (directions from ${d.directions.route})`);
+  else if (d.learner === 'smooth') lines.push(`  ${d.smooth.route} route (${d.smooth.routeReason}); start ${d.smooth.start}: ${d.smooth.startReason}`);
   else if (d.learner === 'linear') lines.push(`  ${d.linear.canonicalForm} realization (Hankel horizon ${d.linear.horizon}, ${d.linear.blockRows}×${d.linear.blockCols} blocks)`);
   else lines.push(`  CP residual ${fmt(d.cp.residual)}`);
-  const share = d.learner === 'gloree-b' ? d.varianceShareRecurrent : d.learner === 'linear' ? undefined : d.varianceShareU;
+  const share = d.learner === 'gloree-b' ? d.varianceShareRecurrent : d.learner === 'linear' || d.learner === 'smooth' ? undefined : d.varianceShareU;
   if (share !== undefined) lines.push(`  share of output variance carried by the recurrence: ${(100 * share).toFixed(1)}%`);
   const r = d.refine;
   if (r) {

@@ -6,6 +6,7 @@ import type { GloreeBlock } from './identify/quadratic.js';
 import type { GloreeBBlock } from './identify/bidirectional.js';
 import type { GloreePolyBlock } from './identify/polynomial.js';
 import type { LinearBlock } from './identify/linear-module.js';
+import type { SmoothBlock } from './identify/smooth-module.js';
 
 /**
  * The diagnostics a fit stores in the model file: a learner tag, the common block every learner fills (the
@@ -74,7 +75,8 @@ export type GloreeDiagnostics = { learner: 'gloree' } & CommonDiagnostics & Glor
 export type GloreeBDiagnostics = { learner: 'gloree-b' } & CommonDiagnostics & GloreeBBlock;
 export type GloreePolyDiagnostics = { learner: 'gloree-poly' } & CommonDiagnostics & GloreePolyBlock;
 export type LinearFitDiagnostics = { learner: 'linear' } & CommonDiagnostics & LinearBlock;
-export type FitDiagnostics = GloreeDiagnostics | GloreeBDiagnostics | GloreePolyDiagnostics | LinearFitDiagnostics;
+export type SmoothFitDiagnostics = { learner: 'smooth' } & CommonDiagnostics & SmoothBlock;
+export type FitDiagnostics = GloreeDiagnostics | GloreeBDiagnostics | GloreePolyDiagnostics | LinearFitDiagnostics | SmoothFitDiagnostics;
 
 /** The learner of a model file's diagnostics: its tag, or (files written before the tag) the block's keys. */
 export function learnerOf(d: unknown): LearnerTag | null {

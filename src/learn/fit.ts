@@ -10,6 +10,7 @@ import { TrainingData } from './passes.js';
 import { FitDiagnostics, LearnerTag } from './diagnostics.js';
 import { fitWith } from './pipeline.js';
 import { linear } from './identify/linear-module.js';
+import { smooth } from './identify/smooth-module.js';
 
 export type { FitDiagnostics, LearnerTag } from './diagnostics.js';
 export { learnerOf } from './diagnostics.js';
@@ -67,6 +68,7 @@ export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitR
   }
   if (backward !== undefined) throw new OptionError('backward', backward, (n) => `${n('backward')} only applies to ${n('kind')} brnn`);
   if (activation.name === 'linear') return { ...(await fitWith(linear({ hidden }), data, common)), learner: 'linear' };
+  if (activation.name !== undefined) return { ...(await fitWith(smooth({ activation, hidden }), data, common)), learner: 'smooth' };
   if (isPureQuadratic(activation)) return { ...(await fitGloree(data, { ...common, hidden })), learner: 'gloree' };
   return { ...(await fitGloreePoly(data, { ...common, activation, hidden })), learner: 'gloree-poly' };
 }

@@ -75,6 +75,19 @@ export function learnerView(raw: unknown): LearnerView {
       ['spectral radius of U (realization)', l.spectralRadius ?? 'n/a'],
       ['condition number of the shift least squares', l.conditionShift],
     ];
+  } else if (d.learner === 'smooth') {
+    const sm = d.smooth;
+    view.cpTitle = `Smooth activation (${sm.activation}): route and start`;
+    view.cpRows = [
+      ['route', `${sm.route}: ${sm.routeReason}`],
+      ['start refined', `${sm.start}: ${sm.startReason}`],
+    ];
+    if (sm.order) view.cpRows.push(['order of the direction moment', `${sm.order.m} (${sm.order.reason})`]);
+    if (sm.cpResidual !== undefined) view.cpRows.push(['relative residual of the CP', sm.cpResidual]);
+    for (const s of sm.starts ?? []) view.cpRows.push([`start ${s.start}: sample MSE; scales α`, `${s.mse.toPrecision(3)}; ${s.alpha.map((v) => v.toPrecision(3)).join(', ')}`]);
+    if (sm.epsilon !== undefined) view.cpRows.push(['ε (linear route)', sm.epsilon]);
+    if (sm.linear) view.cpRows.push(['Hankel singular values (linear route)', sm.linear.hankelSpectrum.slice(0, sm.linear.order + 4).map((v) => v.toPrecision(3)).join(', ')]);
+    view.cpResidual = sm.cpResidual;
   } else if (learner === 'gloree-b') {
     const b = d as Extract<FitDiagnostics, { learner: 'gloree-b' }>;
     view.cpTitle = 'CP decomposition of T2 (all forward and backward neurons) and conditioning';

@@ -41,7 +41,7 @@ export function linear(opts: LinearModuleOptions): Identifier<IORNNParams, Linea
         },
       };
     },
-    async identify({ source, p1, pass }) {
+    async identify({ source, p1, pass, log }) {
       const { dx, dy } = source;
       let hk: ReturnType<typeof markovHankel>;
       try {
@@ -59,6 +59,7 @@ export function linear(opts: LinearModuleOptions): Identifier<IORNNParams, Linea
       });
       const chosen = chooseRealization(hk, dy, dx, opts, sample);
       block = { linear: chosen.diagnostics };
+      log.lap('identify');
       return { spectral: { ...chosen.params, activation: LINEAR_ACTIVATION }, tooLarge: 'U is', shrunk: 'a shrunk U' };
     },
     finish() {

@@ -58,7 +58,7 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
       if (!Number.isInteger(h) || h < 1) throw new OptionError('hidden', h, (n) => `${n('hidden')} must be a positive integer, got ${h}`);
       return { t2: false };
     },
-    async identify({ source, input, pass, seed }) {
+    async identify({ source, input, pass, seed, log }) {
       const dh = opts.hidden as number;
       const chunks: SequenceChunk[] = [];
       await pass('collect (smooth)', (chunk) => void chunks.push(copyChunk(chunk)));
@@ -74,6 +74,7 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
             starts: id.starts.map((s) => ({ start: s.start, mse: s.mse, alpha: s.alpha, ...(s.maxLogFactor !== undefined ? { maxLogFactor: s.maxLogFactor } : {}) })),
           },
         };
+        log.lap('identify');
         return { spectral: best.params, tooLarge: 'U is', shrunk: 'a shrunk U' };
       }
       let lin: ReturnType<typeof identifyLinear>;
@@ -91,6 +92,7 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
           epsilon: s.epsilon, linear: lin.diagnostics,
         },
       };
+      log.lap('identify');
       return { spectral: s.params, tooLarge: 'U is', shrunk: 'a shrunk U' };
     },
     finish() {

@@ -155,8 +155,11 @@ function fitSummary(res: FitResult, seconds: number): string[] {
   const d = res.diagnostics;
   const p = res.params;
   const lines: string[] = [];
-  const rank = d.learner === 'gloree-poly' ? null : d.rank;
-  if (rank?.auto) {
+  const rank = d.learner === 'gloree' || d.learner === 'gloree-b' ? d.rank : null;
+  if (d.learner === 'linear' && d.linear.orderRule === 'auto') {
+    const l = d.linear;
+    lines.push(`chose dh = ${l.order} from the Hankel singular values ${l.hankelSpectrum.slice(0, l.order + 3).map(fmt).join(', ')} (noise floor ${fmt(l.noiseFloor)}, threshold ${fmt(l.threshold)}${l.orderCandidates.length > 1 ? `; BIC over orders ${l.orderCandidates.map((c) => c.order).join(', ')}` : ''})`);
+  } else if (rank?.auto) {
     lines.push(`chose ${d.learner === 'gloree-b' ? 'dh + dz' : 'dh'} = ${rank.chosen} from the T2 spectrum ${rank.spectrum.slice(0, rank.chosen + 3).map(fmt).join(', ')} (noise floor ${fmt(rank.noiseFloor)}; rule: ${rank.rule})`);
   } else if (d.learner === 'gloree-poly' && d.hidden.auto) {
     lines.push(`chose dh = ${d.hidden.chosen} from the T2 spectrum ${(d.hidden.spectrum ?? []).slice(0, d.hidden.chosen + 3).map(fmt).join(', ')} (noise floor ${fmt(d.hidden.noiseFloor ?? NaN)})`);
@@ -169,8 +172,10 @@ function fitSummary(res: FitResult, seconds: number): string[] {
     lines.push(`  forward/backward split ${s.inferred ? 'inferred from the mixed moments' : 'as requested'}: ${s.clarity} (smallest margin ${fmt(s.minMargin)})`);
   }
   if (d.learner === 'gloree-poly') lines.push(`  CP residual ${fmt(d.directions.cpResidual)} (directions from ${d.directions.route})`);
+  else if (d.learner === 'smooth') lines.push(`  ${d.smooth.route} route (${d.smooth.routeReason}); start ${d.smooth.start}: ${d.smooth.startReason}`);
+  else if (d.learner === 'linear') lines.push(`  ${d.linear.canonicalForm} realization (Hankel horizon ${d.linear.horizon}, ${d.linear.blockRows}×${d.linear.blockCols} blocks)`);
   else lines.push(`  CP residual ${fmt(d.cp.residual)}`);
-  const share = d.learner === 'gloree-b' ? d.varianceShareRecurrent : d.varianceShareU;
+  const share = d.learner === 'gloree-b' ? d.varianceShareRecurrent : d.learner === 'linear' || d.learner === 'smooth' ? undefined : d.varianceShareU;
   if (share !== undefined) lines.push(`  share of output variance carried by the recurrence: ${(100 * share).toFixed(1)}%`);
   const r = d.refine;
   if (r) {

@@ -77,7 +77,7 @@ export function buildProgram(sink?: Sink): Command {
       .requiredOption('--hidden <k|auto>', 'hidden neurons (≤ dx and ≤ dy; BRNN: forward neurons with --backward, else the total), or "auto" to pick from the T2 spectrum')
       .addOption(new Option('--kind <kind>', 'model kind: iornn, or brnn (bidirectional)').choices(['iornn', 'brnn']).default('iornn'))
       .option('--backward <k2>', 'BRNN: number of backward neurons (without it the split is inferred from the data)', intArg('--backward', 0))
-      .option('--activation <spec>', 'activation σ: z2, z3, or coefficients c0,c1,c2,… (e.g. 0,0.1,0.5,1 = z³+0.5z²+0.1z)', 'z2')
+      .option('--activation <spec>', 'activation σ: z2, z3, coefficients c0,c1,c2,… (e.g. 0,0.1,0.5,1 = z³+0.5z²+0.1z), or a name: tanh, sigmoid, softplus, linear', 'z2')
       .addOption(new Option('--input-model <m>', 'input model fitted from the data').choices(['var1', 'iid']).default('var1'))
       .option('--no-refine', 'spectral estimate (+ A2/b refit) only, no second-order refinement')
       .option('--no-control-variate', 'do not use the control variate for the mixed moment')

@@ -5,6 +5,8 @@ import { RankSelection } from './rank.js';
 import type { GloreeBlock } from './identify/quadratic.js';
 import type { GloreeBBlock } from './identify/bidirectional.js';
 import type { GloreePolyBlock } from './identify/polynomial.js';
+import type { LinearBlock } from './identify/linear-module.js';
+import type { SmoothBlock } from './identify/smooth-module.js';
 
 /**
  * The diagnostics a fit stores in the model file: a learner tag, the common block every learner fills (the
@@ -16,7 +18,7 @@ import type { GloreePolyBlock } from './identify/polynomial.js';
  */
 
 /** Which identification module made the model. */
-export type LearnerTag = 'gloree' | 'gloree-b' | 'gloree-poly';
+export type LearnerTag = 'gloree' | 'gloree-b' | 'gloree-poly' | 'linear' | 'smooth';
 
 export interface DataDiagnostics {
   rows: number;
@@ -72,13 +74,15 @@ export type LearnerDiagnostics = CommonDiagnostics;
 export type GloreeDiagnostics = { learner: 'gloree' } & CommonDiagnostics & GloreeBlock;
 export type GloreeBDiagnostics = { learner: 'gloree-b' } & CommonDiagnostics & GloreeBBlock;
 export type GloreePolyDiagnostics = { learner: 'gloree-poly' } & CommonDiagnostics & GloreePolyBlock;
-export type FitDiagnostics = GloreeDiagnostics | GloreeBDiagnostics | GloreePolyDiagnostics;
+export type LinearFitDiagnostics = { learner: 'linear' } & CommonDiagnostics & LinearBlock;
+export type SmoothFitDiagnostics = { learner: 'smooth' } & CommonDiagnostics & SmoothBlock;
+export type FitDiagnostics = GloreeDiagnostics | GloreeBDiagnostics | GloreePolyDiagnostics | LinearFitDiagnostics | SmoothFitDiagnostics;
 
 /** The learner of a model file's diagnostics: its tag, or (files written before the tag) the block's keys. */
 export function learnerOf(d: unknown): LearnerTag | null {
   if (typeof d !== 'object' || d === null) return null;
   const o = d as Record<string, unknown>;
-  if (o.learner === 'gloree' || o.learner === 'gloree-b' || o.learner === 'gloree-poly') return o.learner;
+  if (o.learner === 'gloree' || o.learner === 'gloree-b' || o.learner === 'gloree-poly' || o.learner === 'linear' || o.learner === 'smooth') return o.learner;
   if ('split' in o) return 'gloree-b';
   if ('directions' in o && 'activation' in o) return 'gloree-poly';
   if ('cp' in o && 'mixed' in o) return 'gloree';

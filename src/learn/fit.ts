@@ -8,6 +8,9 @@ import { fitGloreeB } from './gloree-b.js';
 import { fitGloreePoly } from './gloree-poly.js';
 import { TrainingData } from './passes.js';
 import { FitDiagnostics, LearnerTag } from './diagnostics.js';
+import { fitWith } from './pipeline.js';
+import { linear } from './identify/linear-module.js';
+import { smooth } from './identify/smooth-module.js';
 
 export type { FitDiagnostics, LearnerTag } from './diagnostics.js';
 export { learnerOf } from './diagnostics.js';
@@ -45,6 +48,9 @@ export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitR
   const { kind = 'iornn', backward, hidden, ...common } = opts;
   const activation = opts.activation ?? SQUARE;
   if (kind === 'brnn') {
+    if (activation.name !== undefined) {
+      throw new OptionError('activation', activation, (n) => `${n('kind')} brnn with ${n('activation')} ${activation.name}: bidirectional models are learned for σ(z) = c·z² only (named activations are IO-RNN only for now); use ${n('activation')} z2`);
+    }
     if (!isPureQuadratic(activation)) {
       throw new OptionError('activation', activation, (n) => `${n('kind')} brnn: bidirectional models are learned for σ(z) = c·z² only; use ${n('activation')} z2`);
     }
@@ -61,6 +67,8 @@ export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitR
     return { ...r, learner: 'gloree-b' };
   }
   if (backward !== undefined) throw new OptionError('backward', backward, (n) => `${n('backward')} only applies to ${n('kind')} brnn`);
+  if (activation.name === 'linear') return { ...(await fitWith(linear({ hidden }), data, common)), learner: 'linear' };
+  if (activation.name !== undefined) return { ...(await fitWith(smooth({ activation, hidden }), data, common)), learner: 'smooth' };
   if (isPureQuadratic(activation)) return { ...(await fitGloree(data, { ...common, hidden })), learner: 'gloree' };
   return { ...(await fitGloreePoly(data, { ...common, activation, hidden })), learner: 'gloree-poly' };
 }

@@ -57,7 +57,8 @@ export type AccumulatorSpec =
       /** Keep all (k, l) pairs (dh³ numbers) instead of k = l only (dh²). */
       full?: boolean;
     }
-  | { type: 'controlVariate'; dx: number; dy: number; quadratic: 'full' | 'current' | 'none'; center: number[] };
+  | { type: 'controlVariate'; dx: number; dy: number; quadratic: 'full' | 'current' | 'none'; center: number[] }
+  | { type: 'markov'; dy: number; lags: number; target?: Target };
 
 /** Serialized accumulator: spec + state (count and sums). */
 export interface AccumulatorJSON {

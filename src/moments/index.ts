@@ -2,6 +2,7 @@
 export * from './accumulator.js';
 export * from './single.js';
 export * from './mixed.js';
+export * from './markov.js';
 export * from './control.js';
 export * from './spec.js';
 export * from './parallel.js';

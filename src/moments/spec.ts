@@ -4,6 +4,7 @@ import { AccumulatorJSON, AccumulatorSpec, MomentAccumulator } from './accumulat
 import { ControlVariate } from './control.js';
 import { MixedMomentAccumulator, ProjectedMixedAccumulator } from './mixed.js';
 import { T1Accumulator, T2Accumulator } from './single.js';
+import { MarkovAccumulator } from './markov.js';
 
 /**
  * Build an (empty) accumulator from its serializable spec; the inverse of `acc.spec()`. Used by the
@@ -28,6 +29,8 @@ export function createAccumulator(spec: AccumulatorSpec, model: InputModel | nul
       });
     case 'controlVariate':
       return new ControlVariate(spec.dx, spec.dy, { quadratic: spec.quadratic, center: spec.center });
+    case 'markov':
+      return new MarkovAccumulator(needModel(), spec.dy, spec.lags, { target: spec.target });
     default:
       throw new Error(`createAccumulator: unknown accumulator type ${(spec as { type: string }).type}`);
   }

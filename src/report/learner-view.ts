@@ -63,6 +63,31 @@ export function learnerView(raw: unknown): LearnerView {
       view.rank = { rank: h.chosen, spectrum: h.spectrum, noiseSpectrum: [], noiseFloor: h.noiseFloor, threshold: 2 * h.noiseFloor, rule: `${h.auto ? 'chosen' : 'given'}: dh = ${h.chosen}` };
     }
     view.varianceShare = p.varianceShareU;
+  } else if (d.learner === 'linear') {
+    const l = d.linear;
+    view.cpTitle = 'Linear identification: block Hankel matrix of the Markov parameters and realization';
+    view.cpRows = [
+      ['Hankel singular values', l.hankelSpectrum.slice(0, l.order + 4).map((v) => v.toPrecision(3)).join(', ')],
+      ['noise floor (split-sample) / threshold', `${l.noiseFloor.toPrecision(3)} / ${l.threshold.toPrecision(3)}`],
+      ['chosen state size', `${l.order} (${l.orderRule}${l.orderCandidates.length > 1 ? `; BIC over ${l.orderCandidates.map((c) => `${c.order}: ${c.bic.toPrecision(6)}`).join(', ')}` : ''})`],
+      ['Markov horizon; Hankel blocks', `${l.horizon}; ${l.blockRows}×${l.blockCols}`],
+      ['canonical form', `${l.canonicalForm}: ${l.canonicalNote}`],
+      ['spectral radius of U (realization)', l.spectralRadius ?? 'n/a'],
+      ['condition number of the shift least squares', l.conditionShift],
+    ];
+  } else if (d.learner === 'smooth') {
+    const sm = d.smooth;
+    view.cpTitle = `Smooth activation (${sm.activation}): route and start`;
+    view.cpRows = [
+      ['route', `${sm.route}: ${sm.routeReason}`],
+      ['start refined', `${sm.start}: ${sm.startReason}`],
+    ];
+    if (sm.order) view.cpRows.push(['order of the direction moment', `${sm.order.m} (${sm.order.reason})`]);
+    if (sm.cpResidual !== undefined) view.cpRows.push(['relative residual of the CP', sm.cpResidual]);
+    for (const s of sm.starts ?? []) view.cpRows.push([`start ${s.start}: sample MSE; scales α`, `${s.mse.toPrecision(3)}; ${s.alpha.map((v) => v.toPrecision(3)).join(', ')}`]);
+    if (sm.epsilon !== undefined) view.cpRows.push(['ε (linear route)', sm.epsilon]);
+    if (sm.linear) view.cpRows.push(['Hankel singular values (linear route)', sm.linear.hankelSpectrum.slice(0, sm.linear.order + 4).map((v) => v.toPrecision(3)).join(', ')]);
+    view.cpResidual = sm.cpResidual;
   } else if (learner === 'gloree-b') {
     const b = d as Extract<FitDiagnostics, { learner: 'gloree-b' }>;
     view.cpTitle = 'CP decomposition of T2 (all forward and backward neurons) and conditioning';

@@ -8,13 +8,12 @@
  */
 
 // Estimators (options in the constructor; fit → a new fitted model; predict, score, save, static load).
-export { GLOREE, RNNModel } from './api/rnn.js';
+export { GLOREE, RNNModel, fitRNN } from './api/rnn.js';
 export type { GLOREEOptions } from './api/rnn.js';
 export { CP, CPModel } from './api/cp.js';
 export type { CPOptions, CPMethod } from './decomposition/cp.js';
 
 // The same as functions, and the model file.
-export { fitRNN } from './learn/fit.js';
 export type { FitOptions, FitResult, FitDiagnostics } from './learn/fit.js';
 export type { GloreeDiagnostics } from './learn/gloree.js';
 export type { GloreeBDiagnostics } from './learn/gloree-b.js';

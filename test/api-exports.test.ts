@@ -67,7 +67,7 @@ test('internals are not exported and every exported value is defined', async () 
  * (packages) collected. Type-only imports and exports are erased by the compiler and skipped; dynamic import()
  * with a literal specifier counts (it loads the module when reached).
  */
-function runtimePackages(entry: string): { files: Set<string>; packages: Set<string> } {
+function runtimePackages(entry: string, followDynamic = true): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>(), packages = new Set<string>();
   const visit = (file: string): void => {
     if (files.has(file)) return;
@@ -82,7 +82,7 @@ function runtimePackages(entry: string): { files: Set<string>; packages: Set<str
       } else if (ts.isExportDeclaration(n) && !n.isTypeOnly && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) {
         const c = n.exportClause;
         if (!(c && ts.isNamedExports(c) && c.elements.length > 0 && c.elements.every((e) => e.isTypeOnly))) specs.push(n.moduleSpecifier.text);
-      } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0] && ts.isStringLiteral(n.arguments[0])) {
+      } else if (followDynamic && ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0] && ts.isStringLiteral(n.arguments[0])) {
         specs.push(n.arguments[0].text);
       }
       ts.forEachChild(n, walk);
@@ -113,6 +113,10 @@ test('importing gloree does not load the report libraries (module graph); gloree
   const rep = runtimePackages(srcOf('./dist/api/report.js'));
   for (const p of report) assert.ok(rep.packages.has(p), `the graph walk misses ${p} under gloree/report`);
   assert.ok(runtimePackages(srcOf('./dist/api/io.js')).packages.has('apache-arrow'), 'the graph walk misses apache-arrow under gloree/io');
+  // The learners load on the first fit (a dynamic import), not with the entry point.
+  const eager = runtimePackages(srcOf('./dist/index.js'), false);
+  assert.ok(![...eager.files].some((f) => f.includes(`${path.sep}learn${path.sep}`)), 'importing gloree loads src/learn');
+  assert.ok([...main.files].some((f) => f.endsWith(`learn${path.sep}fit.ts`)), 'the dynamic import of the learners is not followed');
   // Every other entry also stays clear of the report.
   for (const { subpath, src } of entries) {
     if (subpath === './report') continue;

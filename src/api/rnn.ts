@@ -14,9 +14,21 @@ import { RNNParams } from '../models/params.js';
 import { predict } from '../models/brnn.js';
 import { loadModel, modelToJSON, saveModel } from '../models/serialize.js';
 import { NMSEAccumulator } from '../metrics/nmse.js';
-import { FitDiagnostics, FitOptions, fitRNN } from '../learn/fit.js';
+// Types only: the learners (src/learn, moments, decompositions) load on the first fit, so `import 'gloree'` stays
+// light (bench/import.ts).
+import type { FitDiagnostics, FitOptions, FitResult } from '../learn/fit.js';
+import type { TrainingData } from '../learn/passes.js';
 import { UserError } from '../io/errors.js';
 import { FitData, InMemoryData, Nested, checkChunk, fromNested, isNestedData, toNested } from './sequences.js';
+
+/**
+ * Fit an RNN (functional form of `GLOREE.fit`): `fitRNN` of src/learn/fit.ts, loaded on first use. Returns the
+ * parameters, the input model, the diagnostics and which learner ran.
+ */
+export async function fitRNN(data: TrainingData, options: FitOptions): Promise<FitResult> {
+  const learn = await import('../learn/fit.js');
+  return learn.fitRNN(data, options);
+}
 
 /** Options of `GLOREE`: those of `fitRNN` (hidden size, kind, activation, seed, refinement, …). */
 export type GLOREEOptions = FitOptions;
@@ -32,23 +44,24 @@ export class GLOREE {
    * Learn an RNN from labelled sequences: `{ x, y }` nested arrays `[sequence][time][feature]`, a `SequenceChunk`
    * (or several), or a streaming `DataSource` (e.g. `openDataSource('big.csv', …)`). Returns a new fitted model.
    */
-  async fit(data: FitData): Promise<RNNModel> {
+  async fit(data: FitData): Promise<RNNModel<FitDiagnostics>> {
     const source = isNestedData(data) ? fromNested(data.x, data.y) : isChunk(data) ? checkChunk(data) : data;
     const r = await fitRNN(source, this.options);
-    return new RNNModel(r.params, r.inputModel, r.diagnostics);
+    return new RNNModel<FitDiagnostics>(r.params, r.inputModel, r.diagnostics);
   }
 }
 
 /**
  * A fitted model: the learned parameters (`params`: A1, U, A2, b, activation; BRNN adds B1, V), the input model
  * the moments used, and the fit's diagnostics (a union over the learners: narrow it on `diagnostics.learner`).
- * Models read from a file have whatever the file stores (a hand-written model may have neither).
+ * A model from `fit` always has diagnostics (`RNNModel<FitDiagnostics>`); one read from a file has whatever the file
+ * stores (a hand-written model may have none).
  */
-export class RNNModel {
+export class RNNModel<D extends FitDiagnostics | undefined = FitDiagnostics | undefined> {
   constructor(
     readonly params: RNNParams,
     readonly inputModel?: InputModel,
-    readonly diagnostics?: FitDiagnostics,
+    readonly diagnostics: D = undefined as D,
   ) {}
 
   /** Input dimension dx and output dimension dy. */

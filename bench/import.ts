@@ -8,6 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -73,7 +74,7 @@ export async function benchImport(): Promise<{ rows: Row[]; markdown: string }> 
   const base = rows[0]!, main = rows.find((r) => r.entry === 'gloree')!, report = rows.find((r) => r.entry === 'gloree/report')!;
   const lines = [
     `Import time of each entry point in a fresh Node process (median of ${SAMPLES}, interleaved; \`import()\` time measured`,
-    'inside the process, wall time of the whole process next to it).',
+    `inside the process, wall time of the whole process next to it). Load average at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`,
     '',
     '| entry | import ms (median) | min–max | import CPU ms | process wall ms | wall − bare Node |',
     '|---|---|---|---|---|---|',

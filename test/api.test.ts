@@ -108,6 +108,7 @@ test('nested input is checked at the boundary: errors name the array, sequence, 
   await bad({ x: [[[1, 2]], []], y }, /^x\[1\]: a sequence needs at least one time step$/);
   await bad({ x: [[[1, 2], [3, 4]], [[5, '6' as unknown as number]]], y }, /^x\[1\]\[0\]\[1\]: expected a finite number, got "6"$/);
   await bad({ x: [[1, 2] as unknown as number[][]], y }, /^x\[0\]\[0\]: expected an array of features, got 1$/);
+  await bad({ x } as unknown as Parameters<GLOREE['fit']>[0], /^y: fit needs the outputs/);
   // Flat chunks: non-finite values are located the same way; sizes are checked.
   const c = makeChunk(2, 1, Float64Array.from([1, 2, 3, 4, 5, Infinity]), Float64Array.from([1, 2, 3]), [2, 1]);
   await bad(c, /^x: sequence 1, time 0, feature 1: expected a finite number, got Infinity$/);

@@ -45,7 +45,8 @@ export class GLOREE {
    * (or several), or a streaming `DataSource` (e.g. `openDataSource('big.csv', …)`). Returns a new fitted model.
    */
   async fit(data: FitData): Promise<RNNModel<FitDiagnostics>> {
-    const source = isNestedData(data) ? fromNested(data.x, data.y) : isChunk(data) ? checkChunk(data) : data;
+    if (isNestedData(data) && data.y === undefined) throw new UserError('y: fit needs the outputs as well as x: { x, y }, both [sequence][time][feature]');
+    const source = isNestedData(data) ? fromNested(data.x, data.y) : isChunk(data) ? checkChunk(data) : Array.isArray(data) ? data.map((c) => checkChunk(c)) : data;
     const r = await fitRNN(source, this.options);
     return new RNNModel<FitDiagnostics>(r.params, r.inputModel, r.diagnostics);
   }

@@ -80,6 +80,11 @@ test('README.md: every ```ts block type-checks against the package types (strict
     const msgs = p2.getSemanticDiagnostics(p2.getSourceFile(probe)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
     assert.equal(msgs.length, 1, msgs.join('\n'));
     assert.match(msgs[0]!, /Type 'GLOREE' is not assignable to type 'string'/);
+    // Consumers on the older moduleResolution "node" (no exports map) reach the subpaths through typesVersions.
+    const cjs = path.join(dir, 'node10.ts');
+    writeFileSync(cjs, "import { GLOREE } from 'gloree';\nimport { svd } from 'gloree/linalg';\nimport { CP } from 'gloree/decomposition';\nexport const used = [GLOREE, svd, CP];\n");
+    const p3 = ts.createProgram([cjs], { strict: true, module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, target: ts.ScriptTarget.ES2022, types: ['node'], noEmit: true, skipLibCheck: true });
+    assert.deepEqual(p3.getSemanticDiagnostics(p3.getSourceFile(cjs)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,10 +14,10 @@ export { CP, CPModel } from './api/cp.js';
 export type { CPOptions, CPMethod } from './decomposition/cp.js';
 
 // The same as functions, and the model file.
-export type { FitOptions, FitResult, FitDiagnostics } from './learn/fit.js';
-export type { GloreeDiagnostics } from './learn/gloree.js';
-export type { GloreeBDiagnostics } from './learn/gloree-b.js';
-export type { GloreePolyDiagnostics } from './learn/gloree-poly.js';
+export type { FitOptions, FitResult } from './learn/fit.js';
+export type {
+  FitDiagnostics, LearnerTag, CommonDiagnostics, GloreeDiagnostics, GloreeBDiagnostics, GloreePolyDiagnostics,
+} from './learn/diagnostics.js';
 export type { PassProgress, ProgressCallback } from './learn/passes.js';
 export { predict } from './models/brnn.js';
 export type { PredictOptions } from './models/iornn.js';
@@ -26,7 +26,7 @@ export type { LoadedModel } from './models/serialize.js';
 
 // Model types.
 export { SQUARE } from './models/params.js';
-export type { Activation, IORNNParams, BRNNParams, RNNParams } from './models/params.js';
+export type { Activation, ActivationName, NamedActivation, PolynomialActivation, IORNNParams, BRNNParams, RNNParams } from './models/params.js';
 export { activationFromSpec } from './models/activation.js';
 export { Matrix } from './linalg/matrix.js';
 
@@ -39,7 +39,7 @@ export { SCENARIOS, simulateScenario, randomIORNN, randomBRNN, simulateIORNN, si
 export type { Scenario, ScenarioName, ScenarioData, RandomIORNNOptions, RandomBRNNOptions, SimulateInputsOptions, SimulateOutputOptions } from './models/simulate.js';
 export { Rng } from './random/rng.js';
 
-// Errors: a UserError is a problem of the input (its message names file, row, column or key); BlowUpError is a
-// recursion that escaped (sequence, step).
-export { UserError, isUserError } from './io/errors.js';
+// Errors as data: a UserError is a problem of the input (fields file, row, column, key); an OptionError a bad option
+// (option, value); a BlowUpError a recursion that escaped (sequence, step).
+export { UserError, OptionError, isUserError } from './io/errors.js';
 export { BlowUpError } from './models/iornn.js';

@@ -4,6 +4,8 @@ export { decomposeCP } from '../decomposition/cp.js';
 export type { CPOptions, CPMethod, CPFit } from '../decomposition/cp.js';
 export { cpNormalize, cpResidual, cpCompare, cpToTensor } from '../decomposition/cp_tensor.js';
 export type { CPTensor, CPComparison } from '../decomposition/cp_tensor.js';
+export { tiedCP } from '../decomposition/tied.js';
+export type { TiedCPResult } from '../decomposition/tied.js';
 export { jennrich } from '../decomposition/jennrich.js';
 export type { JennrichOptions, JennrichResult, JennrichDiagnostics } from '../decomposition/jennrich.js';
 export { als } from '../decomposition/als.js';

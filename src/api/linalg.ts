@@ -17,6 +17,7 @@ export type { EigSymResult } from '../linalg/eigsym.js';
 export { eigGeneral } from '../linalg/eiggeneral.js';
 export type { EigGeneralResult } from '../linalg/eiggeneral.js';
 export { spectralRadius, solveDiscreteLyapunov } from '../linalg/lyapunov.js';
+export { spectralNorm } from '../linalg/norms.js';
 // The moment kernels' backend switch (WebAssembly SIMD or plain JavaScript; bit-identical results).
 export { setKernelBackend, wasmKernelsAvailable } from '../linalg/kernels/arena.js';
 export type { KernelBackend } from '../linalg/kernels/arena.js';

@@ -107,7 +107,10 @@ export class RNNModel<D extends FitDiagnostics | undefined = FitDiagnostics | un
     return saveModel(path, this.params, { inputModel: this.inputModel?.toJSON(), diagnostics: this.diagnostics });
   }
 
-  /** Read a model file (written by `save` or `gloree fit`); every problem is a UserError naming the file and key. */
+  /**
+   * Read a model file (written by `save` or `gloree fit`); every problem is a UserError naming the file and key.
+   * `diagnostics` are those of the fit that wrote it (undefined when the file has none); `loadModel` gives the raw file.
+   */
   static async load(path: string): Promise<RNNModel> {
     const m = loadModel(path);
     let inputModel: InputModel | undefined;
@@ -118,7 +121,7 @@ export class RNNModel<D extends FitDiagnostics | undefined = FitDiagnostics | un
         throw new UserError(`${path}: key "inputModel": ${(e as Error).message}`);
       }
     }
-    return new RNNModel(m.params, inputModel, m.diagnostics as FitDiagnostics | undefined);
+    return new RNNModel(m.params, inputModel, await fitDiagnostics(m.diagnostics));
   }
 
   private checked(chunk: SequenceChunk, inputsOnly: boolean): SequenceChunk {
@@ -126,6 +129,16 @@ export class RNNModel<D extends FitDiagnostics | undefined = FitDiagnostics | un
     if (c.dx !== this.dx) throw new UserError(`x: expected ${this.dx} features per step (the model's dx), got ${c.dx}`);
     return c;
   }
+}
+
+/**
+ * A model file's diagnostics as a fit's: tagged with their learner (files written before the tag get it from their
+ * keys); anything else (e.g. a simulated truth's `{ scenario }`) is not a fit's diagnostics and is left out.
+ */
+async function fitDiagnostics(d: unknown): Promise<FitDiagnostics | undefined> {
+  const { learnerOf } = await import('../learn/diagnostics.js');
+  const learner = learnerOf(d);
+  return learner === null ? undefined : ({ ...(d as object), learner } as FitDiagnostics);
 }
 
 function isChunk(d: FitData): d is SequenceChunk {

@@ -32,12 +32,12 @@ export function fromNested(x: Nested, y?: Nested, dx?: number): SequenceChunk {
   const lengths = stepCounts(x, 'x');
   const fx = flatten(x, 'x', lengths, dx, dx !== undefined ? "the model's dx" : undefined);
   if (y === undefined) return makeChunk(fx.d, 0, fx.values, new Float64Array(0), lengths);
-  if (!Array.isArray(y)) throw new UserError(`y: expected an array of sequences [sequence][time][output], got ${describe(y)}`);
-  if (y.length !== x.length) throw new UserError(`y: has ${y.length} sequences, x has ${x.length}`);
+  if (!Array.isArray(y)) fail(`y`, `expected an array of sequences [sequence][time][output], got ${describe(y)}`);
+  if (y.length !== x.length) fail(`y`, `has ${y.length} sequences, x has ${x.length}`);
   for (let s = 0; s < x.length; s++) {
     const ys = y[s];
-    if (!Array.isArray(ys)) throw new UserError(`y[${s}]: expected an array of time steps, got ${describe(ys)}`);
-    if (ys.length !== lengths[s]) throw new UserError(`y[${s}]: has ${ys.length} time steps, x[${s}] has ${lengths[s]}`);
+    if (!Array.isArray(ys)) fail(`y[${s}]`, `expected an array of time steps, got ${describe(ys)}`);
+    if (ys.length !== lengths[s]) fail(`y[${s}]`, `has ${ys.length} time steps, x[${s}] has ${lengths[s]}`);
   }
   const fy = flatten(y, 'y', lengths);
   return makeChunk(fx.d, fy.d, fx.values, fy.values, lengths);
@@ -67,7 +67,7 @@ export function isNestedData(data: unknown): data is NestedData {
  */
 export function checkChunk(c: SequenceChunk, inputsOnly = false): SequenceChunk {
   if (typeof c !== 'object' || c === null || !(c.x instanceof Float64Array) || !(c.lengths instanceof Int32Array)) {
-    throw new UserError('data: expected a chunk {dx, dy, rows, x: Float64Array, y: Float64Array, lengths: Int32Array} (see makeChunk) or {x, y} nested arrays [sequence][time][feature]');
+    fail('data', 'expected a chunk {dx, dy, rows, x: Float64Array, y: Float64Array, lengths: Int32Array} (see makeChunk) or {x, y} nested arrays [sequence][time][feature]');
   }
   const chunk = makeChunkChecked(c);
   const check = (v: Float64Array, d: number, name: string) => {
@@ -76,7 +76,7 @@ export function checkChunk(c: SequenceChunk, inputsOnly = false): SequenceChunk 
       const row = Math.floor(k / d);
       let s = 0, r0 = 0;
       while (r0 + (chunk.lengths[s] ?? 0) <= row) r0 += chunk.lengths[s++] ?? 0;
-      throw new UserError(`${name}: sequence ${s}, time ${row - r0}, feature ${k % d}: expected a finite number, got ${v[k]}`);
+      fail(`${name}`, `sequence ${s}, time ${row - r0}, feature ${k % d}: expected a finite number, got ${v[k]}`);
     }
   };
   check(chunk.x, chunk.dx, 'x');
@@ -88,18 +88,23 @@ function makeChunkChecked(c: SequenceChunk): SequenceChunk {
   try {
     return makeChunk(c.dx, c.dy, c.x, c.y, c.lengths);
   } catch (e) {
-    throw new UserError(`data: ${(e as Error).message.replace(/^makeChunk: /, '')}`);
+    fail(`data`, `${(e as Error).message.replace(/^makeChunk: /, '')}`);
   }
 }
 
+/** A UserError located by `key` (`x[3][7]`, `y`, `data`): the message starts with it, the field carries it. */
+function fail(key: string, message: string): never {
+  throw new UserError(`${key}: ${message}`, { key });
+}
+
 function stepCounts(x: Nested, name: string): number[] {
-  if (!Array.isArray(x)) throw new UserError(`${name}: expected an array of sequences [sequence][time][feature], got ${describe(x)}`);
-  if (x.length === 0) throw new UserError(`${name}: no sequences`);
+  if (!Array.isArray(x)) fail(`${name}`, `expected an array of sequences [sequence][time][feature], got ${describe(x)}`);
+  if (x.length === 0) fail(`${name}`, `no sequences`);
   const lengths: number[] = [];
   for (let s = 0; s < x.length; s++) {
     const seq = x[s];
-    if (!Array.isArray(seq)) throw new UserError(`${name}[${s}]: expected an array of time steps [time][feature], got ${describe(seq)}`);
-    if (seq.length === 0) throw new UserError(`${name}[${s}]: a sequence needs at least one time step`);
+    if (!Array.isArray(seq)) fail(`${name}[${s}]`, `expected an array of time steps [time][feature], got ${describe(seq)}`);
+    if (seq.length === 0) fail(`${name}[${s}]`, `a sequence needs at least one time step`);
     lengths.push(seq.length);
   }
   return lengths;
@@ -107,10 +112,10 @@ function stepCounts(x: Nested, name: string): number[] {
 
 function flatten(v: Nested, name: string, lengths: number[], dExpected?: number, dWhat?: string): { d: number; values: Float64Array } {
   const first = v[0]?.[0];
-  if (!Array.isArray(first)) throw new UserError(`${name}[0][0]: expected an array of features, got ${describe(first)}`);
+  if (!Array.isArray(first)) fail(`${name}[0][0]`, `expected an array of features, got ${describe(first)}`);
   const d = dExpected ?? first.length;
   const what = dWhat ?? `as ${name}[0][0]`;
-  if (d < 1) throw new UserError(`${name}[0][0]: expected at least one feature, got none`);
+  if (d < 1) fail(`${name}[0][0]`, `expected at least one feature, got none`);
   let rows = 0;
   for (const n of lengths) rows += n;
   const values = new Float64Array(rows * d);
@@ -119,11 +124,11 @@ function flatten(v: Nested, name: string, lengths: number[], dExpected?: number,
     const seq = v[s]!;
     for (let t = 0; t < seq.length; t++) {
       const step = seq[t];
-      if (!Array.isArray(step)) throw new UserError(`${name}[${s}][${t}]: expected an array of ${d} features, got ${describe(step)}`);
-      if (step.length !== d) throw new UserError(`${name}[${s}][${t}]: expected ${d} features (${what}), got ${step.length}`);
+      if (!Array.isArray(step)) fail(`${name}[${s}][${t}]`, `expected an array of ${d} features, got ${describe(step)}`);
+      if (step.length !== d) fail(`${name}[${s}][${t}]`, `expected ${d} features (${what}), got ${step.length}`);
       for (let j = 0; j < d; j++) {
         const val: unknown = step[j];
-        if (typeof val !== 'number' || !Number.isFinite(val)) throw new UserError(`${name}[${s}][${t}][${j}]: expected a finite number, got ${describe(val)}`);
+        if (typeof val !== 'number' || !Number.isFinite(val)) fail(`${name}[${s}][${t}][${j}]`, `expected a finite number, got ${describe(val)}`);
         values[k++] = val;
       }
     }

@@ -29,6 +29,7 @@ const BENCHES: [string, string, string][] = [
   ['poly', 'poly.ts', 'benchPoly'],
   ['bptt', 'bptt.ts', 'benchBPTT'],
   ['activations', 'activations.ts', 'benchActivations'],
+  ['import', 'import.ts', 'benchImport'],
 ];
 
 async function runChild(name: string, resultFile: string): Promise<void> {

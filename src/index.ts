@@ -1,51 +1,45 @@
 /**
- * gloree — guaranteed learning of recurrent neural networks by the method of moments.
- * Public API; see README.md for a tour and DESIGN.md for the formulas.
+ * gloree — learn recurrent neural networks by the method of moments. The package entry point (`gloree`): what a
+ * user needs to fit, predict, score, save and load a model. The numerical core has its own entry points
+ * (gloree/linalg, gloree/tensor, gloree/decomposition, gloree/input, gloree/moments, gloree/metrics), as do the
+ * file formats (gloree/io) and the HTML report (gloree/report, which loads the plotting libraries).
+ *
+ * Every name is listed by hand: an internal helper becomes public only by being added here.
  */
-export * from './linalg/index.js';
-export * from './tensor/tensor.js';
-export * from './decomposition/cp_tensor.js';
-export * from './decomposition/jennrich.js';
-export * from './decomposition/als.js';
-export * from './decomposition/power.js';
+
+// Estimators (options in the constructor; fit → a new fitted model; predict, score, save, static load).
+export { GLOREE, RNNModel, fitRNN } from './api/rnn.js';
+export type { GLOREEOptions } from './api/rnn.js';
+export { CP, CPModel } from './api/cp.js';
+export type { CPOptions, CPMethod } from './decomposition/cp.js';
+
+// The same as functions, and the model file.
+export type { FitOptions, FitResult } from './learn/fit.js';
+export type {
+  FitDiagnostics, LearnerTag, CommonDiagnostics, GloreeDiagnostics, GloreeBDiagnostics, GloreePolyDiagnostics,
+} from './learn/diagnostics.js';
+export type { PassProgress, ProgressCallback } from './learn/passes.js';
+export { predict } from './models/brnn.js';
+export type { PredictOptions } from './models/iornn.js';
+export { loadModel, saveModel, modelToJSON, modelFromJSON } from './models/serialize.js';
+export type { LoadedModel } from './models/serialize.js';
+
+// Model types.
+export { SQUARE } from './models/params.js';
+export type { Activation, ActivationName, NamedActivation, PolynomialActivation, IORNNParams, BRNNParams, RNNParams } from './models/params.js';
+export { activationFromSpec } from './models/activation.js';
+export { Matrix } from './linalg/matrix.js';
+
+// Data: nested arrays [sequence][time][feature] ⇄ flat chunks; in-memory sources; planted models to test on.
+export { fromNested, toNested } from './api/sequences.js';
+export type { Nested, NestedData, InMemoryData, FitData } from './api/sequences.js';
+export { makeChunk, memorySource, splitChunk } from './io/dataset.js';
+export type { SequenceChunk, DataSource } from './io/dataset.js';
+export { SCENARIOS, simulateScenario, randomIORNN, randomBRNN, simulateIORNN, simulateBRNN, simulateInputs } from './models/simulate.js';
+export type { Scenario, ScenarioName, ScenarioData, RandomIORNNOptions, RandomBRNNOptions, SimulateInputsOptions, SimulateOutputOptions } from './models/simulate.js';
 export { Rng } from './random/rng.js';
-export * from './io/dataset.js';
-export * from './io/errors.js';
-export { openCSVSource, readCSV, writeCSV, writePredictionsCSV, DataCSVWriter, PredictionCSVWriter } from './io/csv.js';
-export type { CSVOptions, CSVSource, CSVChunk } from './io/csv.js';
-export { writeFileAtomic, AtomicWriter } from './io/atomic.js';
-export * from './input/model.js';
-export * from './input/gaussian.js';
-export * from './input/fit.js';
-export * from './input/scores.js';
-export * from './moments/accumulator.js';
-export * from './moments/single.js';
-export * from './moments/mixed.js';
-export * from './moments/control.js';
-export * from './moments/spec.js';
-export * from './moments/parallel.js';
-export { KernelArena, createArena, kernels, setKernelBackend, wasmKernelsAvailable, pad4 } from './linalg/kernels/arena.js';
-export type { KernelBackend } from './linalg/kernels/arena.js';
-export * from './models/params.js';
-export * from './models/activation.js';
-export * from './models/iornn.js';
-export { predictBRNN, forwardBRNN, predict } from './models/brnn.js';
-export * from './models/serialize.js';
-export * from './models/simulate.js';
-export * from './metrics/index.js';
-export * from './learn/passes.js';
-export * from './learn/gloree.js';
-export * from './learn/estimator.js';
-export * from './learn/fit.js';
-export { fitGloreeB } from './learn/gloree-b.js';
-export type { GloreeBOptions, GloreeBResult, GloreeBDiagnostics } from './learn/gloree-b.js';
-export { fitGloreePoly } from './learn/gloree-poly.js';
-export type { GloreePolyOptions, GloreePolyResult, GloreePolyDiagnostics } from './learn/gloree-poly.js';
-export { selectRank } from './learn/rank.js';
-export type { RankSelection } from './learn/rank.js';
-export { renderReport } from './report/html.js';
-export { openDataSource, writeDataFile } from './io/open.js';
-export type { DataFileSource, DataFormat } from './io/open.js';
-export { SpillSource } from './io/spill.js';
-export { refine, fitOutputLayer, ioRNNJacobian, lossAndGradient, meanSquaredError } from './learn/refine.js';
-export type { RefineOptions, RefineDiagnostics, RefineResult, RefineMethod } from './learn/refine.js';
+
+// Errors as data: a UserError is a problem of the input (fields file, row, column, key); an OptionError a bad option
+// (option, value); a BlowUpError a recursion that escaped (sequence, step).
+export { UserError, OptionError, isUserError } from './io/errors.js';
+export { BlowUpError } from './models/iornn.js';

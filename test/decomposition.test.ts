@@ -11,7 +11,7 @@ import { CPTensor, cpCompare, cpNormalize, cpResidual } from '../src/decompositi
 import { jennrich } from '../src/decomposition/jennrich.js';
 import { als } from '../src/decomposition/als.js';
 import { cpPower, cpTiedPower, symmetrizeMode1, tensorPowerMethod, whiten } from '../src/decomposition/power.js';
-import { CP } from '../src/decomposition/cp.js';
+import { CP } from '../src/api/cp.js';
 
 // ---------------------------------------------------------------- helpers (independent ground truth)
 
@@ -350,21 +350,20 @@ test('CP estimator: auto = Jennrich start + ALS polish (general and tied), other
   const P = plantedGeneral([12, 10, 8], 5, rng);
   const noisy = addNoise(P.T, 1e-3, 77);
   const auto = new CP({ rank: 5, seed: 1 }).fit(noisy);
-  assert.equal(auto.methodUsed_, 'jennrich+als');
+  assert.equal(auto.method, 'jennrich+als');
   // The polish reaches the least-squares fit: residual no larger than Jennrich's own.
   const jen = new CP({ rank: 5, method: 'jennrich', seed: 1 }).fit(noisy);
-  assert.ok(auto.residual_! <= jen.residual_! + 1e-15, `auto ${auto.residual_} vs jennrich ${jen.residual_}`);
-  assert.ok(cpCompare(P.truth, auto.cp_!).maxComponentError < 20e-3);
+  assert.ok(auto.residual <= jen.residual + 1e-15, `auto ${auto.residual} vs jennrich ${jen.residual}`);
+  assert.ok(cpCompare(P.truth, auto.cp).maxComponentError < 20e-3);
   const Q = plantedTied(6, 9, 4, rng);
   const tied = new CP({ rank: 4, tied: true }).fit(Q.T);
-  assertRecovered(Q, tied.cp_!, EXACT, 'CP auto tied');
+  assertRecovered(Q, tied.cp, EXACT, 'CP auto tied');
   assert.equal(tied.reconstruct().size, Q.T.size);
   // Order 4: Jennrich does not apply, auto falls back to ALS.
   const F = plantedGeneral([5, 4, 6, 3], 2, rng);
   const a4 = new CP({ rank: 2 }).fit(F.T);
-  assert.equal(a4.methodUsed_, 'als');
-  assertRecovered(F, a4.cp_!, EXACT, 'CP auto order 4');
+  assert.equal(a4.method, 'als');
+  assertRecovered(F, a4.cp, EXACT, 'CP auto order 4');
   assert.throws(() => new CP({ rank: 0 }), /rank/);
   assert.throws(() => new CP({ rank: 2, method: 'power', tied: true }).fit(Q.T), /needs the symmetrisation matrix D/);
-  assert.throws(() => new CP({ rank: 2 }).reconstruct(), /fit\(\) first/);
 });

@@ -7,7 +7,6 @@ import { predictIORNN } from '../src/models/iornn.js';
 import { nmse } from '../src/metrics/nmse.js';
 import { parameterErrors } from '../src/metrics/parameters.js';
 import { fitGloree, GloreeResult } from '../src/learn/gloree.js';
-import { GLOREE } from '../src/learn/estimator.js';
 import { memorySource, splitChunk } from '../src/io/dataset.js';
 import { UserError } from '../src/io/errors.js';
 
@@ -87,17 +86,6 @@ test('same seed gives the same model bit for bit; streaming chunks give the same
   assert.deepEqual(Array.from(a.params.A2.data), Array.from(b.params.A2.data));
   const c = await fitGloree(memorySource(splitChunk(train.data, 7)), { hidden: 4, seed: 9, refine: false });
   for (let i = 0; i < 16; i++) assert.ok(Math.abs(c.params.U.data[i] - a.params.U.data[i]) < 1e-9, 'chunked pass differs');
-});
-
-test('the estimator API fits and predicts', async () => {
-  const sc = SCENARIOS.rect;
-  const train = simulateScenario(sc, { nSeq: 400, seed: 2 });
-  const model = await new GLOREE({ hidden: 3, refine: false }).fit(train.data);
-  const yhat = model.predict(train.data);
-  assert.equal(yhat.length, train.data.rows * sc.dy);
-  const json = model.toJSON();
-  assert.equal(json.format, 'gloree-model');
-  assert.deepEqual((json.U as number[][]).length, 3);
 });
 
 test('bad learner input gives clear errors', async () => {

@@ -1,5 +1,5 @@
 import { Matrix } from '../linalg/matrix.js';
-import { Tensor, cpToTensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { CPTensor, cpResidual } from './cp_tensor.js';
 import { jennrich } from './jennrich.js';
 import { als } from './als.js';
@@ -30,78 +30,56 @@ export interface CPOptions {
   D?: Matrix;
 }
 
+/** The result of {@link decomposeCP}. */
+export interface CPFit {
+  cp: CPTensor;
+  /** Relative Frobenius residual ‖T − T̂‖_F / ‖T‖_F on the decomposed tensor. */
+  residual: number;
+  /** Method actually used ('jennrich+als', 'als', 'power (tied)', …). */
+  method: string;
+  /** The per-method diagnostics ({ jennrich }, { als }, { power }, …). */
+  diagnostics: Record<string, unknown>;
+}
+
 /**
- * Estimator wrapper (scikit-learn style: options in the constructor, learned quantities with a trailing
- * underscore after `fit`). The functional cores in jennrich.ts / als.ts / power.ts do the work.
+ * CP decomposition of T with R = `options.rank` components by the chosen method (functional core of the `CP`
+ * estimator, src/api/cp.ts). The methods themselves live in jennrich.ts / als.ts / power.ts.
  */
-export class CP {
-  readonly options: Readonly<CPOptions>;
-  cp_?: CPTensor;
-  /** Relative Frobenius residual of the fit on the training tensor. */
-  residual_?: number;
-  /** Method actually used ('jennrich+als', 'als', …) and the per-method diagnostics. */
-  methodUsed_?: string;
-  diagnostics_?: Record<string, unknown>;
-
-  constructor(options: CPOptions) {
-    if (!Number.isInteger(options.rank) || options.rank < 1) throw new RangeError(`CP: rank must be an integer >= 1, got ${options.rank}`);
-    this.options = { method: 'auto', ...options };
-  }
-
-  fit(T: Tensor): this {
-    const o = this.options;
-    const R = o.rank, seed = o.seed ?? 0, tied = o.tied ?? false;
-    const alsOpts = { maxIter: o.maxIter, tol: o.tol, seed, tied };
-    switch (o.method) {
-      case 'jennrich': {
-        const r = jennrich(T, R, { seed, tied, nRandom: o.nRandom });
-        this.set('jennrich', r.cp, T, { jennrich: r.diagnostics });
-        break;
-      }
-      case 'als': {
-        const r = als(T, R, alsOpts);
-        this.set('als', r.cp, T, { als: { iterations: r.iterations, converged: r.converged, maxCondNormal: r.maxCondNormal, tieGap: r.tieGap } });
-        break;
-      }
-      case 'power': {
-        if (tied) {
-          if (!o.D) throw new RangeError("CP: method 'power' with tied = true needs the symmetrisation matrix D");
-          const r = cpTiedPower(T, R, { D: o.D, M2: o.M2, seed });
-          this.set('power (tied)', r.cp, T, { power: r.diagnostics, condNormal: r.condNormal });
-        } else {
-          const r = cpPower(T, R, { M2: o.M2, seed });
-          this.set('power', r.cp, T, { power: r.diagnostics });
-        }
-        break;
-      }
-      case 'auto': {
-        if (jennrichApplies(T, R, tied)) {
-          const j = jennrich(T, R, { seed, tied, nRandom: o.nRandom });
-          const r = als(T, R, { ...alsOpts, init: j.cp });
-          this.set('jennrich+als', r.cp, T, { jennrich: j.diagnostics, als: { iterations: r.iterations, converged: r.converged, maxCondNormal: r.maxCondNormal, tieGap: r.tieGap } });
-        } else {
-          const r = als(T, R, alsOpts);
-          this.set('als', r.cp, T, { als: { iterations: r.iterations, converged: r.converged, maxCondNormal: r.maxCondNormal, tieGap: r.tieGap } });
-        }
-        break;
-      }
-      default:
-        throw new RangeError(`CP: unknown method ${String(o.method)}; expected 'auto', 'jennrich', 'als' or 'power'`);
+export function decomposeCP(T: Tensor, options: CPOptions): CPFit {
+  const o = options;
+  if (!Number.isInteger(o.rank) || o.rank < 1) throw new RangeError(`CP: rank must be an integer >= 1, got ${o.rank}`);
+  const R = o.rank, seed = o.seed ?? 0, tied = o.tied ?? false, method = o.method ?? 'auto';
+  const alsOpts = { maxIter: o.maxIter, tol: o.tol, seed, tied };
+  const done = (name: string, cp: CPTensor, diagnostics: Record<string, unknown>): CPFit => ({ cp, residual: cpResidual(T, cp), method: name, diagnostics });
+  switch (method) {
+    case 'jennrich': {
+      const r = jennrich(T, R, { seed, tied, nRandom: o.nRandom });
+      return done('jennrich', r.cp, { jennrich: r.diagnostics });
     }
-    return this;
-  }
-
-  /** The fitted tensor Σ w_r a_r ⊗ b_r ⊗ …. */
-  reconstruct(): Tensor {
-    if (!this.cp_) throw new Error('CP: call fit() first');
-    return cpToTensor(this.cp_);
-  }
-
-  private set(method: string, cp: CPTensor, T: Tensor, diagnostics: Record<string, unknown>): void {
-    this.cp_ = cp;
-    this.methodUsed_ = method;
-    this.residual_ = cpResidual(T, cp);
-    this.diagnostics_ = diagnostics;
+    case 'als': {
+      const r = als(T, R, alsOpts);
+      return done('als', r.cp, { als: { iterations: r.iterations, converged: r.converged, maxCondNormal: r.maxCondNormal, tieGap: r.tieGap } });
+    }
+    case 'power': {
+      if (tied) {
+        if (!o.D) throw new RangeError("CP: method 'power' with tied = true needs the symmetrisation matrix D");
+        const r = cpTiedPower(T, R, { D: o.D, M2: o.M2, seed });
+        return done('power (tied)', r.cp, { power: r.diagnostics, condNormal: r.condNormal });
+      }
+      const r = cpPower(T, R, { M2: o.M2, seed });
+      return done('power', r.cp, { power: r.diagnostics });
+    }
+    case 'auto': {
+      if (jennrichApplies(T, R, tied)) {
+        const j = jennrich(T, R, { seed, tied, nRandom: o.nRandom });
+        const r = als(T, R, { ...alsOpts, init: j.cp });
+        return done('jennrich+als', r.cp, { jennrich: j.diagnostics, als: { iterations: r.iterations, converged: r.converged, maxCondNormal: r.maxCondNormal, tieGap: r.tieGap } });
+      }
+      const r = als(T, R, alsOpts);
+      return done('als', r.cp, { als: { iterations: r.iterations, converged: r.converged, maxCondNormal: r.maxCondNormal, tieGap: r.tieGap } });
+    }
+    default:
+      throw new RangeError(`CP: unknown method ${String(method)}; expected 'auto', 'jennrich', 'als' or 'power'`);
   }
 }
 

@@ -55,6 +55,15 @@ export class Matrix {
     return out;
   }
 
+  /**
+   * JSON form: nested row-major arrays (what `Matrix.from` reads back), so `JSON.stringify` of any object holding
+   * a Matrix writes its entries rather than the typed array's index map. A matrix with no rows gives `[]` (its
+   * column count is not kept); non-finite entries become null, as JSON.stringify writes them.
+   */
+  toJSON(): number[][] {
+    return this.toArray();
+  }
+
   static zeros(rows: number, cols: number): Matrix {
     return new Matrix(rows, cols);
   }

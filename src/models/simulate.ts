@@ -320,7 +320,11 @@ export interface Scenario {
  * Built-in scenarios. All are inside §6's stable regime: ‖U‖₂ (5.3 σ_x)² = 0.3 · 2.12² ≈ 1.35 ≲ 3 with
  * σ_x = 0.4 and unit-norm rows of A1.
  */
-export const SCENARIOS: Record<string, Scenario> = {
+export type ScenarioName = 'default' | 'iid' | 'rect' | 'brnn' | 'cubic' | 'scalar';
+
+// The named keys let `SCENARIOS.default` type-check as a Scenario under noUncheckedIndexedAccess; the string index
+// keeps `SCENARIOS[name]` for names read at run time (check with Object.hasOwn first).
+export const SCENARIOS: Record<ScenarioName, Scenario> & Record<string, Scenario> = {
   default: {
     kind: 'iornn', dx: 4, dh: 4, dy: 4, input: { rho: 0.6, sigma: 0.4 }, uNorm: 0.3, noise: 0.05, seqLength: 20, seed: 1,
     description: 'IO-RNN, dx = dy = dh = 4, σ = z², VAR(1) inputs ρ = 0.6, σ_x = 0.4, ‖U‖₂ = 0.3',

@@ -48,6 +48,14 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
   if (def.groupBy.includes('uprev')) base.push('CASE WHEN LAG(__ord, 2) OVER w IS NULL THEN 1 ELSE 2 END AS __uprev');
   if (def.groupBy.includes('unext')) base.push('CASE WHEN LEAD(__ord, 2) OVER w IS NULL THEN 3 ELSE 2 END AS __unext');
   base.push('CASE WHEN LAG(__ord) OVER w = __ord THEN 1 ELSE 0 END AS __tie');
+  // Neighbours of the base columns are taken here, in the one window of __s0: stage-1 features then need no
+  // window of their own (each window stage is a sort of the whole relation).
+  const baseCols = new Set<string>([...rel.x.map((_, a) => xName(a)), ...rel.y.map((_, i) => yName(i))]);
+  const neighbours = new Set<string>();
+  for (const f of def.features)
+    for (const t of termsOf(f))
+      for (const fa of t.factors) if ((fa.offset ?? 0) !== 0 && baseCols.has(fa.ref)) neighbours.add(neighbourName(fa.ref, fa.offset!));
+  for (const nb of [...neighbours].sort()) base.push(`${nb.startsWith('__p_') ? 'LAG' : 'LEAD'}(${nb.slice(4)}) OVER w AS ${nb}`);
   const join = needIdx ? ' JOIN __sq ON __src.__seq = __sq.__k' : '';
   const filter = def.stride !== undefined ? ` WHERE __sidx % ${def.stride} = 0` : '';
   ctes.push(`__s0 AS (\n  SELECT ${base.join(',\n    ')}\n  FROM __src${join}${filter}\n  WINDOW w AS (PARTITION BY __src.__seq ORDER BY __src.__ord)\n)`);
@@ -72,8 +80,8 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
   for (let s = 1; s < byStage.length; s++) {
     const fs = byStage[s] ?? [];
     if (fs.length === 0) continue;
-    const win = fs.some((f) => termsOf(f).some((t) => t.factors.some((fa) => (fa.offset ?? 0) !== 0)));
-    const sel = fs.map((f) => `${featureSQL(f, d)} AS ${f.name}`);
+    const win = fs.some((f) => termsOf(f).some((t) => t.factors.some((fa) => (fa.offset ?? 0) !== 0 && stage.get(fa.ref) !== 0)));
+    const sel = fs.map((f) => `${featureSQL(f, d, baseCols)} AS ${f.name}`);
     ctes.push(`__s${s} AS (\n  SELECT *,\n    ${sel.join(',\n    ')}\n  FROM ${prev}${win ? `\n  ${W}` : ''}\n)`);
     prev = `__s${s}`;
   }
@@ -90,29 +98,31 @@ function termsOf(f: Feature): Term[] {
   return out;
 }
 
-function factorSQL(fa: Factor, d: Dialect): string {
+const neighbourName = (ref: string, offset: number): string => `${offset < 0 ? '__p_' : '__n_'}${ref}`;
+
+function factorSQL(fa: Factor, d: Dialect, base: ReadonlySet<string>): string {
   const o = fa.offset ?? 0;
-  const v = o === 0 ? fa.ref : o < 0 ? `LAG(${fa.ref}) OVER w` : `LEAD(${fa.ref}) OVER w`;
+  const v = o === 0 ? fa.ref : base.has(fa.ref) ? neighbourName(fa.ref, o) : o < 0 ? `LAG(${fa.ref}) OVER w` : `LEAD(${fa.ref}) OVER w`;
   return fa.shift === undefined || fa.shift === 0 ? v : `(${v} - ${d.num(fa.shift)})`;
 }
 
-function sumSQL(terms: readonly Term[], d: Dialect): string {
+function sumSQL(terms: readonly Term[], d: Dialect, base: ReadonlySet<string>): string {
   if (terms.length === 0) return d.num(0);
   return terms
     .map((t) => {
       if (t.factors.length === 0) return d.num(t.coef);
-      const p = t.factors.map((fa) => factorSQL(fa, d)).join(' * ');
+      const p = t.factors.map((fa) => factorSQL(fa, d, base)).join(' * ');
       return t.coef === 1 ? p : `${d.num(t.coef)} * ${p}`;
     })
     .join(' + ');
 }
 
-function featureSQL(f: Feature, d: Dialect): string {
+function featureSQL(f: Feature, d: Dialect, base: ReadonlySet<string>): string {
   const parts: string[] = [];
-  if (f.terms && f.terms.length > 0) parts.push(sumSQL(f.terms, d));
+  if (f.terms && f.terms.length > 0) parts.push(sumSQL(f.terms, d, base));
   const cases = Object.entries(f.byPos ?? {}).filter(([, ts]) => ts !== undefined);
   if (cases.length > 0) {
-    const w = cases.map(([p, ts]) => `WHEN ${POS_CODE[p as keyof typeof POS_CODE]} THEN ${sumSQL(ts!, d)}`).join(' ');
+    const w = cases.map(([p, ts]) => `WHEN ${POS_CODE[p as keyof typeof POS_CODE]} THEN ${sumSQL(ts!, d, base)}`).join(' ');
     parts.push(`(CASE __pos ${w} ELSE ${d.num(0)} END)`);
   }
   return parts.length === 0 ? d.num(0) : parts.length === 1 ? parts[0] : `(${parts.join(') + (')})`;

@@ -49,6 +49,25 @@ export class DuckDBConnectionAdapter implements SqlConnection {
     if (buf.length > 0) yield buf;
   }
 
+  async *streamColumns(sql: string, batchRows: number): AsyncIterable<Float64Array[]> {
+    void batchRows; // DuckDB's own vectors (2048 rows) are the batches
+    const res = await this.conn.stream(sql);
+    for (;;) {
+      const chunk = await res.fetchChunk();
+      if (chunk === null || chunk.rowCount === 0) break;
+      const n = chunk.rowCount, out: Float64Array[] = [];
+      for (let c = 0; c < chunk.columnCount; c++) {
+        const v = chunk.getColumnVector(c), col = new Float64Array(n);
+        for (let r = 0; r < n; r++) {
+          const item = v.getItem(r);
+          col[r] = item === null ? NaN : Number(item);
+        }
+        out.push(col);
+      }
+      yield out;
+    }
+  }
+
   async close(): Promise<void> {
     this.conn.closeSync();
     this.instance.closeSync();

@@ -21,6 +21,8 @@ export interface SqlConnection {
   query(sql: string): Promise<unknown[][]>;
   /** Rows of a query in batches (memory bounded by the batch). */
   stream(sql: string, batchRows: number): AsyncIterable<unknown[][]>;
+  /** A query whose columns are all numeric, in batches of columns (NULL → NaN). */
+  streamColumns(sql: string, batchRows: number): AsyncIterable<Float64Array[]>;
   close(): Promise<void>;
 }
 
@@ -92,26 +94,34 @@ export class EngineSource implements DataSource {
       `__sq AS (SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq)\n` +
       `SELECT __sidx, ${vals.map((_, i) => `v${i}`).join(', ')} FROM __src JOIN __sq ON __src.__seq = __sq.__k` +
       `${this.stride > 1 ? ` WHERE __sidx % ${this.stride} = 0` : ''} ORDER BY __sidx, __ord`;
-    const { dx, dy } = this;
-    let xs: number[] = [], ys: number[] = [], lengths: number[] = [], cur = -1;
+    const { dx, dy } = this, cap = this.chunkRows;
+    // Chunk buffers grow by doubling; a chunk is cut at the first sequence start once it holds ≥ chunkRows rows.
+    let x = new Float64Array(cap * dx), y = new Float64Array(cap * dy), lengths: number[] = [], rows = 0, cur = NaN;
     const emit = (): SequenceChunk => {
-      const c = makeChunk(dx, dy, Float64Array.from(xs), Float64Array.from(ys), lengths);
-      xs = [];
-      ys = [];
+      const c = makeChunk(dx, dy, x.slice(0, rows * dx), y.slice(0, rows * dy), lengths);
       lengths = [];
+      rows = 0;
       return c;
     };
-    for await (const batch of this.conn.stream(sql, 16384)) {
-      for (const r of batch) {
-        const s = toNumber(r[0]);
-        if (s !== cur) {
-          if (xs.length >= this.chunkRows * dx) yield emit();
+    for await (const cols of this.conn.streamColumns(sql, 16384)) {
+      const sid = cols[0], n = sid.length;
+      for (let r = 0; r < n; r++) {
+        if (sid[r] !== cur) {
+          if (rows >= cap) yield emit();
           lengths.push(0);
-          cur = s;
+          cur = sid[r];
+        }
+        if (rows * dx >= x.length) {
+          const nx = new Float64Array(2 * x.length), ny = new Float64Array(2 * Math.max(1, y.length));
+          nx.set(x);
+          ny.set(y);
+          x = nx;
+          y = ny;
         }
         lengths[lengths.length - 1]++;
-        for (let a = 0; a < dx; a++) xs.push(toNumber(r[1 + a]));
-        for (let i = 0; i < dy; i++) ys.push(toNumber(r[1 + dx + i]));
+        for (let a = 0; a < dx; a++) x[rows * dx + a] = cols[1 + a][r];
+        for (let i = 0; i < dy; i++) y[rows * dy + i] = cols[1 + dx + i][r];
+        rows++;
       }
     }
     if (lengths.length > 0) yield emit();

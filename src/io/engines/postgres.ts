@@ -53,6 +53,13 @@ export class PostgresConnection implements SqlConnection {
     }
   }
 
+  async *streamColumns(sql: string, batchRows: number): AsyncIterable<Float64Array[]> {
+    for await (const rows of this.stream(sql, batchRows)) {
+      const nc = rows[0].length;
+      yield Array.from({ length: nc }, (_, c) => Float64Array.from(rows, (r) => (r[c] === null ? NaN : Number(r[c]))));
+    }
+  }
+
   async close(): Promise<void> {
     await this.client.end();
   }

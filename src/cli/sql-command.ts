@@ -14,7 +14,7 @@ import { out } from './io.js';
 import { columns } from './report-command.js';
 
 /**
- * `gloree sql --dialect duckdb|postgres|spark|trino --table T --x … --y … [--seq C] [--time C] [--model M]`: print
+ * `gloree sql --dialect duckdb|postgres|spark|trino --table T|--from SQL --x … --y … [--seq C] [--time C] [--model M]`: print
  * the aggregate queries of a fit for teams that run them on their own cluster (docs/sql-engines.md). Pass 1
  * needs nothing fitted. Later passes inline constants of earlier stages, so they are printed from a model file
  * (`--model`, written by `gloree fit`): its input model for the moments pass and the control-variate normal
@@ -23,7 +23,9 @@ import { columns } from './report-command.js';
  */
 export interface SqlCommandOptions {
   dialect: string;
-  table: string;
+  table?: string;
+  /** A raw FROM item instead of --table, e.g. read_parquet('f.parquet', file_row_number = true). */
+  from?: string;
   x?: string;
   y?: string;
   seq?: string;
@@ -39,8 +41,9 @@ export function sqlQueries(o: SqlCommandOptions): { name: string; sql: string }[
   const x = columns(o.x), y = columns(o.y);
   if (!x || !y) throw new UserError('gloree sql: give the input and output columns (--x a,b,… --y c,…): the queries are printed without reading the table');
   if (o.time === undefined && o.order === undefined) throw new UserError('gloree sql: give --time C (the column that orders the steps of a sequence) or --order EXPR');
-  const from = o.table.split('.').map(d.ident).join('.');
-  const rel: Relation = { from, x, y, seq: o.seq, time: o.time, order: o.order, name: o.table };
+  if ((o.table === undefined) === (o.from === undefined)) throw new UserError('gloree sql: give one of --table NAME or --from SQL');
+  const from = o.from ?? o.table!.split('.').map(d.ident).join('.');
+  const rel: Relation = { from, x, y, seq: o.seq, time: o.time, order: o.order, name: o.table ?? o.from! };
   const dx = x.length, dy = y.length;
   const shift = o.shift ? o.shift.split(',').map(Number) : new Array<number>(dx).fill(0);
   if (shift.length !== dx || shift.some((v) => !Number.isFinite(v))) throw new UserError(`--shift: expected ${dx} comma-separated numbers`);
@@ -67,7 +70,8 @@ export function registerSqlCommand(program: Command): void {
     .command('sql')
     .description('print the aggregate SQL queries of a fit (DuckDB and PostgreSQL tested here; Spark SQL and Trino generated only)')
     .addOption(new Option('--dialect <d>', 'SQL dialect').choices([...DIALECTS]).default('duckdb'))
-    .requiredOption('--table <name>', 'table (or schema.table) holding the rows')
+    .option('--table <name>', 'table (or schema.table) holding the rows')
+    .option('--from <sql>', "or a FROM item in the dialect, e.g. \"read_parquet('data.parquet', file_row_number = true)\"")
     .option('--x <cols>', 'comma-separated input columns')
     .option('--y <cols>', 'comma-separated output columns')
     .option('--seq <col>', 'sequence-id column (without it the table is one sequence)')

@@ -72,6 +72,7 @@ test('DuckDB engine: bad input gets one-line errors naming the file and column',
   await bad('nan.csv', 'x1,y1\n1,2\nnan,3\n4,5\n', /column "x1" has 1 non-finite values/);
   await bad('ties.csv', 'seq,time,x1,y1\n0,1,1,2\n0,1,2,3\n0,2,4,5\n', /repeat the time column "time" value/, { time: 'time' });
   await bad('nulltime.csv', 'seq,time,x1,y1\n0,1,1,2\n0,,2,3\n0,2,4,5\n', /time column "time" has 1 NULL values/, { time: 'time' });
+  await bad('split.csv', 'seq,x1,y1\n0,1,2\n1,2,3\n0,4,5\n', /a sequence id appears again after other sequences \(1 time\(s\)\)/);
   await bad('notime.csv', 'seq,x1,y1\n0,1,2\n', /no such file|missing column "t"/, { time: 't' });
   await assert.rejects(openDuckDBFile(path.join(dir, 'absent.parquet')), /absent\.parquet: no such file/);
 });

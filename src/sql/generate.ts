@@ -48,6 +48,8 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
   if (def.groupBy.includes('uprev')) base.push('CASE WHEN LAG(__ord, 2) OVER w IS NULL THEN 1 ELSE 2 END AS __uprev');
   if (def.groupBy.includes('unext')) base.push('CASE WHEN LEAD(__ord, 2) OVER w IS NULL THEN 3 ELSE 2 END AS __unext');
   base.push('CASE WHEN LAG(__ord) OVER w = __ord THEN 1 ELSE 0 END AS __tie');
+  // In reading order (a dense row number) the rows of a sequence must be contiguous, as the file readers require.
+  base.push(rel.time === undefined ? 'CASE WHEN LAG(__ord) OVER w + 1 <> __ord THEN 1 ELSE 0 END AS __gap' : '0 AS __gap');
   // Neighbours of the base columns are taken here, in the one window of __s0: stage-1 features then need no
   // window of their own (each window stage is a sort of the whole relation).
   const baseCols = new Set<string>([...rel.x.map((_, a) => xName(a)), ...rel.y.map((_, i) => yName(i))]);
@@ -61,7 +63,7 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
   ctes.push(`__s0 AS (\n  SELECT ${base.join(',\n    ')}\n  FROM __src${join}${filter}\n  WINDOW w AS (PARTITION BY __src.__seq ORDER BY __src.__ord)\n)`);
   // Feature stages.
   const stage = new Map<string, number>();
-  const known = new Set<string>(['t1', '__tie', ...rel.x.map((_, a) => xName(a)), ...rel.y.map((_, i) => yName(i))]);
+  const known = new Set<string>(['t1', '__tie', '__gap', ...rel.x.map((_, a) => xName(a)), ...rel.y.map((_, i) => yName(i))]);
   for (const k of known) stage.set(k, 0);
   const byStage: Feature[][] = [];
   for (const f of def.features) {

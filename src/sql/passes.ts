@@ -80,7 +80,7 @@ export function inputPassDefinition(dx: number, dy: number, shift: ArrayLike<num
     ag.push({ name: `nulls_${c}`, fn: 'nulls', factors: [c] }, { name: `nonfinite_${c}`, fn: 'nonfinite', factors: [c] });
   }
   ag.push({ name: 'nulls_order', fn: 'nulls', factors: ['__ord'] }, { name: 'nulls_seq', fn: 'nulls', factors: ['__seq'] });
-  ag.push(sum('ties', ['__tie']), sum('sequences', [], 'first'));
+  ag.push(sum('ties', ['__tie']), sum('gaps', ['__gap']), sum('sequences', [], 'first'));
   ag.push({ name: 'minL', fn: 'min', factors: ['t1'], when: 'last' }, { name: 'maxL', fn: 'max', factors: ['t1'], when: 'last' });
   for (let a = 0; a < dx; a++) ag.push(sum(`sumE${a}`, [`e${a}`]), sum(`first${a}`, [`e${a}`], 'first'), sum(`last${a}`, [`e${a}`], 'last'));
   upper(dx, (a, b) => ag.push(sum(`S${a}_${b}`, [`e${a}`, `e${b}`]), sum(`SF${a}_${b}`, [`e${a}`, `e${b}`], 'first'), sum(`SL${a}_${b}`, [`e${a}`, `e${b}`], 'last')));

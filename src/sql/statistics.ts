@@ -39,6 +39,8 @@ export interface InputPassResult {
   nullOrder: number;
   nullSeq: number;
   ties: number;
+  /** Rows whose sequence had other rows in between (reading order only). */
+  gaps: number;
 }
 
 export function readInputPass(def: PassDefinition, rows: ResultRow[], dx: number, dy: number, shift: ArrayLike<number>): InputPassResult {
@@ -90,6 +92,7 @@ export function readInputPass(def: PassDefinition, rows: ResultRow[], dx: number
     nullOrder: g('nulls_order'),
     nullSeq: g('nulls_seq'),
     ties: g('ties'),
+    gaps: g('gaps'),
   };
 }
 

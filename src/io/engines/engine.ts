@@ -194,5 +194,8 @@ export function checkInputPass(src: EngineSource, r: InputPassResult, minLength:
     const what = rel.time !== undefined ? `time column ${JSON.stringify(rel.time)}` : 'reading order';
     throw new UserError(`${name}: ${r.ties} rows repeat the ${what} value of the previous step of their sequence; the steps of a sequence must be strictly ordered`);
   }
+  if (r.gaps > 0) {
+    throw new UserError(`${name}: a sequence id appears again after other sequences (${r.gaps} time(s)); the rows of a sequence must be contiguous in the file: sort it by sequence, or give the time column`);
+  }
   if (r.minLength < minLength) throw new UserError(`${name}: a sequence has ${r.minLength} step(s); at least ${minLength} are needed`);
 }

@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeDataFile } from '../src/io/open.js';
 import { openDuckDBFile } from '../src/io/engines/duckdb.js';
-import { comparePasses, randomData } from './sql-fixtures.js';
+import { close, comparePasses, randomData } from './sql-fixtures.js';
+import { Matrix } from '../src/linalg/matrix.js';
+import { VAR1Stats, estimateVAR1 } from '../src/input/fit.js';
+import { momentPass } from '../src/moments/accumulator.js';
+import { ControlVariate } from '../src/moments/control.js';
+import { ProjectedMixedAccumulator } from '../src/moments/mixed.js';
+import { T1Accumulator, T2Accumulator } from '../src/moments/single.js';
+import { runAccumulators } from '../src/sql/accumulators.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gloree-sql-duckdb-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,4 +82,33 @@ test('DuckDB engine: bad input gets one-line errors naming the file and column',
   await bad('split.csv', 'seq,x1,y1\n0,1,2\n1,2,3\n0,4,5\n', /a sequence id appears again after other sequences \(1 time\(s\)\)/);
   await bad('notime.csv', 'seq,x1,y1\n0,1,2\n', /no such file|missing column "t"/, { time: 't' });
   await assert.rejects(openDuckDBFile(path.join(dir, 'absent.parquet')), /absent\.parquet: no such file/);
+});
+
+test('runAccumulators: an accumulator list filled through DuckDB equals momentPass over the chunk', async () => {
+  const { chunk } = randomData(13, 200);
+  const file = path.join(dir, 'accs.parquet');
+  await writeDataFile(file, chunk, { format: 'parquet' });
+  const src = await openDuckDBFile(file);
+  try {
+    const model = estimateVAR1(new VAR1Stats(3).add(chunk)).model;
+    const cv = new ControlVariate(3, 2, { center: model.mean });
+    momentPass(null, chunk, [cv]);
+    const cvFit = cv.solve();
+    const G = Matrix.from([[0.5, -1], [1, 0.2], [0.3, 0.7]]), W = Matrix.from([[1, 0.4], [-0.3, 0.8]]);
+    const make = () => [
+      new T1Accumulator(model, 2, { skipLast: 1 }),
+      new T2Accumulator(model, 2),
+      new ProjectedMixedAccumulator(model, 2, 'next', W, G, G, { target: 'residual' }),
+      new ControlVariate(3, 2, { center: model.mean }),
+    ];
+    const got = make(), want = make();
+    await runAccumulators(src, got, { model, yShift: [0, 0], cvFit });
+    momentPass(model, chunk, want, cvFit);
+    for (let k = 0; k < got.length; k++) {
+      assert.equal(got[k].count, want[k].count, want[k].type);
+      close(got[k].sum, want[k].sum, want[k].type);
+    }
+  } finally {
+    await src.conn.close();
+  }
 });

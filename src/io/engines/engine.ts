@@ -89,11 +89,17 @@ export class EngineSource implements DataSource {
     const order = rel.time !== undefined ? q(rel.time) : rel.order!;
     const seq = rel.seq !== undefined ? q(rel.seq) : '0';
     const vals = [...rel.x, ...rel.y].map((c) => d.toDouble(q(c)));
+    const cols = `${seq} AS __seq, ${vals.map((v, i) => `${v} AS v${i}`).join(', ')}`;
+    // In reading order (pass 1 checked that sequences are contiguous there) a plain scan keeps the file order
+    // (DuckDB preserves insertion order), so no sort and no sequence numbering are needed; a time column or a
+    // sample needs both.
     const sql =
-      `WITH __src AS (SELECT ${seq} AS __seq, ${order} AS __ord, ${vals.map((v, i) => `${v} AS v${i}`).join(', ')} FROM ${rel.from}),\n` +
-      `__sq AS (SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq)\n` +
-      `SELECT __sidx, ${vals.map((_, i) => `v${i}`).join(', ')} FROM __src JOIN __sq ON __src.__seq = __sq.__k` +
-      `${this.stride > 1 ? ` WHERE __sidx % ${this.stride} = 0` : ''} ORDER BY __sidx, __ord`;
+      rel.time === undefined && this.stride === 1 && this.conn.dialect.name === 'duckdb'
+        ? `SELECT ${cols} FROM ${rel.from}`
+        : `WITH __src AS (SELECT ${seq} AS __seq, ${order} AS __ord, ${vals.map((v, i) => `${v} AS v${i}`).join(', ')} FROM ${rel.from}),\n` +
+          `__sq AS (SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq)\n` +
+          `SELECT __sidx, ${vals.map((_, i) => `v${i}`).join(', ')} FROM __src JOIN __sq ON __src.__seq = __sq.__k` +
+          `${this.stride > 1 ? ` WHERE __sidx % ${this.stride} = 0` : ''} ORDER BY __sidx, __ord`;
     const { dx, dy } = this, cap = this.chunkRows;
     // Chunk buffers grow by doubling; a chunk is cut at the first sequence start once it holds ≥ chunkRows rows.
     let x = new Float64Array(cap * dx), y = new Float64Array(cap * dy), lengths: number[] = [], rows = 0, cur = NaN;

@@ -28,6 +28,7 @@ const BENCHES: [string, string, string][] = [
   ['refine', 'refine.ts', 'benchRefine'],
   ['poly', 'poly.ts', 'benchPoly'],
   ['bptt', 'bptt.ts', 'benchBPTT'],
+  ['sql', 'sql.ts', 'benchSQL'],
 ];
 
 async function runChild(name: string, resultFile: string): Promise<void> {

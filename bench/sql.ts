@@ -13,7 +13,7 @@
  * that reads (dx + dy + 1) float64 per row cannot beat bandwidth / (8·(dx + dy + 1)) rows/s.
  * Each variant runs in its own child process (peak RSS per process).
  *
- *   node --import tsx bench/sql.ts [--rows 1e7] [--long]    (--long adds a DuckDB-only 1e8-row run)
+ *   node --import tsx bench/sql.ts [--rows 1e7] [--1e8]    (--1e8 adds a DuckDB-only 1e8-row run)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -143,8 +143,10 @@ function child(kind: string, file: string): unknown {
 
 export async function benchSQL(): Promise<unknown> {
   const argRows = process.argv.indexOf('--rows');
-  const rows = argRows >= 0 ? Number(process.argv[argRows + 1]) : 1e7;
-  const long = process.argv.includes('--long') || process.env.GLOREE_BENCH_LONG === '1';
+  // 1e7 rows run standalone (the issue's size); from `npm run bench` 1e6 unless --long (1e7 takes minutes).
+  const standalone = import.meta.url === pathToFileURL(process.argv[1]).href;
+  const rows = argRows >= 0 ? Number(process.argv[argRows + 1]) : standalone || process.env.GLOREE_BENCH_LONG === '1' ? 1e7 : 1e6;
+  const long = process.argv.includes('--1e8');
   const dir = mkdtempSync(path.join(tmpdir(), 'gloree-bench-sql-'));
   // In child processes: ru_maxrss survives exec, so a child forked from a parent that held the 1 GiB
   // bandwidth array (or DuckDB's generation buffers) would report the parent's peak as its own.

@@ -27,7 +27,10 @@ import { estimateVAR1 } from '../src/input/fit.js';
 import { defaultQuadraticMode } from '../src/moments/control.js';
 import { openDataSource } from '../src/io/open.js';
 import { fitGloree } from '../src/learn/gloree.js';
-import { cpOfT2, outputLayerPass, solveOutputLayer, runLog, t2AndRank } from '../src/learn/common.js';
+import { cpOfT2 } from '../src/learn/identify/quadratic.js';
+import { outputLayerPass, solveOutputLayer } from '../src/learn/output-layer.js';
+import { runLog } from '../src/learn/options.js';
+import { t2AndRank } from '../src/learn/data-passes.js';
 import { openDuckDBFile } from '../src/io/engines/duckdb.js';
 import { controlPassDefinition, mixedPassDefinition, momentsPassDefinition } from '../src/sql/passes.js';
 import { readControlVariate, readMixed, readT2Halves } from '../src/sql/statistics.js';
@@ -58,7 +61,7 @@ async function inProcess(file: string): Promise<{ seconds: number; timings: Reco
   const r = await fitGloree(await openDataSource(file), { hidden: DH, refine: false });
   const seconds = (performance.now() - t0) / 1000;
   const p = r.params;
-  return { seconds, timings: r.diagnostics.timingsMs, model: { A1: p.A1.toArray(), U: p.U.toArray(), A2: p.A2.toArray() } };
+  return { seconds, timings: r.timingsMs, model: { A1: p.A1.toArray(), U: p.U.toArray(), A2: p.A2.toArray() } };
 }
 
 /** The same passes through DuckDB (see the file comment). */
@@ -108,7 +111,7 @@ async function hybrid(file: string): Promise<{ seconds: number; timings: Record<
   try {
     const r = await fitGloree(src, { hidden: DH, refine: false });
     const p = r.params;
-    return { seconds: (performance.now() - t0) / 1000, timings: r.diagnostics.timingsMs, model: { A1: p.A1.toArray(), U: p.U.toArray(), A2: p.A2.toArray() } };
+    return { seconds: (performance.now() - t0) / 1000, timings: r.timingsMs, model: { A1: p.A1.toArray(), U: p.U.toArray(), A2: p.A2.toArray() } };
   } finally {
     await src.conn.close();
   }

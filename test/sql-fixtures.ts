@@ -8,7 +8,7 @@ import { momentPass, chunkScores } from '../src/moments/accumulator.js';
 import { T1Accumulator, T2Accumulator } from '../src/moments/single.js';
 import { ControlVariate, ControlVariateFit, QuadraticMode } from '../src/moments/control.js';
 import { ProjectedMixedAccumulator } from '../src/moments/mixed.js';
-import { centredChunk, strideSubchunk } from '../src/learn/common.js';
+import { centredChunk, strideSubchunk } from '../src/learn/chunks.js';
 import { EngineSource } from '../src/io/engines/engine.js';
 import { controlPassDefinition, mixedPassDefinition, momentsPassDefinition, MixedPassSpec } from '../src/sql/passes.js';
 import { readControlVariate, readMixed, readResidualMoments, readT1, readT2Halves } from '../src/sql/statistics.js';

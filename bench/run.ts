@@ -30,6 +30,7 @@ const BENCHES: [string, string, string][] = [
   ['bptt', 'bptt.ts', 'benchBPTT'],
   ['activations', 'activations.ts', 'benchActivations'],
   ['import', 'import.ts', 'benchImport'],
+  ['sql', 'sql.ts', 'benchSQL'],
 ];
 
 async function runChild(name: string, resultFile: string): Promise<void> {

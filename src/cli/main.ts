@@ -6,6 +6,7 @@ import { BlowUpError } from '../models/iornn.js';
 import { SCENARIOS } from '../models/simulate.js';
 import { Sink, UsageError, err, setSink } from './io.js';
 import { reportCommand } from './report-command.js';
+import { registerSqlCommand } from './sql-command.js';
 import { demoCommand, evaluateCommand, fitCommand, predictCommand, simulateCommand } from './commands.js';
 
 /**
@@ -118,6 +119,7 @@ export function buildProgram(sink?: Sink): Command {
       .option('--truth <model.json>', 'true model: parameter errors and NMSE against its noise-free outputs'),
   ).action(async (model, data, o) => reportCommand(model, data, o));
 
+  registerSqlCommand(program);
   return program;
 }
 

@@ -60,13 +60,9 @@ export class VAR1Stats {
     // cross-products Σ_t e_t e_{t−1}ᵀ over transitions, and e, e eᵀ of every first and last step. The pair
     // statistics of z_t = [x_{t−1}; x_t] follow: transitions see every row but the last of each sequence as
     // x_{t−1} and every row but the first as x_t. Then a Chan merge.
-    const b = new VAR1Stats(dx);
     const n = chunk.rows;
-    b.n = n;
-    b.sequences = chunk.lengths.length;
     const shift = new Float64Array(dx);
     for (let a = 0; a < dx; a++) shift[a] = colSum[a] / n;
-    const D = 2 * dx;
     const S = new Float64Array(dx * dx), X10 = new Float64Array(dx * dx);
     const sumE = new Float64Array(dx), sumFirst = new Float64Array(dx), sumLast = new Float64Array(dx);
     const SFirst = new Float64Array(dx * dx), SLast = new Float64Array(dx * dx);
@@ -119,6 +115,36 @@ export class VAR1Stats {
         }
       }
     }
+    return this.merge(VAR1Stats.fromCentredSums(dx, { n, sequences: chunk.lengths.length, m, shift, sumE, S, X10, sumFirst, sumLast, SFirst, SLast }));
+  }
+
+  /**
+   * Statistics of n steps (in `sequences` sequences, m transitions) from their sums about `shift` (e = x − shift):
+   * Σ e, Σ e eᵀ (upper triangle read), the lag products X10 = Σ_{t>0} e_t e_{t−1}ᵀ, and Σ e, Σ e eᵀ (upper) of every
+   * first and last step. `add` builds its chunk's statistics with it; the SQL engines build them from one
+   * aggregate query (src/sql/passes.ts).
+   */
+  static fromCentredSums(
+    dx: number,
+    c: {
+      n: number;
+      sequences: number;
+      m: number;
+      shift: Float64Array;
+      sumE: Float64Array;
+      S: Float64Array;
+      X10: Float64Array;
+      sumFirst: Float64Array;
+      sumLast: Float64Array;
+      SFirst: Float64Array;
+      SLast: Float64Array;
+    },
+  ): VAR1Stats {
+    const { n, m, shift, sumE, S, X10, sumFirst, sumLast, SFirst, SLast } = c;
+    const b = new VAR1Stats(dx);
+    b.n = n;
+    b.sequences = c.sequences;
+    const D = 2 * dx;
     // Mean and centred comoment of all steps: Σ (e − ē)(e − ē)ᵀ = Σ e eᵀ − n ē ēᵀ.
     for (let a = 0; a < dx; a++) b.mean[a] = shift[a] + sumE[a] / n;
     for (let a = 0; a < dx; a++) for (let c = a; c < dx; c++) b.M2[a * dx + c] = S[a * dx + c] - (sumE[a] * sumE[c]) / n;
@@ -145,7 +171,7 @@ export class VAR1Stats {
       for (let a = 0; a < dx; a++) for (let c = 0; c < dx; c++) P[c * D + dx + a] = P[(dx + a) * D + c];
       symmetrizeUpper(P, D);
     }
-    return this.merge(b);
+    return b;
   }
 
   /** this ← this ∪ other (Chan's pairwise update). */

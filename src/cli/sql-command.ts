@@ -1,0 +1,85 @@
+import { Command, Option } from 'commander';
+import { UserError } from '../io/errors.js';
+import { inputModelFromJSON, InputModelJSON } from '../input/model.js';
+import '../input/gaussian.js';
+import { pinv } from '../linalg/pinv.js';
+import { transpose } from '../linalg/matrix.js';
+import { loadModel } from '../models/serialize.js';
+import { defaultQuadraticMode } from '../moments/control.js';
+import { DIALECTS, dialect } from '../sql/dialect.js';
+import { Relation, passSQL } from '../sql/generate.js';
+import { controlPassDefinition, inputPassDefinition, mixedPassDefinition, momentsPassDefinition } from '../sql/passes.js';
+import { PassDefinition } from '../sql/definition.js';
+import { out } from './io.js';
+import { columns } from './report-command.js';
+
+/**
+ * `gloree sql --dialect duckdb|postgres|spark|trino --table T|--from SQL --x … --y … [--seq C] [--time C] [--model M]`: print
+ * the aggregate queries of a fit for teams that run them on their own cluster (docs/sql-engines.md). Pass 1
+ * needs nothing fitted. Later passes inline constants of earlier stages, so they are printed from a model file
+ * (`--model`, written by `gloree fit`): its input model for the moments pass and the control-variate normal
+ * equations, and its A1, A2 for the projected mixed moment (centred target). DuckDB and PostgreSQL are tested
+ * here; Spark SQL and Trino are generated only.
+ */
+export interface SqlCommandOptions {
+  dialect: string;
+  table?: string;
+  /** A raw FROM item instead of --table, e.g. read_parquet('f.parquet', file_row_number = true). */
+  from?: string;
+  x?: string;
+  y?: string;
+  seq?: string;
+  time?: string;
+  order?: string;
+  model?: string;
+  shift?: string;
+  controlStride?: number;
+}
+
+export function sqlQueries(o: SqlCommandOptions): { name: string; sql: string }[] {
+  const d = dialect(o.dialect);
+  const x = columns(o.x), y = columns(o.y);
+  if (!x || !y) throw new UserError('gloree sql: give the input and output columns (--x a,b,… --y c,…): the queries are printed without reading the table');
+  if (o.time === undefined && o.order === undefined) throw new UserError('gloree sql: give --time C (the column that orders the steps of a sequence) or --order EXPR');
+  if ((o.table === undefined) === (o.from === undefined)) throw new UserError('gloree sql: give one of --table NAME or --from SQL');
+  const from = o.from ?? o.table!.split('.').map(d.ident).join('.');
+  const rel: Relation = { from, x, y, seq: o.seq, time: o.time, order: o.order, name: o.table ?? o.from! };
+  const dx = x.length, dy = y.length;
+  const shift = o.shift ? o.shift.split(',').map(Number) : new Array<number>(dx).fill(0);
+  if (shift.length !== dx || shift.some((v) => !Number.isFinite(v))) throw new UserError(`--shift: expected ${dx} comma-separated numbers`);
+  const defs: PassDefinition[] = [inputPassDefinition(dx, dy, shift)];
+  if (o.model !== undefined) {
+    const m = loadModel(o.model);
+    if (m.inputModel === undefined) throw new UserError(`${o.model}: the model file has no input model`);
+    const model = inputModelFromJSON(m.inputModel as InputModelJSON);
+    if (model.dx !== dx) throw new UserError(`${o.model}: the model has dx = ${model.dx}, --x names ${dx} columns`);
+    // The fit's ȳ is not stored in the model file; b stands in for the centring (any constant keeps T2 unbiased, E[S2] = 0).
+    const yMean = m.params.b ? Array.from(m.params.b) : new Array<number>(dy).fill(0);
+    defs.push(momentsPassDefinition({ model, yMean, t2: true, t1: true, residualMoments: true }));
+    defs.push(controlPassDefinition(dx, dy, defaultQuadraticMode(dx), model.mean, o.controlStride ?? 1));
+    if (m.params.kind === 'iornn') {
+      const G = pinv(m.params.A1).pinv;
+      defs.push(mixedPassDefinition({ model, direction: 'prev', demix: pinv(transpose(m.params.A2)).pinv, first: G, pair: G, target: { kind: 'centred', yMean } }));
+    }
+  }
+  return defs.map((def) => ({ name: def.name, sql: passSQL(def, rel, d) }));
+}
+
+export function registerSqlCommand(program: Command): void {
+  program
+    .command('sql')
+    .description('print the aggregate SQL queries of a fit (DuckDB and PostgreSQL tested here; Spark SQL and Trino generated only)')
+    .addOption(new Option('--dialect <d>', 'SQL dialect').choices([...DIALECTS]).default('duckdb'))
+    .option('--table <name>', 'table (or schema.table) holding the rows')
+    .option('--from <sql>', "or a FROM item in the dialect, e.g. \"read_parquet('data.parquet', file_row_number = true)\"")
+    .option('--x <cols>', 'comma-separated input columns')
+    .option('--y <cols>', 'comma-separated output columns')
+    .option('--seq <col>', 'sequence-id column (without it the table is one sequence)')
+    .option('--time <col>', 'column that orders the steps of a sequence')
+    .option('--order <expr>', 'SQL expression of the reading order, instead of --time')
+    .option('--shift <values>', 'centre for the pass-1 comoments (comma-separated; default 0)')
+    .option('--model <model.json>', 'also print the later passes with the constants of this fitted model')
+    .action((o: SqlCommandOptions) => {
+      for (const q of sqlQueries(o)) out(`${q.sql};\n`);
+    });
+}

@@ -1,0 +1,207 @@
+import { DataSource, SequenceChunk, makeChunk } from '../dataset.js';
+import { UserError } from '../errors.js';
+import { resolveColumns } from '../columns.js';
+import { Dialect } from '../../sql/dialect.js';
+import { PassDefinition, ResultRow } from '../../sql/definition.js';
+import { Relation, passSQL } from '../../sql/generate.js';
+import { inputPassDefinition } from '../../sql/passes.js';
+import { InputPassResult, readInputPass } from '../../sql/statistics.js';
+
+/**
+ * What the DuckDB and PostgreSQL engines share: column resolution with the same rules and messages as the file
+ * readers (src/io/columns.ts), the input checks of pass 1 turned into one-line UserErrors, running a pass
+ * definition, and streaming ordered whole sequences back as chunks (for the passes that cannot be one SQL
+ * aggregate: the output-layer sums need the RNN recursion, sequential in time, and the refinement needs rows).
+ */
+
+/** The primitive an engine supplies: run SQL, streaming rows (arrays of values: number, bigint, string or null). */
+export interface SqlConnection {
+  readonly dialect: Dialect;
+  /** All rows of a query. */
+  query(sql: string): Promise<unknown[][]>;
+  /** Rows of a query in batches (memory bounded by the batch). */
+  stream(sql: string, batchRows: number): AsyncIterable<unknown[][]>;
+  /** A query whose columns are all numeric, in batches of columns (NULL → NaN). */
+  streamColumns(sql: string, batchRows: number): AsyncIterable<Float64Array[]>;
+  close(): Promise<void>;
+}
+
+export interface EngineColumns {
+  x?: string[];
+  y?: string[];
+  seq?: string;
+  time?: string;
+}
+
+/** An opened relation on an engine: the passes of a fit run against it. */
+export class EngineSource implements DataSource {
+  readonly dx: number;
+  readonly dy: number;
+  readonly inMemory = false;
+  readonly columns: { x: readonly string[]; y: readonly string[]; seq?: string };
+  constructor(
+    readonly conn: SqlConnection,
+    readonly relation: Relation,
+    /** Rows per streamed chunk (whole sequences: a chunk is cut at the first sequence start past this). */
+    readonly chunkRows = 65536,
+    /** Stream only the sequences with index ≡ 0 (mod stride) (the refinement's bounded sample). */
+    readonly stride = 1,
+  ) {
+    this.dx = relation.x.length;
+    this.dy = relation.y.length;
+    this.columns = { x: relation.x, y: relation.y, ...(relation.seq !== undefined ? { seq: relation.seq } : {}) };
+  }
+  get name(): string {
+    return this.relation.name;
+  }
+
+  /** Run one pass definition; its result rows in group-key order. */
+  async run(def: PassDefinition): Promise<ResultRow[]> {
+    const sql = passSQL(def, this.relation, this.conn.dialect);
+    let raw: unknown[][];
+    try {
+      raw = await this.conn.query(sql);
+    } catch (e) {
+      throw new UserError(`${this.name}: the ${def.name} query failed: ${redact((e as Error).message)}`);
+    }
+    const nk = def.groupBy.length;
+    return raw.map((r) => {
+      const keys: ResultRow['keys'] = {};
+      def.groupBy.forEach((k, i) => (keys[k] = toNumber(r[i])));
+      return { keys, n: toNumber(r[nk]), values: Float64Array.from(r.slice(nk + 1), (v) => (v === null || v === undefined ? NaN : toNumber(v))) };
+    });
+  }
+
+  /** Pass 1 with every input check of the file readers (see `checkInputPass`). */
+  async inputPass(minLength = 1): Promise<InputPassResult> {
+    // The shift only guards rounding (src/input/fit.ts): the mean of the first rows is close enough.
+    const q = this.conn.dialect.ident;
+    const head = await this.conn.query(`SELECT ${this.relation.x.map((c) => `AVG(${this.conn.dialect.toDouble(q(c))})`).join(', ')} FROM (SELECT * FROM ${this.relation.from} LIMIT 1000) h`);
+    const shift = head[0].map((v) => (v === null || !Number.isFinite(toNumber(v)) ? 0 : toNumber(v)));
+    const def = inputPassDefinition(this.dx, this.dy, shift);
+    const res = readInputPass(def, await this.run(def), this.dx, this.dy, shift);
+    checkInputPass(this, res, minLength);
+    return res;
+  }
+
+  async *chunks(): AsyncGenerator<SequenceChunk> {
+    const { dialect: d } = this.conn, rel = this.relation, q = d.ident;
+    const order = rel.time !== undefined ? q(rel.time) : rel.order!;
+    const seq = rel.seq !== undefined ? q(rel.seq) : '0';
+    const vals = [...rel.x, ...rel.y].map((c) => d.toDouble(q(c)));
+    const cols = `${seq} AS __seq, ${vals.map((v, i) => `${v} AS v${i}`).join(', ')}`;
+    // In reading order (pass 1 checked that sequences are contiguous there) a plain scan keeps the file order
+    // (DuckDB preserves insertion order), so no sort and no sequence numbering are needed; a time column or a
+    // sample needs both.
+    const sql =
+      rel.time === undefined && this.stride === 1 && this.conn.dialect.name === 'duckdb'
+        ? `SELECT ${cols} FROM ${rel.from}`
+        : `WITH __src AS (SELECT ${seq} AS __seq, ${order} AS __ord, ${vals.map((v, i) => `${v} AS v${i}`).join(', ')} FROM ${rel.from}),\n` +
+          `__sq AS (SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq)\n` +
+          `SELECT __sidx, ${vals.map((_, i) => `v${i}`).join(', ')} FROM __src JOIN __sq ON __src.__seq = __sq.__k` +
+          `${this.stride > 1 ? ` WHERE __sidx % ${this.stride} = 0` : ''} ORDER BY __sidx, __ord`;
+    const { dx, dy } = this, cap = this.chunkRows;
+    // Chunk buffers grow by doubling; a chunk is cut at the first sequence start once it holds ≥ chunkRows rows.
+    let x = new Float64Array(cap * dx), y = new Float64Array(cap * dy), lengths: number[] = [], rows = 0, cur = NaN;
+    const emit = (): SequenceChunk => {
+      const c = makeChunk(dx, dy, x.slice(0, rows * dx), y.slice(0, rows * dy), lengths);
+      lengths = [];
+      rows = 0;
+      return c;
+    };
+    for await (const cols of this.conn.streamColumns(sql, 16384)) {
+      const sid = cols[0], n = sid.length;
+      for (let r = 0; r < n; r++) {
+        if (sid[r] !== cur) {
+          if (rows >= cap) yield emit();
+          lengths.push(0);
+          cur = sid[r];
+        }
+        if (rows * dx >= x.length) {
+          const nx = new Float64Array(2 * x.length), ny = new Float64Array(2 * Math.max(1, y.length));
+          nx.set(x);
+          ny.set(y);
+          x = nx;
+          y = ny;
+        }
+        lengths[lengths.length - 1]++;
+        for (let a = 0; a < dx; a++) x[rows * dx + a] = cols[1 + a][r];
+        for (let i = 0; i < dy; i++) y[rows * dy + i] = cols[1 + dx + i][r];
+        rows++;
+      }
+    }
+    if (lengths.length > 0) yield emit();
+  }
+
+  /** The same relation streamed as a bounded sample: every `stride`-th sequence. */
+  sample(stride: number): EngineSource {
+    return new EngineSource(this.conn, this.relation, this.chunkRows, stride);
+  }
+}
+
+export function toNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string') return Number(v);
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v === null || v === undefined) return NaN;
+  return Number(String(v));
+}
+
+/** Remove `user:password@` from any URL in a message (credentials never reach messages, logs or model files). */
+export function redact(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, '$1').replace(/password=[^\s&]*/gi, 'password=***');
+}
+
+/** A numeric SQL type name (DuckDB / PostgreSQL spellings). */
+export function isNumericType(type: string): boolean {
+  return /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*|INT[248]?|FLOAT[48]|DOUBLE PRECISION)$/i.test(type.trim());
+}
+
+const ORDER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*|INT[248]?|FLOAT[48]|DOUBLE PRECISION|DATE|TIMESTAMP.*|TIME.*)$/i;
+
+/**
+ * The relation's columns from its (name, type) list, with the file readers' selection rules (explicit names, else
+ * x1.., y1.., and "seq" if present) and messages; selected value columns must be numeric, the time column
+ * numeric or temporal.
+ */
+export function resolveRelation(name: string, from: string, columns: { name: string; type: string }[], sel: EngineColumns, order?: string): Relation {
+  const header = columns.map((c) => c.name);
+  const layout = resolveColumns(header, { x: sel.x, y: sel.y, seq: sel.seq, requireY: true }, name);
+  const typeOf = new Map(columns.map((c) => [c.name, c.type]));
+  for (const c of [...layout.x, ...layout.y]) {
+    const t = typeOf.get(c)!;
+    if (!isNumericType(t)) throw new UserError(`${name}: column ${JSON.stringify(c)} has type ${t}; expected a number`);
+  }
+  if (sel.time !== undefined) {
+    const t = typeOf.get(sel.time);
+    if (t === undefined) throw new UserError(`${name}: missing column ${JSON.stringify(sel.time)} (the --time column; have: ${header.slice(0, 20).join(',')})`);
+    if (!ORDER_TYPES.test(t)) throw new UserError(`${name}: time column ${JSON.stringify(sel.time)} has type ${t}; expected a number, date or timestamp`);
+  }
+  if (layout.seq !== undefined && !/INT|DECIMAL|NUMERIC/i.test(typeOf.get(layout.seq)!)) {
+    throw new UserError(`${name}: sequence column ${JSON.stringify(layout.seq)} has type ${typeOf.get(layout.seq)}; expected an integer sequence id`);
+  }
+  if (sel.time === undefined && order === undefined) {
+    throw new UserError(`${name}: a table has no row order; give the time column (--time C) that orders the steps of a sequence`);
+  }
+  return { from, x: layout.x, y: layout.y, seq: layout.seq, time: sel.time, order, name };
+}
+
+/** Pass 1's checks as one-line UserErrors (the same conditions as the file readers and src/learn/common.ts). */
+export function checkInputPass(src: EngineSource, r: InputPassResult, minLength: number): void {
+  const rel = src.relation, name = src.name;
+  const colName = (c: string) => (c.startsWith('x') ? rel.x[Number(c.slice(1))] : rel.y[Number(c.slice(1))]);
+  if (r.nullSeq > 0) throw new UserError(`${name}: sequence column ${JSON.stringify(rel.seq)} has ${r.nullSeq} NULL values; expected an integer sequence id on every row`);
+  if (r.nullOrder > 0) throw new UserError(`${name}: time column ${JSON.stringify(rel.time)} has ${r.nullOrder} NULL values; expected a time on every row`);
+  for (const [c, k] of r.nulls) if (k > 0) throw new UserError(`${name}: column ${JSON.stringify(colName(c))} has ${k} NULL values; expected a number on every row`);
+  for (const [c, k] of r.nonFinite) if (k > 0) throw new UserError(`${name}: column ${JSON.stringify(colName(c))} has ${k} non-finite values (NaN or Infinity); expected finite numbers`);
+  if (r.rows === 0) throw new UserError(`${name}: no data rows`);
+  if (r.ties > 0) {
+    const what = rel.time !== undefined ? `time column ${JSON.stringify(rel.time)}` : 'reading order';
+    throw new UserError(`${name}: ${r.ties} rows repeat the ${what} value of the previous step of their sequence; the steps of a sequence must be strictly ordered`);
+  }
+  if (r.gaps > 0) {
+    throw new UserError(`${name}: a sequence id appears again after other sequences (${r.gaps} time(s)); the rows of a sequence must be contiguous in the file: sort it by sequence, or give the time column`);
+  }
+  if (r.minLength < minLength) throw new UserError(`${name}: a sequence has ${r.minLength} step(s); at least ${minLength} are needed`);
+}

@@ -1,0 +1,63 @@
+import { InputModel } from '../input/model.js';
+import { Matrix } from '../linalg/matrix.js';
+import { MomentAccumulator } from '../moments/accumulator.js';
+import { ControlVariateFit } from '../moments/control.js';
+import { PassDefinition, ResultRow } from './definition.js';
+import { controlPassDefinition, mixedPassDefinition, MixedPassSpec, momentsPassDefinition } from './passes.js';
+import { readControlVariate, readMixed, readT1, readT2Halves } from './statistics.js';
+
+/**
+ * The accumulator-list form of a pass for the engines: what `momentPass(model, chunk, accs, cvFit)` does over every
+ * chunk, done by one aggregate query per accumulator, each accumulator's state loaded from the result rows.
+ * This is the hook for a pass runner: a stage that declares its pass as a list of accumulators (instead of a
+ * closure over chunks) runs unchanged on a file in-process or on an engine.
+ *
+ * `yShift`: the constant subtracted from y for the accumulators that target y (the learners centre y by ȳ before
+ * their T2 / T1 / centred mixed moments); zeros when y is used raw. Residual-target accumulators read `cvFit`.
+ */
+export interface EngineLike {
+  run(def: PassDefinition): Promise<ResultRow[]>;
+}
+
+export async function runAccumulators(
+  engine: EngineLike,
+  accs: MomentAccumulator[],
+  ctx: { model: InputModel; yShift: ArrayLike<number>; cvFit?: ControlVariateFit | null; stride?: number },
+): Promise<void> {
+  for (const acc of accs) {
+    const spec = acc.spec();
+    const dy = acc.dy;
+    let filled: MomentAccumulator;
+    if (spec.type === 'T2' || spec.type === 'T1') {
+      if (spec.target === 'residual') throw new Error(`SQL engines: a ${spec.type} accumulator of control-variate residuals is not supported (the control variate is not valid for T2)`);
+      if (spec.type === 'T2' && (spec.skipLast ?? 0) !== 0) throw new Error('SQL engines: T2 with skipLast is not supported');
+      if (spec.type === 'T1' && (spec.skipLast ?? 0) !== 1) throw new Error('SQL engines: T1 is supported with skipLast = 1 (the polynomial learner\'s)');
+      const def = momentsPassDefinition({ model: ctx.model, yMean: ctx.yShift, t2: spec.type === 'T2', t1: spec.type === 'T1' });
+      const rows = await engine.run(def);
+      if (spec.type === 'T1') filled = readT1(def, rows, ctx.model, dy);
+      else {
+        const [a, b] = readT2Halves(def, rows, ctx.model, dy);
+        filled = a.merge(b);
+      }
+    } else if (spec.type === 'mixedProjected') {
+      const cv = ctx.cvFit;
+      if (spec.target === 'residual' && !cv) throw new Error('SQL engines: a residual-target mixed moment needs the fitted control variate');
+      const m: MixedPassSpec = {
+        model: ctx.model,
+        direction: spec.direction,
+        demix: Matrix.from(spec.demix),
+        first: Matrix.from(spec.first),
+        pair: Matrix.from(spec.pair),
+        full: spec.full,
+        target: spec.target === 'residual' ? { kind: 'residual', coef: cv!.coef, center: cv!.center, quadratic: cv!.quadratic } : { kind: 'centred', yMean: ctx.yShift },
+      };
+      const def = mixedPassDefinition(m);
+      filled = readMixed(def, await engine.run(def), m, dy);
+    } else if (spec.type === 'controlVariate') {
+      const def = controlPassDefinition(spec.dx, dy, spec.quadratic, spec.center, ctx.stride ?? 1);
+      filled = readControlVariate(def, await engine.run(def), spec.dx, dy, spec.quadratic, spec.center);
+    } else throw new Error(`SQL engines: no query for a ${spec.type} accumulator (use the projected mixed moment)`);
+    if (JSON.stringify(filled.spec()) !== JSON.stringify(spec)) throw new Error(`SQL engines: ${spec.type} accumulator spec changed on the way through SQL`);
+    acc.loadState(filled.count, filled.sum);
+  }
+}

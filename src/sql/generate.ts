@@ -1,0 +1,166 @@
+import { Dialect } from './dialect.js';
+import { Aggregate, Cond, Factor, Feature, GroupKey, PassDefinition, Term, POS_CODE, xName, yName } from './definition.js';
+
+/**
+ * Where a pass reads its rows: a FROM item (table or table function, already in the dialect) with the selected
+ * columns (unquoted names), the sequence column (absent: the whole relation is one sequence) and the row order
+ * (`time` column, else `order`: an SQL expression of the reading order, e.g. DuckDB's file row number).
+ */
+export interface Relation {
+  from: string;
+  x: readonly string[];
+  y: readonly string[];
+  seq?: string;
+  time?: string;
+  order?: string;
+  /** For messages: a file name or a connection with its password removed, and the table. */
+  name: string;
+}
+
+const W = 'WINDOW w AS (PARTITION BY __seq ORDER BY __ord)';
+
+/**
+ * The SQL of a pass: CTE __src (typed columns, sequence key, order key), __s0 (position class and the other
+ * group keys via LAG/LEAD, whole sequences filtered by `stride`), one CTE per feature stage (a stage's features
+ * read only earlier stages, through LAG/LEAD where they take a neighbour), then one grouped aggregate.
+ * Output columns: the group keys (in `groupBy` order), n, then a0, a1, … (the aggregates in definition order).
+ */
+export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string {
+  const q = d.ident;
+  const order = rel.time !== undefined ? q(rel.time) : rel.order;
+  if (order === undefined) throw new Error(`${rel.name}: the rows have no order; give a time column`);
+  const cols = [
+    `${rel.seq !== undefined ? q(rel.seq) : '0'} AS __seq`,
+    `${order} AS __ord`,
+    ...rel.x.map((c, a) => `${d.toDouble(q(c))} AS ${xName(a)}`),
+    ...rel.y.map((c, i) => `${d.toDouble(q(c))} AS ${yName(i)}`),
+  ];
+  const ctes: string[] = [`__src AS (\n  SELECT ${cols.join(', ')}\n  FROM ${rel.from}\n)`];
+  const needIdx = def.stride !== undefined || def.groupBy.includes('half');
+  if (needIdx) ctes.push(`__sq AS (\n  SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq\n)`);
+  const first = 'LAG(__ord) OVER w IS NULL', last = 'LEAD(__ord) OVER w IS NULL';
+  const base = [
+    '__src.*',
+    `CASE WHEN ${first} AND ${last} THEN 0 WHEN ${first} THEN 1 WHEN ${last} THEN 3 ELSE 2 END AS __pos`,
+    'ROW_NUMBER() OVER w AS t1',
+  ];
+  if (needIdx) base.push('__sidx % 2 AS __half');
+  if (def.groupBy.includes('uprev')) base.push('CASE WHEN LAG(__ord, 2) OVER w IS NULL THEN 1 ELSE 2 END AS __uprev');
+  if (def.groupBy.includes('unext')) base.push('CASE WHEN LEAD(__ord, 2) OVER w IS NULL THEN 3 ELSE 2 END AS __unext');
+  base.push('CASE WHEN LAG(__ord) OVER w = __ord THEN 1 ELSE 0 END AS __tie');
+  // In reading order (a dense row number) the rows of a sequence must be contiguous, as the file readers require.
+  base.push(rel.time === undefined ? 'CASE WHEN LAG(__ord) OVER w + 1 <> __ord THEN 1 ELSE 0 END AS __gap' : '0 AS __gap');
+  // Neighbours of the base columns are taken here, in the one window of __s0: stage-1 features then need no
+  // window of their own (each window stage is a sort of the whole relation).
+  const baseCols = new Set<string>([...rel.x.map((_, a) => xName(a)), ...rel.y.map((_, i) => yName(i))]);
+  const neighbours = new Set<string>();
+  for (const f of def.features)
+    for (const t of termsOf(f))
+      for (const fa of t.factors) if ((fa.offset ?? 0) !== 0 && baseCols.has(fa.ref)) neighbours.add(neighbourName(fa.ref, fa.offset!));
+  for (const nb of [...neighbours].sort()) base.push(`${nb.startsWith('__p_') ? 'LAG' : 'LEAD'}(${nb.slice(4)}) OVER w AS ${nb}`);
+  const join = needIdx ? ' JOIN __sq ON __src.__seq = __sq.__k' : '';
+  const filter = def.stride !== undefined ? ` WHERE __sidx % ${def.stride} = 0` : '';
+  ctes.push(`__s0 AS (\n  SELECT ${base.join(',\n    ')}\n  FROM __src${join}${filter}\n  WINDOW w AS (PARTITION BY __src.__seq ORDER BY __src.__ord)\n)`);
+  // Feature stages.
+  const stage = new Map<string, number>();
+  const known = new Set<string>(['t1', '__tie', '__gap', ...rel.x.map((_, a) => xName(a)), ...rel.y.map((_, i) => yName(i))]);
+  for (const k of known) stage.set(k, 0);
+  const byStage: Feature[][] = [];
+  for (const f of def.features) {
+    if (stage.has(f.name)) throw new Error(`sql pass ${def.name}: feature ${f.name} defined twice`);
+    let s = 1;
+    for (const t of termsOf(f))
+      for (const fa of t.factors) {
+        const r = stage.get(fa.ref);
+        if (r === undefined) throw new Error(`sql pass ${def.name}: feature ${f.name} reads ${fa.ref} before it is defined`);
+        s = Math.max(s, r + 1);
+      }
+    stage.set(f.name, s);
+    (byStage[s] ??= []).push(f);
+  }
+  let prev = '__s0';
+  for (let s = 1; s < byStage.length; s++) {
+    const fs = byStage[s] ?? [];
+    if (fs.length === 0) continue;
+    const win = fs.some((f) => termsOf(f).some((t) => t.factors.some((fa) => (fa.offset ?? 0) !== 0 && stage.get(fa.ref) !== 0)));
+    const sel = fs.map((f) => `${featureSQL(f, d, baseCols)} AS ${f.name}`);
+    ctes.push(`__s${s} AS (\n  SELECT *,\n    ${sel.join(',\n    ')}\n  FROM ${prev}${win ? `\n  ${W}` : ''}\n)`);
+    prev = `__s${s}`;
+  }
+  const keys = def.groupBy.map((k) => `__${k}`);
+  const outCols = [...keys.map((k, i) => `${k} AS k${i}`), 'COUNT(*) AS n', ...def.aggregates.map((a, k) => `${aggregateSQL(a, d)} AS a${k}`)];
+  const where = def.where ? `\nWHERE ${condSQL(def.where)}` : '';
+  const group = keys.length > 0 ? `\nGROUP BY ${keys.join(', ')}\nORDER BY ${keys.join(', ')}` : '';
+  return `-- gloree pass: ${def.name}\nWITH ${ctes.join(',\n')}\nSELECT ${outCols.join(',\n  ')}\nFROM ${prev}${where}${group}`;
+}
+
+function termsOf(f: Feature): Term[] {
+  const out = [...(f.terms ?? [])];
+  for (const ts of Object.values(f.byPos ?? {})) if (ts) out.push(...ts);
+  return out;
+}
+
+const neighbourName = (ref: string, offset: number): string => `${offset < 0 ? '__p_' : '__n_'}${ref}`;
+
+function factorSQL(fa: Factor, d: Dialect, base: ReadonlySet<string>): string {
+  const o = fa.offset ?? 0;
+  const v = o === 0 ? fa.ref : base.has(fa.ref) ? neighbourName(fa.ref, o) : o < 0 ? `LAG(${fa.ref}) OVER w` : `LEAD(${fa.ref}) OVER w`;
+  return fa.shift === undefined || fa.shift === 0 ? v : `(${v} - ${d.num(fa.shift)})`;
+}
+
+function sumSQL(terms: readonly Term[], d: Dialect, base: ReadonlySet<string>): string {
+  if (terms.length === 0) return d.num(0);
+  return terms
+    .map((t) => {
+      if (t.factors.length === 0) return d.num(t.coef);
+      const p = t.factors.map((fa) => factorSQL(fa, d, base)).join(' * ');
+      return t.coef === 1 ? p : `${d.num(t.coef)} * ${p}`;
+    })
+    .join(' + ');
+}
+
+function featureSQL(f: Feature, d: Dialect, base: ReadonlySet<string>): string {
+  const parts: string[] = [];
+  if (f.terms && f.terms.length > 0) parts.push(sumSQL(f.terms, d, base));
+  const cases = Object.entries(f.byPos ?? {}).filter(([, ts]) => ts !== undefined);
+  if (cases.length > 0) {
+    const w = cases.map(([p, ts]) => `WHEN ${POS_CODE[p as keyof typeof POS_CODE]} THEN ${sumSQL(ts!, d, base)}`).join(' ');
+    parts.push(`(CASE __pos ${w} ELSE ${d.num(0)} END)`);
+  }
+  return parts.length === 0 ? d.num(0) : parts.length === 1 ? parts[0] : `(${parts.join(') + (')})`;
+}
+
+export function condSQL(c: Cond): string {
+  switch (c) {
+    case 'first':
+      return '__pos IN (0, 1)';
+    case 'last':
+      return '__pos IN (0, 3)';
+    case 'notFirst':
+      return '__pos IN (2, 3)';
+    case 'notLast':
+      return '__pos IN (1, 2)';
+  }
+}
+
+function aggregateSQL(a: Aggregate, d: Dialect): string {
+  const prod = a.factors.length > 0 ? a.factors.join(' * ') : '1';
+  const guarded = a.when ? `CASE WHEN ${condSQL(a.when)} THEN ${prod} END` : prod;
+  switch (a.fn) {
+    case 'sum':
+      return `SUM(${guarded})`;
+    case 'min':
+      return `MIN(${guarded})`;
+    case 'max':
+      return `MAX(${guarded})`;
+    case 'nulls':
+      return `SUM(CASE WHEN ${a.factors[0]} IS NULL THEN 1 ELSE 0 END)`;
+    case 'nonfinite':
+      return `SUM(CASE WHEN ${d.notFinite(a.factors[0])} THEN 1 ELSE 0 END)`;
+  }
+}
+
+/** Group key columns of a result, in order (for engines reading rows positionally). */
+export function resultColumns(def: PassDefinition): { keys: GroupKey[]; aggregates: number } {
+  return { keys: def.groupBy, aggregates: def.aggregates.length };
+}

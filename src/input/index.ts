@@ -4,3 +4,5 @@ export * from './gaussian.js';
 export * from './fit.js';
 export * from './scores.js';
 export { spdInverse, spdCond } from './spd.js';
+export * from './varp.js';
+export * from './varp-fit.js';

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix } from '../src/linalg/matrix.js';
-import { chooseStart, linearRegimeStart, sampleMSE } from '../src/learn/linear-start.js';
+import { chooseStart, linearRegimeStart, linearRouteStart, sampleMSE } from '../src/learn/linear-start.js';
 import { forwardIORNN, predictIORNN } from '../src/models/iornn.js';
 import { simulateInputs } from '../src/models/simulate.js';
 import type { IORNNParams } from '../src/models/params.js';
 import { makeChunk } from '../src/io/dataset.js';
+import { Rng } from '../src/random/rng.js';
 
 // A planted linear IO-RNN with more states than inputs (dh = 4 > dx = 1), poles 0.9 and 0.8·e^{±0.6i}, 0.5 — a
 // lightly damped resonance like an oscillator's. Input: VAR(1), ρ = 0.5, variance 3 (far from unit scale on purpose).
@@ -82,4 +83,20 @@ test('chooseStart picks the lowest-error candidate, skips blow-ups and failures,
   const f = chooseStart([{ name: 'spectral', build: bad, why: '' }], SAMPLE, { name: 'feed-forward (U = 0)', params: zeroU });
   assert.equal(f.params, zeroU);
   assert.match(f.choice.reason, /fell back to the stable feed-forward \(U = 0\) start/);
+});
+
+test('linearRouteStart takes the largest scale whose start reproduces the linear model, and says so', () => {
+  const cubic = { coefficients: [0, 1, 0, -1 / 3] };
+  // Outputs with noise (so the linear model's own MSE is the noise variance, not 0): y + N(0, 0.3²), seeded.
+  const rng = new Rng(8);
+  const noisy = [makeChunk(1, 1, SAMPLE[0].x, SAMPLE[0].y.map((v) => v + 0.3 * rng.normal()), SAMPLE[0].lengths)];
+  const r = linearRouteStart(LIN, noisy, { activation: cubic, targets: [1.5, 0.8, 0.2, 0.05], tolerance: 1.25 });
+  // Independent check of the rule: every larger scale tried failed the tolerance, the chosen one passed it.
+  const chosen = r.tried.findIndex((t) => t.target === r.target);
+  assert.ok(chosen >= 0);
+  assert.ok(r.tried[chosen].mse <= 1.25 * r.linearMse);
+  for (let k = 0; k < chosen; k++) assert.ok(r.tried[k].mse > 1.25 * r.linearMse, `s=${r.tried[k].target} should have failed`);
+  assert.ok(chosen > 0, 'with s = 1.5 the cubic σ is far from linear: the first candidate must fail');
+  assert.match(r.reason, /largest pre-activation RMS s = /);
+  assert.equal(r.params.activation, cubic);
 });

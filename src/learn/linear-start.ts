@@ -50,6 +50,48 @@ export function linearRegimeStart(linear: IORNNParams, sample: SequenceChunk[], 
   return { params: { kind: 'iornn', A1, U, A2, b: linear.b ? Float64Array.from(linear.b) : undefined, activation: opts.activation }, scales, stateRms, target };
 }
 
+/** The linear-route start with its pre-activation scale chosen from the data, and what was tried. */
+export interface LinearRouteStart extends LinearRegimeStart {
+  /** Training MSE of the linear model and of the start at every scale tried (largest first). */
+  linearMse: number;
+  tried: { target: number; mse: number }[];
+  reason: string;
+}
+
+/**
+ * The largest pre-activation RMS s (from `targets`, tried largest first) whose start still predicts like the linear
+ * model on the sample: training MSE ≤ `tolerance` × the linear model's. Why the largest: the refinement starts
+ * nearer the nonlinear regime (less distance to travel in the weights); why the test: with lightly damped poles
+ * (ρ → 1) the recursion accumulates the per-step deviation (5/3)s⁴ over ≈ 1/(1 − ρ²) steps, so a fixed s can put
+ * the start far from the linear fit it is meant to reproduce. If no s passes, the one with the lowest MSE is used.
+ */
+export function linearRouteStart(
+  linear: IORNNParams,
+  sample: SequenceChunk[],
+  opts: { activation: Activation; targets?: number[]; tolerance?: number },
+): LinearRouteStart {
+  const targets = [...(opts.targets ?? [0.5, 0.25, 0.1, 0.05, 0.02])].sort((a, b) => b - a);
+  const tolerance = opts.tolerance ?? 1.25;
+  const linearMse = sampleMSE(linear, sample);
+  const tried: { target: number; mse: number }[] = [];
+  let best: { s: LinearRegimeStart; mse: number } | null = null;
+  for (const target of targets) {
+    const s = linearRegimeStart(linear, sample, { activation: opts.activation, target });
+    let mse: number;
+    try {
+      mse = sampleMSE(s.params, sample);
+    } catch {
+      mse = Infinity;
+    }
+    tried.push({ target, mse });
+    if (best === null || mse < best.mse) best = { s, mse };
+    if (mse <= tolerance * linearMse) {
+      return { ...s, linearMse, tried, reason: `largest pre-activation RMS s = ${target} whose start reproduces the linear model (training MSE ${mse.toExponential(2)} ≤ ${tolerance} × ${linearMse.toExponential(2)})` };
+    }
+  }
+  return { ...best!.s, linearMse, tried, reason: `no pre-activation RMS in [${targets.join(', ')}] reproduced the linear model within ${tolerance}×; used s = ${best!.s.target} (training MSE ${best!.mse.toExponential(2)} vs linear ${linearMse.toExponential(2)})` };
+}
+
 /** One candidate start and how it did on the training sample. */
 export interface StartCandidate {
   name: string;

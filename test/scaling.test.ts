@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { foldScaling, scaleChunk, scalingFromJSON, scalingFromMoments, scalingToJSON, unscaleOutputs } from '../src/models/scaling.js';
 import { predict } from '../src/models/brnn.js';
 import { randomBRNN, randomIORNN, simulateIORNN, simulateInputs } from '../src/models/simulate.js';
-import { makeChunk } from '../src/io/dataset.js';
+import { makeChunk, memorySource } from '../src/io/dataset.js';
 import { fitRNN } from '../src/learn/fit.js';
+import { VAR1Stats } from '../src/input/fit.js';
+import { scalingFromPass, scaleVAR1Stats, scaledSource } from '../src/learn/standardise.js';
 import { Rng } from '../src/random/rng.js';
 
 /** Data "in volts": every column has its own offset and scale, far from unit variance. */
@@ -104,4 +106,23 @@ test('scaling JSON round trip is exact; bad JSON and constant columns are refuse
   assert.throws(() => scalingFromJSON({ x: { shift: [0], scale: [0] }, y: { shift: [0], scale: [1] } }, 'm.json'), /m\.json: "scaling" "x\.scale" has an entry that is not a positive/);
   assert.throws(() => scalingFromJSON({ x: { shift: [0], scale: [1] } }), /no "y" object/);
   assert.throws(() => scalingFromMoments({ mean: [5], variance: [0] }, { mean: [0], variance: [1] }, { x: ['V1'] }), /column "V1" has variance 0/);
+});
+
+test('pass-1 statistics mapped to standardised units equal the statistics of the standardised chunks', async () => {
+  const c = voltsChunk(6, 3, 2, [40, 7, 120, 33]);
+  const raw = new VAR1Stats(3).add(c);
+  const s = scalingFromPass(raw, columnMoments(c.y, 2));
+  const direct = new VAR1Stats(3).add(scaleChunk(c, s));
+  const mapped = scaleVAR1Stats(raw, s);
+  const close = (a: Float64Array, b: Float64Array) => a.every((v, i) => Math.abs(v - b[i]) < 1e-10 * (1 + Math.abs(b[i])));
+  assert.ok(close(mapped.mean, direct.mean));
+  assert.ok(close(mapped.M2, direct.M2));
+  assert.ok(close(mapped.pairMean, direct.pairMean));
+  assert.ok(close(mapped.pairM2, direct.pairM2));
+  assert.equal(mapped.m, direct.m);
+  // Standardised x has unit variance by construction (M2/n on the diagonal).
+  for (let a = 0; a < 3; a++) assert.ok(Math.abs(mapped.M2[a * 4] / mapped.n - 1) < 1e-12);
+  // And a scaled source yields the standardised chunks.
+  const src = scaledSource(memorySource(c), s);
+  for await (const z of src.chunks()) assert.deepEqual(Array.from(z.x), Array.from(scaleChunk(c, s).x));
 });

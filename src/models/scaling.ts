@@ -128,3 +128,15 @@ export function scalingFromJSON(obj: unknown, file = 'model'): Scaling {
   const x = side(obj, 'x'), y = side(obj, 'y');
   return { xShift: x.shift, xScale: x.scale, yShift: y.shift, yScale: y.scale };
 }
+
+/**
+ * x − shift per column (a copy; y and lengths shared): what a prediction applies before the recursion when the
+ * model carries an input shift (the part of the standardisation that does not fold into the parameters).
+ */
+export function shiftInputs(chunk: SequenceChunk, shift: ArrayLike<number>): SequenceChunk {
+  const dx = chunk.dx;
+  if (shift.length !== dx) throw new RangeError(`input shift has ${shift.length} entries, the data have dx = ${dx}`);
+  const x = new Float64Array(chunk.rows * dx);
+  for (let r = 0; r < chunk.rows; r++) for (let a = 0; a < dx; a++) x[r * dx + a] = chunk.x[r * dx + a] - shift[a];
+  return { ...chunk, x };
+}

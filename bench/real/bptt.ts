@@ -63,7 +63,8 @@ export async function trainBPTT(d: RealData, o: BPTTOptions): Promise<BPTTResult
   d.train.forEach((seq, s) => {
     for (let t0 = 0; t0 + o.window <= seq.u.length; t0 += Math.floor(o.window / 2)) wins.push({ s, t0 });
   });
-  const K = o.units, W = o.window;
+  if (wins.length === 0) throw new Error(`BPTT: no training window of ${o.window} steps (sequences too short)`);
+  const K = o.units, W = o.window, batch = Math.min(o.batch, wins.length);
   const init = (shape: number[], scale: number, seed: number) => tf.variable(tf.randomUniform(shape, -scale, scale, 'float32', seed));
   const Wv = init([1, K], Math.sqrt(6 / (1 + K)), o.seed);
   // Recurrent weights: orthogonal-like scale (Keras uses an orthogonal initialiser); a uniform matrix scaled to ≈ 0.9 gain.
@@ -76,11 +77,10 @@ export async function trainBPTT(d: RealData, o: BPTTOptions): Promise<BPTTResult
   const t0 = performance.now();
   let epochs = 0, steps = 0, finalLoss = NaN;
   const deadline = t0 + o.budgetSeconds * 1000;
-  outer: for (;;) {
+  while (performance.now() <= deadline) {
     const order = shuffle(wins.length, o.seed + 7 * epochs + 3);
-    for (let b0 = 0; b0 + o.batch <= order.length; b0 += o.batch) {
-      if (performance.now() > deadline) break outer;
-      const B = o.batch;
+    for (let b0 = 0; b0 + batch <= order.length && performance.now() <= deadline; b0 += batch) {
+      const B = batch;
       const ub = new Float32Array(W * B), yb = new Float32Array(W * B);
       for (let i = 0; i < B; i++) {
         const w = wins[order[b0 + i]], seq = d.train[w.s];

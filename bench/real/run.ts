@@ -126,10 +126,11 @@ async function main(): Promise<void> {
       md.push('', '| published (Silverbox) | RMSE | source |', '|---|---|---|', ...PUBLISHED_SILVERBOX.map((p) => `| ${p.method} | ${p.rmse} | ${p.source} |`));
     }
     md.push('');
+    // Print and save as each data set finishes (a long run interrupted later keeps what it measured).
+    console.log(md.splice(0).join('\n'));
+    mkdirSync(path.join(repo, 'bench', 'results'), { recursive: true });
+    writeFileSync(path.join(repo, 'bench', 'results', 'real.json'), JSON.stringify(out, null, 2) + '\n');
   }
-  console.log(md.join('\n'));
-  mkdirSync(path.join(repo, 'bench', 'results'), { recursive: true });
-  writeFileSync(path.join(repo, 'bench', 'results', 'real.json'), JSON.stringify(out, null, 2) + '\n');
 }
 
 main().catch((e) => {

@@ -15,6 +15,8 @@ export interface GloreeFlags {
   activation: string;
   hidden: number | 'auto';
   inputModel?: 'var1' | 'iid' | 'varp';
+  /** Refinement iterations (RefineOptions.maxIter; the default is the learner's). */
+  refineIterations?: number;
   seed?: number;
 }
 
@@ -26,7 +28,7 @@ export interface GloreeRow {
 }
 
 export function flagsToString(f: GloreeFlags): string {
-  return `--activation ${f.activation} --hidden ${f.hidden}${f.inputModel && f.inputModel !== 'var1' ? ` --input-model ${f.inputModel}` : ''}`;
+  return `--activation ${f.activation} --hidden ${f.hidden}${f.inputModel && f.inputModel !== 'var1' ? ` --input-model ${f.inputModel}` : ''}${f.refineIterations ? ` --refine-iterations ${f.refineIterations}` : ''}`;
 }
 
 export async function gloreeRow(d: RealData, f: GloreeFlags): Promise<GloreeRow> {
@@ -45,6 +47,7 @@ export async function gloreeRow(d: RealData, f: GloreeFlags): Promise<GloreeRow>
   const t0 = performance.now();
   try {
     const opts: FitOptions = { hidden: f.hidden, activation: activationFromSpec(f.activation), seed: f.seed ?? 0, onWarning: (w: string) => notes.push(w) } as FitOptions;
+    if (f.refineIterations) opts.refineOptions = { maxIter: f.refineIterations };
     if (f.inputModel === 'varp') {
       const ip = await fitVARp([train]);
       notes.push(`input model VAR(${ip.diagnostics.order}) by BIC (maxOrder ${ip.diagnostics.maxOrder})`);

@@ -26,7 +26,8 @@ const repo = path.resolve(here, '..', '..');
 export const GLOREE_ROWS: { label: string; flags: GloreeFlags }[] = [
   { label: 'gloree linear', flags: { activation: 'linear', hidden: 'auto' } },
   { label: 'gloree tanh, linear start', flags: { activation: 'tanh', hidden: 4 } },
-  { label: "gloree's best flags", flags: { activation: 'tanh', hidden: 8, inputModel: 'varp' } },
+  { label: 'gloree tanh, linear start, VAR(p) input model', flags: { activation: 'tanh', hidden: 4, inputModel: 'varp' } },
+  { label: "gloree's best flags", flags: { activation: 'tanh', hidden: 4, refineIterations: 300 } },
 ];
 
 /**

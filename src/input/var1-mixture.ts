@@ -1,4 +1,6 @@
-import { Matrix, matmul } from '../linalg/matrix.js';
+import { Matrix, matmul, transpose } from '../linalg/matrix.js';
+import { cholesky } from '../linalg/cholesky.js';
+import { GaussianVAR1 } from './gaussian.js';
 import { inv, det } from '../linalg/solve.js';
 import { solveDiscreteLyapunov, spectralRadius } from '../linalg/lyapunov.js';
 import { Rng } from '../random/rng.js';
@@ -218,6 +220,15 @@ export class MixtureVAR1 implements InputModel {
       }
     }
     return out;
+  }
+
+  /**
+   * The Gaussian VAR(1) written as this model: W = Lᵀ with Q⁻¹ = L Lᵀ (Cholesky), one N(0, 1) per component, the
+   * same Σ. Same density, so the same scores of every order (test/nongaussian-scores.test.ts).
+   */
+  static fromGaussian(g: GaussianVAR1): MixtureVAR1 {
+    const W = transpose(cholesky(g.Qinv));
+    return new MixtureVAR1(g.mean, g.F, W, Array.from({ length: g.dx }, () => ({ weights: [1], means: [0], variances: [1] })), g.Sigma);
   }
 
   /** Model mean of z = W ε (0 unless the mixtures are off-centre). */

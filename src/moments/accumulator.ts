@@ -57,7 +57,10 @@ export type AccumulatorSpec =
       /** Keep all (k, l) pairs (dh³ numbers) instead of k = l only (dh²). */
       full?: boolean;
     }
-  | { type: 'controlVariate'; dx: number; dy: number; quadratic: 'full' | 'current' | 'none'; center: number[] };
+  | { type: 'controlVariate'; dx: number; dy: number; quadratic: 'full' | 'current' | 'none'; center: number[] }
+  // Non-Gaussian input model (src/moments/nongaussian.ts): same moments, data-dependent Wick terms.
+  | { type: 'ngT1' | 'ngT2'; dy: number; target?: Target; skipLast?: number }
+  | { type: 'ngMixedProjected'; dy: number; direction: 'prev' | 'next'; target?: Target; demix: number[][]; first: number[][]; pair: number[][] };
 
 /** Serialized accumulator: spec + state (count and sums). */
 export interface AccumulatorJSON {

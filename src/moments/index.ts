@@ -5,3 +5,4 @@ export * from './mixed.js';
 export * from './control.js';
 export * from './spec.js';
 export * from './parallel.js';
+export * from './nongaussian.js';

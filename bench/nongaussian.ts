@@ -23,6 +23,7 @@ import { randomIORNN, simulateInputs } from '../src/models/simulate.js';
 import { IORNNParams } from '../src/models/params.js';
 import { predictIORNN } from '../src/models/iornn.js';
 import { nmse } from '../src/metrics/nmse.js';
+import { parameterErrors } from '../src/metrics/parameters.js';
 import { fitGloree } from '../src/learn/gloree.js';
 import { centredChunk, cpOfT2, fitOutputAndRefine, runLog, strideSubchunk } from '../src/learn/common.js';
 import { fitInputModelAuto } from '../src/input/auto.js';
@@ -154,6 +155,10 @@ async function scenario(kind: Innovation, seed: number) {
     nmseGaussianSpectral: score(gSpectral),
     nmseMixtureSpectral: mix ? score(mix.spectral) : null,
     nmseMixtureUZero: mix ? score(mix.ff) : null,
+    errUGaussian: parameterErrors(gSpectral, truth).U,
+    errUMixture: mix ? parameterErrors(mix.spectral, truth).U : null,
+    errA1Gaussian: parameterErrors(gSpectral, truth).A1,
+    errA1Mixture: mix ? parameterErrors(mix.spectral, truth).A1 : null,
     secondsAuto,
     secondsMixture,
   };
@@ -199,11 +204,11 @@ for (const kind of ['laplace', 'uniform'] as const) {
   if (kind === 'laplace' && auto.model instanceof MixtureVAR1) costRow = cost(parts, auto.model);
 }
 const rate = await gaussianChoiceRate(quick ? 20 : 100);
-console.log('\n| innovations | rows | auto choice | components | U = 0 NMSE | Gaussian spectral NMSE | mixture spectral NMSE | ratio to U = 0 |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('\n| innovations | rows | auto choice | components | U = 0 NMSE | Gaussian spectral NMSE | mixture spectral NMSE | ratio to U = 0 | Â1 err Gaussian / mixture | Û err Gaussian / mixture |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 const f = (v: number | null) => (v === null ? '—' : v.toExponential(2));
 for (const r of results) {
-  console.log(`| ${r.innovations} | ${r.rows} | ${r.choice} | ${r.components?.join(', ') ?? '—'} | ${f(r.nmseUZero)} | ${f(r.nmseGaussianSpectral)} | ${f(r.nmseMixtureSpectral)} | ${r.nmseMixtureSpectral === null ? '—' : (r.nmseMixtureSpectral / r.nmseUZero).toFixed(3)} |`);
+  console.log(`| ${r.innovations} | ${r.rows} | ${r.choice} | ${r.components?.join(', ') ?? '—'} | ${f(r.nmseUZero)} | ${f(r.nmseGaussianSpectral)} | ${f(r.nmseMixtureSpectral)} | ${r.nmseMixtureSpectral === null ? '—' : (r.nmseMixtureSpectral / r.nmseUZero).toFixed(3)} | ${f(r.errA1Gaussian)} / ${f(r.errA1Mixture)} | ${f(r.errUGaussian)} / ${f(r.errUMixture)} |`);
 }
 if (costRow) console.log(`\nPasses per ${costRow.rows} rows (fastest of 5): T2 ${costRow.msT2Gaussian.toFixed(1)} ms Gaussian vs ${costRow.msT2Mixture.toFixed(1)} ms mixture (${costRow.ratioT2.toFixed(2)}×); projected mixed ${costRow.msMixedGaussian.toFixed(1)} vs ${costRow.msMixedMixture.toFixed(1)} ms (${costRow.ratioMixed.toFixed(2)}×); both ${costRow.ratioBoth.toFixed(2)}×`);
 console.log(`auto on Gaussian VAR(1) data: picked Gaussian in ${rate.pickedGaussian} of ${rate.seeds} seeds (${rate.rows} rows each)`);

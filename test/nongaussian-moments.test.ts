@@ -115,6 +115,13 @@ test('non-Gaussian accumulators equal the partition-sum scores summed by brute f
   momentPass(model, half(3, 7), [b]);
   const merged = accumulatorFromJSON(JSON.parse(JSON.stringify(a.toJSON())), model).merge(accumulatorFromJSON(JSON.parse(JSON.stringify(b.toJSON())), model));
   check(merged.result(), refT2, nT2, 'merged T2');
+  // A sequence mask (the rank rule's halves) gives the same sums as the subchunk of those sequences.
+  const masked = new NGT2Accumulator(model, 2);
+  masked.sequenceMask = Uint8Array.from([0, 0, 0, 1, 1, 1, 1]);
+  momentPass(model, c, [masked]);
+  masked.sequenceMask = null;
+  assert.equal(masked.count, b.count);
+  assert.deepEqual(Array.from(masked.sum), Array.from(b.sum));
 });
 
 /**

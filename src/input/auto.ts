@@ -53,7 +53,7 @@ export interface AutoOptions {
   alpha?: number;
   /** Largest number of mixture components per independent component (BIC chooses 1..this; default 4). */
   maxComponents?: number;
-  /** At most this many residuals (evenly strided) for ICA and EM (default 50 000). */
+  /** At most this many residuals (evenly strided) for ICA and EM (default 20 000). */
   maxResiduals?: number;
   seed?: number;
   columnNames?: readonly string[];
@@ -137,7 +137,7 @@ export async function fitInputModelAuto(source: DataSource | SequenceChunk | Seq
   const nonGaussian = base.coordinates.some((c) => c.pValue < base.threshold);
   if (mode === 'auto' && !nonGaussian) return { model: gaussian.model, gaussian, diagnostics: { ...base, choice: 'gaussian', requested: mode } };
   if (gaussian.model.order === 0) throw new Error('input model auto: the non-Gaussian model needs a VAR(1) fit (the i.i.d. fit has no transitions to model)');
-  const maxRes = opts.maxResiduals ?? 50_000;
+  const maxRes = opts.maxResiduals ?? 20_000;
   const stride = Math.max(1, Math.ceil(gaussian.diagnostics.transitions / maxRes));
   const buf: number[] = [], counter = { k: 0 };
   const chunks = isSource(source) ? source.chunks() : (Array.isArray(source) ? source : [source])[Symbol.iterator]();

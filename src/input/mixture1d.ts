@@ -103,7 +103,7 @@ export interface MixtureFit {
 export function fitMixture1D(z: Float64Array, K: number, opts: { maxIter?: number; tol?: number } = {}): MixtureFit {
   const n = z.length;
   if (n < 3 * K) throw new Error(`mixture fit: ${n} values are too few for ${K} components`);
-  const maxIter = opts.maxIter ?? 300, tol = opts.tol ?? 1e-9;
+  const maxIter = opts.maxIter ?? 200, tol = opts.tol ?? 1e-8;
   let mean = 0;
   for (let i = 0; i < n; i++) mean += z[i];
   mean /= n;

@@ -1,7 +1,10 @@
 import { Matrix, matmul } from '../linalg/matrix.js';
 import { SequenceChunk } from '../io/dataset.js';
 import { MixtureVAR1, scoresFromDerivatives } from '../input/var1-mixture.js';
+import { InputModel } from '../input/model.js';
 import { AccumulatorSpec, MomentAccumulator, PassData, Target } from './accumulator.js';
+import { T1Accumulator, T2Accumulator } from './single.js';
+import { ProjectedMixedAccumulator } from './mixed.js';
 
 /**
  * Moment accumulators for the non-Gaussian VAR(1) input model (src/input/var1-mixture.ts,
@@ -50,11 +53,17 @@ export function ngChunkData(model: MixtureVAR1, chunk: SequenceChunk, order: num
   return data;
 }
 
-/** Chunk rows of the steps t ∈ [lo, L − hiSkip) of every sequence. */
-function stepRows(lengths: Int32Array, lo: number, hiSkip: number): { rows: Int32Array; steps: Int32Array; lens: Int32Array } {
+/** Chunk rows of the steps t ∈ [lo, L − hiSkip) of every sequence (only sequences k with mask[k] ≠ 0 if a mask is given). */
+function stepRows(lengths: Int32Array, lo: number, hiSkip: number, mask: Uint8Array | null = null): { rows: Int32Array; steps: Int32Array; lens: Int32Array } {
   const rows: number[] = [], steps: number[] = [], lens: number[] = [];
   let r0 = 0;
-  for (const L of lengths) {
+  if (mask && mask.length !== lengths.length) throw new RangeError(`sequence mask has ${mask.length} entries, the chunk has ${lengths.length} sequences`);
+  for (let k = 0; k < lengths.length; k++) {
+    const L = lengths[k];
+    if (mask && !mask[k]) {
+      r0 += L;
+      continue;
+    }
     for (let t = lo; t < L - hiSkip; t++) {
       rows.push(r0 + t);
       steps.push(t);
@@ -99,18 +108,21 @@ export class NGT2Accumulator extends MomentAccumulator {
   override readonly needsScores = false;
   readonly dx: number;
   readonly skipLast: number;
+  /** As T2Accumulator.sequenceMask: only sequences k with mask[k] ≠ 0 enter (rank-rule halves); no spec while set. */
+  sequenceMask: Uint8Array | null = null;
   constructor(readonly model: MixtureVAR1, dy: number, opts: { target?: Target; skipLast?: number } = {}) {
     super(dy * model.dx * model.dx + 2 * dy * model.dx + dy, dy, opts.target ?? 'y');
     this.dx = model.dx;
     this.skipLast = opts.skipLast ?? 0;
   }
   spec(): AccumulatorSpec {
+    if (this.sequenceMask) throw new Error('non-Gaussian T2 accumulator: a sequence mask is set; clear it before serialising, merging or sending it to a worker');
     return { type: 'ngT2', dy: this.dy, target: this.target, skipLast: this.skipLast };
   }
   protected accumulate(dd: PassData, y: Float64Array): void {
     const { dx, dy } = this, S = this.sum, { g, d, order } = ngChunkData(this.model, dd.chunk, 2);
     const o1 = dy * dx * dx, o2 = o1 + dy * dx, o3 = o2 + dy * dx;
-    const sel = stepRows(dd.chunk.lengths, this.model.firstExactStep, this.skipLast);
+    const sel = stepRows(dd.chunk.lengths, this.model.firstExactStep, this.skipLast, this.sequenceMask);
     for (let n = 0; n < sel.rows.length; n++) {
       const r = sel.rows[n], t = sel.steps[n], L = sel.lens[n], go = r * dx;
       const dc = (r * order + 1) * dx, dn = dc + order * dx;
@@ -262,4 +274,23 @@ export class NGProjectedMixedAccumulator extends MomentAccumulator {
   result(): Float64Array {
     return this.mean();
   }
+}
+
+/**
+ * The accumulator for the input model at hand: the Gaussian ones (constant Wick blocks) for a Gaussian model, the
+ * non-Gaussian ones for a MixtureVAR1. The learners build their moments through these so that an input model
+ * plugs in without the learner knowing which it is.
+ */
+export function t2For(model: InputModel, dy: number, opts: { target?: Target; skipLast?: number } = {}): T2Accumulator | NGT2Accumulator {
+  return model instanceof MixtureVAR1 ? new NGT2Accumulator(model, dy, opts) : new T2Accumulator(model, dy, opts);
+}
+
+export function t1For(model: InputModel, dy: number, opts: { target?: Target; skipLast?: number } = {}): MomentAccumulator {
+  return model instanceof MixtureVAR1 ? new NGT1Accumulator(model, dy, opts) : new T1Accumulator(model, dy, opts);
+}
+
+export function projectedMixedFor(model: InputModel, dy: number, direction: 'prev' | 'next', demix: Matrix, first: Matrix, pair: Matrix, opts: { target?: Target } = {}): MomentAccumulator {
+  return model instanceof MixtureVAR1
+    ? new NGProjectedMixedAccumulator(model, dy, direction, demix, first, pair, opts)
+    : new ProjectedMixedAccumulator(model, dy, direction, demix, first, pair, opts);
 }

@@ -190,3 +190,52 @@ test('Stein identities hold by Monte Carlo with error ~ n^−½; Gaussian scores
   const ratio = ses[0] / ses[1];
   assert.ok(ratio > 3 && ratio < 5.3, `SE ratio ${ratio}`);
 });
+
+test('polynomial-learner diagonal moments (P1, P2′, degrees 2–4) equal brute-force partition sums, and the Gaussian ones for one component', async () => {
+  const { NGDiagonalAccumulator } = await import('../src/moments/nongaussian.js');
+  const { DiagonalHermiteAccumulator } = await import('../src/moments/higher.js');
+  const { chunkScores } = await import('../src/moments/accumulator.js');
+  const c = withOutputs(inputs(model, 5, 5, 21), 2, (p, x, n, o) => {
+    o[0] = x[0] ** 3 + (p ? p[1] * x[0] : 0);
+    o[1] = Math.cos(x[1]) + (n ? n[0] : 0);
+  });
+  const G = Matrix.from([[0.9, -0.2], [0.4, 1.1]]);
+  const col = (j: number) => Float64Array.from([G.get(0, j), G.get(1, j)]);
+  for (const l of [2, 3, 4]) {
+    for (const kind of ['P1', 'P2prime'] as const) {
+      const acc = new NGDiagonalAccumulator(model, 2, G, kind, l).add(c, c.y);
+      const dh = 2, F = kind === 'P1' ? dh : dh * dh, ref = new Float64Array(2 * F);
+      let cnt = 0, row = 0;
+      for (const L of c.lengths) {
+        const sd = sequenceDerivatives(model, c.x, L, 4, row * dx);
+        for (let t = kind === 'P1' ? 1 : 2; t < L; t++, cnt++) {
+          const y = c.y.subarray((row + t) * 2, (row + t + 1) * 2);
+          for (let j = 0; j < dh; j++) {
+            const modesA = Array.from({ length: kind === 'P1' ? l : l - 1 }, () => ({ step: t, u: col(j) }));
+            for (let k = 0; k < (kind === 'P1' ? 1 : dh); k++) {
+              const modes = kind === 'P1' ? modesA : [...modesA, { step: t - 1, u: col(k) }];
+              const v = scoreContract(model, sd, modes);
+              for (let i = 0; i < 2; i++) ref[i * F + (kind === 'P1' ? j : j * dh + k)] += y[i] * v;
+            }
+          }
+        }
+        row += L;
+      }
+      assert.equal(acc.count, cnt);
+      const got = acc.result();
+      for (let e = 0; e < ref.length; e++) assert.ok(Math.abs(got[e] - ref[e] / cnt) < 1e-10 * (1 + Math.abs(ref[e] / cnt)), `${kind} l=${l} [${e}]: ${got[e]} vs ${ref[e] / cnt}`);
+    }
+  }
+  // Gaussian model written as a mixture: same numbers as DiagonalHermiteAccumulator.
+  const gm = new GaussianVAR1([0.2, -0.1], F, Matrix.from([[0.6, 0.1], [0.1, 0.8]]));
+  const mm = MixtureVAR1.fromGaussian(gm);
+  const cg = withOutputs(makeChunk(dx, 0, gm.simulate(new Rng(4), [6, 4]), new Float64Array(0), Int32Array.from([6, 4])), 2, (p, x, _n, o) => {
+    o[0] = x[0] ** 3 + (p ? p[1] * x[0] ** 2 : 0);
+    o[1] = x[1] ** 2;
+  });
+  for (const kind of ['P1', 'P2prime'] as const) {
+    const a = new NGDiagonalAccumulator(mm, 2, G, kind, 3).add(cg, cg.y).result();
+    const b = new DiagonalHermiteAccumulator(gm, 2, G, kind, 3).add(cg, chunkScores(gm, cg), cg.y).result();
+    for (let e = 0; e < a.length; e++) assert.ok(Math.abs(a[e] - b[e]) < 1e-11 * (1 + Math.abs(b[e])), `${kind}[${e}] ${a[e]} vs ${b[e]}`);
+  }
+});

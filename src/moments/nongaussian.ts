@@ -1,6 +1,7 @@
 import { Matrix, matmul } from '../linalg/matrix.js';
 import { SequenceChunk } from '../io/dataset.js';
 import { MixtureVAR1, scoresFromDerivatives } from '../input/var1-mixture.js';
+import { completeBell } from '../input/nongaussian-scores.js';
 import { InputModel } from '../input/model.js';
 import { AccumulatorSpec, MomentAccumulator, PassData, Target } from './accumulator.js';
 import { T1Accumulator, T2Accumulator } from './single.js';
@@ -293,4 +294,104 @@ export function projectedMixedFor(model: InputModel, dy: number, direction: 'pre
   return model instanceof MixtureVAR1
     ? new NGProjectedMixedAccumulator(model, dy, direction, demix, first, pair, opts)
     : new ProjectedMixedAccumulator(model, dy, direction, demix, first, pair, opts);
+}
+
+/**
+ * The polynomial learner's diagonal moments for the non-Gaussian model (same shapes as DiagonalHermiteAccumulator
+ * of src/moments/higher.ts, 'P1' and 'P2prime'), on the columns a = g_j of G (dx×dh):
+ *   'P1'      mean y_i S_l[a, …, a] at step t = B_l(κ^a),   κ^a_n = (−1)^{n+1} ∇ⁿφ[a, …, a @ t]     (dy×dh)
+ *   'P2prime' mean y_i H(t^{l−1}; t−1)[g_j^{l−1}, g_k]
+ *             = p_k B_{l−1}(κ^a) + Σ_{m=1}^{l−1} C(l−1, m) κ^{ab}_m B_{l−1−m}(κ^a),                 (dy×dh×dh)
+ *             b = g_k at t−1, p_k = b·g_{t−1}, κ^{ab}_m = (−1)^m Σ_i d^{m+1}_{t,i} (M0a)_i^m (M1b)_i
+ * (B the complete Bell polynomials; the partition sum of src/input/nongaussian-scores.ts grouped by how many of
+ * the l−1 equal modes share a block with b). Steps: 'P1' t = f..L−1−skipLast; 'P2prime' t = f+1..L−1 (and ≥ 1).
+ * Degree l ≤ 4 (derivatives of the 1-D mixtures up to order 4).
+ */
+export class NGDiagonalAccumulator {
+  readonly dx: number;
+  readonly dh: number;
+  readonly sum: Float64Array;
+  count = 0;
+  private readonly skipLast: number;
+  private readonly A0: Float64Array; // M0 G (dx×dh)
+  private readonly A1: Float64Array; // M1 G (dx×dh)
+  private readonly GSG: Float64Array;
+  constructor(readonly model: MixtureVAR1, readonly dy: number, readonly G: Matrix, readonly kind: 'P1' | 'P2prime', readonly degree: number, opts: { skipLast?: number } = {}) {
+    if (G.rows !== model.dx) throw new RangeError(`NGDiagonalAccumulator: G has ${G.rows} rows, expected dx = ${model.dx}`);
+    if (!Number.isInteger(degree) || degree < 2 || degree > 4) throw new RangeError(`NGDiagonalAccumulator: degree must be 2, 3 or 4, got ${degree}`);
+    this.dx = model.dx;
+    this.dh = G.cols;
+    this.sum = new Float64Array(kind === 'P1' ? dy * this.dh : dy * this.dh * this.dh);
+    this.skipLast = opts.skipLast ?? 0;
+    this.A0 = matmul(model.M0, G).data;
+    this.A1 = matmul(model.M1, G).data;
+    const SG = matmul(model.SigmaInv, G).data;
+    this.GSG = new Float64Array(this.dh);
+    for (let j = 0; j < this.dh; j++) for (let a = 0; a < this.dx; a++) this.GSG[j] += G.data[a * this.dh + j] * SG[a * this.dh + j];
+  }
+
+  add(chunk: SequenceChunk, y: Float64Array): this {
+    const { dx, dh, dy, degree: l, kind, A0, A1 } = this, S = this.sum, Gd = this.G.data;
+    if (y.length !== chunk.rows * dy) throw new RangeError(`NGDiagonalAccumulator: y has ${y.length} values, expected rows·dy = ${chunk.rows * dy}`);
+    const { g, d, order } = ngChunkData(this.model, chunk, l);
+    const f0 = this.model.firstExactStep;
+    const sel = kind === 'P1' ? stepRows(chunk.lengths, f0, this.skipLast) : stepRows(chunk.lengths, Math.max(1, f0 + 1), 0);
+    const kap = new Float64Array(l + 1), B = new Float64Array(dh * (l + 1)), tmp = new Float64Array(l + 1), p = new Float64Array(dh);
+    const feat = new Float64Array(kind === 'P1' ? dh : dh * dh), F = feat.length;
+    const binom = [1, l - 1, ((l - 1) * (l - 2)) / 2, ((l - 1) * (l - 2) * (l - 3)) / 6];
+    for (let n = 0; n < sel.rows.length; n++) {
+      const r = sel.rows[n], t = sel.steps[n], L = sel.lens[n];
+      for (let j = 0; j < dh; j++) {
+        let q = 0;
+        for (let a = 0; a < dx; a++) q += Gd[a * dh + j] * g[r * dx + a];
+        kap[1] = q;
+        for (let m = 2; m <= l; m++) {
+          let v = 0;
+          if (t >= 1) for (let i = 0, o = (r * order + m - 1) * dx; i < dx; i++) v += d[o + i] * A0[i * dh + j] ** m;
+          if (t + 1 < L) for (let i = 0, o = ((r + 1) * order + m - 1) * dx; i < dx; i++) v += d[o + i] * A1[i * dh + j] ** m;
+          if (t === 0 && m === 2) v += this.GSG[j];
+          kap[m] = m % 2 === 1 ? v : -v;
+        }
+        completeBell(kap, l, tmp);
+        B.set(tmp, j * (l + 1));
+      }
+      if (kind === 'P1') for (let j = 0; j < dh; j++) feat[j] = B[j * (l + 1) + l];
+      else {
+        for (let k = 0; k < dh; k++) {
+          let v = 0;
+          for (let a = 0; a < dx; a++) v += Gd[a * dh + k] * g[(r - 1) * dx + a];
+          p[k] = v;
+        }
+        for (let j = 0; j < dh; j++)
+          for (let k = 0; k < dh; k++) {
+            let h = p[k] * B[j * (l + 1) + l - 1];
+            for (let m = 1; m <= l - 1; m++) {
+              let v = 0;
+              for (let i = 0, o = (r * order + m) * dx; i < dx; i++) v += d[o + i] * A0[i * dh + j] ** m * A1[i * dh + k];
+              h += binom[m] * (m % 2 === 0 ? v : -v) * B[j * (l + 1) + l - 1 - m];
+            }
+            feat[j * dh + k] = h;
+          }
+      }
+      for (let i = 0; i < dy; i++) {
+        const yi = y[r * dy + i];
+        if (yi === 0) continue;
+        for (let e = 0; e < F; e++) S[i * F + e] += yi * feat[e];
+      }
+    }
+    this.count += sel.rows.length;
+    return this;
+  }
+
+  merge(o: NGDiagonalAccumulator): this {
+    if (o.sum.length !== this.sum.length) throw new RangeError('NGDiagonalAccumulator.merge: shapes differ');
+    for (let i = 0; i < this.sum.length; i++) this.sum[i] += o.sum[i];
+    this.count += o.count;
+    return this;
+  }
+
+  result(): Float64Array {
+    if (this.count === 0) throw new Error(`NGDiagonalAccumulator (${this.kind}): no samples were added (are the sequences long enough?)`);
+    return this.sum.map((x) => x / this.count);
+  }
 }

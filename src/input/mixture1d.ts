@@ -120,11 +120,13 @@ export function fitMixture1D(z: Float64Array, K: number, opts: { maxIter?: numbe
   let prev = -Infinity, ll = 0, it = 0;
   for (; it < maxIter; it++) {
     ll = 0;
+    // Per-component constants hoisted out of the loop over points (one log per component per iteration).
+    const cst = w.map((wk, k) => Math.log(wk) - 0.5 * Math.log(2 * Math.PI * va[k])), half = va.map((v) => 0.5 / v);
     for (let i = 0; i < n; i++) {
       let best = -Infinity;
       for (let k = 0; k < K; k++) {
         const u = z[i] - mu[k];
-        const l = Math.log(w[k]) - 0.5 * Math.log(2 * Math.PI * va[k]) - (0.5 * u * u) / va[k];
+        const l = cst[k] - half[k] * u * u;
         R[i * K + k] = l;
         if (l > best) best = l;
       }

@@ -6,7 +6,7 @@ import { solveDiscreteLyapunov, spectralRadius } from '../linalg/lyapunov.js';
 import { Rng } from '../random/rng.js';
 import { InputModel, InputModelJSON, registerInputModel } from './model.js';
 import { spdInverse, spdSqrt, symmetrizeInPlace } from './spd.js';
-import { MAX_DERIVATIVE_ORDER, Mixture1D, mixtureLogDensity, mixtureMean, mixtureNegLogDerivatives, mixtureSample, mixtureVariance } from './mixture1d.js';
+import { MAX_DERIVATIVE_ORDER, Mixture1D, mixtureLogDensity, mixtureNegLogDerivatives, mixtureSample, mixtureVariance } from './mixture1d.js';
 
 /**
  * VAR(1) input with non-Gaussian innovations (docs/non-gaussian-inputs.md):
@@ -52,8 +52,6 @@ export class MixtureVAR1 implements InputModel {
   readonly logDetW: number;
   /** 0 when the model is exactly Gaussian, else 1 (see the class comment). */
   readonly firstExactStep: number;
-  /** Means of the components (z = W ε has mean zMean under the model). */
-  private readonly zMean: Float64Array;
 
   constructor(mean: ArrayLike<number>, F: Matrix, W: Matrix, components: Mixture1D[], Sigma?: Matrix) {
     const dx = mean.length;
@@ -100,7 +98,6 @@ export class MixtureVAR1 implements InputModel {
     this.M0 = W.clone();
     const WF = matmul(W, F);
     this.M1 = new Matrix(dx, dx, WF.data.map((x) => -x));
-    this.zMean = Float64Array.from(components.map(mixtureMean));
     const gaussian = components.every((c) => c.weights.length === 1 && c.means[0] === 0);
     this.firstExactStep = gaussian ? 0 : 1;
   }
@@ -229,11 +226,6 @@ export class MixtureVAR1 implements InputModel {
   static fromGaussian(g: GaussianVAR1): MixtureVAR1 {
     const W = transpose(cholesky(g.Qinv));
     return new MixtureVAR1(g.mean, g.F, W, Array.from({ length: g.dx }, () => ({ weights: [1], means: [0], variances: [1] })), g.Sigma);
-  }
-
-  /** Model mean of z = W ε (0 unless the mixtures are off-centre). */
-  get innovationMean(): Float64Array {
-    return this.zMean.slice();
   }
 }
 

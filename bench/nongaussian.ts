@@ -13,7 +13,7 @@
  * Also: the cost of the non-Gaussian passes per row against the Gaussian ones (same chunks, same run, fastest of
  * 5), and how often `auto` picks the Gaussian model on Gaussian VAR(1) data (100 seeds).
  *
- * Run: node --import tsx bench/nongaussian.ts [--quick] [--cv-rows N]
+ * Run: node --import tsx bench/nongaussian.ts [--quick] [--cv-rows N] [--seed S (planted model, default 7)] [--only laplace,uniform] [--no-rate]
  */
 import { Matrix, transpose } from '../src/linalg/matrix.js';
 import { pinv } from '../src/linalg/pinv.js';
@@ -202,14 +202,17 @@ async function gaussianChoiceRate(seeds: number) {
   return r;
 }
 
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const SEED = Number(arg('--seed') ?? 7);
+const KINDS = (arg('--only') ?? 'laplace,uniform').split(',') as Innovation[];
 const results = [];
 let costRow = null;
-for (const kind of ['laplace', 'uniform'] as const) {
-  const { row, auto, parts } = await scenario(kind, 7);
+for (const kind of KINDS) {
+  const { row, auto, parts } = await scenario(kind, SEED);
   results.push(row);
   if (kind === 'laplace' && auto.model instanceof MixtureVAR1) costRow = cost(parts, auto.model);
 }
-const rate = await gaussianChoiceRate(quick ? 20 : 100);
+const rate = await gaussianChoiceRate(process.argv.includes('--no-rate') ? 0 : quick ? 20 : 100);
 console.log('\n| innovations | rows | auto choice | components | U = 0 NMSE | Gaussian spectral NMSE | mixture spectral NMSE | ratio to U = 0 | Â1 err Gaussian / mixture | Û err Gaussian / mixture |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 const f = (v: number | null) => (v === null ? '—' : v.toExponential(2));

@@ -82,12 +82,13 @@ function cliFit(rows: number, dir: string): CliRow {
   // Peak RSS of the fit process from GNU time when present, else from the child's own resourceUsage.
   const wrapper = `import('${cli.replace(/\\/g, '/')}').then(async (m) => { const code = await m.main(process.argv); process.stderr.write('\\n__RSS_KB__ ' + process.resourceUsage().maxRSS + '\\n'); process.exitCode = code; })`;
   const t0 = performance.now();
-  const fit = spawnSync(process.execPath, ['--input-type=module', '-e', wrapper, '--', 'bench-wrapper', 'fit', data, '--hidden', '4', '--out', model, '--quiet'], { encoding: 'utf8' });
+  const fit = spawnSync(process.execPath, ['--input-type=module', '-e', wrapper, '--', 'bench-wrapper', 'fit', data, '--hidden', '4', '--out', model, '--json'], { encoding: 'utf8' });
   const seconds = (performance.now() - t0) / 1000;
   if (fit.status !== 0) throw new Error(fit.stderr);
   const rss = Number(/__RSS_KB__ (\d+)/.exec(fit.stderr)?.[1] ?? NaN);
-  const m = JSON.parse(readFileSync(model, 'utf8'));
-  return { rows, seconds, peakRssMiB: rss / 1024, timings: m.diagnostics.timingsMs };
+  // Per-stage timings are in `fit --json`'s summary, not in the model file (same data and seed, same bytes).
+  const summary = JSON.parse(fit.stdout) as { timingsMs: Record<string, number> };
+  return { rows, seconds, peakRssMiB: rss / 1024, timings: summary.timingsMs };
 }
 
 

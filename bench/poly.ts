@@ -96,7 +96,7 @@ async function timing(): Promise<Record<string, unknown>> {
       seconds,
       rssGrowthMiB: Math.round((process.memoryUsage().rss - before) / 2 ** 20),
       nmse: nmse(predictIORNN(res.params, test), test.y, 3),
-      timingsMs: res.diagnostics.timingsMs,
+      timingsMs: res.timingsMs,
       momentBytes: res.diagnostics.memory,
       refine: res.diagnostics.refine ? { method: res.diagnostics.refine.method, iterations: res.diagnostics.refine.iterations } : null,
     };

@@ -5,14 +5,14 @@ import { SequenceChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { PredictionCSVWriter, CSVSource } from '../io/csv.js';
 import { openDataSource, writeDataFile } from '../io/open.js';
-import { activationFromSpec, activationToString } from '../models/activation.js';
+import { activationFromSpec, activationToString, activationsEqual } from '../models/activation.js';
 import { RNNParams } from '../models/params.js';
 import { predict } from '../models/brnn.js';
 import { loadModel, saveModel, LoadedModel } from '../models/serialize.js';
 import { SCENARIOS, Scenario, scenarioFromJSON, simulateScenario } from '../models/simulate.js';
 import { NMSEAccumulator } from '../metrics/nmse.js';
 import { parameterErrors } from '../metrics/parameters.js';
-import { FitDiagnostics, FitResult, fitRNN, feedforwardFromDiagnostics } from '../learn/fit.js';
+import { FitResult, fitRNN, feedforwardFromDiagnostics } from '../learn/fit.js';
 import { PassProgressBar } from './progress.js';
 import { UsageError, out, warnLine } from './io.js';
 import { checkOutputs } from './outputs.js';
@@ -83,6 +83,7 @@ export interface FitOpts {
   y?: string;
   seq?: string;
   quiet?: boolean;
+  json?: boolean;
   report?: string;
   format?: string;
 }
@@ -122,47 +123,56 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
     bar.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
+  const file = { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics };
   if (o.report) {
     // Rendered before the model is saved so a failure leaves neither file behind.
-    const html = await buildReport({ params: res.params, inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics as never }, source, {
+    const html = await buildReport({ params: res.params, ...file }, source, {
       dataLabel: 'training data (not held out)',
       modelName: path.basename(o.out),
     });
-    await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics });
+    await saveModel(o.out, res.params, file);
     await writeFileAtomic(o.report, html);
   } else {
-    await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics });
+    await saveModel(o.out, res.params, file);
+  }
+  if (o.json) {
+    // Timings are run-to-run noise, so they live here and in the printed summary, never in the model file.
+    out(JSON.stringify({ model: o.out, report: o.report ?? null, learner: res.learner, seconds: Math.round(seconds * 1000) / 1000, timingsMs: res.timingsMs, warnings: res.diagnostics.warnings }, null, 2));
+    return;
   }
   if (o.quiet) return;
   for (const line of fitSummary(res, seconds)) out(line);
+  out(`  stages: ${timingLine(res.timingsMs)}`);
   out(`  model written to ${o.out}${o.report ? `; report to ${o.report}` : ''}`);
 }
 
-function trimZeros(c: readonly number[]): number[] {
-  const a = [...c];
-  while (a.length > 1 && a[a.length - 1] === 0) a.pop();
-  return a;
+function timingLine(t: Record<string, number>): string {
+  return Object.entries(t).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ');
 }
 
 /** Human-readable summary of a fit (any learner): sizes, conditioning, split, refinement. */
 function fitSummary(res: FitResult, seconds: number): string[] {
-  const d = res.diagnostics as FitDiagnostics & Record<string, any>;
+  const d = res.diagnostics;
   const p = res.params;
   const lines: string[] = [];
-  const rank = d.rank as { auto?: boolean; chosen?: number; rule?: string; spectrum?: number[]; noiseFloor?: number } | undefined;
+  const rank = d.learner === 'gloree-poly' ? null : d.rank;
   if (rank?.auto) {
-    lines.push(`chose ${p.kind === 'brnn' || res.learner === 'gloree-b' ? 'dh + dz' : 'dh'} = ${rank.chosen} from the T2 spectrum ${(rank.spectrum ?? []).slice(0, (rank.chosen ?? 0) + 3).map(fmt).join(', ')} (noise floor ${fmt(rank.noiseFloor ?? NaN)}; rule: ${rank.rule})`);
+    lines.push(`chose ${d.learner === 'gloree-b' ? 'dh + dz' : 'dh'} = ${rank.chosen} from the T2 spectrum ${rank.spectrum.slice(0, rank.chosen + 3).map(fmt).join(', ')} (noise floor ${fmt(rank.noiseFloor)}; rule: ${rank.rule})`);
+  } else if (d.learner === 'gloree-poly' && d.hidden.auto) {
+    lines.push(`chose dh = ${d.hidden.chosen} from the T2 spectrum ${(d.hidden.spectrum ?? []).slice(0, d.hidden.chosen + 3).map(fmt).join(', ')} (noise floor ${fmt(d.hidden.noiseFloor ?? NaN)})`);
   }
   const sizes = p.kind === 'brnn' ? `dh=${p.A1.rows} forward + dz=${p.B1.rows} backward` : `dh=${p.A1.rows}`;
   const what = p.kind === 'brnn' ? 'BRNN' : 'IO-RNN';
   lines.push(`fitted ${what} ${sizes} (σ = ${activationToString(p.activation)}) on ${d.data.rows} rows (${d.data.sequences} sequences, dx=${d.data.dx}, dy=${d.data.dy}) in ${seconds.toFixed(2)} s`);
-  if (res.learner === 'gloree-b' && d.split) {
-    const s = d.split as { inferred: boolean; clarity: string; minMargin: number };
+  if (d.learner === 'gloree-b') {
+    const s = d.split;
     lines.push(`  forward/backward split ${s.inferred ? 'inferred from the mixed moments' : 'as requested'}: ${s.clarity} (smallest margin ${fmt(s.minMargin)})`);
   }
-  if (d.cp?.residual !== undefined) lines.push(`  CP residual ${fmt(d.cp.residual)}`);
-  if (d.varianceShareU !== undefined) lines.push(`  share of output variance carried by the recurrence: ${(100 * d.varianceShareU).toFixed(1)}%`);
-  const r = d.refine as { method: string; iterations: number; trainRows: number; trainLossStart: number; trainLossEnd: number; valLossStart: number | null; valLossEnd: number | null; keptStart: boolean } | undefined;
+  if (d.learner === 'gloree-poly') lines.push(`  CP residual ${fmt(d.directions.cpResidual)} (directions from ${d.directions.route})`);
+  else lines.push(`  CP residual ${fmt(d.cp.residual)}`);
+  const share = d.learner === 'gloree-b' ? d.varianceShareRecurrent : d.varianceShareU;
+  if (share !== undefined) lines.push(`  share of output variance carried by the recurrence: ${(100 * share).toFixed(1)}%`);
+  const r = d.refine;
   if (r) {
     lines.push(
       `  refinement (${r.method}, ${r.iterations} iterations on ${r.trainRows} rows): ` +
@@ -171,6 +181,7 @@ function fitSummary(res: FitResult, seconds: number): string[] {
           : `validation MSE ${fmt(r.valLossStart)} → ${fmt(r.valLossEnd ?? NaN)}${r.keptStart ? ' (kept the spectral start)' : ''}`),
     );
   }
+  if (d.stabilised) lines.push(`  stability: the fitted model blew up on the training data; kept "${d.stabilised.kept}" (see diagnostics.stabilised)`);
   return lines;
 }
 
@@ -261,7 +272,7 @@ export async function evaluateCommand(
     result.nmseVsTruth = val(accTruth, "the true model's outputs");
     result.noiseFloor = val(accTruthData, 'the outputs');
     if (ff) result.nmseFeedforwardVsTruth = val(accFFTruth, "the true model's outputs");
-    const sameAct = JSON.stringify(trimZeros(truth.params.activation.coefficients)) === JSON.stringify(trimZeros(m.params.activation.coefficients));
+    const sameAct = activationsEqual(truth.params.activation, m.params.activation);
     if (!sameAct) result.parameterErrors = 'not comparable: the true model has a different activation';
     else if (truth.params.kind === m.params.kind && truth.params.A1.rows === m.params.A1.rows) {
       const pe = parameterErrors(m.params, truth.params);
@@ -343,7 +354,7 @@ export async function demoCommand(o: DemoOpts): Promise<void> {
     bar.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const d = res.diagnostics as FitDiagnostics & { timingsMs?: Record<string, number> };
+  const d = res.diagnostics;
   for (const line of fitSummary(res, seconds).slice(1)) out(line);
   const score = (p: RNNParams): number => {
     const acc = new NMSEAccumulator(sc.dy);
@@ -371,8 +382,7 @@ export async function demoCommand(o: DemoOpts): Promise<void> {
   out('');
   out('  NMSE is against the true noise-free outputs on held-out sequences; errors are relative Frobenius, up to');
   out('  neuron permutation, scale and sign (DESIGN.md §7). The U = 0 row shows what the recurrence is worth.');
-  const t = d.timingsMs ?? {};
-  out(`  fit time ${seconds.toFixed(2)} s (${Object.entries(t).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')})`);
+  out(`  fit time ${seconds.toFixed(2)} s (${timingLine(res.timingsMs)})`);
   if (o.out) {
     await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: d });
     out(`  model written to ${o.out}`);

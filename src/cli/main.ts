@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isUserError } from '../io/errors.js';
+import { OptionError, isUserError } from '../io/errors.js';
 import { BlowUpError } from '../models/iornn.js';
 import { SCENARIOS } from '../models/simulate.js';
 import { Sink, UsageError, err, setSink } from './io.js';
@@ -85,7 +85,8 @@ export function buildProgram(sink?: Sink): Command {
       .option('--seed <n>', 'seed for every random choice', intArg('--seed'), 0)
       .requiredOption('--out <model.json>', 'output model file (written atomically)')
       .option('--report <report.html>', 'also write a self-contained HTML report of the fit')
-      .option('--quiet', 'print nothing on success'),
+      .option('--quiet', 'print nothing on success')
+      .option('--json', 'print a JSON summary (learner, per-stage timings, warnings) instead of the text summary'),
   ).action(async (data, o) => fitCommand(data, o));
 
   dataColumns(
@@ -135,7 +136,9 @@ export async function main(argv: string[], sink?: Sink): Promise<number> {
       err(`gloree: ${oneLine(e.message)}\n`);
       return 2;
     }
-    if (isUserError(e) || e instanceof BlowUpError) {
+    if (e instanceof OptionError) {
+      err(`gloree: ${oneLine(e.render(flagName))}\n`);
+    } else if (isUserError(e) || e instanceof BlowUpError) {
       err(`gloree: ${oneLine(e.message)}\n`);
     } else {
       const x = e as Error;
@@ -147,6 +150,15 @@ export async function main(argv: string[], sink?: Sink): Promise<number> {
   } finally {
     setSink(null);
   }
+}
+
+/**
+ * The flag that sets a library option (OptionError.option). The BRNN learner's `total` and `forward` are both
+ * given as --hidden (the total, or the forward count next to --backward).
+ */
+export function flagName(option: string): string {
+  if (option === 'total' || option === 'forward') return '--hidden';
+  return `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 function oneLine(s: string): string {

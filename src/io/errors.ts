@@ -7,9 +7,43 @@
  * Row numbers are 1-based file line numbers (the header is line 1).
  */
 export class UserError extends Error {
-  constructor(message: string) {
+  /** Where the problem is, when it is in a file: the file (or data source name), 1-based row, column, JSON key. */
+  readonly file?: string;
+  readonly row?: number;
+  readonly column?: string;
+  readonly key?: string;
+
+  constructor(message: string, where: { file?: string; row?: number; column?: string; key?: string } = {}) {
     super(message);
     this.name = 'UserError';
+    if (where.file !== undefined) this.file = where.file;
+    if (where.row !== undefined) this.row = where.row;
+    if (where.column !== undefined) this.column = where.column;
+    if (where.key !== undefined) this.key = where.key;
+  }
+}
+
+/** Spells an option for a message: the library uses the option's API name, the CLI its flag (`hidden` → `--hidden`). */
+export type OptionNamer = (option: string) => string;
+
+/**
+ * A bad option value, as data: `option` is the library's option name (`hidden`, `backward`, `refineMaxRows`…),
+ * `value` what was given. The text is a function of how options are spelled, so that library code never names a
+ * CLI flag: `message` spells options by their API names, and the CLI calls `render` with its flag names.
+ */
+export class OptionError extends UserError {
+  constructor(
+    readonly option: string,
+    readonly value: unknown,
+    readonly text: (name: OptionNamer) => string,
+  ) {
+    super(text((o) => o));
+    this.name = 'OptionError';
+  }
+
+  /** The message with options spelled by `name` (e.g. the CLI's flags). */
+  render(name: OptionNamer): string {
+    return this.text(name);
   }
 }
 
@@ -36,7 +70,7 @@ export function formatLocation(file: string, row?: number, column?: string): str
 
 /** A UserError at a position: `file:row N, column "c": message`. */
 export function userErrorAt(file: string, row: number | undefined, column: string | undefined, message: string): UserError {
-  return new UserError(`${formatLocation(file, row, column)}: ${message}`);
+  return new UserError(`${formatLocation(file, row, column)}: ${message}`, { file, row, column });
 }
 
 /** `file:row N, column "x3": expected <what>, got "abc"`. */

@@ -1,12 +1,16 @@
 import { Matrix } from '../linalg/matrix.js';
-import { UserError } from '../io/errors.js';
+import { OptionError } from '../io/errors.js';
 import { InputModel } from '../input/model.js';
 import { activationDegree, activationSymmetry } from '../models/activation.js';
 import { IORNNParams, RNNParams, SQUARE } from '../models/params.js';
-import { GloreeDiagnostics, GloreeOptions, fitGloree } from './gloree.js';
-import { GloreeBDiagnostics, fitGloreeB } from './gloree-b.js';
-import { GloreePolyDiagnostics, fitGloreePoly } from './gloree-poly.js';
+import { GloreeOptions, fitGloree } from './gloree.js';
+import { fitGloreeB } from './gloree-b.js';
+import { fitGloreePoly } from './gloree-poly.js';
 import { TrainingData } from './passes.js';
+import { FitDiagnostics, LearnerTag } from './diagnostics.js';
+
+export type { FitDiagnostics, LearnerTag } from './diagnostics.js';
+export { learnerOf } from './diagnostics.js';
 
 /**
  * One entry point over the three learners, as the CLI and the estimator use it:
@@ -23,14 +27,14 @@ export interface FitOptions extends Omit<GloreeOptions, 'hidden'> {
   backward?: number;
 }
 
-export type FitDiagnostics = GloreeDiagnostics | GloreePolyDiagnostics | GloreeBDiagnostics;
-
 export interface FitResult {
   params: RNNParams;
   inputModel: InputModel;
   diagnostics: FitDiagnostics;
-  /** Which learner ran. */
-  learner: 'gloree' | 'gloree-poly' | 'gloree-b';
+  /** Which learner ran (also `diagnostics.learner`). */
+  learner: LearnerTag;
+  /** Milliseconds per stage; not stored in the model file (the same data and seed give the same bytes). */
+  timingsMs: Record<string, number>;
 }
 
 export function isPureQuadratic(act = SQUARE): boolean {
@@ -38,36 +42,25 @@ export function isPureQuadratic(act = SQUARE): boolean {
 }
 
 export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitResult> {
-  try {
-    return await dispatch(data, opts);
-  } catch (e) {
-    // Problems of the data found by the input-model fit are the user's to fix: name the data source.
-    if (!(e instanceof UserError) && e instanceof Error && e.message.startsWith('input model fit:')) {
-      const name = 'name' in data && typeof data.name === 'string' ? data.name : 'data';
-      throw new UserError(`${name}: ${e.message}`);
-    }
-    throw e;
-  }
-}
-
-async function dispatch(data: TrainingData, opts: FitOptions): Promise<FitResult> {
   const { kind = 'iornn', backward, hidden, ...common } = opts;
   const activation = opts.activation ?? SQUARE;
   if (kind === 'brnn') {
     if (!isPureQuadratic(activation)) {
-      throw new UserError('--kind brnn: bidirectional models are learned for σ(z) = c·z² only; use --activation z2');
+      throw new OptionError('activation', activation, (n) => `${n('kind')} brnn: bidirectional models are learned for σ(z) = c·z² only; use ${n('activation')} z2`);
     }
-    if (backward !== undefined && hidden === 'auto') throw new UserError('--hidden auto with --backward: give both sizes, or only --hidden (the total) to infer the split');
+    if (backward !== undefined && hidden === 'auto') {
+      throw new OptionError('hidden', hidden, (n) => `${n('hidden')} auto with ${n('backward')}: give both sizes, or only ${n('hidden')} (the total) to infer the split`);
+    }
     const r = await fitGloreeB(data, backward !== undefined ? { ...common, forward: hidden as number, backward } : { ...common, total: hidden });
     const p = r.params;
     if (p.B1.rows === 0) {
       // The data showed no backward neurons: the model is an IO-RNN (DESIGN.md §2), saved as one.
       const params: IORNNParams = { kind: 'iornn', A1: p.A1, U: p.U, A2: p.A2, b: p.b, activation: p.activation };
-      return { params, inputModel: r.inputModel, diagnostics: r.diagnostics, learner: 'gloree-b' };
+      return { params, inputModel: r.inputModel, diagnostics: r.diagnostics, learner: 'gloree-b', timingsMs: r.timingsMs };
     }
     return { ...r, learner: 'gloree-b' };
   }
-  if (backward !== undefined) throw new UserError('--backward only applies to --kind brnn');
+  if (backward !== undefined) throw new OptionError('backward', backward, (n) => `${n('backward')} only applies to ${n('kind')} brnn`);
   if (isPureQuadratic(activation)) return { ...(await fitGloree(data, { ...common, hidden })), learner: 'gloree' };
   return { ...(await fitGloreePoly(data, { ...common, activation, hidden })), learner: 'gloree-poly' };
 }

@@ -13,8 +13,9 @@
  * Sections whose inputs are missing are left out (or say why), so the function works on any model file.
  */
 import type { SequenceChunk } from '../io/dataset.js';
-import type { RNNParams } from '../models/params.js';
-import type { GloreeDiagnostics } from '../learn/gloree.js';
+import type { Activation, RNNParams } from '../models/params.js';
+import type { CommonDiagnostics } from '../learn/diagnostics.js';
+import { learnerView } from './learner-view.js';
 import type { RankSelection } from '../learn/rank.js';
 import { parameterErrors, type ParameterErrors } from '../metrics/parameters.js';
 import { nmse } from '../metrics/nmse.js';
@@ -70,7 +71,8 @@ export interface ReportInput {
   maxOutputsPlotted?: number;
 }
 
-type Diag = Partial<GloreeDiagnostics> & { rank?: RankSummary };
+/** The common block of every learner's diagnostics (the learner's own block is read through learnerView). */
+type Diag = Partial<CommonDiagnostics> & { timingsMs?: Record<string, number> };
 
 const CSS = `
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#fafafa;color:#1f1f1f;line-height:1.45}
@@ -113,7 +115,9 @@ function num(v: unknown): string {
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-function activationText(c: readonly number[]): string {
+function activationText(a: Activation): string {
+  if (a.name !== undefined) return `σ = ${a.name}`;
+  const c = a.coefficients;
   const terms: string[] = [];
   c.forEach((v, m) => {
     if (v === 0) return;
@@ -127,6 +131,7 @@ function activationText(c: readonly number[]): string {
 export function renderReport(input: ReportInput): string {
   const { params } = input.model;
   const d = (input.model.diagnostics ?? {}) as Diag;
+  const view = learnerView(input.model.diagnostics);
   const dx = params.A1.cols, dy = params.A2.cols, dh = params.A1.rows;
   const dz = params.kind === 'brnn' ? params.B1.rows : 0;
   const parts: string[] = [];
@@ -136,9 +141,9 @@ export function renderReport(input: ReportInput): string {
   const shape = params.kind === 'brnn' ? `BRNN, dx = ${dx}, dh = ${dh} forward + ${dz} backward, dy = ${dy}` : `IO-RNN, dx = ${dx}, dh = ${dh}, dy = ${dy}`;
   parts.push(`<h1>${esc(title)}</h1>`);
   const dataLine = d.data ? `; fitted on ${d.data.rows.toLocaleString('en-US')} rows in ${d.data.sequences.toLocaleString('en-US')} sequences (length ${d.data.minLength === d.data.maxLength ? d.data.minLength : `${d.data.minLength}–${d.data.maxLength}`})` : '';
-  parts.push(`<p class="sub">${input.modelName ? `<code>${esc(input.modelName)}</code>: ` : ''}${esc(shape)}, ${esc(activationText(params.activation.coefficients))}${esc(dataLine)}.</p>`);
+  parts.push(`<p class="sub">${input.modelName ? `<code>${esc(input.modelName)}</code>: ` : ''}${esc(shape)}, ${esc(activationText(params.activation))}${esc(dataLine)}.</p>`);
 
-  const rank = input.rank ?? d.rank;
+  const rank = input.rank ?? view.rank;
   const warnings = [...(d.warnings ?? []), ...(rank?.warnings ?? []).filter((w) => !(d.warnings ?? []).includes(w))];
   if (warnings.length > 0) parts.push(`<div class="warn"><b>Warnings</b><ul>${warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></div>`);
 
@@ -150,8 +155,8 @@ export function renderReport(input: ReportInput): string {
     if (isNum(n.feedforward)) summary.push(['held-out NMSE (U = 0 model, vs data)', num(n.feedforward)]);
     if (isNum(n.modelVsTruth)) summary.push(['held-out NMSE vs true noise-free outputs', num(n.modelVsTruth)]);
   }
-  if (isNum(d.varianceShareU)) summary.push(['share of output variance carried by U', `${(100 * d.varianceShareU).toFixed(1)}%`]);
-  if (d.cp) summary.push(['CP relative residual of T2', num(d.cp.residual)]);
+  if (isNum(view.varianceShare)) summary.push([`share of output variance carried by ${params.kind === 'brnn' ? 'U and V' : 'U'}`, `${(100 * view.varianceShare).toFixed(1)}%`]);
+  if (view.cpResidual !== undefined) summary.push([view.learner === 'gloree-poly' ? 'CP relative residual of the directions\' moment' : 'CP relative residual of T2', num(view.cpResidual)]);
   if (rank) summary.push(['rank selected from the T2 spectrum', `${rank.rank}${rank.rank === dh ? '' : ` (model has dh = ${dh})`}`]);
   if (summary.length > 0) parts.push(table(summary));
 
@@ -176,28 +181,12 @@ export function renderReport(input: ReportInput): string {
   }
 
   // ---- 2. CP and conditioning
-  parts.push('<h2>2. CP decomposition of T2 and conditioning</h2>');
-  if (d.cp) {
-    const cpRows: [string, string][] = [
-      ['method', esc(d.cp.method)],
-      ['relative residual ‖T2 − T̂2‖/‖T2‖ (after ALS)', num(d.cp.residual)],
-      ['residual of the Jennrich start', num(d.cp.jennrichResidual)],
-      ['ALS iterations', `${num(d.cp.alsIterations)}${d.cp.alsConverged === false ? ' <span class="bad">(not converged)</span>' : ''}`],
-      ['Jennrich: smallest eigenvalue separation', num(d.cp.minSeparation)],
-      ['Jennrich: condition number of the eigenvectors', num(d.cp.condEigenvectors)],
-    ];
-    if (Array.isArray(d.cp.projectionGapRatio) && d.cp.projectionGapRatio.length > 0) {
-      cpRows.push(['projection gap ratio σ_dh+1/σ_dh', d.cp.projectionGapRatio.map((v) => esc(fmt(v))).join(', ')]);
-    }
-    const pin: [string, string][] = [];
-    if (d.pinv) {
-      pin.push(['pinv(Â1): smallest singular value', num(d.pinv.A1?.sMin)], ['pinv(Â1): condition number', num(d.pinv.A1?.cond)]);
-      pin.push(['pinv(Â2ᵀ): smallest singular value', num(d.pinv.A2T?.sMin)], ['pinv(Â2ᵀ): condition number', num(d.pinv.A2T?.cond)]);
-      if (d.pinv.outputLayer) pin.push(['output-layer regression: condition number', num(d.pinv.outputLayer.cond)]);
-    }
-    parts.push(`<div class="grid"><div>${table(cpRows)}${pin.length ? table(pin) : ''}</div>`);
-    if (Array.isArray(d.cp.weights) && d.cp.weights.length > 0) {
-      parts.push(figure('cp-weights', cpWeightsChart(d.cp.weights), 'Weights |w_j| of T2 = Σ w_j b_j ⊗ c_j ⊗ c_j. A weight near 0 means a neuron the data barely show.'));
+  parts.push(`<h2>2. ${esc(view.cpTitle)}</h2>`);
+  if (view.cpRows.length > 0) {
+    const rows = (r: [string, unknown][]): [string, string][] => r.map(([k, v]) => [k, typeof v === 'string' && / \(not converged\)$/.test(v) ? `${esc(v.replace(/ \(not converged\)$/, ''))} <span class="bad">(not converged)</span>` : num(v)]);
+    parts.push(`<div class="grid"><div>${table(rows(view.cpRows))}${view.pinvRows.length ? table(rows(view.pinvRows)) : ''}</div>`);
+    if (view.cpWeights && view.cpWeights.length > 0) {
+      parts.push(figure('cp-weights', cpWeightsChart(view.cpWeights), 'Weights |w_j| of T2 = Σ w_j b_j ⊗ c_j ⊗ c_j. A weight near 0 means a neuron the data barely show.'));
     }
     parts.push('</div>');
   } else {
@@ -206,7 +195,7 @@ export function renderReport(input: ReportInput): string {
 
   // ---- 3. Input model
   parts.push('<h2>3. Input model</h2>');
-  const im = d.inputModel as (Partial<NonNullable<GloreeDiagnostics['inputModel']>> & Record<string, unknown>) | undefined;
+  const im = d.inputModel as (Partial<NonNullable<CommonDiagnostics['inputModel']>> & Record<string, unknown>) | undefined;
   if (im && Array.isArray(im.residualSkewness) && im.residualSkewness.length > 0) {
     const sk = im.residualSkewness as number[], ku = im.residualExcessKurtosis as number[];
     const rho = im.spectralRadius as number;
@@ -235,7 +224,7 @@ export function renderReport(input: ReportInput): string {
 
   // ---- 4. Held-out predictions
   parts.push('<h2>4. Held-out predictions</h2>');
-  if (input.heldOut) parts.push(heldOutSection(input.heldOut, dy, input.maxOutputsPlotted ?? 4, isNum(d.varianceShareU) ? d.varianceShareU : undefined));
+  if (input.heldOut) parts.push(heldOutSection(input.heldOut, dy, input.maxOutputsPlotted ?? 4, isNum(view.varianceShare) ? view.varianceShare : undefined));
   else parts.push('<p class="note">No held-out data were given.</p>');
 
   // ---- 5. Weights (and 6. parameter errors)
@@ -285,12 +274,15 @@ export function renderReport(input: ReportInput): string {
   if (d.controlVariate) {
     details.push(['control variate (§5 step 4)', d.controlVariate.used ? `used, ${num(d.controlVariate.features)} features${d.controlVariate.r2 ? `; R² per output ${d.controlVariate.r2.map((v) => esc(fmt(v))).join(', ')}` : ''}` : 'not used']);
   }
-  if (d.mixed) details.push(['steps in the mixed moment', num(d.mixed.steps)]);
+  for (const [k, v] of view.details) details.push([k, num(v)]);
   if (d.refine) {
     const r = d.refine;
     details.push(['refinement', `${esc(r.method)}, ${num(r.iterations)} iterations, ${num(r.parameters)} parameters, ${num(r.trainRows)} training rows (stop: ${esc(r.stopReason)})`]);
     details.push(['validation MSE start → end', `${num(r.valLossStart)} → ${num(r.valLossEnd)}${r.keptStart ? ' (kept the spectral start)' : ''}`]);
-  } else if (d.cp) details.push(['refinement', 'off (spectral estimate)']);
+  } else if (view.learner !== null) details.push(['refinement', 'off (spectral estimate)']);
+  if (d.stabilised) {
+    details.push(['stability (§6)', `the fitted model blew up on the training data; kept <b>${esc(d.stabilised.kept)}</b> (${d.stabilised.rejected.map((r) => `${esc(r.candidate)}: ${esc(r.reason)}`).join('; ')})`]);
+  }
   if (d.timingsMs) details.push(['timings (ms)', Object.entries(d.timingsMs).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(', ')]);
   if (details.length > 0) {
     parts.push(`<h2>${input.truth ? 7 : 6}. Fit details</h2>`);

@@ -1,0 +1,80 @@
+import { DataSource, SequenceChunk, makeChunk } from '../io/dataset.js';
+
+/** Sequence subsets and transforms of a chunk, shared by the learner's stages. */
+
+/** The chunk with y − ȳ in place of y (x shared, not copied). */
+export function centredChunk(chunk: SequenceChunk, yMean: Float64Array): SequenceChunk {
+  const dy = chunk.dy;
+  const yc = new Float64Array(chunk.y.length);
+  for (let i = 0; i < yc.length; i++) yc[i] = chunk.y[i] - yMean[i % dy];
+  return makeChunk(chunk.dx, dy, chunk.x, yc, chunk.lengths);
+}
+
+/** Stride that spreads about `maxRows` rows (whole sequences) evenly over `totalRows`. */
+export function sampleStride(totalRows: number, maxRows: number): number {
+  return Math.max(1, Math.ceil(totalRows / maxRows));
+}
+
+/** The sequences of a chunk whose global index is a multiple of `stride` (copied; the chunk itself for stride 1), or null if none. */
+export function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: number): SequenceChunk | null {
+  if (stride === 1) return chunk;
+  const { dx, dy } = chunk;
+  let row = 0;
+  const lengths: number[] = [];
+  const xParts: Float64Array[] = [], yParts: Float64Array[] = [];
+  for (let k = 0; k < chunk.lengths.length; k++) {
+    const L = chunk.lengths[k];
+    if ((seqOffset + k) % stride === 0) {
+      lengths.push(L);
+      xParts.push(chunk.x.subarray(row * dx, (row + L) * dx));
+      yParts.push(chunk.y.subarray(row * dy, (row + L) * dy));
+    }
+    row += L;
+  }
+  if (lengths.length === 0) return null;
+  return makeChunk(dx, dy, concat(xParts), concat(yParts), lengths);
+}
+
+export function concat(parts: Float64Array[]): Float64Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Float64Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function copyChunk(c: SequenceChunk): SequenceChunk {
+  return makeChunk(c.dx, c.dy, c.x.slice(), c.y.slice(), Int32Array.from(c.lengths));
+}
+
+/**
+ * A subchunk to keep after the pass: `strideSubchunk` returns the chunk itself for stride 1, and a streaming
+ * source may hand out buffers it later reuses, so those are copied (in-memory chunks are the caller's, stable).
+ */
+export function keptSubchunk(source: DataSource, sub: SequenceChunk, chunk: SequenceChunk): SequenceChunk {
+  return sub === chunk && !source.inMemory ? copyChunk(sub) : sub;
+}
+
+/**
+ * Apply a per-row function (rows×dy result) to groups of whole sequences of at most ~4096 rows and concatenate:
+ * e.g. the control-variate features (p per row, p ≈ 140 at dx = 5) then never exist for a whole chunk at once.
+ */
+export function bySubchunks(chunk: SequenceChunk, f: (sub: SequenceChunk) => Float64Array, maxRows = 4096): Float64Array {
+  if (chunk.rows <= maxRows) return f(chunk);
+  const { dx, dy } = chunk;
+  const out = new Float64Array(chunk.rows * dy);
+  let row = 0, k = 0;
+  while (k < chunk.lengths.length) {
+    let rows = 0;
+    const k0 = k;
+    while (k < chunk.lengths.length && (rows === 0 || rows + chunk.lengths[k] <= maxRows)) rows += chunk.lengths[k++];
+    const sub = makeChunk(dx, dy, chunk.x.subarray(row * dx, (row + rows) * dx), chunk.y.subarray(row * dy, (row + rows) * dy), chunk.lengths.slice(k0, k));
+    out.set(f(sub), row * dy);
+    row += rows;
+  }
+  return out;
+}

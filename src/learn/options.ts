@@ -1,0 +1,71 @@
+import { DataSource } from '../io/dataset.js';
+import { SpillSource } from '../io/spill.js';
+import { InputModel } from '../input/model.js';
+import { RefineOptions } from './refine.js';
+import { ProgressCallback, TrainingData, asSource } from './passes.js';
+
+/** Options every learner takes (the learner-specific ones are in src/learn/gloree*.ts). */
+export interface LearnerOptions {
+  /** 'var1' (default): fit a Gaussian VAR(1); 'iid': fit an i.i.d. Gaussian; or a given input model. */
+  inputModel?: 'var1' | 'iid' | InputModel;
+  /** Use the control variate of §5 step 4 for the moments of order ≥ 3 (default true). */
+  controlVariate?: boolean;
+  /** At most about this many rows (whole sequences, evenly spread) fit the control-variate regression. */
+  controlVariateMaxRows?: number;
+  /** Refit A2 and b by least squares on the simulated states (default true). */
+  refitOutput?: boolean;
+  /** Second-order refinement of §5 step 6 (default true). */
+  refine?: boolean;
+  refineOptions?: RefineOptions;
+  /** At most this many rows (whole sequences, evenly spread over the data) are kept in memory for refinement. */
+  refineMaxRows?: number;
+  /** Seed for every random choice (Jennrich contractions, refinement split). Default 0. */
+  seed?: number;
+  onProgress?: ProgressCallback;
+  /** Replay passes 2… from a binary temp file instead of re-parsing a file source (default true). */
+  spill?: boolean;
+  /** Called with human-readable warnings (input model not stable, ill-conditioned steps, …). */
+  onWarning?: (message: string) => void;
+}
+
+/** Warnings (also passed to `onWarning` as they happen) and the milliseconds each step took. */
+export interface RunLog {
+  warnings: string[];
+  timings: Record<string, number>;
+  warn(message: string): void;
+  /** Record the time since the previous lap (or the start) under `name`. */
+  lap(name: string): void;
+}
+
+export function runLog(onWarning?: (message: string) => void): RunLog {
+  const warnings: string[] = [];
+  const timings: Record<string, number> = {};
+  let tick = performance.now();
+  return {
+    warnings,
+    timings,
+    warn(m) {
+      warnings.push(m);
+      onWarning?.(m);
+    },
+    lap(name) {
+      const now = performance.now();
+      timings[name] = Math.round((now - tick) * 10) / 10;
+      tick = now;
+    },
+  };
+}
+
+/**
+ * Run a learner on `data`. Text formats are parsed once: later passes replay a binary spill file (memory stays
+ * one chunk), unless `spill` is false or the data are in memory.
+ */
+export async function withSpill<R>(data: TrainingData, spill: boolean | undefined, fit: (source: DataSource) => Promise<R>): Promise<R> {
+  const given = asSource(data);
+  const spilled = !given.inMemory && spill !== false ? new SpillSource(given) : null;
+  try {
+    return await fit(spilled ?? given);
+  } finally {
+    spilled?.close();
+  }
+}

@@ -1,0 +1,121 @@
+import { DataSource, SequenceChunk } from '../io/dataset.js';
+import { InputModel } from '../input/model.js';
+import { RNNParams } from '../models/params.js';
+import { RefineOptions, packParams, refine } from './refine.js';
+import { TrainingData, forEachChunk } from './passes.js';
+import { LearnerOptions, RunLog, runLog, withSpill } from './options.js';
+import { CommonDiagnostics, LearnerTag, RefineSummary, controlVariateDiagnostics } from './diagnostics.js';
+import { dataPasses } from './data-passes.js';
+import { sampleStride } from './chunks.js';
+import { OutputLayer, outputLayerPass, solveOutputLayer } from './output-layer.js';
+import { ensureStable } from './stability.js';
+import { FittedOutput, IdentifyContext, Identifier } from './identify/types.js';
+
+/**
+ * The learner pipeline: the stages every learner shares, written once (docs/architecture.md has the picture).
+ *   passes 1–2 (input model, T2 halves, control variate)  →  identifier.identify (moments → decomposition →
+ *   spectral weights)  →  output layer + U = 0 baseline  →  refinement  →  identifier.finish  →  stability  →
+ *   diagnostics { learner, common block, module block }.
+ */
+export interface LearnerResult<P extends RNNParams, D> {
+  params: P;
+  inputModel: InputModel;
+  diagnostics: D;
+  /** Milliseconds per stage; not part of the model file (it differs run to run). */
+  timingsMs: Record<string, number>;
+}
+
+export async function fitWith<P extends RNNParams, B extends object, T extends LearnerTag>(
+  identifier: Identifier<P, B, T>,
+  data: TrainingData,
+  opts: LearnerOptions,
+): Promise<LearnerResult<P, { learner: T } & CommonDiagnostics & B>> {
+  return withSpill(data, opts.spill, async (source) => {
+    const log = runLog(opts.onWarning);
+    const plan = identifier.plan(source, log);
+    const { p1, input, p2 } = await dataPasses(source, identifier.name, opts, log, plan);
+    const totalRows = p1.data.rows;
+    const ctx: IdentifyContext = {
+      source,
+      options: opts,
+      seed: opts.seed ?? 0,
+      log,
+      p1,
+      input,
+      p2,
+      pass: async (stage, fn) => void (await forEachChunk(source, stage, fn, opts.onProgress, totalRows)),
+    };
+    const found = await identifier.identify(ctx);
+    const out = await fitOutputAndRefine(source, found.spectral, p1.yMean, totalRows, opts, log, found);
+    const block = identifier.finish(ctx, out);
+    const stable = await ensureStable(source, out.params, out.spectralModel, {
+      fittedLabel: out.refine ? 'refined' : 'spectral',
+      onProgress: opts.onProgress,
+      totalRows,
+      warn: log.warn,
+    });
+    log.lap('stability');
+    const common: CommonDiagnostics = {
+      data: p1.data,
+      inputModel: p2.inputDiagnostics,
+      controlVariate: controlVariateDiagnostics(p2.cvFit),
+      feedforward: { A2: out.feedforward.A2.toArray(), b: Array.from(out.feedforward.b) },
+      refine: out.refine,
+      ...(stable.stabilised ? { stabilised: stable.stabilised } : {}),
+      warnings: log.warnings,
+    };
+    const diagnostics = { learner: identifier.learner, ...common, ...block } as { learner: T } & CommonDiagnostics & B;
+    return { params: stable.params, inputModel: input.model, diagnostics, timingsMs: log.timings };
+  });
+}
+
+/**
+ * The output-layer pass over the spectral model (with the refinement subsample when refining) and its solution
+ * (see `outputLayerPass`, `solveOutputLayer`); then the refinement of §5 step 6 from the refitted model.
+ */
+async function fitOutputAndRefine<P extends RNNParams>(
+  source: DataSource,
+  model: P,
+  yMean: Float64Array,
+  totalRows: number,
+  opts: LearnerOptions,
+  log: RunLog,
+  labels: { tooLarge: string; shrunk: string },
+): Promise<OutputLayer<P> & FittedOutput<P> & { spectralModel: P }> {
+  const wantRefine = opts.refine ?? true;
+  const pass = await outputLayerPass(source, model, {
+    sampleStride: wantRefine ? sampleStride(totalRows, opts.refineMaxRows ?? 200_000) : null,
+    onProgress: opts.onProgress,
+    totalRows,
+  });
+  const out = solveOutputLayer(model, pass, yMean, { refit: opts.refitOutput ?? true, refine: wantRefine, tooLarge: labels.tooLarge, shrunk: labels.shrunk }, log);
+  log.lap('output_layer');
+  const refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, opts.refineOptions, log);
+  return { ...out, spectralModel: out.params, params: refined.params, sample: pass.sample, refine: refined.diagnostics };
+}
+
+/** Refinement (§5 step 6) on the in-memory subsample; the model unchanged when the sample is empty. */
+function runRefinement<P extends RNNParams>(
+  params: P,
+  sample: SequenceChunk[],
+  seed: number,
+  options: RefineOptions | undefined,
+  log: RunLog,
+): { params: P; diagnostics?: RefineSummary } {
+  if (sample.length === 0) return { params };
+  // Least squares over P parameters needs clearly more residuals than P (else it fits the noise; the validation
+  // split then has nothing to stop on): skip with a warning below 10 residuals per parameter.
+  const P = packParams(params).length;
+  const residuals = sample.reduce((m, c) => m + c.rows * c.dy, 0);
+  if (residuals < 10 * P) {
+    log.warn(`refinement skipped: its sample has ${residuals} output values for ${P} parameters (fewer than 10 per parameter); raise --refine-max-rows`);
+    return { params };
+  }
+  const res = refine(params, sample, { seed, ...options });
+  // The iteration history, the split and the refinement's own clock stay out of the model file.
+  const { history, validationSequences, timeMs, ...rest } = res.diagnostics;
+  void validationSequences;
+  void timeMs;
+  log.lap('refine');
+  return { params: res.params, diagnostics: { ...rest, historyLength: history.length } };
+}

@@ -1,0 +1,102 @@
+import type { FitDiagnostics, LearnerTag } from '../learn/diagnostics.js';
+import { learnerOf } from '../learn/diagnostics.js';
+import type { RankSummary } from './html.js';
+
+/**
+ * What the report shows of a model file's diagnostics, for every learner (the diagnostics are typed by
+ * `learner`, src/learn/diagnostics.ts; files written before the tag are recognised by their blocks):
+ * the T2 spectrum, the decomposition's rows, the pseudo-inverses, the recurrence's share of the output variance.
+ */
+export interface LearnerView {
+  learner: LearnerTag | null;
+  /** The T2 rank selection stored by the fit (for the polynomial learner: its spectrum and noise floor). */
+  rank?: RankSummary;
+  /** Title of the decomposition section and its table rows (label, HTML-safe value). */
+  cpTitle: string;
+  cpRows: [string, unknown][];
+  /** Relative residual of that CP. */
+  cpResidual?: number;
+  /** Component weights of T2's CP, when stored. */
+  cpWeights?: number[];
+  pinvRows: [string, unknown][];
+  /** Share of the output variance carried by the recurrent weights (U, or U and V). */
+  varianceShare?: number;
+  /** Extra fit details (label, value). */
+  details: [string, unknown][];
+}
+
+const jennrichRows = (cp: { minSeparation: number; condEigenvectors: number }): [string, unknown][] => [
+  ['Jennrich: smallest eigenvalue separation', cp.minSeparation],
+  ['Jennrich: condition number of the eigenvectors', cp.condEigenvectors],
+];
+
+function pinvPair(label: string, p: { sMin: number; cond: number } | undefined): [string, unknown][] {
+  return p ? [[`pinv(${label}): smallest singular value`, p.sMin], [`pinv(${label}): condition number`, p.cond]] : [];
+}
+
+export function learnerView(raw: unknown): LearnerView {
+  const learner = learnerOf(raw);
+  const view: LearnerView = { learner, cpTitle: 'CP decomposition of T2 and conditioning', cpRows: [], pinvRows: [], details: [] };
+  if (learner === null) return view;
+  const d = raw as FitDiagnostics;
+  if (d.learner === 'gloree-poly' || learner === 'gloree-poly') {
+    const p = d as Extract<FitDiagnostics, { learner: 'gloree-poly' }>;
+    const dir = p.directions;
+    const moment = dir.route === 'S2' ? 'T2 = E[y ⊗ S2]' : `the order-${p.activation?.degree ?? 'l'} moment E[y ⊗ S_l]`;
+    view.cpTitle = `Directions: CP decomposition of ${dir.route === 'S2' ? 'T2' : 'E[y ⊗ S_l]'} and conditioning`;
+    view.cpRows = [
+      ['moment giving the directions', `${dir.route} (${moment}; ${dir.p1}${dir.subspace ? `, subspace from ${dir.subspace}` : ''})`],
+      ['relative residual of the CP (after ALS)', dir.cpResidual],
+      ['residual of the Jennrich start', dir.jennrichResidual],
+      ['ALS iterations', dir.alsIterations],
+      ['moment giving U', p.uMoment === 'P2prime' ? 'P2′ (order l, lags t and t−1)' : 'P2 (order 3, lag t−1)'],
+    ];
+    if (dir.mu) view.cpRows.push(['μ̂_j = E σ″(z_j) (S2 route)', dir.mu.map((v) => v.toPrecision(3)).join(', ')]);
+    if (p.nu) view.cpRows.push(['ν̂_k = E σ′(z_k) (P2′)', p.nu.map((v) => v.toPrecision(3)).join(', ')]);
+    if (p.scales) view.cpRows.push(['neuron scales α', `${p.scales.alpha.map((v) => v.toPrecision(3)).join(', ')} (${p.scales.fitted ? 'fitted' : 'gauge'})`]);
+    if (p.stability) view.cpRows.push(['§6 stability quantity (limit)', `${p.stability.quantity.toPrecision(3)} (${p.stability.limit})`]);
+    view.cpResidual = dir.cpResidual;
+    view.pinvRows = [...pinvPair('Â1', p.pinv?.A1), ...pinvPair('Â2ᵀ', p.pinv?.A2T)];
+    const h = p.hidden;
+    if (h?.spectrum && typeof h.noiseFloor === 'number') {
+      // The polynomial learner stores the spectrum and noise floor of the rank rule (threshold 2 × floor).
+      view.rank = { rank: h.chosen, spectrum: h.spectrum, noiseSpectrum: [], noiseFloor: h.noiseFloor, threshold: 2 * h.noiseFloor, rule: `${h.auto ? 'chosen' : 'given'}: dh = ${h.chosen}` };
+    }
+    view.varianceShare = p.varianceShareU;
+  } else if (learner === 'gloree-b') {
+    const b = d as Extract<FitDiagnostics, { learner: 'gloree-b' }>;
+    view.cpTitle = 'CP decomposition of T2 (all forward and backward neurons) and conditioning';
+    if (b.cp) {
+      view.cpRows = [
+        ['method', b.cp.method], ['components (dh + dz)', b.cp.rank], ['relative residual ‖T2 − T̂2‖/‖T2‖ (after ALS)', b.cp.residual],
+        ['residual of the Jennrich start', b.cp.jennrichResidual],
+        ['ALS iterations', b.cp.alsConverged === false ? `${b.cp.alsIterations} (not converged)` : b.cp.alsIterations], ...jennrichRows(b.cp),
+      ];
+      view.cpWeights = b.cp.weights;
+      view.cpResidual = b.cp.residual;
+    }
+    view.pinvRows = [...pinvPair('[Â1; B̂1]', b.pinv?.AB), ...pinvPair('Â2ᵀ', b.pinv?.A2T)];
+    if (b.rank) view.rank = b.rank;
+    view.varianceShare = b.varianceShareRecurrent;
+    if (b.split) view.details.push(['forward/backward split', `${b.split.forward} + ${b.split.backward}, ${b.split.inferred ? 'inferred' : 'as requested'}: ${b.split.clarity} (smallest margin ${b.split.minMargin.toPrecision(3)})`]);
+    if (b.mixed) view.details.push(['steps in the mixed moments (prev / next)', `${b.mixed.stepsPrev} / ${b.mixed.stepsNext}`]);
+  } else {
+    const g = d as Extract<FitDiagnostics, { learner: 'gloree' }>;
+    if (g.cp) {
+      view.cpRows = [
+        ['method', g.cp.method], ['relative residual ‖T2 − T̂2‖/‖T2‖ (after ALS)', g.cp.residual], ['residual of the Jennrich start', g.cp.jennrichResidual],
+        ['ALS iterations', g.cp.alsConverged === false ? `${g.cp.alsIterations} (not converged)` : g.cp.alsIterations], ...jennrichRows(g.cp),
+      ];
+      if (g.cp.projectionGapRatio?.length) view.cpRows.push(['projection gap ratio σ_dh+1/σ_dh', g.cp.projectionGapRatio.map((v) => v.toPrecision(3)).join(', ')]);
+      view.cpWeights = g.cp.weights;
+      view.cpResidual = g.cp.residual;
+    }
+    view.pinvRows = [...pinvPair('Â1', g.pinv?.A1), ...pinvPair('Â2ᵀ', g.pinv?.A2T)];
+    if (g.rank) view.rank = g.rank;
+    view.varianceShare = g.varianceShareU;
+    if (g.mixed) view.details.push(['steps in the mixed moment', g.mixed.steps]);
+  }
+  const pinv = (d as { pinv?: { outputLayer?: { cond: number } } }).pinv;
+  if (pinv?.outputLayer) view.pinvRows.push(['output-layer regression: condition number', pinv.outputLayer.cond]);
+  return view;
+}

@@ -58,7 +58,10 @@ export type AccumulatorSpec =
       full?: boolean;
     }
   | { type: 'controlVariate'; dx: number; dy: number; quadratic: 'full' | 'current' | 'none'; center: number[] }
-  | { type: 'markov'; dy: number; lags: number; target?: Target };
+  | { type: 'markov'; dy: number; lags: number; target?: Target }
+  // Non-Gaussian input model (src/moments/nongaussian.ts): same moments, data-dependent Wick terms.
+  | { type: 'ngT1' | 'ngT2'; dy: number; target?: Target; skipLast?: number }
+  | { type: 'ngMixedProjected'; dy: number; direction: 'prev' | 'next'; target?: Target; demix: number[][]; first: number[][]; pair: number[][] };
 
 /** Serialized accumulator: spec + state (count and sums). */
 export interface AccumulatorJSON {

@@ -5,6 +5,8 @@ import { ControlVariate } from './control.js';
 import { MixedMomentAccumulator, ProjectedMixedAccumulator } from './mixed.js';
 import { T1Accumulator, T2Accumulator } from './single.js';
 import { MarkovAccumulator } from './markov.js';
+import { MixtureVAR1 } from '../input/var1-mixture.js';
+import { NGProjectedMixedAccumulator, NGT1Accumulator, NGT2Accumulator } from './nongaussian.js';
 
 /**
  * Build an (empty) accumulator from its serializable spec; the inverse of `acc.spec()`. Used by the
@@ -27,6 +29,14 @@ export function createAccumulator(spec: AccumulatorSpec, model: InputModel | nul
         target: spec.target,
         full: spec.full,
       });
+    case 'ngT1':
+    case 'ngT2':
+    case 'ngMixedProjected': {
+      const m = needModel();
+      if (!(m instanceof MixtureVAR1)) throw new Error(`createAccumulator: a ${spec.type} accumulator needs a mixture-var1 input model, got ${m.kind}`);
+      if (spec.type === 'ngMixedProjected') return new NGProjectedMixedAccumulator(m, spec.dy, spec.direction, Matrix.from(spec.demix), Matrix.from(spec.first), Matrix.from(spec.pair), { target: spec.target });
+      return new (spec.type === 'ngT1' ? NGT1Accumulator : NGT2Accumulator)(m, spec.dy, { target: spec.target, skipLast: spec.skipLast });
+    }
     case 'controlVariate':
       return new ControlVariate(spec.dx, spec.dy, { quadratic: spec.quadratic, center: spec.center });
     case 'markov':

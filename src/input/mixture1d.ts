@@ -1,0 +1,173 @@
+/**
+ * One-dimensional Gaussian mixtures f(z) = Σ_k π_k N(z; m_k, v_k): the building block of the non-Gaussian
+ * innovation model (src/input/var1-mixture.ts, docs/non-gaussian-inputs.md).
+ *
+ * What the scores need are the derivatives of φ = −log f up to order 4, in closed form:
+ *   ρ_n = f⁽ⁿ⁾/f = Σ_k r_k(z) (−1)ⁿ He_n(u_k) / σ_kⁿ,   u_k = (z − m_k)/σ_k,  r_k = π_k N_k / f,
+ * (each Gaussian's n-th derivative is N_k·(−1)ⁿHe_n(u_k)/σ_kⁿ, He the probabilists' Hermite polynomials), and
+ * the derivatives of log f are the cumulants of the "moments" ρ_n (Faà di Bruno):
+ *   ℓ1 = ρ1, ℓ2 = ρ2 − ρ1², ℓ3 = ρ3 − 3ρ1ρ2 + 2ρ1³, ℓ4 = ρ4 − 4ρ1ρ3 − 3ρ2² + 12ρ1²ρ2 − 6ρ1⁴;  φ⁽ⁿ⁾ = −ℓn.
+ * For one component this is φ' = (z − m)/v, φ'' = 1/v, φ''' = φ'''' = 0: the Gaussian case.
+ *
+ * Fitting: EM from a deterministic start (means at the (k + ½)/K quantiles, common variance, equal weights), the
+ * number of components K ∈ 1..maxComponents chosen by BIC = −2 log L + (3K − 1) log n.
+ */
+export interface Mixture1D {
+  weights: number[];
+  means: number[];
+  variances: number[];
+}
+
+export const MAX_DERIVATIVE_ORDER = 4;
+
+/** log f(z). */
+export function mixtureLogDensity(m: Mixture1D, z: number): number {
+  const K = m.weights.length;
+  let best = -Infinity;
+  const lw = new Float64Array(K);
+  for (let k = 0; k < K; k++) {
+    const u = z - m.means[k];
+    lw[k] = Math.log(m.weights[k]) - 0.5 * Math.log(2 * Math.PI * m.variances[k]) - (0.5 * u * u) / m.variances[k];
+    if (lw[k] > best) best = lw[k];
+  }
+  let s = 0;
+  for (let k = 0; k < K; k++) s += Math.exp(lw[k] - best);
+  return best + Math.log(s);
+}
+
+/**
+ * φ⁽¹⁾..φ⁽ᵒʳᵈᵉʳ⁾ of φ = −log f at z, written to out[o .. o + order). Responsibilities through log-sum-exp, so
+ * far tails do not underflow to 0/0. `order` ≤ 4.
+ */
+export function mixtureNegLogDerivatives(m: Mixture1D, z: number, order: number, out: Float64Array, o = 0): void {
+  const K = m.weights.length;
+  if (K === 1) {
+    const v = m.variances[0];
+    out[o] = (z - m.means[0]) / v;
+    if (order >= 2) out[o + 1] = 1 / v;
+    for (let n = 3; n <= order; n++) out[o + n - 1] = 0;
+    return;
+  }
+  let best = -Infinity;
+  const lw: number[] = new Array(K);
+  for (let k = 0; k < K; k++) {
+    const u = z - m.means[k];
+    lw[k] = Math.log(m.weights[k]) - 0.5 * Math.log(m.variances[k]) - (0.5 * u * u) / m.variances[k];
+    if (lw[k] > best) best = lw[k];
+  }
+  let tot = 0;
+  for (let k = 0; k < K; k++) tot += lw[k] = Math.exp(lw[k] - best);
+  let r1 = 0, r2 = 0, r3 = 0, r4 = 0;
+  for (let k = 0; k < K; k++) {
+    const r = lw[k] / tot, is = 1 / Math.sqrt(m.variances[k]), u = (z - m.means[k]) * is;
+    const u2 = u * u;
+    r1 -= r * u * is;
+    r2 += r * (u2 - 1) * is * is;
+    r3 -= r * (u2 * u - 3 * u) * is * is * is;
+    r4 += r * (u2 * u2 - 6 * u2 + 3) * is * is * is * is;
+  }
+  out[o] = -r1;
+  if (order >= 2) out[o + 1] = -(r2 - r1 * r1);
+  if (order >= 3) out[o + 2] = -(r3 - 3 * r1 * r2 + 2 * r1 * r1 * r1);
+  if (order >= 4) out[o + 3] = -(r4 - 4 * r1 * r3 - 3 * r2 * r2 + 12 * r1 * r1 * r2 - 6 * r1 ** 4);
+}
+
+export function mixtureMean(m: Mixture1D): number {
+  let s = 0;
+  for (let k = 0; k < m.weights.length; k++) s += m.weights[k] * m.means[k];
+  return s;
+}
+
+export function mixtureVariance(m: Mixture1D): number {
+  const mu = mixtureMean(m);
+  let s = 0;
+  for (let k = 0; k < m.weights.length; k++) s += m.weights[k] * (m.variances[k] + (m.means[k] - mu) ** 2);
+  return s;
+}
+
+/** Draw from the mixture with uniforms/normals from `draw` (deterministic given the stream). */
+export function mixtureSample(m: Mixture1D, uniform: number, normal: number): number {
+  let k = 0, c = m.weights[0];
+  while (uniform > c && k < m.weights.length - 1) c += m.weights[++k];
+  return m.means[k] + Math.sqrt(m.variances[k]) * normal;
+}
+
+export interface MixtureFit {
+  mixture: Mixture1D;
+  logLik: number;
+  bic: number;
+  iterations: number;
+}
+
+/** EM for a K-component mixture from the deterministic quantile start (see the file comment). */
+export function fitMixture1D(z: Float64Array, K: number, opts: { maxIter?: number; tol?: number } = {}): MixtureFit {
+  const n = z.length;
+  if (n < 3 * K) throw new Error(`mixture fit: ${n} values are too few for ${K} components`);
+  const maxIter = opts.maxIter ?? 200, tol = opts.tol ?? 1e-8;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += z[i];
+  mean /= n;
+  let v0 = 0;
+  for (let i = 0; i < n; i++) v0 += (z[i] - mean) ** 2;
+  v0 /= n;
+  if (!(v0 > 0)) throw new Error('mixture fit: the values are constant');
+  const floor = 1e-6 * v0;
+  const sorted = Float64Array.from(z).sort();
+  const w = new Array<number>(K).fill(1 / K);
+  const mu = Array.from({ length: K }, (_, k) => sorted[Math.min(n - 1, Math.floor(((k + 0.5) / K) * n))]);
+  const va = new Array<number>(K).fill(K === 1 ? v0 : v0 / K);
+  const R = new Float64Array(n * K);
+  let prev = -Infinity, ll = 0, it = 0;
+  for (; it < maxIter; it++) {
+    ll = 0;
+    // Per-component constants hoisted out of the loop over points (one log per component per iteration).
+    const cst = w.map((wk, k) => Math.log(wk) - 0.5 * Math.log(2 * Math.PI * va[k])), half = va.map((v) => 0.5 / v);
+    for (let i = 0; i < n; i++) {
+      let best = -Infinity;
+      for (let k = 0; k < K; k++) {
+        const u = z[i] - mu[k];
+        const l = cst[k] - half[k] * u * u;
+        R[i * K + k] = l;
+        if (l > best) best = l;
+      }
+      let s = 0;
+      for (let k = 0; k < K; k++) s += R[i * K + k] = Math.exp(R[i * K + k] - best);
+      for (let k = 0; k < K; k++) R[i * K + k] /= s;
+      ll += best + Math.log(s);
+    }
+    for (let k = 0; k < K; k++) {
+      let nk = 0, sk = 0;
+      for (let i = 0; i < n; i++) {
+        nk += R[i * K + k];
+        sk += R[i * K + k] * z[i];
+      }
+      nk = Math.max(nk, 1e-12);
+      const mk = sk / nk;
+      let vk = 0;
+      for (let i = 0; i < n; i++) vk += R[i * K + k] * (z[i] - mk) ** 2;
+      w[k] = nk / n;
+      mu[k] = mk;
+      va[k] = Math.max(vk / nk, floor);
+    }
+    if (Math.abs(ll - prev) <= tol * Math.abs(ll)) break;
+    prev = ll;
+  }
+  const mixture: Mixture1D = { weights: w, means: mu, variances: va };
+  // Log-likelihood of the returned parameters (the loop's ll belongs to the parameters before the last M-step).
+  let final = 0;
+  for (let i = 0; i < n; i++) final += mixtureLogDensity(mixture, z[i]);
+  return { mixture, logLik: final, bic: -2 * final + (3 * K - 1) * Math.log(n), iterations: it + 1 };
+}
+
+/** The BIC-best mixture with 1..maxComponents components, and every candidate's BIC. */
+export function selectMixture1D(z: Float64Array, maxComponents = 4): MixtureFit & { candidates: { components: number; bic: number; logLik: number }[] } {
+  let best: MixtureFit | null = null;
+  const candidates: { components: number; bic: number; logLik: number }[] = [];
+  for (let K = 1; K <= maxComponents && 3 * K <= z.length; K++) {
+    const f = fitMixture1D(z, K);
+    candidates.push({ components: K, bic: f.bic, logLik: f.logLik });
+    if (best === null || f.bic < best.bic) best = f;
+  }
+  if (best === null) throw new Error(`mixture fit: ${z.length} values are too few`);
+  return { ...best, candidates };
+}

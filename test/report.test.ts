@@ -16,7 +16,6 @@ import { Matrix } from '../src/linalg/matrix.js';
 import { renderReport } from '../src/report/html.js';
 import { buildReport, feedforwardModel, rankFromData, reportCommand } from '../src/cli/report-command.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const sc = SCENARIOS.default;
 let fit: GloreeResult;
 let train: ReturnType<typeof simulateScenario>;
@@ -37,15 +36,25 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function getBrowser(): Promise<Browser> {
-  // CI installs Debian's chromium (.ci/run); a missing browser is a failure, not a skip.
-  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: install the Debian package "chromium" (apt-get install chromium; .ci/run does this)`);
-  if (!browser) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+/**
+ * A headless Chromium from npm alone: @sparticuz/chromium ships a Chromium build inside the package and unpacks it
+ * on first use, so the suite needs nothing outside `npm ci`. A system Chromium is preferred when one is present
+ * (GLOREE_CHROMIUM, or the Debian package's path) because it starts faster; it is never required.
+ */
+async function launchOptions(): Promise<{ executablePath: string; args: string[] }> {
+  const common = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+  for (const p of [process.env.GLOREE_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
+    if (p && existsSync(p)) return { executablePath: p, args: common };
   }
+  const packaged = (await import('@sparticuz/chromium')).default;
+  // Its --single-process (meant for one page per Lambda call) ends the browser with the first closed page.
+  const args = packaged.args.filter((a) => a !== '--single-process');
+  return { executablePath: await packaged.executablePath(), args: [...args, ...common.filter((a) => !args.includes(a))] };
+}
+
+async function getBrowser(): Promise<Browser> {
+  // A browser that cannot start is a failure, not a skip.
+  if (!browser) browser = await chromium.launch({ ...(await launchOptions()), headless: true });
   return browser;
 }
 

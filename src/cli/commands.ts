@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
 import { SequenceChunk } from '../io/dataset.js';
@@ -54,15 +54,9 @@ export async function simulateCommand(o: SimulateOpts): Promise<void> {
   checkOutputs([], [o.out, o.truth]);
   const sc = resolveScenario(o.scenario);
   const { model, data } = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
+  // Both files are committed together by the CLI (src/io/atomic.ts output sets): all or nothing.
   await writeDataFile(o.out, data, { format: o.format });
-  if (o.truth) {
-    try {
-      await saveModel(o.truth, model, { diagnostics: { scenario: sc } });
-    } catch (e) {
-      rmSync(o.out, { force: true }); // all or nothing
-      throw e;
-    }
-  }
+  if (o.truth) await saveModel(o.truth, model, { diagnostics: { scenario: sc } });
   out(`wrote ${data.rows} rows (${data.lengths.length} sequences, dx=${data.dx}, dy=${data.dy}) to ${o.out}${o.truth ? `; true model to ${o.truth}` : ''}`);
 }
 
@@ -318,6 +312,7 @@ export function spectralFromDiagnostics(params: RNNParams, diagnostics: unknown)
  * the total number of neurons is given: the forward/backward split is inferred.
  */
 export async function demoCommand(o: DemoOpts): Promise<void> {
+  checkOutputs([], [o.out]);
   const sc = resolveScenario(o.scenario);
   const train = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
   const test = simulateScenario(sc, { nSeq: Math.max(200, Math.round(o.sequences / 5)), seed: o.seed + 1_000_003 });

@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isUserError } from '../io/errors.js';
+import { beginOutputs, commitOutputs, discardOutputs, removeTempFilesSync } from '../io/atomic.js';
+import { removeSpillFilesSync } from '../io/spill.js';
 import { BlowUpError } from '../models/iornn.js';
 import { SCENARIOS } from '../models/simulate.js';
 import { Sink, UsageError, err, setSink } from './io.js';
@@ -123,10 +125,15 @@ export function buildProgram(sink?: Sink): Command {
 export async function main(argv: string[], sink?: Sink): Promise<number> {
   setSink(sink ?? null);
   const program = buildProgram(sink);
+  // Every output of one command is renamed into place only after all of them were written: a failure part-way
+  // leaves earlier files (e.g. yesterday's model) untouched.
+  beginOutputs();
   try {
     await program.parseAsync(argv);
+    await commitOutputs();
     return 0;
   } catch (e) {
+    discardOutputs();
     if (e instanceof CommanderError) {
       // Help and --version exit 0; everything else commander rejects is a usage error.
       return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
@@ -156,7 +163,24 @@ function oneLine(s: string): string {
 // Run when executed directly (not when imported by tests).
 const invoked = process.argv[1] ?? '';
 if (/(^|[\\/])(main\.(js|ts)|gloree)$/.test(invoked)) {
+  installSignalCleanup();
   main(process.argv).then((code) => {
     process.exitCode = code;
   });
+}
+
+/**
+ * On SIGINT, SIGTERM and SIGHUP remove this process's temporary outputs and spill files, then exit with the
+ * conventional status 128 + signal number. (Spill files are already unlinked where the OS allows it, so even
+ * SIGKILL leaves nothing behind there; see src/io/spill.ts.)
+ */
+function installSignalCleanup(): void {
+  const numbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+  for (const sig of Object.keys(numbers) as NodeJS.Signals[]) {
+    process.once(sig, () => {
+      removeTempFilesSync();
+      removeSpillFilesSync();
+      process.exit(128 + numbers[sig]);
+    });
+  }
 }

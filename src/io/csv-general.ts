@@ -14,7 +14,7 @@
 import { createReadStream } from 'node:fs';
 import { parse as csvParse } from 'csv-parse';
 import type { CSVChunk, CSVOptions, CSVSource } from './csv.js';
-import { parseDecimal } from './csv.js';
+import { EXACT_SEQ_ID, parseDecimal } from './csv.js';
 import { UserError, cellError, userErrorAt } from './errors.js';
 
 export const DEFAULT_CHUNK_ROWS = 65536;
@@ -131,6 +131,9 @@ export class ChunkAssembler {
         segStart = r;
         if (!Number.isInteger(id)) {
           throw cellError(this.file, this.rowNumber(b, r), this.layout.header[this.layout.seqIndex], String(b.describe(this.layout.seqIndex, r) ?? id), 'an integer sequence id');
+        }
+        if (!Number.isSafeInteger(id)) {
+          throw cellError(this.file, this.rowNumber(b, r), this.layout.header[this.layout.seqIndex], String(b.describe(this.layout.seqIndex, r) ?? id), EXACT_SEQ_ID);
         }
         if (this.open) {
           this.closeSeq();

@@ -38,6 +38,13 @@ export interface CSVOptions {
   blockBytes?: number;
 }
 
+
+/**
+ * Sequence ids must be integers a double holds exactly (|id| ≤ 2^53 − 1): beyond that distinct ids round to the
+ * same number and separate sequences would be merged, running the recursion across them.
+ */
+export const EXACT_SEQ_ID = 'an integer sequence id between −(2^53 − 1) and 2^53 − 1 (larger ids cannot be kept exactly and would merge sequences; renumber them)';
+
 /** A chunk read from a CSV file, with the file's sequence ids and positions (for messages and predictions). */
 export interface CSVChunk extends SequenceChunk {
   /** The `seq` value of each sequence (0 when the file has no seq column). */
@@ -364,7 +371,10 @@ class Parser {
           if (r >= 0) {
             if (r < dx) this.x[row * dx + r] = v;
             else this.y[row * dy + r - dx] = v;
-          } else seqVal = v;
+          } else {
+            seqVal = v;
+            if (!Number.isSafeInteger(v)) this.seqText = text.slice(s, c);
+          }
         }
       }
       f++;
@@ -388,7 +398,10 @@ class Parser {
       if (r >= 0) {
         if (r < this.dx) this.x[row * this.dx + r] = v;
         else this.y[row * this.dy + r - this.dx] = v;
-      } else seqVal = v;
+      } else {
+        seqVal = v;
+        this.seqText = fields[f];
+      }
     }
     this.endRow(seqVal);
   }
@@ -425,11 +438,18 @@ class Parser {
     this.cap = cap;
   }
 
+  /** Text of the last row's seq cell when it was not a safe integer (for the message). */
+  private seqText = '';
+
   private endRow(seqVal: number): void {
     if (this.hasSeq) {
       if (!Number.isInteger(seqVal)) {
         const f = this.role.indexOf(SEQ);
         throw cellError(this.file, this.line, this.names[f], String(seqVal), 'an integer sequence id');
+      }
+      if (!Number.isSafeInteger(seqVal)) {
+        const f = this.role.indexOf(SEQ);
+        throw cellError(this.file, this.line, this.names[f], this.seqText, EXACT_SEQ_ID);
       }
       if (!this.open) this.startSeq(seqVal);
       else if (seqVal !== this.curId) {

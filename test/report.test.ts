@@ -233,3 +233,43 @@ test('renderReport escapes text from the model file and checks held-out shapes',
     /heldOut.yhat has 3 values, expected rows×dy = 800×4/,
   );
 });
+
+test('fit --report labels its numbers in-sample everywhere, names the command in the title; the model line is drawn above the U = 0 line', async () => {
+  const { main } = await import('../src/cli/main.js');
+  const run = async (...args: string[]) => {
+    let stdout = '', stderr = '';
+    const code = await main(['node', 'gloree', ...args], { out: (t) => (stdout += t), err: (t) => (stderr += t) });
+    return { code, stdout, stderr };
+  };
+  const data = path.join(dir, 'fit-train.csv');
+  await writeCSV(data, train.data);
+  let r = await run('fit', data, '--hidden', String(sc.dh), '--no-refine', '--out', path.join(dir, 'fit-m.json'), '--report', path.join(dir, 'fit-r.html'));
+  assert.equal(r.code, 0, r.stderr);
+  const html = readFileSync(path.join(dir, 'fit-r.html'), 'utf8');
+  assert.match(html, /<title>gloree fit fit-train\.csv --out fit-m\.json: fit report \(in-sample\)<\/title>/);
+  assert.doesNotMatch(html, /held-out|held out/i, 'no in-sample number may be called held-out');
+  assert.match(html, /in-sample NMSE \(model, vs data\)/);
+  assert.match(html, /In-sample predictions/);
+  // Line order in each output panel (SVG paints later elements on top): every U = 0 path before the first model path.
+  for (const id of ['predictions', 'prediction-errors']) {
+    const fig = html.slice(html.indexOf(`id="fig-${id}"`), html.indexOf('</figure>', html.indexOf(`id="fig-${id}"`)));
+    const lineMark = fig.slice(fig.indexOf('<g aria-label="line">'));
+    const panels = lineMark.split('<g transform=').slice(1);
+    assert.ok(panels.length >= 1, `${id}: line panels`);
+    for (const panel of panels) {
+      const paths = [...panel.matchAll(/<path[^>]*stroke="(#[0-9a-f]{6})"/g)].map((m) => m[1]);
+      const lastFF = paths.lastIndexOf('#ff725c'), firstModel = paths.indexOf('#4269d0');
+      assert.ok(lastFF >= 0 && firstModel >= 0, `${id}: both lines present`);
+      assert.ok(firstModel > lastFF, `${id}: model line must be drawn after (above) the U = 0 line`);
+    }
+  }
+  // gloree report on other data: held-out wording and its own command in the title.
+  const testFile = path.join(dir, 'fit-test.csv');
+  await writeCSV(testFile, test_.data);
+  r = await run('report', path.join(dir, 'fit-m.json'), testFile, '--out', path.join(dir, 'rep.html'));
+  assert.equal(r.code, 0, r.stderr);
+  const rep = readFileSync(path.join(dir, 'rep.html'), 'utf8');
+  assert.match(rep, /<title>gloree report fit-m\.json fit-test\.csv<\/title>/);
+  assert.match(rep, /held-out NMSE \(model, vs data\)/);
+  assert.doesNotMatch(rep, /in-sample/);
+});

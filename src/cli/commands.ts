@@ -119,8 +119,10 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   if (o.report) {
     // Rendered before the model is saved so a failure leaves neither file behind.
     const html = await buildReport({ params: res.params, inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics as never }, source, {
-      dataLabel: 'training data (not held out)',
+      dataLabel: `${path.basename(dataFile)} (the training data)`,
       modelName: path.basename(o.out),
+      inSample: true,
+      title: `gloree fit ${path.basename(dataFile)} --out ${path.basename(o.out)}: fit report (in-sample)`,
     });
     await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics });
     await writeFileAtomic(o.report, html);

@@ -39,6 +39,8 @@ export interface BuildReportOptions {
   rankSource?: string;
   modelName?: string;
   title?: string;
+  /** The data are the model's training data (`fit --report`): numbers and captions say "in-sample". */
+  inSample?: boolean;
 }
 
 /** The U = 0 baseline stored by `fit` (spectral directions, U = 0, its own output layer), if any. */
@@ -149,6 +151,7 @@ export async function buildReport(
     truthClean: cat((s) => s.clean),
     nmse: nm,
     label: opts.dataLabel ?? source.name,
+    inSample: opts.inSample,
   };
 
   // ---- Pass 2 (if needed): T2 of even- and odd-numbered sequences → rank selection.
@@ -246,7 +249,7 @@ export async function reportCommand(modelFile: string, dataFile: string, opts: R
     steps: opts.steps,
     dataLabel: path.basename(dataFile),
     modelName: path.basename(modelFile),
-    title: opts.title,
+    title: opts.title ?? `gloree report ${path.basename(modelFile)} ${path.basename(dataFile)}`,
   });
   await writeFileAtomic(opts.out, html);
   if (!opts.quiet) out(`report written to ${opts.out}`);

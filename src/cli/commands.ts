@@ -16,6 +16,7 @@ import { FitDiagnostics, FitResult, fitRNN, feedforwardFromDiagnostics } from '.
 import { PassProgressBar } from './progress.js';
 import { UsageError, out, warnLine } from './io.js';
 import { checkOutputs } from './outputs.js';
+import { predictOrExplain, predictSkippingBlowUps } from './predictions.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -179,11 +180,12 @@ export async function predictCommand(modelFile: string, dataFile: string, o: { o
   const source = await openDataSource(dataFile, { x: columns(o.x), y: columns(o.y), seq: o.seq, requireY: false, format: o.format });
   checkDims(m, source, modelFile, dataFile, false);
   const dy = m.params.A2.cols;
+  const hasSeq = source.columns.seq !== undefined;
   const w = await PredictionCSVWriter.open(o.out, dy);
   let rows = 0;
   try {
     for await (const chunk of source.chunks()) {
-      const yhat = predict(m.params, chunk, { sequenceOffset: chunk.sequenceOffset });
+      const yhat = predictOrExplain(m.params, chunk, dataFile, modelFile, hasSeq);
       await w.append(chunk, yhat);
       rows += chunk.rows;
     }
@@ -229,19 +231,31 @@ export async function evaluateCommand(
   }
   const ff = feedforwardOf(m);
   const dy = m.params.A2.cols;
+  const hasSeq = source.columns.seq !== undefined;
   const accData = new NMSEAccumulator(dy), accFF = new NMSEAccumulator(dy);
   const accTruth = new NMSEAccumulator(dy), accFFTruth = new NMSEAccumulator(dy), accTruthData = new NMSEAccumulator(dy);
+  // Sequences on which the model blows up are left out of every NMSE (so the rows compared are the same for each
+  // line) and counted: the error on the others still says something, and the count says how often it escapes.
+  let sequences = 0, blownCount = 0;
+  let firstBlown: string | undefined;
   for await (const chunk of source.chunks()) {
-    const yhat = predict(m.params, chunk, { sequenceOffset: chunk.sequenceOffset });
-    accData.add(yhat, chunk.y);
-    const yff = ff ? predict(ff, chunk) : null;
-    if (yff) accFF.add(yff, chunk.y);
+    sequences += chunk.lengths.length;
+    const { kept, yhat, blown } = predictSkippingBlowUps(m.params, chunk, dataFile, hasSeq);
+    blownCount += blown.length;
+    firstBlown ??= blown[0]?.where;
+    if (kept.rows === 0) continue;
+    accData.add(yhat, kept.y);
+    const yff = ff ? predict(ff, kept) : null;
+    if (yff) accFF.add(yff, kept.y);
     if (truth) {
-      const clean = predict(truth.params, chunk, { sequenceOffset: chunk.sequenceOffset });
+      const clean = predictOrExplain(truth.params, kept, dataFile, o.truth!, hasSeq);
       accTruth.add(yhat, clean);
-      accTruthData.add(clean, chunk.y);
+      accTruthData.add(clean, kept.y);
       if (yff) accFFTruth.add(yff, clean);
     }
+  }
+  if (blownCount === sequences) {
+    throw new UserError(`the model ${modelFile} blows up on every sequence of ${dataFile} (first: ${firstBlown}); it is outside the stable regime of docs/method.md §6`);
   }
   // NMSE divides by the output variance: constant outputs make it undefined, which is the data's problem.
   const val = (a: NMSEAccumulator, what: string): number => {
@@ -252,6 +266,7 @@ export async function evaluateCommand(
     }
   };
   const result: Record<string, unknown> = { nmse: val(accData, 'the outputs') };
+  if (blownCount > 0) result.blownUp = { sequences: blownCount, of: sequences, first: firstBlown };
   if (ff) result.nmseFeedforward = val(accFF, 'the outputs');
   if (truth) {
     result.nmseVsTruth = val(accTruth, "the true model's outputs");
@@ -269,6 +284,9 @@ export async function evaluateCommand(
     return;
   }
   out(`evaluation of ${modelFile} on ${dataFile}`);
+  if (blownCount > 0) {
+    out(`  the model blows up on ${blownCount} of ${sequences} sequences (first: ${firstBlown}); the NMSEs below are over the other ${sequences - blownCount}`);
+  }
   out(`  NMSE against the data's outputs:          ${fmt(result.nmse as number)}`);
   if (ff) out(`  NMSE of the U = 0 model (same A1):        ${fmt(result.nmseFeedforward as number)}`);
   if (truth) {

@@ -10,6 +10,7 @@ import { UserError } from '../io/errors.js';
 import { openDataSource } from '../io/open.js';
 import { checkOutputs } from './outputs.js';
 import { BlowUpError } from '../models/iornn.js';
+import { blowUpWhere } from './predictions.js';
 import { feedforwardFromDiagnostics } from '../learn/fit.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { RNNParams } from '../models/params.js';
@@ -89,7 +90,8 @@ export async function buildReport(
   let rows = 0, sequences = 0;
   const stretch: { chunk: SequenceChunk; yhat: Float64Array; ff?: Float64Array; clean?: Float64Array }[] = [];
   let stretchRows = 0;
-  let blowUp: BlowUpError | null = null;
+  let blowUp: string | null = null;
+  const hasSeq = (source as { columns?: { seq?: string } }).columns?.seq !== undefined;
   for await (const chunk of source.chunks()) {
     let yhat: Float64Array;
     try {
@@ -97,7 +99,7 @@ export async function buildReport(
     } catch (e) {
       // A model that escapes on this data is exactly what a report should show, not a reason to write none.
       if (!(e instanceof BlowUpError)) throw e;
-      blowUp = e;
+      blowUp = blowUpWhere(e, chunk, opts.dataLabel ?? source.name, e.sequence - sequences, hasSeq);
       break;
     }
     acc.add(yhat, chunk.y);
@@ -121,7 +123,7 @@ export async function buildReport(
   }
   if (blowUp) {
     const d = (model.diagnostics ?? {}) as { warnings?: string[] };
-    const warned = { ...model, diagnostics: { ...d, warnings: [...(d.warnings ?? []), `on ${opts.dataLabel ?? source.name} the ${blowUp.message}; no predictions are shown (DESIGN.md §6)`] } };
+    const warned = { ...model, diagnostics: { ...d, warnings: [...(d.warnings ?? []), `the model blows up on ${blowUp}; no predictions are shown (docs/method.md §6)`] } };
     const stored = (model.diagnostics as { rank?: RankSummary } | undefined)?.rank ?? undefined;
     return renderReport({ model: warned, truth, rank: opts.rank ?? stored, rankSource: opts.rank ? opts.rankSource : stored ? 'the training data' : undefined, modelName: opts.modelName, title: opts.title });
   }

@@ -7,7 +7,7 @@ import { ProjectedMixedAccumulator } from '../moments/mixed.js';
 import { momentPass } from '../moments/accumulator.js';
 import { BRNNParams, SQUARE } from '../models/params.js';
 import { forEachChunk, TrainingData } from './passes.js';
-import { RankSelection } from './rank.js';
+import { ODD_ACTIVATION_HINT, RankSelection } from './rank.js';
 import { GloreeOptions, quadraticCoefficient } from './gloree.js';
 import {
   CPDiagnostics,
@@ -230,7 +230,7 @@ async function fitFromSource(source: DataSource, opts: GloreeBOptions): Promise<
   let K: number;
   if (sizes.K === 'auto') {
     if (rankSel === null) throw new UserError(`${source.name}: --hidden auto needs at least 2 sequences (the data have ${p1.data.sequences}); give the number of neurons`);
-    K = autoRank(rankSel, log, 'the outputs show no quadratic dependence on the inputs that GLOREE-B can use');
+    K = autoRank(rankSel, log, `${'the outputs show no quadratic dependence on the inputs that GLOREE-B can use'}; ${ODD_ACTIVATION_HINT}`);
   } else K = sizes.K;
 
   // ---- CP of T2 with rank K = dh + dz (F5: T2 = 2c₂ Σ over ALL neurons of A2^(j) ⊗ c_j ⊗ c_j, c_j rows of [A1; B1]).

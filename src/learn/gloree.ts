@@ -8,7 +8,7 @@ import { momentPass } from '../moments/accumulator.js';
 import { Activation, IORNNParams, SQUARE } from '../models/params.js';
 import { activationDegree } from '../models/activation.js';
 import { TrainingData, forEachChunk } from './passes.js';
-import { RankSelection } from './rank.js';
+import { ODD_ACTIVATION_HINT, RankSelection } from './rank.js';
 import {
   CPDiagnostics,
   LearnerDiagnostics,
@@ -116,7 +116,7 @@ async function fitFromSource(source: DataSource, opts: GloreeOptions): Promise<G
   const { cvFit } = p2;
 
   const { T2, rank: rankSel } = t2AndRank(p2.t2Halves!, dy, dx, opts.hidden, source.name);
-  const dh = opts.hidden === 'auto' ? autoRank(rankSel!, log, 'the outputs show no quadratic dependence on the inputs that GLOREE can use') : opts.hidden;
+  const dh = opts.hidden === 'auto' ? autoRank(rankSel!, log, `${'the outputs show no quadratic dependence on the inputs that GLOREE can use'}; ${ODD_ACTIVATION_HINT}`) : opts.hidden;
 
   // ---- CP of T2 (dy×dx×dx, modes 2–3 tied): T2 = 2c₂ Σ_j A2^(j) ⊗ a1_j ⊗ a1_j (DESIGN.md §4 F1).
   const { C: A1, A2, diagnostics: cpDiag } = cpOfT2(T2, dy, dx, dh, c2, seed);

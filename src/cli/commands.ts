@@ -16,10 +16,54 @@ import { FitDiagnostics, FitResult, fitRNN, feedforwardFromDiagnostics } from '.
 import { PassProgressBar } from './progress.js';
 import { UsageError, out, warnLine } from './io.js';
 import { checkOutputs } from './outputs.js';
+import { checkDiagnostics } from './diagnostics.js';
+import { explainIllConditioning } from './outliers.js';
 import { predictOrExplain, predictSkippingBlowUps } from './predictions.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
+
+/**
+ * Size limits checked before any work, so that absurd requests end in a message instead of an allocation failure
+ * or the internal-error path. simulate and demo hold the whole data set in memory (x, y and noise-free y), and fit
+ * accumulates the dy×dx×dx moment T2 (docs/method.md §5): the limits keep each within about 1 GiB.
+ */
+const MAX_ARRAY_ENTRIES = 2 ** 27; // one Float64Array of 1 GiB
+const MAX_MATRIX_ENTRIES = 2 ** 22; // a weight matrix of 32 MiB
+const MAX_T2_ENTRIES = 2 ** 25; // T2 of 256 MiB (e.g. dx = dy = 320)
+
+function checkScenarioSize(sc: Scenario, spec: string, sequences: number | undefined): void {
+  const name = Object.hasOwn(SCENARIOS, spec) ? `scenario "${spec}"` : spec;
+  const dims: [string, number][] = [['dx', sc.dx], ['dy', sc.dy], ['dh', sc.dh], ['dz', sc.dz ?? 0]];
+  for (const [k, v] of dims) {
+    for (const [k2, v2] of dims) {
+      if (v * v2 > MAX_MATRIX_ENTRIES && k <= k2) {
+        throw new UserError(`${name}: key "${k}" = ${v} with "${k2}" = ${v2} makes a weight matrix of ${v * v2} entries (at most ${MAX_MATRIX_ENTRIES}); use smaller dimensions`);
+      }
+    }
+  }
+  const n = sequences ?? sc.nSeq ?? 5000;
+  const L = typeof sc.seqLength === 'number' ? sc.seqLength : sc.seqLength[1];
+  const entries = n * L * Math.max(sc.dx, sc.dy);
+  if (entries > MAX_ARRAY_ENTRIES) {
+    const most = Math.floor(MAX_ARRAY_ENTRIES / (L * Math.max(sc.dx, sc.dy)));
+    throw new UserError(
+      `--sequences ${n}: ${n} sequences of up to ${L} steps of ${name} need ${(entries * 8 * 3 / 2 ** 30).toFixed(1)} GiB in memory; ` +
+        `simulate at most ${most} sequences at a time (write several files with different --seed)`,
+    );
+  }
+}
+
+/** fit's moments grow as dy·dx²: refuse a file with more columns than that budget before reading it. */
+function checkFitSize(source: CSVSource, file: string): void {
+  const n = source.dy * source.dx * source.dx;
+  if (n > MAX_T2_ENTRIES) {
+    throw new UserError(
+      `${file}: ${source.dx} input and ${source.dy} output columns are too many to fit: the second-order moment alone has dy·dx² = ${n.toExponential(2)} entries ` +
+        `(${(8 * n / 2 ** 30).toFixed(1)} GiB; at most ${MAX_T2_ENTRIES}, 256 MiB); select columns with --x and --y`,
+    );
+  }
+}
 
 function resolveScenario(spec: string): Scenario {
   if (Object.hasOwn(SCENARIOS, spec)) return SCENARIOS[spec];
@@ -54,6 +98,7 @@ export interface SimulateOpts {
 export async function simulateCommand(o: SimulateOpts): Promise<void> {
   checkOutputs([], [o.out, o.truth]);
   const sc = resolveScenario(o.scenario);
+  checkScenarioSize(sc, o.scenario, o.sequences);
   const { model, data } = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
   // Both files are committed together by the CLI (src/io/atomic.ts output sets): all or nothing.
   await writeDataFile(o.out, data, { format: o.format });
@@ -96,6 +141,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   }
   checkOutputs([dataFile], [o.out, o.report]);
   const source = await openData(dataFile, o, 2);
+  checkFitSize(source, dataFile);
   const bar = new PassProgressBar();
   const t0 = performance.now();
   let res;
@@ -113,6 +159,13 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
       onProgress: bar.update,
       onWarning: warnLine,
     });
+  } catch (e) {
+    // A singular covariance (or a numerical failure deeper in the learner) is most often one wild value, not
+    // collinear columns: if there is one, say which, and where.
+    if (!(e instanceof UserError) || /collinear|singular|ill-conditioned|not positive definite|constant/.test(e.message)) {
+      throw (await explainIllConditioning(source, dataFile, (e as Error).message)) ?? e;
+    }
+    throw e;
   } finally {
     bar.stop();
   }
@@ -221,6 +274,7 @@ export async function evaluateCommand(
   o: { truth?: string; json?: boolean; x?: string; y?: string; seq?: string },
 ): Promise<void> {
   const m = loadModel(modelFile);
+  checkDiagnostics(m, modelFile);
   const source = await openData(dataFile, o, 1, true);
   checkDims(m, source, modelFile, dataFile, true);
   const truth = o.truth ? loadModel(o.truth) : null;
@@ -334,6 +388,7 @@ export function spectralFromDiagnostics(params: RNNParams, diagnostics: unknown)
 export async function demoCommand(o: DemoOpts): Promise<void> {
   checkOutputs([], [o.out]);
   const sc = resolveScenario(o.scenario);
+  checkScenarioSize(sc, o.scenario, o.sequences * 1.2);
   const train = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
   const test = simulateScenario(sc, { nSeq: Math.max(200, Math.round(o.sequences / 5)), seed: o.seed + 1_000_003 });
   const truth = train.model;

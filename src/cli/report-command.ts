@@ -11,6 +11,7 @@ import { openDataSource } from '../io/open.js';
 import { checkOutputs } from './outputs.js';
 import { BlowUpError } from '../models/iornn.js';
 import { blowUpWhere } from './predictions.js';
+import { checkDiagnostics } from './diagnostics.js';
 import { feedforwardFromDiagnostics } from '../learn/fit.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { RNNParams } from '../models/params.js';
@@ -244,6 +245,7 @@ export async function reportCommand(modelFile: string, dataFile: string, opts: R
   if (!opts.out) throw new UserError('report: --out FILE.html is required');
   checkOutputs([modelFile, dataFile, opts.truth], [opts.out]);
   const m = loadModel(modelFile);
+  checkDiagnostics(m, modelFile);
   const truth = opts.truth ? loadModel(opts.truth).params : undefined;
   const source = await openDataSource(dataFile, { x: columns(opts.x), y: columns(opts.y), seq: opts.seq, requireY: true, format: opts.format });
   const html = await buildReport(m, source, {

@@ -194,6 +194,9 @@ test('every key of a fitted model\'s diagnostics deleted or given the wrong type
   let r = await cli('fit', data, '--hidden', '2', '--out', fitted);
   assert.equal(r.code, 0, r.stderr);
   const model = JSON.parse(readFileSync(fitted, 'utf8'));
+  // Control: the unmutated model is accepted.
+  r = await cli('evaluate', fitted, data);
+  assert.equal(r.code, 0, r.stderr);
   // Every path into diagnostics (objects and arrays, to depth 3).
   const paths: string[][] = [];
   const walk = (v: unknown, at: string[]): void => {
@@ -226,6 +229,21 @@ test('every key of a fitted model\'s diagnostics deleted or given the wrong type
     }
   }
   assert.ok(runs > 150);
+});
+
+test('the diagnostics written by every learner (quadratic, BRNN, cubic, scalar cubic) pass the model-file check', async () => {
+  const { SCENARIOS, simulateScenario } = await import('../src/models/simulate.js');
+  const { fitRNN } = await import('../src/learn/fit.js');
+  const { modelToJSON, modelFromJSON } = await import('../src/models/serialize.js');
+  const { checkDiagnostics } = await import('../src/cli/diagnostics.js');
+  for (const name of ['default', 'brnn', 'cubic', 'scalar']) {
+    const sc = SCENARIOS[name];
+    const { data, model } = simulateScenario(sc, { nSeq: 400, seed: 5 });
+    const res = await fitRNN(data, { kind: sc.kind, hidden: sc.dh + (sc.dz ?? 0), activation: model.activation, refine: true, refineMaxRows: 2000, seed: 0 });
+    const json = JSON.parse(JSON.stringify(modelToJSON(res.params, { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics })));
+    const loaded = modelFromJSON(json, `${name}.json`);
+    assert.doesNotThrow(() => checkDiagnostics(loaded, `${name}.json`), `${name}`);
+  }
 });
 
 test('cleanup', () => {

@@ -6,13 +6,20 @@ import type { LoadedModel } from '../models/serialize.js';
  * diagnostics are written by `fit`, but a model file is user input: a hand-edited or truncated one must give a
  * one-line error naming the key (`model.json: key "diagnostics.cp.weights" must be …`), never a TypeError from
  * deep inside the report. Only the keys the commands read are checked; unknown keys are ignored. JSON has no
- * NaN or Infinity, so `fit` writes them as null: null is accepted wherever a number is.
+ * NaN or Infinity, so `fit` writes them as null: null is accepted wherever a number is. The spec is kept lenient
+ * (a number may also be an array of numbers) and test/fuzz.test.ts checks that every learner's own diagnostics pass.
  */
 
 type Kind = 'number' | 'boolean' | 'string' | 'number[]' | 'string[]' | 'matrix' | { [key: string]: Kind } | 'record<number>';
 
 const NUM = 'number', BOOL = 'boolean', STR = 'string', VEC = 'number[]', MAT = 'matrix';
 const COND = { sMin: NUM, cond: NUM } as const;
+
+/** Keys that must be present when their parent object is (the report reads them together). */
+const REQUIRED: Record<string, string[]> = {
+  'diagnostics.data': ['rows', 'sequences', 'minLength', 'maxLength'],
+  'diagnostics.rank': ['rank', 'spectrum', 'noiseSpectrum', 'noiseFloor', 'threshold', 'rule'],
+};
 
 const SPEC: { [key: string]: Kind } = {
   data: { rows: NUM, sequences: NUM, dx: NUM, dy: NUM, minLength: NUM, maxLength: NUM },
@@ -46,15 +53,18 @@ function describe(v: unknown): string {
 
 function check(v: unknown, kind: Kind, key: string, fail: (key: string, msg: string) => never): void {
   const isNum = (x: unknown): boolean => x === null || typeof x === 'number';
+  // A scalar diagnostic may also be stored per component (e.g. one gap ratio per projection): accept both.
+  const isNumOrVec = (x: unknown): boolean => isNum(x) || (Array.isArray(x) && x.every(isNum));
   if (typeof kind === 'object') {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(key, `must be an object, got ${describe(v)}`);
     const o = v as Record<string, unknown>;
+    for (const k of REQUIRED[key] ?? []) if (o[k] === undefined) fail(key, `must have the key "${k}"`);
     for (const [k, sub] of Object.entries(kind)) if (o[k] !== undefined) check(o[k], sub, `${key}.${k}`, fail);
     return;
   }
   switch (kind) {
     case 'number':
-      if (!isNum(v)) fail(key, `must be a number, got ${describe(v)}`);
+      if (!isNumOrVec(v)) fail(key, `must be a number, got ${describe(v)}`);
       return;
     case 'boolean':
     case 'string':

@@ -267,3 +267,31 @@ test('--hidden auto on data from an odd activation points to the remedy that wor
   r = await cli('fit', p('odd.csv'), '--activation', 'z3', '--hidden', '2', '--no-refine', '--out', p('odd.json'));
   assert.equal(r.code, 0, r.stderr);
 });
+
+test('one consistent CLI: unknown options first with a suggestion, bad values exit 2, one error style, help marks required options and formats', async () => {
+  writeFileSync(p('ok3.csv'), good);
+  let r = await cli('fit', p('ok3.csv'), '--hiden', '4', '--out', p('u.json'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^gloree: unknown option '--hiden' for 'gloree fit' \(did you mean --hidden\?\)/);
+  assert.doesNotMatch(r.stderr, /required/);
+  r = await cli('predict', p('model.json'), p('ok3.csv'), '--out', p('u.csv'), '--y', 'y1');
+  assert.equal(r.code, 2, 'predict does not offer --y (it reads inputs only)');
+  r = await cli('fit', p('ok3.csv'), '--out', p('u.json'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^gloree: required option '--hidden/);
+  for (const args of [['simulate', '--scenario', 'nope', '--out', p('u.csv')], ['fit', p('ok3.csv'), '--hidden', '1', '--x', '', '--out', p('u.json')], ['evaluate', p('model.json'), p('ok3.csv'), '--y', ' , ']]) {
+    r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^gloree: /);
+  }
+  for (const c of ['fit', 'predict', 'evaluate', 'report', 'simulate']) {
+    r = await cli(c, '--help');
+    assert.equal(r.code, 0);
+    if (c !== 'simulate') assert.match(r.stdout, /CSV, Arrow or Parquet/, `${c} help lists the data formats`);
+    assert.match(r.stdout, /--format <fmt>.*\n?.*csv.*arrow.*parquet/s);
+  }
+  r = await cli('fit', '--help');
+  assert.match(r.stdout, /--hidden <k\|auto>\s+\(required\)/);
+  assert.match(r.stdout, /--out <model\.json>\s+\(required\)/);
+  assert.doesNotMatch(r.stdout, /--seed <n>\s+\(required\)/);
+});

@@ -76,7 +76,7 @@ function resolveScenario(spec: string): Scenario {
     }
     return scenarioFromJSON(obj, path.basename(spec));
   }
-  throw new UserError(`unknown scenario "${spec}" (built-in: ${Object.keys(SCENARIOS).join(', ')}; or give a JSON file)`);
+  throw new UsageError(`--scenario: unknown scenario "${spec}" (built-in: ${Object.keys(SCENARIOS).join(', ')}; or give a JSON file)`);
 }
 
 
@@ -99,7 +99,11 @@ export async function simulateCommand(o: SimulateOpts): Promise<void> {
   checkOutputs([], [o.out, o.truth]);
   const sc = resolveScenario(o.scenario);
   checkScenarioSize(sc, o.scenario, o.sequences);
+  const bar = new PassProgressBar();
+  bar.update({ stage: 'simulate', rows: 0, unit: 'sequences (simulating)' });
   const { model, data } = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
+  bar.update({ stage: 'write', rows: data.rows, totalRows: data.rows });
+  bar.stop();
   // Both files are committed together by the CLI (src/io/atomic.ts output sets): all or nothing.
   await writeDataFile(o.out, data, { format: o.format });
   if (o.truth) await saveModel(o.truth, model, { diagnostics: { scenario: sc } });
@@ -158,6 +162,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
       seed: o.seed,
       onProgress: bar.update,
       onWarning: warnLine,
+      refineOptions: { onIteration: (i) => bar.update({ stage: 'refinement', rows: i.iteration, unit: 'iterations' }) },
     });
   } catch (e) {
     // A singular covariance (or a numerical failure deeper in the learner) is most often one wild value, not
@@ -236,15 +241,19 @@ export async function predictCommand(modelFile: string, dataFile: string, o: { o
   const hasSeq = source.columns.seq !== undefined;
   const w = await PredictionCSVWriter.open(o.out, dy);
   let rows = 0;
+  const bar = new PassProgressBar();
   try {
     for await (const chunk of source.chunks()) {
       const yhat = predictOrExplain(m.params, chunk, dataFile, modelFile, hasSeq);
       await w.append(chunk, yhat);
       rows += chunk.rows;
+      bar.update({ stage: 'predict', rows });
     }
   } catch (e) {
     await w.abort();
     throw e;
+  } finally {
+    bar.stop();
   }
   await w.commit();
   out(`wrote ${rows} predictions to ${o.out}`);
@@ -290,10 +299,13 @@ export async function evaluateCommand(
   const accTruth = new NMSEAccumulator(dy), accFFTruth = new NMSEAccumulator(dy), accTruthData = new NMSEAccumulator(dy);
   // Sequences on which the model blows up are left out of every NMSE (so the rows compared are the same for each
   // line) and counted: the error on the others still says something, and the count says how often it escapes.
-  let sequences = 0, blownCount = 0;
+  let sequences = 0, blownCount = 0, rowsSeen = 0;
   let firstBlown: string | undefined;
+  const bar = new PassProgressBar();
   for await (const chunk of source.chunks()) {
     sequences += chunk.lengths.length;
+    rowsSeen += chunk.rows;
+    bar.update({ stage: 'evaluate', rows: rowsSeen });
     const { kept, yhat, blown } = predictSkippingBlowUps(m.params, chunk, dataFile, hasSeq);
     blownCount += blown.length;
     firstBlown ??= blown[0]?.where;
@@ -308,6 +320,7 @@ export async function evaluateCommand(
       if (yff) accFFTruth.add(yff, clean);
     }
   }
+  bar.stop();
   if (blownCount === sequences) {
     throw new UserError(`the model ${modelFile} blows up on every sequence of ${dataFile} (first: ${firstBlown}); it is outside the stable regime of docs/method.md §6`);
   }

@@ -11,6 +11,7 @@ import { openDataSource } from '../io/open.js';
 import { checkOutputs } from './outputs.js';
 import { BlowUpError } from '../models/iornn.js';
 import { blowUpWhere } from './predictions.js';
+import { PassProgressBar } from './progress.js';
 import { checkDiagnostics } from './diagnostics.js';
 import { feedforwardFromDiagnostics } from '../learn/fit.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -25,7 +26,7 @@ import { fitVAR1 } from '../input/fit.js';
 import { T2Accumulator } from '../moments/single.js';
 import { momentPass } from '../moments/accumulator.js';
 import { selectRank, type RankSelection } from '../learn/rank.js';
-import { out } from './io.js';
+import { UsageError, out } from './io.js';
 import { renderReport, type HeldOutNMSE, type RankSummary, type ReportHeldOut } from '../report/html.js';
 
 export interface BuildReportOptions {
@@ -92,6 +93,7 @@ export async function buildReport(
   const stretch: { chunk: SequenceChunk; yhat: Float64Array; ff?: Float64Array; clean?: Float64Array }[] = [];
   let stretchRows = 0;
   let blowUp: string | null = null;
+  const bar = new PassProgressBar();
   const hasSeq = (source as { columns?: { seq?: string } }).columns?.seq !== undefined;
   for await (const chunk of source.chunks()) {
     let yhat: Float64Array;
@@ -121,7 +123,9 @@ export async function buildReport(
     }
     rows += chunk.rows;
     sequences += chunk.lengths.length;
+    bar.update({ stage: 'report', rows });
   }
+  bar.stop();
   if (blowUp) {
     const d = (model.diagnostics ?? {}) as { warnings?: string[] };
     const warned = { ...model, diagnostics: { ...d, warnings: [...(d.warnings ?? []), `the model blows up on ${blowUp}; no predictions are shown (docs/method.md §6)`] } };
@@ -236,7 +240,7 @@ export interface ReportCommandOptions {
 export function columns(list?: string): string[] | undefined {
   if (list === undefined) return undefined;
   const cols = list.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
-  if (cols.length === 0) throw new UserError(`column list "${list}" is empty`);
+  if (cols.length === 0) throw new UsageError(`column list "${list}" is empty; give comma-separated column names`);
   return cols;
 }
 

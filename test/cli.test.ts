@@ -257,7 +257,7 @@ test('blow-ups name the data file, the sequence id as written and the row; evalu
 
 test('--hidden auto on data from an odd activation points to the remedy that works (an odd activation), not to forcing K with z²', async () => {
   writeFileSync(p('odd-scenario.json'), JSON.stringify({ dx: 4, dh: 2, dy: 4, activation: 'z3', input: { rho: 0.5, sigma: 0.35 }, uNorm: 0.15, noise: 0.02, seqLength: 20, seed: 3 }));
-  let r = await cli('simulate', '--scenario', p('odd-scenario.json'), '--sequences', '1500', '--out', p('odd.csv'));
+  let r = await cli('simulate', '--scenario', p('odd-scenario.json'), '--sequences', '800', '--out', p('odd.csv'));
   assert.equal(r.code, 0, r.stderr);
   r = await cli('fit', p('odd.csv'), '--hidden', 'auto', '--no-refine', '--out', p('odd.json'));
   assert.equal(r.code, 1, r.stdout);

@@ -191,7 +191,7 @@ function splitHeader(line: string, file: string): string[] {
 type Layout = ColumnLayout;
 
 /** Longest line accepted (bytes of text without a line break): far above any real row, even 20,000 columns. */
-export const MAX_LINE_CHARS = 1 << 24;
+export const MAX_LINE_CHARS = 1 << 22;
 
 /**
  * Before the first line break: CR-only line endings (classic Mac) would make the whole file one header line and

@@ -7,7 +7,7 @@
  *     Keras's Glorot initialisation (every run diverges: the quadratic recursion escapes) and from Glorot
  *     A1, A2 with U = 0 (the baseline); divergences are recorded, not hidden,
  *   - the same Adam started from the spectral estimate (what the start alone is worth),
- *   - Adam on exact float64 BPTT gradients written by hand (src/learn/refine-core.ts `gradientPass`):
+ *   - Adam on exact float64 BPTT gradients written by hand (src/rnn/gradient.ts `gradientPass`):
  *     the same algorithm without TensorFlow.js's per-op overhead, so BPTT is not judged by tfjs's speed;
  * plus the time each needs to reach 2× the best NMSE any of them reaches (ratios to gloree fit), BPTT
  * learning curves vs n, and the spectral stage's throughput vs a vectorised numpy implementation of the
@@ -45,7 +45,7 @@ import { predictIORNN } from '../src/models/iornn.js';
 import { nmse } from '../src/metrics/nmse.js';
 import { fitGloree, type GloreeResult } from '../src/learn/gloree.js';
 import { refine, packParams, unpackParams, layoutOf } from '../src/learn/refine.js';
-import { gradientPass } from '../src/learn/refine-core.js';
+import { gradientPass } from '../src/rnn/gradient.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SC = SCENARIOS.default;

@@ -45,7 +45,7 @@ function bruteIORNN(p: IORNNParams, chunk: SequenceChunk): { y: number[][]; h: n
     let h = new Array(dh).fill(0);
     for (let t = 0; t < L; t++, r++) {
       const x = Array.from(chunk.x.subarray(r * dx, (r + 1) * dx));
-      const hn = A1.map((a, j) => sigmaRef(p.activation.coefficients, a.reduce((s, v, i) => s + v * x[i], 0) + U[j].reduce((s, v, i) => s + v * h[i], 0)));
+      const hn = A1.map((a, j) => sigmaRef(p.activation.coefficients!, a.reduce((s, v, i) => s + v * x[i], 0) + U[j].reduce((s, v, i) => s + v * h[i], 0)));
       h = hn;
       hs.push(h);
       const y = [];
@@ -62,7 +62,7 @@ function bruteIORNN(p: IORNNParams, chunk: SequenceChunk): { y: number[][]; h: n
 function bruteBRNN(p: BRNNParams, chunk: SequenceChunk): { y: number[][]; h: number[][] } {
   const A1 = rowsOf(p.A1), U = rowsOf(p.U), B1 = rowsOf(p.B1), V = rowsOf(p.V), A2 = rowsOf(p.A2);
   const dh = A1.length, dz = B1.length, dx = chunk.dx, dy = A2[0].length;
-  const cb = (p.activationBackward ?? p.activation).coefficients;
+  const cb = (p.activationBackward ?? p.activation).coefficients!;
   const ys: number[][] = [], hs: number[][] = [];
   let r0 = 0;
   for (const L of chunk.lengths) {
@@ -71,7 +71,7 @@ function bruteBRNN(p: BRNNParams, chunk: SequenceChunk): { y: number[][]; h: num
     let h = new Array(dh).fill(0);
     for (let t = 0; t < L; t++) {
       const x = xs(t);
-      h = A1.map((a, j) => sigmaRef(p.activation.coefficients, a.reduce((s, v, i) => s + v * x[i], 0) + U[j].reduce((s, v, i) => s + v * h[i], 0)));
+      h = A1.map((a, j) => sigmaRef(p.activation.coefficients!, a.reduce((s, v, i) => s + v * x[i], 0) + U[j].reduce((s, v, i) => s + v * h[i], 0)));
       H.push(h);
     }
     let z = new Array(dz).fill(0);
@@ -135,7 +135,9 @@ describe('activation', () => {
     assert.deepEqual(activationFromSpec('0,0.1,0.5,1').coefficients, [0, 0.1, 0.5, 1]);
     assert.deepEqual(activationFromSpec('0,0,1,0').coefficients, [0, 0, 1]);
     assert.equal(activationDegree(activationFromSpec('0,0.1,0.5,1')), 3);
-    assert.throws(() => activationFromSpec('tanh'), (e: Error) => e instanceof UserError && /invalid activation "tanh"/.test(e.message));
+    // tanh, sigmoid, softplus, linear are named activations now (issue 14); a misspelt name is still refused.
+    assert.deepEqual(activationFromSpec('tanh'), { name: 'tanh' });
+    assert.throws(() => activationFromSpec('tanhh'), (e: Error) => e instanceof UserError && /invalid activation "tanhh"/.test(e.message));
     assert.throws(() => activationFromSpec('0,1'), /degree must be at least 2/);
     assert.throws(() => activationFromSpec('0,,1'), UserError);
     assert.equal(activationSymmetry({ coefficients: [0, 0, 1] }), 'monomial');
@@ -237,7 +239,7 @@ describe('serialisation', () => {
       const o = JSON.parse(text);
       assert.equal(o.format, 'gloree-model');
       assert.equal(o.version, 1);
-      assert.deepEqual(o.activation, { coefficients: [...p.activation.coefficients] });
+      assert.deepEqual(o.activation, { coefficients: [...p.activation.coefficients!] });
     }
   });
   test('saveModel / loadModel, atomic (no temp file left)', async () => {

@@ -23,8 +23,8 @@ const polyEval = (c: readonly number[], z: number) => c.reduce((acc, ck, k) => a
 function predict(p: RNNParams, c: SequenceChunk): Float64Array {
   const dh = p.A1.rows, dx = c.dx, dy = p.A2.cols;
   const dz = p.kind === 'brnn' ? p.B1.rows : 0;
-  const cf = p.activation.coefficients;
-  const cb = p.kind === 'brnn' ? (p.activationBackward ?? p.activation).coefficients : cf;
+  const cf = p.activation.coefficients!;
+  const cb = p.kind === 'brnn' ? (p.activationBackward ?? p.activation).coefficients! : cf;
   const out = new Float64Array(c.rows * dy);
   let r0 = 0;
   for (const L of c.lengths) {

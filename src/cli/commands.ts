@@ -5,7 +5,7 @@ import { SequenceChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { PredictionCSVWriter, CSVSource } from '../io/csv.js';
 import { openDataSource, writeDataFile } from '../io/open.js';
-import { activationFromSpec, activationToString } from '../models/activation.js';
+import { activationFromSpec, activationToString, activationsEqual } from '../models/activation.js';
 import { RNNParams } from '../models/params.js';
 import { predict } from '../models/brnn.js';
 import { loadModel, saveModel, LoadedModel } from '../models/serialize.js';
@@ -152,12 +152,6 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   out(`  model written to ${o.out}${o.report ? `; report to ${o.report}` : ''}`);
 }
 
-function trimZeros(c: readonly number[]): number[] {
-  const a = [...c];
-  while (a.length > 1 && a[a.length - 1] === 0) a.pop();
-  return a;
-}
-
 /** Human-readable summary of a fit (any learner): sizes, conditioning, split, refinement. */
 function fitSummary(res: FitResult, seconds: number): string[] {
   const d = res.diagnostics as FitDiagnostics & Record<string, any>;
@@ -298,7 +292,7 @@ export async function evaluateCommand(
     result.nmseVsTruth = val(accTruth, "the true model's outputs");
     result.noiseFloor = val(accTruthData, 'the outputs');
     if (ff) result.nmseFeedforwardVsTruth = val(accFFTruth, "the true model's outputs");
-    const sameAct = JSON.stringify(trimZeros(truth.params.activation.coefficients)) === JSON.stringify(trimZeros(m.params.activation.coefficients));
+    const sameAct = activationsEqual(truth.params.activation, m.params.activation);
     if (!sameAct) result.parameterErrors = 'not comparable: the true model has a different activation';
     else if (truth.params.kind === m.params.kind && truth.params.A1.rows === m.params.A1.rows) {
       const pe = parameterErrors(m.params, truth.params);

@@ -14,7 +14,7 @@ import { als } from '../decomposition/als.js';
 import { RNNParams } from '../models/params.js';
 import { accumulateStatesLS, forwardIORNN } from '../models/iornn.js';
 import { predictBRNN } from '../models/brnn.js';
-import { solveOutputLS } from './refine-core.js';
+import { solveOutputLS } from '../linalg/lstsq.js';
 import { RefineDiagnostics, RefineOptions, packParams, refine } from './refine.js';
 import { ProgressCallback, TrainingData, asSource, forEachChunk } from './passes.js';
 import { RankSelection, selectRank } from './rank.js';

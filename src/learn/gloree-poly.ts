@@ -16,7 +16,7 @@ import { Activation, IORNNParams } from '../models/params.js';
 import { activationCoefficients, activationSymmetry, activationToString } from '../models/activation.js';
 import { spectralNorm } from '../models/simulate.js';
 import { Rng } from '../random/rng.js';
-import { solveOutputLS } from './refine-core.js';
+import { solveOutputLS } from '../linalg/lstsq.js';
 import { TrainingData, forEachChunk } from './passes.js';
 import {
   ControlVariateDiagnostics,

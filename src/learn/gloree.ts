@@ -77,7 +77,7 @@ export interface GloreeResult {
 }
 
 export function quadraticCoefficient(act: Activation): number {
-  const c = act.coefficients;
+  const c = act.coefficients ?? [];
   const deg = activationDegree(act); // trailing zero coefficients do not raise the degree
   for (let m = 0; m < c.length; m++) {
     if (m !== 2 && (c[m] ?? 0) !== 0) {

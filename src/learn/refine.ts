@@ -14,26 +14,29 @@
  *
  * Safety: sequences are split (whole sequences, seeded) into training and validation; the iterate
  * that is best on validation is kept, and finally the better of START and refined. A trial point whose
- * states blow up (non-finite or |h| > 1e6, DESIGN.md §6) on training or validation data is a rejected
- * step, so the returned model never blows up on either split.
+ * states blow up (the RNN kernel's rule, docs/method.md §6) on training or validation data is a rejected
+ * step, so the returned model never blows up on either split; if the derivatives cannot be evaluated at an
+ * accepted iterate, the optimiser stops and the best admissible iterate is returned (stopReason 'failed').
+ *
+ * The optimisers (src/optim/) know nothing of RNNs: this module builds the RNN problem (./rnn-problem.ts) and
+ * the model selection around them.
  */
 import { Matrix } from '../linalg/matrix.js';
 import { makeChunk, type SequenceChunk } from '../io/dataset.js';
 import type { BRNNParams, IORNNParams, RNNParams } from '../models/params.js';
 import { Rng } from '../random/rng.js';
-import {
-  BLOWUP_BOUND,
-  cholesky,
-  choleskySolve,
-  gradientPass,
-  makeLayout,
-  sensitivityPass,
-  solveOutputLS,
-  statePass,
-  type Layout,
-} from './refine-core.js';
+import { layoutOf, packParams, unpackParams } from '../rnn/layout.js';
+import { BLOWUP_BOUND } from '../rnn/recurrence.js';
+import { statePass } from '../rnn/states.js';
+import { sensitivityPass } from '../rnn/sensitivity.js';
+import { gradientPass } from '../rnn/gradient.js';
+import { BestTracker, type IterationInfo, type OptimOptions } from '../optim/problem.js';
+import { levenbergMarquardt } from '../optim/lm.js';
+import { lbfgs } from '../optim/lbfgs.js';
+import { leastSquaresProblem, mseOn, outputCondition, refitOutput, smoothProblem, stabilize } from './rnn-problem.js';
 
-export { BLOWUP_BOUND } from './refine-core.js';
+export { BLOWUP_BOUND } from '../rnn/recurrence.js';
+export { layoutOf, packParams, unpackParams } from '../rnn/layout.js';
 
 export type RefineMethod = 'auto' | 'lm' | 'lbfgs';
 
@@ -101,8 +104,13 @@ export interface RefineDiagnostics {
   keptStart: boolean;
   /** True if the start model blew up and U (V) were shrunk to obtain a stable starting point. */
   startStabilized: boolean;
-  /** Why the iteration stopped. */
-  stopReason: 'tol' | 'maxIter' | 'earlyStopping' | 'noProgress' | 'outputOnly';
+  /**
+   * Why the iteration stopped. 'failed': the derivatives could not be evaluated at an accepted iterate (e.g.
+   * a BPTT gradient overflowed); the result is then the best admissible iterate so far (see `failure`).
+   */
+  stopReason: 'tol' | 'maxIter' | 'earlyStopping' | 'noProgress' | 'outputOnly' | 'failed';
+  /** Set when stopReason is 'failed': what failed, and that the best admissible iterate was returned. */
+  failure?: string;
   /** LM: training rows on which JᵀJ was accumulated (= trainRows for exact Gauss–Newton); null otherwise. */
   curvatureRows: number | null;
   /** 2-norm condition number of the returned model's output design matrix [h_t; 1] on the training split. */
@@ -117,65 +125,7 @@ export interface RefineResult<T extends RNNParams> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Packing
-
-/** Layout of a model's packed parameter vector (see refine-core.ts). */
-export function layoutOf(params: RNNParams, dx?: number, dy?: number): Layout {
-  const dh = params.A1.rows;
-  const px = params.A1.cols, py = params.A2.cols;
-  if (dx !== undefined && px !== dx) throw new RangeError(`refine: A1 is ${dh}x${px} but the data have dx = ${dx}`);
-  if (dy !== undefined && py !== dy) throw new RangeError(`refine: A2 has ${py} columns but the data have dy = ${dy}`);
-  if (params.U.rows !== dh || params.U.cols !== dh) throw new RangeError(`refine: U is ${params.U.rows}x${params.U.cols}, expected ${dh}x${dh}`);
-  let dz = 0;
-  let cb: readonly number[] = params.activation.coefficients;
-  if (params.kind === 'brnn') {
-    dz = params.B1.rows;
-    if (params.B1.cols !== px) throw new RangeError(`refine: B1 is ${dz}x${params.B1.cols}, expected ${dz}x${px}`);
-    if (params.V.rows !== dz || params.V.cols !== dz) throw new RangeError(`refine: V is ${params.V.rows}x${params.V.cols}, expected ${dz}x${dz}`);
-    cb = (params.activationBackward ?? params.activation).coefficients;
-  } else if (params.kind !== 'iornn') {
-    throw new RangeError(`refine: unknown model kind ${(params as { kind: unknown }).kind}, expected 'iornn' or 'brnn'`);
-  }
-  if (params.A2.rows !== dh + dz) throw new RangeError(`refine: A2 has ${params.A2.rows} rows, expected ${dh + dz}`);
-  if (params.b !== undefined && params.b.length !== py) throw new RangeError(`refine: b has length ${params.b.length}, expected ${py}`);
-  for (const c of [params.activation.coefficients, cb]) {
-    if (c.length < 2 || !c.every(Number.isFinite)) throw new RangeError('refine: activation coefficients must be finite, at least [c0, c1]');
-  }
-  return makeLayout(px, py, dh, dz, params.activation.coefficients, cb);
-}
-
-/** Packed θ = [A1, U, (B1, V), A2, b] (b = 0 if absent). */
-export function packParams(params: RNNParams): Float64Array {
-  const lay = layoutOf(params);
-  const th = new Float64Array(lay.P);
-  th.set(params.A1.data, 0);
-  th.set(params.U.data, lay.oU);
-  if (params.kind === 'brnn') {
-    th.set(params.B1.data, lay.oB1);
-    th.set(params.V.data, lay.oV);
-  }
-  th.set(params.A2.data, lay.oA2);
-  if (params.b) th.set(params.b, lay.ob);
-  for (let a = 0; a < th.length; a++) if (!Number.isFinite(th[a])) throw new RangeError('refine: parameters contain non-finite values');
-  return th;
-}
-
-/** Inverse of packParams: a model of the same kind/activation as `template` with parameters θ (b always set). */
-export function unpackParams<T extends RNNParams>(template: T, theta: Float64Array): T {
-  const lay = layoutOf(template);
-  if (theta.length !== lay.P) throw new RangeError(`unpackParams: θ has length ${theta.length}, expected ${lay.P}`);
-  const { dx, dy, dh, dz } = lay;
-  const A1 = new Matrix(dh, dx, theta.slice(0, lay.oU));
-  const U = new Matrix(dh, dh, theta.slice(lay.oU, lay.oB1));
-  const A2 = new Matrix(dh + dz, dy, theta.slice(lay.oA2, lay.ob));
-  const b = theta.slice(lay.ob, lay.P);
-  if (template.kind === 'brnn') {
-    const B1 = new Matrix(dz, dx, theta.slice(lay.oB1, lay.oV));
-    const V = new Matrix(dz, dz, theta.slice(lay.oV, lay.oA2));
-    return { ...template, A1, U, B1, V, A2, b } as T;
-  }
-  return { ...template, A1, U, A2, b } as T;
-}
+// Public helpers: Jacobian, loss/gradient, output layer (θ packed as in `packParams`, src/rnn/layout.ts)
 
 function asChunks(train: SequenceChunk | readonly SequenceChunk[]): SequenceChunk[] {
   const list = Array.isArray(train) ? [...train] : [train as SequenceChunk];
@@ -255,29 +205,6 @@ export function fitOutputLayer(params: RNNParams, data: SequenceChunk | readonly
   };
 }
 
-/** Refit W = [A2; bᵀ] in place in θ; returns the new SSE (from the normal statistics) or null on blow-up. */
-function refitOutput(lay: Layout, th: Float64Array, chunks: readonly SequenceChunk[]): { sse: number; rows: number; W: Float64Array; cond: number; rankDeficient: boolean } | null {
-  const { m, dy, oA2 } = lay;
-  const gram = { G: new Float64Array(m * m), C: new Float64Array(m * dy), yy: 0 };
-  const pr = statePass(lay, th, chunks, gram);
-  if (pr.blowup) return null;
-  const { W, cond, rankDeficient } = solveOutputLS(gram.G, gram.C, m, dy);
-  th.set(W, oA2);
-  // SSE at the LS solution: Σ‖y‖² − 2 tr(WᵀC) + tr(WᵀGW).
-  let sse = gram.yy;
-  for (let i = 0; i < dy; i++) {
-    for (let a = 0; a < m; a++) {
-      const wa = W[a * dy + i];
-      sse -= 2 * wa * gram.C[a * dy + i];
-      let gw = 0;
-      for (let b2 = 0; b2 < m; b2++) gw += gram.G[a * m + b2] * W[b2 * dy + i];
-      sse += wa * gw;
-    }
-  }
-  if (!(sse >= 0)) sse = Math.max(0, sse); // rounding only; sse is a sum of squares
-  return { sse, rows: pr.rows, W, cond, rankDeficient };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Split
 
@@ -333,17 +260,21 @@ export function splitSequences(chunks: readonly SequenceChunk[], fraction: numbe
   return { train: [build(0)], val: [build(1)], valIndices };
 }
 
+/** A fixed, seeded subset of the training sequences for the curvature (null if it would be everything). */
+function curvatureSubset(train: readonly SequenceChunk[], fraction: number, seed: number): { set: SequenceChunk[] } | null {
+  let nSeq = 0;
+  for (const c of train) nSeq += c.lengths.length;
+  if (nSeq < 2 || Math.round(fraction * nSeq) >= nSeq) return null;
+  // splitSequences holds out round(fraction·n) sequences: use that part as the subset.
+  const sp = splitSequences(train, fraction, seed ^ 0x5bd1e995);
+  return sp.val ? { set: sp.val } : null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Driver
 
-interface Evaluated {
-  theta: Float64Array;
-  train: number; // MSE
-  val: number | null; // MSE
-}
-
 /**
- * Refine a model on labelled sequences (DESIGN.md §5 step 6). See the module comment for the method;
+ * Refine a model on labelled sequences (docs/method.md §5 step 6). See the module comment for the method;
  * returns the refined parameters (b always present) and diagnostics. Losses in diagnostics are MSE
  * (mean over rows·dy of squared errors).
  */
@@ -356,10 +287,7 @@ export function refine<T extends RNNParams>(params: T, train: SequenceChunk | re
   const trainSet = split.train, valSet = split.val;
   const { dy, P } = lay;
 
-  const evalOn = (th: Float64Array, set: readonly SequenceChunk[]): number => {
-    const pr = statePass(lay, th, set);
-    return pr.blowup ? Infinity : pr.sse / (pr.rows * dy);
-  };
+  const evalOn = (th: Float64Array, set: readonly SequenceChunk[]): number => mseOn(lay, th, set);
   const rowsOf = (set: readonly SequenceChunk[] | null) => (set ? set.reduce((s, c) => s + c.rows, 0) : 0);
   const trainRows = rowsOf(trainSet), valRows = rowsOf(valSet);
   if (trainRows === 0) throw new RangeError('refine: no training rows');
@@ -405,343 +333,76 @@ export function refine<T extends RNNParams>(params: T, train: SequenceChunk | re
     history.push(info);
     opts.onIteration?.(info);
   };
+  const onOptimIter = (i: IterationInfo) => onIter({
+    iteration: i.iteration, trainLoss: i.loss, valLoss: i.val, lambda: i.lambda, rejected: i.rejected, blowups: i.inadmissible, timeMs: performance.now() - t0,
+  });
 
-  // Best-on-validation tracking (selection on training loss when there is no validation split).
-  const score = (e: Evaluated) => (e.val === null ? e.train : e.val);
-  let best: Evaluated | null = startOk ? { theta: theta0, train: trainLossStart, val: valLossStart } : null;
-  let bestIsStart = startOk;
-  let sinceBest = 0;
-  const consider = (e: Evaluated): boolean => {
-    if (best === null || score(e) < score(best)) {
-      best = { theta: e.theta.slice(), train: e.train, val: e.val };
-      bestIsStart = false;
-      sinceBest = 0;
-      return true;
-    }
-    sinceBest++;
-    return false;
-  };
+  // Best-on-validation tracking (selection on training loss without a validation split); the start model as
+  // given is eligible when it does not blow up.
+  const tracker = new BestTracker();
+  if (startOk) tracker.seed({ theta: theta0, loss: trainLossStart, val: valLossStart }, 'start');
 
   // Iterate 0: start (stabilised if needed), with the output layer refitted under VP.
-  let cur: Evaluated;
-  {
-    const th = thStart.slice();
-    let tr: number;
-    if (vp) {
-      const fit = refitOutput(lay, th, trainSet);
-      if (fit === null) throw new Error('refine: internal error, stabilised start blows up');
-      tr = fit.sse / (fit.rows * dy);
-    } else tr = evalOn(th, trainSet);
-    // Finite: the states do not depend on the output layer, and the (stabilised) start is finite on both splits.
-    const va = valSet ? evalOn(th, valSet) : null;
-    cur = { theta: th, train: tr, val: va };
-    consider(cur);
-    onIter({ iteration: 0, trainLoss: tr, valLoss: va, lambda: null, rejected: 0, blowups: 0, timeMs: performance.now() - t0 });
-  }
+  const th = thStart.slice();
+  let tr: number;
+  if (vp) {
+    const fit = refitOutput(lay, th, trainSet);
+    if (fit === null) throw new Error('refine: internal error, stabilised start blows up');
+    tr = fit.sse / (fit.rows * dy);
+  } else tr = evalOn(th, trainSet);
+  // Finite: the states do not depend on the output layer, and the (stabilised) start is finite on both splits.
+  const va = valSet ? evalOn(th, valSet) : null;
+  tracker.offer({ theta: th, loss: tr, val: va });
+  onIter({ iteration: 0, trainLoss: tr, valLoss: va, lambda: null, rejected: 0, blowups: 0, timeMs: performance.now() - t0 });
 
   let iterations = 0;
   let curvatureRows: number | null = null;
   let stopReason: RefineDiagnostics['stopReason'] = 'outputOnly';
+  let failure: string | undefined;
+  const o: OptimOptions = { maxIter, tol, patience, onIteration: onOptimIter };
+  const start = { theta: th, val: va };
   if (method === 'lm') {
-    const r = runLM(lay, cur, trainSet, valSet, { maxIter, tol, patience, vp, curvatureFraction, seed: opts.seed ?? 0 }, consider, () => sinceBest, onIter, t0);
+    const curv = curvatureFraction < 1 ? curvatureSubset(trainSet, curvatureFraction, opts.seed ?? 0) : null;
+    curvatureRows = (curv ?? { set: trainSet }).set.reduce((acc, c) => acc + c.rows, 0);
+    const r = levenbergMarquardt(leastSquaresProblem(lay, trainSet, valSet, trainRows, vp, curv ? curv.set : null), start, tracker, o);
     iterations = r.iterations;
     stopReason = r.stopReason;
-    curvatureRows = r.curvatureRows;
+    failure = r.failure;
   } else if (method === 'lbfgs') {
-    const r = runLBFGS(lay, cur, trainSet, valSet, { maxIter, tol, patience }, consider, () => sinceBest, onIter, t0);
+    const r = lbfgs(smoothProblem(lay, trainSet, valSet), start, tracker, o);
     iterations = r.iterations;
     stopReason = r.stopReason;
+    failure = r.failure;
   }
 
-  const fin = best as Evaluated | null;
+  const fin = tracker.best;
   if (fin === null) throw new Error('refine: internal error, no admissible model');
-  const keptStart = bestIsStart;
+  const keptStart = tracker.bestTag === 'start';
   const out = keptStart ? params : unpackParams(params, fin.theta);
   // Conditioning of the returned model's output regression [h_t; (z_t;) 1] on the training split.
-  const gram = { G: new Float64Array(lay.m * lay.m), C: new Float64Array(lay.m * dy), yy: 0 };
-  statePass(lay, fin.theta, trainSet, gram);
-  const outputCond = solveOutputLS(gram.G, gram.C, lay.m, dy).cond;
-  return {
-    params: out,
-    diagnostics: {
-      method,
-      variableProjection: vp,
-      iterations,
-      parameters: P,
-      trainRows,
-      validationRows: valRows,
-      validationSequences: split.valIndices,
-      trainLossStart,
-      trainLossEnd: fin.train,
-      valLossStart,
-      valLossEnd: fin.val,
-      keptStart,
-      startStabilized,
-      stopReason,
-      outputCond,
-      curvatureRows,
-      history,
-      timeMs: performance.now() - t0,
-    },
+  const outputCond = outputCondition(lay, fin.theta, trainSet);
+  const diagnostics: RefineDiagnostics = {
+    method,
+    variableProjection: vp,
+    iterations,
+    parameters: P,
+    trainRows,
+    validationRows: valRows,
+    validationSequences: split.valIndices,
+    trainLossStart,
+    trainLossEnd: fin.loss,
+    valLossStart,
+    valLossEnd: fin.val,
+    keptStart,
+    startStabilized,
+    stopReason,
+    outputCond,
+    curvatureRows,
+    history,
+    timeMs: performance.now() - t0,
   };
-}
-
-/** Shrink U (and V) by halves until the model no longer blows up on either split; U = V = 0 as a last resort. */
-function stabilize(lay: Layout, theta: Float64Array, train: readonly SequenceChunk[], val: readonly SequenceChunk[] | null): Float64Array {
-  const th = theta.slice();
-  const ok = () => !statePass(lay, th, train).blowup && (val === null || !statePass(lay, th, val).blowup);
-  for (let k = 0; k < 60; k++) {
-    for (let a = lay.oU; a < lay.oB1; a++) th[a] *= 0.5;
-    for (let a = lay.oV; a < lay.oA2; a++) th[a] *= 0.5;
-    if (ok()) return th;
-  }
-  th.fill(0, lay.oU, lay.oB1);
-  th.fill(0, lay.oV, lay.oA2);
-  if (ok()) return th;
-  throw new Error(`refine: the start model blows up on the data even with U = 0 (|h| > ${BLOWUP_BOUND}); rescale the inputs or A1`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Levenberg–Marquardt
-
-function runLM(
-  lay: Layout,
-  start: Evaluated,
-  train: readonly SequenceChunk[],
-  val: readonly SequenceChunk[] | null,
-  o: { maxIter: number; tol: number; patience: number; vp: boolean; curvatureFraction: number; seed: number },
-  consider: (e: Evaluated) => boolean,
-  sinceBest: () => number,
-  onIter: (i: RefineIterationInfo) => void,
-  t0: number,
-): { iterations: number; stopReason: RefineDiagnostics['stopReason']; curvatureRows: number } {
-  const { P, oA2, dy } = lay;
-  const N = new Float64Array(P * P), g = new Float64Array(P), A = new Float64Array(P * P), delta = new Float64Array(P);
-  const D = new Float64Array(P), gScratch = new Float64Array(P);
-  const curv = o.curvatureFraction < 1 ? curvatureSubset(train, o.curvatureFraction, o.seed) : null;
-  const curvatureRows = (curv ?? { set: train }).set.reduce((acc, c) => acc + c.rows, 0);
-  let th = start.theta.slice();
-  let lambda = 1e-3, nu = 2;
-  let curSSE = NaN;
-  let curVal = start.val;
-  for (let it = 1; it <= o.maxIter; it++) {
-    N.fill(0);
-    g.fill(0);
-    let rows: number;
-    if (curv === null) {
-      const pr = sensitivityPass(lay, th, train, { N, g });
-      if (pr.blowup) throw new Error('refine: internal error, accepted iterate blows up');
-      curSSE = pr.sse;
-      rows = pr.rows;
-    } else {
-      // Subsampled curvature: JᵀJ from exact sensitivities on a fixed subset of sequences, scaled to
-      // the full training set; exact full-data gradient Jᵀr = ½ ∂SSE/∂θ by BPTT (≈20× cheaper per row).
-      const ps = sensitivityPass(lay, th, curv.set, { N, g: gScratch });
-      if (ps.blowup) throw new Error('refine: internal error, accepted iterate blows up');
-      const pr = gradientPass(lay, th, train, g);
-      if (pr.blowup) throw new Error('refine: internal error, accepted iterate blows up');
-      const sc = pr.rows / ps.rows;
-      for (let a = 0; a < N.length; a++) N[a] *= sc;
-      for (let a = 0; a < P; a++) g[a] *= 0.5;
-      curSSE = pr.sse;
-      rows = pr.rows;
-    }
-    // Marquardt scaling: D = diag(N), floored so parameters with no current effect are still damped.
-    let maxDiag = 0;
-    for (let a = 0; a < P; a++) maxDiag = Math.max(maxDiag, N[a * P + a]);
-    for (let a = 0; a < P; a++) D[a] = Math.max(N[a * P + a], 1e-9 * maxDiag, 1e-300);
-    let rejected = 0, blowups = 0, accepted = false, converged = false;
-    let relImp = 0;
-    // Under VP the output block is eliminated exactly: only a tiny ridge there (raised if the block is
-    // singular, e.g. a dead neuron with s_j ≡ 0).
-    let ridgeOut = 1e-10;
-    for (let trial = 0; trial < 40; trial++) {
-      const dampOut = o.vp ? ridgeOut : lambda;
-      A.set(N);
-      for (let a = 0; a < P; a++) A[a * P + a] += (a >= oA2 ? dampOut : lambda) * D[a];
-      if (!cholesky(A, P)) {
-        if (o.vp && ridgeOut < 1e-2) ridgeOut *= 1e4;
-        else { lambda *= nu; nu *= 2; }
-        rejected++;
-        continue;
-      }
-      for (let a = 0; a < P; a++) delta[a] = -g[a];
-      choleskySolve(A, P, delta);
-      // Predicted reduction of Σ‖r‖² under the linear model: −δᵀg + δᵀ(damping)δ.
-      let pred = 0;
-      for (let a = 0; a < P; a++) pred += -delta[a] * g[a] + (a >= oA2 ? dampOut : lambda) * D[a] * delta[a] * delta[a];
-      // Stationary to working precision (e.g. g = 0): nothing left to gain, stop instead of damping forever.
-      if (!(pred > 1e-14 * curSSE)) { converged = true; break; }
-      const trialTh = th.slice();
-      for (let a = 0; a < (o.vp ? oA2 : P); a++) trialTh[a] += delta[a];
-      let newSSE: number;
-      if (o.vp) {
-        const fit = refitOutput(lay, trialTh, train);
-        newSSE = fit === null ? Infinity : fit.sse;
-      } else {
-        const tp = statePass(lay, trialTh, train);
-        newSSE = tp.blowup ? Infinity : tp.sse;
-      }
-      let newVal: number | null = null;
-      if (Number.isFinite(newSSE) && val) {
-        newVal = (() => { const vp2 = statePass(lay, trialTh, val); return vp2.blowup ? Infinity : vp2.sse / (vp2.rows * dy); })();
-      }
-      if (!Number.isFinite(newSSE) || (newVal !== null && !Number.isFinite(newVal))) {
-        blowups++; rejected++;
-        lambda *= nu; nu *= 2;
-        continue;
-      }
-      const actual = curSSE - newSSE;
-      const rho = pred > 0 ? actual / pred : -1;
-      if (actual > 0 && rho > 0) {
-        // Nielsen's update of the damping.
-        lambda *= Math.max(1 / 3, 1 - Math.pow(2 * rho - 1, 3));
-        nu = 2;
-        relImp = actual / curSSE;
-        th = trialTh;
-        curSSE = newSSE;
-        curVal = newVal;
-        accepted = true;
-        break;
-      }
-      rejected++;
-      lambda *= nu; nu *= 2;
-      if (lambda > 1e16) break;
-    }
-    const e: Evaluated = { theta: th, train: curSSE / (rows * dy), val: curVal };
-    if (accepted) consider(e);
-    onIter({ iteration: it, trainLoss: e.train, valLoss: e.val, lambda, rejected, blowups, timeMs: performance.now() - t0 });
-    if (converged) return { iterations: it, stopReason: 'tol', curvatureRows };
-    if (!accepted) return { iterations: it, stopReason: 'noProgress', curvatureRows };
-    if (relImp < o.tol) return { iterations: it, stopReason: 'tol', curvatureRows };
-    if (val && sinceBest() >= o.patience) return { iterations: it, stopReason: 'earlyStopping', curvatureRows };
-  }
-  return { iterations: o.maxIter, stopReason: 'maxIter', curvatureRows };
-}
-
-/** A fixed, seeded subset of the training sequences for the curvature (null if it would be everything). */
-function curvatureSubset(train: readonly SequenceChunk[], fraction: number, seed: number): { set: SequenceChunk[] } | null {
-  let nSeq = 0;
-  for (const c of train) nSeq += c.lengths.length;
-  if (nSeq < 2 || Math.round(fraction * nSeq) >= nSeq) return null;
-  // splitSequences holds out round(fraction·n) sequences: use that part as the subset.
-  const sp = splitSequences(train, fraction, seed ^ 0x5bd1e995);
-  return sp.val ? { set: sp.val } : null;
-}
-
-// ---------------------------------------------------------------------------------------------
-// L-BFGS
-
-function runLBFGS(
-  lay: Layout,
-  start: Evaluated,
-  train: readonly SequenceChunk[],
-  val: readonly SequenceChunk[] | null,
-  o: { maxIter: number; tol: number; patience: number },
-  consider: (e: Evaluated) => boolean,
-  sinceBest: () => number,
-  onIter: (i: RefineIterationInfo) => void,
-  t0: number,
-): { iterations: number; stopReason: RefineDiagnostics['stopReason'] } {
-  const { P, dy } = lay;
-  const M = 10;
-  const S: Float64Array[] = [], Y: Float64Array[] = [], RHO: number[] = [];
-  let th = start.theta.slice();
-  let g = new Float64Array(P);
-  const fg = (t: Float64Array, out: Float64Array): number => {
-    out.fill(0);
-    const pr = gradientPass(lay, t, train, out);
-    if (pr.blowup) return Infinity;
-    const sc = 1 / (pr.rows * dy);
-    for (let a = 0; a < P; a++) out[a] *= sc;
-    return pr.sse * sc;
-  };
-  let f = fg(th, g);
-  if (!Number.isFinite(f)) throw new Error('refine: internal error, start blows up');
-  let curVal = start.val;
-  const dir = new Float64Array(P), alpha = new Float64Array(M);
-  let gNew = new Float64Array(P);
-  for (let it = 1; it <= o.maxIter; it++) {
-    // Two-loop recursion: dir = −H g.
-    for (let a = 0; a < P; a++) dir[a] = -g[a];
-    const k = S.length;
-    for (let i = k - 1; i >= 0; i--) {
-      let s = 0;
-      for (let a = 0; a < P; a++) s += S[i][a] * dir[a];
-      alpha[i] = RHO[i] * s;
-      for (let a = 0; a < P; a++) dir[a] -= alpha[i] * Y[i][a];
-    }
-    let gamma: number;
-    if (k > 0) {
-      let sy = 0, yy = 0;
-      for (let a = 0; a < P; a++) { sy += S[k - 1][a] * Y[k - 1][a]; yy += Y[k - 1][a] * Y[k - 1][a]; }
-      gamma = sy / yy;
-    } else {
-      let gn = 0;
-      for (let a = 0; a < P; a++) gn += g[a] * g[a];
-      gamma = Math.min(1, 1e-2 / Math.sqrt(gn + 1e-300)) ; // cautious first step
-    }
-    for (let a = 0; a < P; a++) dir[a] *= gamma;
-    for (let i = 0; i < k; i++) {
-      let s = 0;
-      for (let a = 0; a < P; a++) s += Y[i][a] * dir[a];
-      const beta = RHO[i] * s;
-      for (let a = 0; a < P; a++) dir[a] += (alpha[i] - beta) * S[i][a];
-    }
-    let slope = 0;
-    for (let a = 0; a < P; a++) slope += g[a] * dir[a];
-    if (!(slope < 0)) {
-      // Not a descent direction (numerical trouble): restart from steepest descent.
-      S.length = 0; Y.length = 0; RHO.length = 0;
-      let gn = 0;
-      for (let a = 0; a < P; a++) gn += g[a] * g[a];
-      const sc = 1e-2 / Math.sqrt(gn + 1e-300);
-      for (let a = 0; a < P; a++) dir[a] = -g[a] * sc;
-      slope = -gn * sc;
-      if (!(slope < 0)) return { iterations: it, stopReason: 'noProgress' };
-    }
-    // Backtracking Armijo line search; blow-up on train or validation counts as failure.
-    let step = 1, accepted = false, rejected = 0, blowups = 0;
-    let fNew = Infinity, newVal: number | null = null;
-    const trial = new Float64Array(P);
-    for (let ls = 0; ls < 40; ls++) {
-      for (let a = 0; a < P; a++) trial[a] = th[a] + step * dir[a];
-      fNew = fg(trial, gNew);
-      if (Number.isFinite(fNew) && fNew <= f + 1e-4 * step * slope) {
-        if (val) {
-          const vp = statePass(lay, trial, val);
-          newVal = vp.blowup ? Infinity : vp.sse / (vp.rows * dy);
-        }
-        if (newVal === null || Number.isFinite(newVal)) { accepted = true; break; }
-      }
-      if (!Number.isFinite(fNew) || (newVal !== null && !Number.isFinite(newVal))) blowups++;
-      rejected++;
-      newVal = null;
-      step *= 0.5;
-    }
-    if (!accepted) {
-      onIter({ iteration: it, trainLoss: f, valLoss: curVal, lambda: null, rejected, blowups, timeMs: performance.now() - t0 });
-      if (S.length > 0) { S.length = 0; Y.length = 0; RHO.length = 0; continue; }
-      return { iterations: it, stopReason: 'noProgress' };
-    }
-    const s = new Float64Array(P), y = new Float64Array(P);
-    let sy = 0;
-    for (let a = 0; a < P; a++) { s[a] = trial[a] - th[a]; y[a] = gNew[a] - g[a]; sy += s[a] * y[a]; }
-    if (sy > 1e-12 * Math.sqrt(y.reduce((acc, v) => acc + v * v, 0) * s.reduce((acc, v) => acc + v * v, 0))) {
-      S.push(s); Y.push(y); RHO.push(1 / sy);
-      if (S.length > M) { S.shift(); Y.shift(); RHO.shift(); }
-    }
-    const relImp = (f - fNew) / f;
-    th = trial.slice();
-    { const tmp = g; g = gNew; gNew = tmp; }
-    f = fNew;
-    curVal = newVal;
-    consider({ theta: th, train: f, val: curVal });
-    onIter({ iteration: it, trainLoss: f, valLoss: curVal, lambda: null, rejected, blowups, timeMs: performance.now() - t0 });
-    if (relImp < o.tol) return { iterations: it, stopReason: 'tol' };
-    if (val && sinceBest() >= o.patience) return { iterations: it, stopReason: 'earlyStopping' };
-  }
-  return { iterations: o.maxIter, stopReason: 'maxIter' };
+  if (failure !== undefined) diagnostics.failure = `${failure}; returned the best admissible iterate (${keptStart ? 'the start model' : 'by validation loss'})`;
+  return { params: out, diagnostics };
 }
 
 export type { IORNNParams, BRNNParams };

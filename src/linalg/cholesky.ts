@@ -105,3 +105,39 @@ export function choleskySolve(L: Matrix, B: Matrix): Matrix {
   }
   return Y;
 }
+
+/**
+ * Non-throwing Cholesky factorisation in place of a symmetric n×n matrix stored flat (reads and overwrites the
+ * lower triangle with L, A = LLᵀ; the strict upper triangle is left as is). Returns false when a pivot is not
+ * positive or not finite (A not numerically positive definite), e.g. for a damped-step solve that should be
+ * retried with more damping rather than fail.
+ */
+export function choleskyInPlace(A: Float64Array, n: number): boolean {
+  for (let j = 0; j < n; j++) {
+    let dsum = A[j * n + j];
+    for (let k = 0; k < j; k++) dsum -= A[j * n + k] * A[j * n + k];
+    if (!(dsum > 0) || !Number.isFinite(dsum)) return false;
+    const ljj = Math.sqrt(dsum);
+    A[j * n + j] = ljj;
+    for (let i = j + 1; i < n; i++) {
+      let v = A[i * n + j];
+      for (let k = 0; k < j; k++) v -= A[i * n + k] * A[j * n + k];
+      A[i * n + j] = v / ljj;
+    }
+  }
+  return true;
+}
+
+/** Solve LLᵀ x = b in place (b becomes x) with the flat factor from `choleskyInPlace`. */
+export function choleskySolveInPlace(L: Float64Array, n: number, b: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    let v = b[i];
+    for (let k = 0; k < i; k++) v -= L[i * n + k] * b[k];
+    b[i] = v / L[i * n + i];
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let v = b[i];
+    for (let k = i + 1; k < n; k++) v -= L[k * n + i] * b[k];
+    b[i] = v / L[i * n + i];
+  }
+}

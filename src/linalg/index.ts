@@ -8,3 +8,5 @@ export * from './solve.js';
 export * from './pinv.js';
 export * from './lyapunov.js';
 export * from './eiggeneral.js';
+export * from './norms.js';
+export * from './lstsq.js';

@@ -15,7 +15,7 @@
  */
 import { Matrix } from '../linalg/matrix.js';
 import type { Activation, BRNNParams, IORNNParams, RNNParams } from '../models/params.js';
-import { activationDegree, activationSymmetry } from '../models/activation.js';
+import { activationDegree, activationSymmetry, activationsEqual } from '../models/activation.js';
 import { hungarian } from './hungarian.js';
 
 /** One recurrent direction: W (n×dx input rows), R (n×n recurrent), O (n×dy output rows), all copies. */
@@ -143,9 +143,7 @@ function shapeCheck(a: Matrix, b: Matrix, key: string): void {
 }
 
 function sameActivation(a: Activation, b: Activation): boolean {
-  const n = Math.max(a.coefficients.length, b.coefficients.length);
-  for (let m = 0; m < n; m++) if ((a.coefficients[m] ?? 0) !== (b.coefficients[m] ?? 0)) return false;
-  return true;
+  return activationsEqual(a, b);
 }
 
 /**

@@ -1,44 +1,40 @@
 /**
- * Polynomial activations σ(z) = Σ_m c_m z^m (DESIGN.md §2) and their derivatives, evaluated by Horner's rule.
+ * Activations as model parameters (docs/method.md §2, §10): parsing a spec, the polynomial view, the
+ * symmetry group used by the metrics, and labels. Evaluation (σ, σ', σ'') is the RNN kernel's
+ * (src/rnn/activation.ts), re-exported here.
  */
 import type { Activation } from './params.js';
+import {
+  ACTIVATION_NAMES, activationKernel, derivativeCoefficients, horner, isNamedActivation, sigma, sigmaPrime, sigmaSecond,
+  trimmedCoefficients, type ActivationName,
+} from '../rnn/activation.js';
 import { UserError } from '../io/errors.js';
 
-/** Coefficients as a Float64Array with trailing zeros removed (c_0 … c_l, c_l ≠ 0); throws if all are zero. */
+export { derivativeCoefficients, horner, isNamedActivation } from '../rnn/activation.js';
+
+/**
+ * Polynomial coefficients c_0 … c_l (trailing zeros removed, c_l ≠ 0); linear gives [0, 1]. Throws a RangeError
+ * for all-zero coefficients and for a non-polynomial activation (tanh, sigmoid, softplus).
+ */
 export function activationCoefficients(act: Activation): Float64Array {
-  const c = act.coefficients;
-  let l = c.length - 1;
-  while (l >= 0 && c[l] === 0) l--;
-  if (l < 0) throw new RangeError('activation: all coefficients are zero');
-  const out = new Float64Array(l + 1);
-  for (let m = 0; m <= l; m++) {
-    if (!Number.isFinite(c[m])) throw new RangeError(`activation: coefficient c${m} = ${c[m]} is not finite`);
-    out[m] = c[m];
+  if (isNamedActivation(act)) {
+    if (act.name === 'linear') return Float64Array.of(0, 1);
+    throw new RangeError(`activation ${act.name} is not a polynomial (it has no coefficients)`);
   }
-  return out;
+  return trimmedCoefficients(act.coefficients);
 }
 
-/** Degree l of σ (index of the highest non-zero coefficient). */
+/** True for polynomial activations (linear included). */
+export function isPolynomial(act: Activation): boolean {
+  return !isNamedActivation(act) || act.name === 'linear';
+}
+
+/** Degree l of a polynomial σ (index of the highest non-zero coefficient); Infinity for tanh, sigmoid, softplus. */
 export function activationDegree(act: Activation): number {
-  return activationCoefficients(act).length - 1;
+  return isPolynomial(act) ? activationCoefficients(act).length - 1 : Infinity;
 }
 
-/** Coefficients of the derivative polynomial: (c_1, 2c_2, …, l c_l); [0] for a constant. */
-export function derivativeCoefficients(c: ArrayLike<number>): Float64Array {
-  if (c.length <= 1) return new Float64Array(1);
-  const out = new Float64Array(c.length - 1);
-  for (let m = 1; m < c.length; m++) out[m - 1] = m * c[m];
-  return out;
-}
-
-/** Horner evaluation of Σ_m c_m z^m. */
-export function horner(c: ArrayLike<number>, z: number): number {
-  let v = 0;
-  for (let m = c.length - 1; m >= 0; m--) v = v * z + c[m];
-  return v;
-}
-
-/** σ, σ', σ'' of an activation, as closures over precomputed coefficient arrays. */
+/** σ, σ', σ'' of an activation (the kernel's evaluation). `coefficients` is empty for non-polynomials. */
 export interface ActivationFunctions {
   readonly coefficients: Float64Array;
   readonly degree: number;
@@ -48,25 +44,24 @@ export interface ActivationFunctions {
 }
 
 export function activationFunctions(act: Activation): ActivationFunctions {
-  const c = activationCoefficients(act);
-  const d1 = derivativeCoefficients(c);
-  const d2 = derivativeCoefficients(d1);
+  const k = activationKernel(act);
   return {
-    coefficients: c,
-    degree: c.length - 1,
-    sigma: (z) => horner(c, z),
-    sigmaPrime: (z) => horner(d1, z),
-    sigmaSecond: (z) => horner(d2, z),
+    coefficients: k.c,
+    degree: activationDegree(act),
+    sigma: (z) => sigma(k, z),
+    sigmaPrime: (z) => sigmaPrime(k, z),
+    sigmaSecond: (z) => sigmaSecond(k, z),
   };
 }
 
 /**
- * The symmetry group of σ used by the metrics (DESIGN.md §2, §7):
- * - 'monomial': σ = c z^l, so σ(αz) = α^l σ(z) for every α ≠ 0 (per-neuron rescaling and sign);
- * - 'even' / 'odd': only even / odd powers, so α = −1 is a symmetry (σ(−z) = ±σ(z));
- * - 'none': no per-neuron symmetry besides permutation.
+ * The symmetry group of σ used by the metrics (docs/method.md §2, §7):
+ * - 'monomial': σ = c z^l, so σ(αz) = α^l σ(z) for every α ≠ 0 (per-neuron rescaling and sign; linear too);
+ * - 'even' / 'odd': σ(−z) = ±σ(z), so α = −1 is a symmetry (tanh is odd);
+ * - 'none': no per-neuron symmetry besides permutation (sigmoid, softplus).
  */
 export function activationSymmetry(act: Activation): 'monomial' | 'even' | 'odd' | 'none' {
+  if (isNamedActivation(act) && act.name !== 'linear') return act.name === 'tanh' ? 'odd' : 'none';
   const c = activationCoefficients(act);
   let nonzero = 0, even = true, odd = true;
   for (let m = 0; m < c.length; m++) {
@@ -81,13 +76,23 @@ export function activationSymmetry(act: Activation): 'monomial' | 'even' | 'odd'
   return 'none';
 }
 
+/** Same σ: the same name, or the same coefficients up to trailing zeros (linear = [0, 1]). */
+export function activationsEqual(a: Activation, b: Activation): boolean {
+  if (isPolynomial(a) !== isPolynomial(b)) return false;
+  if (!isPolynomial(a)) return a.name === b.name;
+  const ca = activationCoefficients(a), cb = activationCoefficients(b);
+  return ca.length === cb.length && ca.every((v, m) => v === cb[m]);
+}
+
 /**
- * Parse an activation spec (a CLI flag value): `z2` (σ = z²), `z3`, … `zN` for N ≥ 2, `square`, `cube`,
- * or a comma-separated coefficient list `c0,c1,…,cl` such as `0,0.1,0.5,1` (σ = 0.1z + 0.5z² + z³).
- * The degree must be at least 2 (DESIGN.md §2). Throws a UserError naming the bad spec.
+ * Parse an activation spec (a CLI flag value): a name (`tanh`, `sigmoid`, `softplus`, `linear`), `z2` (σ = z²),
+ * `z3`, … `zN` for N ≥ 2, `square`, `cube`, or a comma-separated coefficient list `c0,c1,…,cl` such as
+ * `0,0.1,0.5,1` (σ = 0.1z + 0.5z² + z³) of degree at least 2 (σ(z) = z is `linear`). Throws a UserError
+ * naming the bad spec.
  */
 export function activationFromSpec(spec: string): Activation {
   const s = spec.trim().toLowerCase();
+  if ((ACTIVATION_NAMES as readonly string[]).includes(s)) return { name: s as ActivationName };
   if (s === 'square') return { coefficients: [0, 0, 1] };
   if (s === 'cube') return { coefficients: [0, 0, 0, 1] };
   const m = /^z\^?(\d+)$/.exec(s);
@@ -101,18 +106,19 @@ export function activationFromSpec(spec: string): Activation {
     coefficients = parts.map((p) => (p.trim() === '' ? NaN : Number(p)));
     if (coefficients.some((c) => !Number.isFinite(c))) {
       throw new UserError(
-        `invalid activation ${JSON.stringify(spec)}: expected z2, z3, … or comma-separated coefficients c0,c1,…,cl (e.g. 0,0.1,0.5,1)`,
+        `invalid activation ${JSON.stringify(spec)}: expected ${ACTIVATION_NAMES.join(', ')}, z2, z3, … or comma-separated coefficients c0,c1,…,cl (e.g. 0,0.1,0.5,1)`,
       );
     }
   }
   let l = coefficients.length - 1;
   while (l >= 0 && coefficients[l] === 0) l--;
-  if (l < 2) throw new UserError(`invalid activation ${JSON.stringify(spec)}: the degree must be at least 2, got ${Math.max(l, 0)}`);
+  if (l < 2) throw new UserError(`invalid activation ${JSON.stringify(spec)}: the degree must be at least 2, got ${Math.max(l, 0)} (σ(z) = z is "linear")`);
   return { coefficients: coefficients.slice(0, l + 1) };
 }
 
-/** Human-readable form, e.g. "z^2" or "0.1 z + 0.5 z^2 + z^3". */
+/** Human-readable form, e.g. "z^2", "0.1 z + 0.5 z^2 + z^3" or "tanh". */
 export function activationToString(act: Activation): string {
+  if (isNamedActivation(act)) return act.name;
   const c = act.coefficients;
   const terms: string[] = [];
   for (let m = 0; m < c.length; m++) {

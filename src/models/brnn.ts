@@ -1,18 +1,32 @@
 /**
- * Forward pass (prediction) of the bidirectional RNN of DESIGN.md §2:
+ * Forward pass (prediction) of the bidirectional RNN of docs/method.md §2:
  *   h_t = σ(A1 x_t + U h_{t-1}) (h_0 = 0),  z_t = σ_b(B1 x_t + V z_{t+1}) (z after the last step = 0),
  *   ŷ_t = A2ᵀ [h_t; z_t] + b,  A2 is (dh+dz)×dy with the forward rows first.
+ * Both directions are the RNN kernel's recursion (src/rnn/recurrence.ts).
  */
 import type { SequenceChunk } from '../io/dataset.js';
 import type { BRNNParams, RNNParams } from './params.js';
-import { activationCoefficients } from './activation.js';
-import { DEFAULT_BLOWUP_THRESHOLD, predictIORNN, checkInputDim, checkSquare, initOutput, runDirection, type PredictOptions } from './iornn.js';
+import { activationKernel } from '../rnn/activation.js';
+import { runChunk } from '../rnn/recurrence.js';
+import {
+  DEFAULT_BLOWUP_THRESHOLD, addOutput, checkInputDim, checkSquare, forwardRecurrence, initOutput, predictIORNN, type PredictOptions,
+} from './iornn.js';
+
+/** Carried states of a BRNN chunk (streaming one long sequence): forward states run with the data, backward against it. */
+export interface PredictBRNNCarry {
+  /** h before the chunk's first row (default 0); on return (if `forwardFinal`) h after its last row. */
+  forwardInitial?: Float64Array;
+  forwardFinal?: Float64Array;
+  /** z after the chunk's last row (from the NEXT chunk, default 0); on return (if `backwardFinal`) z at its first row. */
+  backwardInitial?: Float64Array;
+  backwardFinal?: Float64Array;
+}
 
 /**
  * Predictions ŷ (rows×dy) of a BRNN. `opts.hidden`, if given, has length rows×(dh+dz) and receives
  * [h_t; z_t] per row. Throws a BlowUpError (direction 'forward' or 'backward') if a recursion escapes.
  */
-export function predictBRNN(params: BRNNParams, chunk: SequenceChunk, opts: PredictOptions = {}): Float64Array {
+export function predictBRNN(params: BRNNParams, chunk: SequenceChunk, opts: Omit<PredictOptions, 'initialState' | 'finalState'> & { carry?: PredictBRNNCarry } = {}): Float64Array {
   const { A1, U, B1, V, A2 } = params;
   const dh = A1.rows, dz = B1.rows, dx = A1.cols, dy = A2.cols;
   checkInputDim(dx, chunk);
@@ -25,17 +39,27 @@ export function predictBRNN(params: BRNNParams, chunk: SequenceChunk, opts: Pred
     throw new RangeError(`hidden buffer has length ${opts.hidden.length}, expected ${chunk.rows}x${width}`);
   }
   const y = initOutput(chunk.rows, dy, params.b, opts.out);
-  const thr = opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD;
-  const off = opts.sequenceOffset ?? 0;
-  const cf = activationCoefficients(params.activation);
-  const cb = activationCoefficients(params.activationBackward ?? params.activation);
-  runDirection(A1.data, U.data, dh, cf, chunk.x, dx, chunk.lengths, A2.data, 0, dy, y, opts.hidden, width, 0, false, thr, off);
-  runDirection(B1.data, V.data, dz, cb, chunk.x, dx, chunk.lengths, A2.data, dh, dy, y, opts.hidden, width, dh, true, thr, off);
+  const bound = opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD;
+  const seqOffset = opts.sequenceOffset ?? 0;
+  const c = opts.carry ?? {};
+  const fwd = forwardRecurrence(A1, U, params.activation);
+  const bwd = { n: dz, dx, W: B1.data, wOff: 0, R: V.data, rOff: 0, act: activationKernel(params.activationBackward ?? params.activation), reverse: true };
+  // Forward direction over every sequence, then the backward one (each output entry: b, forward terms,
+  // backward terms); outputs per sequence right after its states.
+  const h = opts.hidden;
+  runChunk(fwd, chunk.x, chunk.lengths, h ? { states: h, offset: 0, stride: width } : null, {
+    bound, seqOffset, initial: c.forwardInitial, final: c.forwardFinal,
+    onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dh, A2.data, 0, y, r0, dy, L),
+  });
+  runChunk(bwd, chunk.x, chunk.lengths, h ? { states: h, offset: dh, stride: width } : null, {
+    bound, seqOffset, initial: c.backwardInitial, final: c.backwardFinal,
+    onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dz, A2.data, dh, y, r0, dy, L),
+  });
   return y;
 }
 
 /** States [h_t; z_t] (rows×(dh+dz)) and predictions of a BRNN. */
-export function forwardBRNN(params: BRNNParams, chunk: SequenceChunk, opts: Omit<PredictOptions, 'hidden'> = {}): { yhat: Float64Array; hidden: Float64Array } {
+export function forwardBRNN(params: BRNNParams, chunk: SequenceChunk, opts: Omit<PredictOptions, 'hidden' | 'initialState' | 'finalState'> = {}): { yhat: Float64Array; hidden: Float64Array } {
   const hidden = new Float64Array(chunk.rows * (params.A1.rows + params.B1.rows));
   const yhat = predictBRNN(params, chunk, { ...opts, hidden });
   return { yhat, hidden };
@@ -43,5 +67,9 @@ export function forwardBRNN(params: BRNNParams, chunk: SequenceChunk, opts: Omit
 
 /** Predict with either kind of model. */
 export function predict(params: RNNParams, chunk: SequenceChunk, opts: PredictOptions = {}): Float64Array {
-  return params.kind === 'brnn' ? predictBRNN(params, chunk, opts) : predictIORNN(params, chunk, opts);
+  if (params.kind === 'brnn') {
+    if (opts.initialState || opts.finalState) throw new RangeError('predict: a BRNN carries state through predictBRNN(…, {carry})');
+    return predictBRNN(params, chunk, opts);
+  }
+  return predictIORNN(params, chunk, opts);
 }

@@ -1,40 +1,21 @@
 /**
- * Forward pass (prediction) of the IO-RNN of DESIGN.md §2:
+ * Forward pass (prediction) of the IO-RNN of docs/method.md §2:
  *   h_t = σ(A1 x_t + U h_{t-1}),  h_0 = 0 at the start of every sequence,  ŷ_t = A2ᵀ h_t + b.
- * Hot loops run on the flat row-major arrays with two preallocated state buffers: no allocation per step.
+ * The recursion itself is the RNN kernel's (src/rnn/recurrence.ts); this module adds the output layer and
+ * the output-layer least-squares sums.
  */
 import type { Matrix } from '../linalg/matrix.js';
 import type { SequenceChunk } from '../io/dataset.js';
 import type { IORNNParams } from './params.js';
-import { activationCoefficients } from './activation.js';
+import { activationKernel } from '../rnn/activation.js';
+import { BLOWUP_BOUND, BlowUpError, runChunk, runSequence, type Recurrence } from '../rnn/recurrence.js';
 import { kernels, pad4 } from '../linalg/kernels/arena.js';
 import { UserError } from '../io/errors.js';
 
-/** Default blow-up threshold on |h| (DESIGN.md §6): stable models keep |h| = O(1). */
-export const DEFAULT_BLOWUP_THRESHOLD = 1e6;
+export { BlowUpError } from '../rnn/recurrence.js';
 
-/**
- * The recursion escaped (DESIGN.md §6): some hidden state became non-finite or exceeded the threshold.
- * `sequence` is 0-based within the data (the chunk index plus `sequenceOffset`), `step` is the 1-based
- * time step t of §2 within that sequence (h_1 is the first state).
- */
-export class BlowUpError extends Error {
-  readonly sequence: number;
-  readonly step: number;
-  readonly value: number;
-  readonly direction: 'forward' | 'backward';
-
-  constructor(sequence: number, step: number, value: number, direction: 'forward' | 'backward' = 'forward') {
-    const v = Number.isFinite(value) ? value.toExponential(1) : String(value);
-    const dir = direction === 'backward' ? ' (backward states)' : '';
-    super(`model blows up on sequence ${sequence} at step ${step}${dir} (|h| = ${v})`);
-    this.name = 'BlowUpError';
-    this.sequence = sequence;
-    this.step = step;
-    this.value = value;
-    this.direction = direction;
-  }
-}
+/** Default blow-up threshold on |h| (docs/method.md §6): the kernel's one bound. */
+export const DEFAULT_BLOWUP_THRESHOLD = BLOWUP_BOUND;
 
 export interface PredictOptions {
   /** Throw a BlowUpError when some |h_j| exceeds this (or is not finite). Default 1e6. */
@@ -45,6 +26,13 @@ export interface PredictOptions {
   hidden?: Float64Array;
   /** If given (length rows×dy), the predictions are written here instead of a new array. */
   out?: Float64Array;
+  /**
+   * Carried state for streaming one long sequence in chunks: the state before the chunk's first row (it
+   * continues the previous chunk's last sequence); default 0. BRNN: see `PredictBRNNCarry`.
+   */
+  initialState?: Float64Array;
+  /** If given (length dh), receives the state after the chunk's last row (to pass on as `initialState`). */
+  finalState?: Float64Array;
 }
 
 /** Check the model's input dimension against the data; a mismatch is a user mistake (wrong file). */
@@ -56,67 +44,6 @@ export function checkInputDim(modelDx: number, chunk: SequenceChunk): void {
 
 export function checkSquare(m: Matrix, n: number, name: string): void {
   if (m.rows !== n || m.cols !== n) throw new RangeError(`${name} must be ${n}x${n}, got ${m.rows}x${m.cols}`);
-}
-
-/**
- * Run one recurrent direction over every sequence of the chunk and add its contribution W_outᵀ s_t to y.
- *
- * States s_t = σ(W x_t + R s_prev); `reverse` runs each sequence from its last step back (BRNN backward
- * states, s after the last step = 0). `Wout` holds the output rows of these neurons: rows
- * [outRow0, outRow0 + n) of A2 (flat, dyOut columns). Writes states to `hidden` (stride hStride, column
- * offset hCol) when given. Internal helper shared by the IO-RNN and the BRNN.
- */
-export function runDirection(
-  W: Float64Array, R: Float64Array, n: number, coeffs: Float64Array,
-  x: Float64Array, dx: number, lengths: Int32Array,
-  A2: Float64Array, outRow0: number, dy: number, y: Float64Array,
-  hidden: Float64Array | undefined, hStride: number, hCol: number,
-  reverse: boolean, threshold: number, seqOffset: number,
-): void {
-  let prev = new Float64Array(n);
-  let cur = new Float64Array(n);
-  const deg = coeffs.length - 1;
-  // σ(z) = c z² is the default; skip Horner's loop for it.
-  const pureSquare = deg === 2 && coeffs[0] === 0 && coeffs[1] === 0;
-  let rowStart = 0;
-  for (let s = 0; s < lengths.length; s++) {
-    const L = lengths[s];
-    prev.fill(0);
-    for (let k = 0; k < L; k++) {
-      const t = reverse ? L - 1 - k : k;
-      const row = rowStart + t;
-      const xo = row * dx;
-      for (let j = 0; j < n; j++) {
-        let z = 0;
-        const wo = j * dx;
-        for (let i = 0; i < dx; i++) z += W[wo + i] * x[xo + i];
-        const ro = j * n;
-        for (let i = 0; i < n; i++) z += R[ro + i] * prev[i];
-        const v = activate(coeffs, deg, pureSquare, z);
-        // The negated test also catches NaN; Infinity is caught even when threshold = Infinity.
-        const av = Math.abs(v);
-        if (!(av <= threshold && av < Infinity)) {
-          throw new BlowUpError(seqOffset + s, t + 1, av, reverse ? 'backward' : 'forward');
-        }
-        cur[j] = v;
-      }
-      if (hidden) {
-        const ho = row * hStride + hCol;
-        for (let j = 0; j < n; j++) hidden[ho + j] = cur[j];
-      }
-      const yo = row * dy;
-      for (let j = 0; j < n; j++) {
-        const hj = cur[j];
-        if (hj === 0) continue;
-        const ao = (outRow0 + j) * dy;
-        for (let i = 0; i < dy; i++) y[yo + i] += A2[ao + i] * hj;
-      }
-      const tmp = prev;
-      prev = cur;
-      cur = tmp;
-    }
-    rowStart += L;
-  }
 }
 
 /** Fill y (rows×dy) with the bias b (or zeros). */
@@ -131,8 +58,32 @@ export function initOutput(rows: number, dy: number, b: Float64Array | undefined
 }
 
 /**
+ * y_{r0+t} += W_outᵀ s_t for t < L: s_t = states[offset + t·stride + col … + n), W_out = rows
+ * [outRow0, outRow0 + n) of A2 (flat, dy columns). Zero states are skipped (adding 0 changes no bit).
+ */
+export function addOutput(
+  states: Float64Array, offset: number, stride: number, col: number, n: number, A2: Float64Array, outRow0: number,
+  y: Float64Array, r0: number, dy: number, L: number,
+): void {
+  for (let t = 0; t < L; t++) {
+    const so = offset + t * stride + col, yo = (r0 + t) * dy;
+    for (let j = 0; j < n; j++) {
+      const hj = states[so + j];
+      if (hj === 0) continue;
+      const ao = (outRow0 + j) * dy;
+      for (let i = 0; i < dy; i++) y[yo + i] += A2[ao + i] * hj;
+    }
+  }
+}
+
+/** The forward recurrence of a model's (A1, U, σ). */
+export function forwardRecurrence(A1: Matrix, U: Matrix, act: IORNNParams['activation']): Recurrence {
+  return { n: A1.rows, dx: A1.cols, W: A1.data, wOff: 0, R: U.data, rOff: 0, act: activationKernel(act), reverse: false };
+}
+
+/**
  * Predictions ŷ (rows×dy, row-major) of an IO-RNN on every sequence of the chunk.
- * Throws a BlowUpError if the recursion escapes (DESIGN.md §6) and a UserError if dx disagrees.
+ * Throws a BlowUpError if the recursion escapes (docs/method.md §6) and a UserError if dx disagrees.
  */
 export function predictIORNN(params: IORNNParams, chunk: SequenceChunk, opts: PredictOptions = {}): Float64Array {
   const { A1, U, A2 } = params;
@@ -144,11 +95,12 @@ export function predictIORNN(params: IORNNParams, chunk: SequenceChunk, opts: Pr
     throw new RangeError(`hidden buffer has length ${opts.hidden.length}, expected ${chunk.rows}x${dh}`);
   }
   const y = initOutput(chunk.rows, dy, params.b, opts.out);
-  runDirection(
-    A1.data, U.data, dh, activationCoefficients(params.activation), chunk.x, dx, chunk.lengths,
-    A2.data, 0, dy, y, opts.hidden, dh, 0, false,
-    opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD, opts.sequenceOffset ?? 0,
-  );
+  // Outputs per sequence, right after its states (still in cache).
+  runChunk(forwardRecurrence(A1, U, params.activation), chunk.x, chunk.lengths, opts.hidden ? { states: opts.hidden, offset: 0, stride: dh } : null, {
+    bound: opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD, seqOffset: opts.sequenceOffset ?? 0,
+    initial: opts.initialState ?? null, final: opts.finalState ?? null,
+    onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dh, A2.data, 0, y, r0, dy, L),
+  });
   return y;
 }
 
@@ -159,22 +111,15 @@ export function forwardIORNN(params: IORNNParams, chunk: SequenceChunk, opts: Om
   return { yhat, hidden };
 }
 
-/** σ(z) by Horner; the pure square c₂z² (the common case) without the loop. Same bits as the loop. */
-function activate(coeffs: Float64Array, deg: number, pureSquare: boolean, z: number): number {
-  if (pureSquare) return coeffs[deg] * z * z;
-  let v = coeffs[deg];
-  for (let k = deg - 1; k >= 0; k--) v = v * z + coeffs[k];
-  return v;
-}
-
 /**
  * Σ [h;1][h;1]ᵀ (G, m×m, m = dh + 1, upper triangle only: the caller mirrors it) and Σ [h;1] yᵀ (C, m×dy) over
- * every row of the chunk, with h_t the IO-RNN's hidden states (the output-layer least squares of DESIGN.md
- * §5 step 6). Same states, bit for bit, as `predictIORNN`; the sums over rows are GEMMs on the kernel arena
- * (so they differ from row-by-row sums in rounding only); no predictions.
+ * every row of the chunk, with h_t the IO-RNN's hidden states (the output-layer least squares of
+ * docs/method.md §5 step 6). Same states, bit for bit, as `predictIORNN` (the kernel's recursion started from
+ * the GEMM A1 x_t, whose entries sum over i in the same order); the sums over rows are GEMMs on the kernel
+ * arena (so they differ from row-by-row sums in rounding only); no predictions.
  *
  * With `feedforward` ({G, C} of the same shapes) the sums of the same model without recurrence (U = 0, §6's
- * baseline) are accumulated in the same loop: both share A1 x_t, computed once. If the model's recursion
+ * baseline) are accumulated in the same pass: both share A1 x_t, computed once. If the model's recursion
  * escapes, its sums stop (they are then partial), the feedforward sums still cover the whole chunk, and the
  * BlowUpError is returned (thrown when there is no `feedforward`). Returns null otherwise.
  */
@@ -190,14 +135,12 @@ export function accumulateStatesLS(
   for (const [g, c] of [[G, C], ...(ff ? [[ff.G, ff.C]] : [])]) {
     if (g.length !== m * m || c.length !== m * dy) throw new RangeError(`accumulateStatesLS: G must be ${m}x${m} and C ${m}x${dy}`);
   }
-  const R = U.data, y = chunk.y, lengths = chunk.lengths, rows = chunk.rows;
-  const coeffs = activationCoefficients(params.activation);
-  const deg = coeffs.length - 1;
-  const pureSquare = deg === 2 && coeffs[0] === 0 && coeffs[1] === 0;
+  const y = chunk.y, lengths = chunk.lengths, rows = chunk.rows;
   const threshold = opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD, seqOffset = opts.sequenceOffset ?? 0;
-  // On the kernel arena: A1 x_t for every row as one GEMM (each entry summed over i in the same order as
-  // predictIORNN's loop, so the states are the same bits); the recursion row by row; then the sums over rows
-  // Σ g gᵀ and Σ g yᵀ as GEMMs over the state rows g = [h; 1] (rows after a blow-up are zero).
+  const rec = forwardRecurrence(A1, U, params.activation);
+  const rec0: Recurrence = { ...rec, R: null };
+  // On the kernel arena: A1 x_t for every row as one GEMM; the recursion per sequence from it; then the sums
+  // over rows Σ g gᵀ and Σ g yᵀ as GEMMs over the state rows g = [h; 1] (rows after a blow-up are zero).
   const ldh = pad4(n), ldm = pad4(m), ldy = pad4(dy);
   const K = kernels(), mark = K.mark();
   let failure: BlowUpError | null = null;
@@ -209,50 +152,27 @@ export function accumulateStatesLS(
     for (let i = 0; i < dx; i++) for (let j = 0; j < n; j++) H[wt + i * ldh + j] = W[j * dx + i];
     K.gemm(rows, ldh, dx, xa, dx, 1, wt, ldh, wx, ldh);
     for (let r = 0; r < rows; r++) for (let i = 0; i < dy; i++) H[ya + r * ldy + i] = y[r * dy + i];
-    let prev = new Float64Array(n), cur = new Float64Array(n);
-    let row = 0;
+    const proj = { data: H, offset: wx, ld: ldh };
+    let r0 = 0;
     for (let s = 0; s < lengths.length; s++) {
       const L = lengths[s];
-      prev.fill(0);
-      for (let t = 0; t < L; t++, row++) {
-        const zo = wx + row * ldh, go = gs + row * ldm;
-        if (failure === null) {
-          let live = true;
-          for (let j = 0; j < n; j++) {
-            let z = H[zo + j];
-            const ro = j * n;
-            for (let i = 0; i < n; i++) z += R[ro + i] * prev[i];
-            const v = activate(coeffs, deg, pureSquare, z);
-            const av = Math.abs(v);
-            if (!(av <= threshold && av < Infinity)) {
-              failure = new BlowUpError(seqOffset + s, t + 1, av, 'forward');
-              if (!ff) throw failure;
-              live = false;
-              break;
-            }
-            cur[j] = v;
-          }
-          if (live) {
-            for (let j = 0; j < n; j++) H[go + j] = cur[j];
-            H[go + n] = 1;
-            const tmp = prev;
-            prev = cur;
-            cur = tmp;
-          }
-        }
-        if (ff) {
-          // U = 0: z = A1 x_t exactly (adding 0·h_{t−1} to a finite sum changes no bit).
-          const fo = g0s + row * ldm;
-          for (let j = 0; j < n; j++) {
-            const z = H[zo + j];
-            const v = activate(coeffs, deg, pureSquare, z);
-            const av = Math.abs(v);
-            if (!(av <= threshold && av < Infinity)) throw new BlowUpError(seqOffset + s, t + 1, av, 'forward');
-            H[fo + j] = v;
-          }
-          H[fo + n] = 1;
+      if (failure === null) {
+        const bad = runSequence(rec, chunk.x, r0, L, { states: H, offset: gs + r0 * ldm, stride: ldm }, null, threshold, proj);
+        const good = bad === null ? L : bad.t;
+        for (let t = 0; t < good; t++) H[gs + (r0 + t) * ldm + n] = 1;
+        if (bad !== null) {
+          H.fill(0, gs + (r0 + bad.t) * ldm, gs + (r0 + bad.t) * ldm + n); // the partial row of the failing step
+          failure = new BlowUpError(seqOffset + s, bad.t + 1, bad.value, 'forward');
+          if (!ff) throw failure;
         }
       }
+      if (ff) {
+        // U = 0: s_t = σ(A1 x_t), from the same projections.
+        const bad = runSequence(rec0, chunk.x, r0, L, { states: H, offset: g0s + r0 * ldm, stride: ldm }, null, threshold, proj);
+        if (bad !== null) throw new BlowUpError(seqOffset + s, bad.t + 1, bad.value, 'forward');
+        for (let t = 0; t < L; t++) H[g0s + (r0 + t) * ldm + n] = 1;
+      }
+      r0 += L;
     }
     const addSums = (states: number, Gt: Float64Array, Ct: Float64Array): void => {
       H.fill(0, gg, gg + ldm * ldm);

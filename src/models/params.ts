@@ -1,12 +1,13 @@
 import { Matrix } from '../linalg/matrix.js';
 
+import type { Activation } from '../rnn/activation.js';
+
 /**
- * Elementwise polynomial activation σ(z) = Σ_m c_m z^m (DESIGN.md §2); `coefficients[m] = c_m`.
- * Default σ(z) = z² is [0, 0, 1].
+ * Elementwise activation σ (docs/method.md §2): a polynomial `{coefficients: [c0, …, cl]}` (σ(z) = Σ_m c_m z^m)
+ * or a named smooth function `{name: 'tanh' | 'sigmoid' | 'softplus' | 'linear'}`. Default σ(z) = z² is
+ * {coefficients: [0, 0, 1]}.
  */
-export interface Activation {
-  readonly coefficients: readonly number[];
-}
+export type { Activation, ActivationName, NamedActivation, PolynomialActivation } from '../rnn/activation.js';
 
 export const SQUARE: Activation = { coefficients: [0, 0, 1] };
 

@@ -1,6 +1,6 @@
 /**
  * Model files (DESIGN.md §8): JSON with "format": "gloree-model", "version": 1, "kind": "iornn" | "brnn",
- * "activation": {"coefficients": [c0, c1, …]}, nested row-major "A1", "U", "A2" (BRNN adds "B1", "V"),
+ * "activation": {"coefficients": [c0, c1, …]} or {"name": "tanh" | "sigmoid" | "softplus" | "linear"}, nested row-major "A1", "U", "A2" (BRNN adds "B1", "V"),
  * optional "b", "inputModel", "diagnostics". Numbers are written in JavaScript's shortest round-trip form,
  * so save → load is bit-exact (except that −0 is written as 0).
  */
@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
 import type { Activation, BRNNParams, IORNNParams, RNNParams } from './params.js';
+import { ACTIVATION_NAMES, type ActivationName } from '../rnn/activation.js';
 import { UserError } from '../io/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -34,6 +35,10 @@ export function modelToJSON(params: RNNParams, extras: ModelExtras = {}): Record
     return m.toArray();
   };
   const act = (a: Activation, key: string) => {
+    if (a.name !== undefined) {
+      if (!ACTIVATION_NAMES.includes(a.name)) throw new RangeError(`modelToJSON: ${key} has an unknown name ${JSON.stringify(a.name)}`);
+      return { name: a.name };
+    }
     if (!a.coefficients.every(Number.isFinite)) throw new RangeError(`modelToJSON: ${key} has a non-finite coefficient`);
     return { coefficients: [...a.coefficients] };
   };
@@ -160,7 +165,15 @@ export function modelFromJSON(obj: unknown, fileName = 'model'): LoadedModel {
   const activation = (key: string, required: boolean): Activation | undefined => {
     const a = o[key];
     if (a === undefined) return required ? fail(`missing key ${JSON.stringify(key)}`) : undefined;
-    if (typeof a !== 'object' || a === null || Array.isArray(a)) return keyFail(key, 'must be an object {"coefficients": [c0, c1, …]}');
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) return keyFail(key, 'must be an object {"coefficients": [c0, c1, …]} or {"name": "tanh"}');
+    const named = (a as Record<string, unknown>).name;
+    if (named !== undefined) {
+      if (typeof named !== 'string' || !(ACTIVATION_NAMES as readonly string[]).includes(named)) {
+        return keyFail(`${key}.name`, `must be one of ${ACTIVATION_NAMES.map((n) => JSON.stringify(n)).join(', ')}, got ${JSON.stringify(named)}`);
+      }
+      if ((a as Record<string, unknown>).coefficients !== undefined) return keyFail(key, 'has both "name" and "coefficients"; give one');
+      return { name: named as ActivationName };
+    }
     const c = (a as Record<string, unknown>).coefficients;
     if (!Array.isArray(c) || c.length === 0) return keyFail(`${key}.coefficients`, 'must be a non-empty array of numbers');
     for (let m = 0; m < c.length; m++) {

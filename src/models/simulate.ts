@@ -2,7 +2,8 @@
  * Synthetic data: Gaussian VAR(1) input sequences (DESIGN.md §3), planted IO-RNN / BRNN models in the
  * stable regime of §6, noisy outputs, and the built-in scenarios used by `gloree simulate` and `gloree demo`.
  */
-import { Matrix, matmul, transpose } from '../linalg/matrix.js';
+import { Matrix, transpose } from '../linalg/matrix.js';
+import { spectralNorm } from '../linalg/norms.js';
 import { cholesky } from '../linalg/cholesky.js';
 import { solveDiscreteLyapunov } from '../linalg/lyapunov.js';
 import { Rng } from '../random/rng.js';
@@ -150,34 +151,7 @@ export function simulateBRNN(params: BRNNParams, inputs: SequenceChunk, opts: Si
 // ---------------------------------------------------------------------------------------------
 // Planted models
 
-/** Spectral norm ‖M‖₂ by power iteration on MᵀM (converges to machine precision for small matrices). */
-export function spectralNorm(M: Matrix, rng: Rng = new Rng(12345), maxIter = 2000): number {
-  const n = M.cols;
-  if (n === 0 || M.rows === 0) return 0;
-  const MtM = matmul(transpose(M), M).data;
-  let v = rng.normalArray(n);
-  let lambda = 0;
-  const w = new Float64Array(n);
-  for (let it = 0; it < maxIter; it++) {
-    let nv = 0;
-    for (let i = 0; i < n; i++) nv += v[i] * v[i];
-    nv = Math.sqrt(nv);
-    if (nv === 0) return 0;
-    for (let i = 0; i < n; i++) v[i] /= nv;
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) s += MtM[i * n + k] * v[k];
-      w[i] = s;
-    }
-    let l = 0;
-    for (let i = 0; i < n; i++) l += v[i] * w[i]; // Rayleigh quotient
-    const done = it > 5 && Math.abs(l - lambda) <= 1e-15 * Math.abs(l);
-    lambda = l;
-    if (done) break;
-    v = Float64Array.from(w);
-  }
-  return Math.sqrt(Math.max(lambda, 0));
-}
+export { spectralNorm } from '../linalg/norms.js';
 
 /**
  * dh unit-norm rows in R^dx, well spread: redrawn until every row is at distance ≥ 0.5 from the span of the
@@ -337,7 +311,7 @@ export interface Scenario {
   seed: number;
   /** Default number of sequences (default 5000). */
   nSeq?: number;
-  /** Activation spec ('z2', 'z3', '0,0.1,0.5,1') or coefficient list; default 'z2'. */
+  /** Activation spec ('z2', 'z3', '0,0.1,0.5,1', 'tanh', 'sigmoid', 'softplus', 'linear') or coefficient list; default 'z2'. */
   activation?: string | number[];
   description?: string;
 }
@@ -426,7 +400,7 @@ export function scenarioFromJSON(obj: unknown, fileName = 'scenario'): Scenario 
       else if (Array.isArray(a) && a.every((v) => typeof v === 'number')) activationFromSpec(a.join(','));
       else throw new UserError('bad type');
     } catch {
-      fail('activation', `must be a spec such as "z2" or a coefficient list [c0, c1, …] of degree ≥ 2, got ${JSON.stringify(a)}`);
+      fail('activation', `must be a spec such as "z2", "tanh", "sigmoid", "softplus", "linear" or a coefficient list [c0, c1, …] of degree ≥ 2, got ${JSON.stringify(a)}`);
     }
     activation = a as string | number[];
   }

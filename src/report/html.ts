@@ -13,7 +13,7 @@
  * Sections whose inputs are missing are left out (or say why), so the function works on any model file.
  */
 import type { SequenceChunk } from '../io/dataset.js';
-import type { RNNParams } from '../models/params.js';
+import type { Activation, RNNParams } from '../models/params.js';
 import type { GloreeDiagnostics } from '../learn/gloree.js';
 import type { RankSelection } from '../learn/rank.js';
 import { parameterErrors, type ParameterErrors } from '../metrics/parameters.js';
@@ -118,7 +118,9 @@ function num(v: unknown): string {
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-function activationText(c: readonly number[]): string {
+function activationText(a: Activation): string {
+  if (a.name !== undefined) return `σ = ${a.name}`;
+  const c = a.coefficients;
   const terms: string[] = [];
   c.forEach((v, m) => {
     if (v === 0) return;
@@ -141,7 +143,7 @@ export function renderReport(input: ReportInput): string {
   const shape = params.kind === 'brnn' ? `BRNN, dx = ${dx}, dh = ${dh} forward + ${dz} backward, dy = ${dy}` : `IO-RNN, dx = ${dx}, dh = ${dh}, dy = ${dy}`;
   parts.push(`<h1>${esc(title)}</h1>`);
   const dataLine = d.data ? `; fitted on ${d.data.rows.toLocaleString('en-US')} rows in ${d.data.sequences.toLocaleString('en-US')} sequences (length ${d.data.minLength === d.data.maxLength ? d.data.minLength : `${d.data.minLength}–${d.data.maxLength}`})` : '';
-  parts.push(`<p class="sub">${input.modelName ? `<code>${esc(input.modelName)}</code>: ` : ''}${esc(shape)}, ${esc(activationText(params.activation.coefficients))}${esc(dataLine)}.</p>`);
+  parts.push(`<p class="sub">${input.modelName ? `<code>${esc(input.modelName)}</code>: ` : ''}${esc(shape)}, ${esc(activationText(params.activation))}${esc(dataLine)}.</p>`);
 
   const rank = input.rank ?? d.rank;
   const warnings = [...(d.warnings ?? []), ...(rank?.warnings ?? []).filter((w) => !(d.warnings ?? []).includes(w))];

@@ -25,7 +25,10 @@ import { predictIORNN } from '../src/models/iornn.js';
 import { nmse } from '../src/metrics/nmse.js';
 import { parameterErrors } from '../src/metrics/parameters.js';
 import { fitGloree } from '../src/learn/gloree.js';
-import { centredChunk, cpOfT2, fitOutputAndRefine, runLog, strideSubchunk } from '../src/learn/common.js';
+import { centredChunk, strideSubchunk } from '../src/learn/chunks.js';
+import { cpOfT2 } from '../src/learn/identify/quadratic.js';
+import { runLog } from '../src/learn/options.js';
+import { outputLayerPass, solveOutputLayer } from '../src/learn/output-layer.js';
 import { fitInputModelAuto } from '../src/input/auto.js';
 import { MixtureVAR1 } from '../src/input/var1-mixture.js';
 import { GaussianVAR1 } from '../src/input/gaussian.js';
@@ -108,7 +111,8 @@ async function spectralMixture(train: SequenceChunk[], model: MixtureVAR1, seed:
   const C = mixed.result();
   const U = new Matrix(DH, DH, C.map((v) => v / 4));
   const spectral: IORNNParams = { kind: 'iornn', A1, U, A2, b: yMean.slice(), activation: { coefficients: [0, 0, 1] } };
-  const out = await fitOutputAndRefine(memorySource(train), spectral, yMean, rows, { refine: false }, runLog(), { tooLarge: 'U is', shrunk: 'a shrunk U', lapName: 'out' });
+  const pass = await outputLayerPass(memorySource(train), spectral, { sampleStride: null, totalRows: rows });
+  const out = solveOutputLayer(spectral, pass, yMean, { refit: true, refine: false, tooLarge: 'U is', shrunk: 'a shrunk U' }, runLog());
   return { spectral: { ...spectral, b: out.spectralBias }, ff: { ...spectral, U: new Matrix(DH, DH), A2: out.feedforward.A2, b: out.feedforward.b } as IORNNParams };
 }
 

@@ -45,6 +45,20 @@ function csvWithLine(line: number, text: string): string {
   return lines.join('\n');
 }
 
+/** A valid CSV with `n` rows (one sequence per 20 rows), for cases that need more than the reader's first block. */
+function bigCSV(n: number): string {
+  const lines = ['seq,x1,x2,y1,y2'];
+  for (let r = 0; r < n; r++) lines.push(`${Math.floor(r / 20)},${(r % 97) / 97},${(r % 89) / 89},${(r % 83) / 83},${(r % 79) / 79}`);
+  return lines.join('\n') + '\n';
+}
+
+/** A CSV with `k` input columns and one output, two rows. */
+function wideCSV(k: number): string {
+  const head = [...Array.from({ length: k }, (_, i) => `x${i + 1}`), 'y1'].join(',');
+  const row = (v: number) => Array.from({ length: k + 1 }, (_, i) => String(((i * 7 + v) % 13) / 13)).join(',');
+  return [head, row(1), row(2), row(3)].join('\n') + '\n';
+}
+
 function arrowBytes(columns: Record<string, unknown>): Uint8Array {
   const t = tableFromArrays(columns as Parameters<typeof tableFromArrays>[0]);
   return tableToIPC(t, 'file');
@@ -247,6 +261,49 @@ const cases: Case[] = [
   { label: 'fit: output directory does not exist', setup: (d) => fit(w(d, 'ok.csv', goodCSV)), out: 'no/such/dir/model.json', expect: [/model\.json|no\/such/], names: 'model.json' },
   { label: 'fit: output path is a directory', setup: (d) => (mkdirSync(path.join(d, 'outdir.json')), fit(w(d, 'ok.csv', goodCSV))), out: 'outdir.json', expect: [/outdir\.json/], names: 'outdir.json' },
   { label: 'predict: output directory does not exist', setup: () => ['predict', goodModel, goodFiles.csv], out: 'missing-dir/pred.csv', expect: [/pred\.csv|missing-dir/], names: 'pred.csv' },
+  // ---- issue 12: messages that say what is wrong, and where
+  { label: 'CSV: 1e308 (finite, but overflows every moment)', setup: (d) => fit(w(d, 'e308.csv', csvWithLine(7, '0,0.3,0.5,1e308,0.2'))), expect: [ROW_COL(7, 'y1'), /magnitude at most 1e50/, /"1e308"/] },
+  { label: 'CSV: output of 1e100', setup: (d) => fit(w(d, 'e100.csv', csvWithLine(22, '2,0.3,0.5,0.1,1e100'))), expect: [ROW_COL(22, 'y2'), /magnitude at most 1e50/] },
+  { label: 'Arrow: output of 1e100', setup: (d) => fit(w(d, 'e100.arrow', arrowBytes({ seq: seqCol, x1: col(X, 0), x2: col(X, 1), y1: Float64Array.from(col(Y, 0), (v, r) => (r === 9 ? 1e100 : v)), y2: col(Y, 1) }))), expect: [ROW_COL(10, 'y1'), /magnitude at most 1e50/] },
+  { label: 'CSV: extreme outlier (fit fails on the covariance) named at its row', setup: (d) => fit(w(d, 'outlier.csv', csvWithLine(25, '2,1e20,0.5,0.1,0.2'))), expect: [ROW_COL(25, 'x1'), /extreme outlier/] },
+  { label: 'CSV: CR-only line endings', setup: (d) => fit(w(d, 'cr.csv', goodCSV.replaceAll('\n', '\r'))), expect: [/row 1/, /bare carriage return/] },
+  { label: 'CSV: NUL tail after valid rows (no newline)', setup: (d) => fit(w(d, 'nul.csv', Buffer.concat([Buffer.from(bigCSV(3000)), Buffer.alloc(5 << 20)]))), expect: [/row 3002/, /NUL byte/] },
+  { label: 'CSV: endless line without a break after valid rows', setup: (d) => fit(w(d, 'endless.csv', bigCSV(3000) + '1,'.repeat(5 << 20))), expect: [/row 3002/, /longer than 4 MiB/] },
+  { label: 'CSV: header of 20,000 columns', setup: (d) => fit(w(d, 'wide.csv', wideCSV(20000))), expect: [/20000 input and 1 output columns are too many/] },
+  { label: 'CSV: seq id beyond 2^53', setup: (d) => fit(w(d, 'bigseq.csv', csvWithLine(2, '9007199254740993,0.3,0.5,0.1,0.2'))), expect: [ROW_COL(2, 'seq'), /2\^53/, /"9007199254740993"/] },
+  {
+    label: 'model: 1e999 in a weight',
+    setup: (d) => ['predict', w(d, 'inf.json', '{"format":"gloree-model","version":1,"kind":"iornn","activation":{"coefficients":[0,0,1]},"A1":[[1,1]],"U":[[1e999]],"A2":[[1,1]]}'), goodFiles.csv],
+    out: 'pred.csv', expect: [/key "U" entry \[0\]\[0\]/, /1e999/], names: 'inf.json',
+  },
+  {
+    label: 'model: deeply nested JSON in diagnostics',
+    setup: (d) => ['evaluate', w(d, 'deep.json', readFileSync(goodModel, 'utf8').replace(/"diagnostics":/, `"diagnostics":{"cp":${'['.repeat(100000)}${']'.repeat(100000)}},"x":`)), goodFiles.csv],
+    out: null, expect: [/key "diagnostics\.cp" must be an object/], names: 'deep.json',
+  },
+  {
+    label: 'model: malformed diagnostics (U = 0 baseline of the wrong shape)',
+    setup: (d) => {
+      const m = JSON.parse(readFileSync(goodModel, 'utf8'));
+      m.diagnostics.feedforward.A2 = [[1, 2, 3]];
+      return ['evaluate', w(d, 'baddiag.json', JSON.stringify(m)), goodFiles.csv];
+    },
+    out: null, expect: [/key "diagnostics\.feedforward\.A2" must be 1×2/], names: 'baddiag.json',
+  },
+  { label: 'simulate: absurd --sequences', setup: () => ['simulate', '--sequences', '100000000'], out: 'sim.csv', expect: [/need .* GiB in memory/, /at most \d+ sequences/], names: '--sequences' },
+  {
+    label: 'simulate: absurd scenario dimensions',
+    setup: (d) => ['simulate', '--scenario', w(d, 'huge.json', JSON.stringify({ dx: 100000, dh: 100000, dy: 4 }))],
+    out: 'sim.csv', expect: [/key "dx" = 100000/], names: 'huge.json',
+  },
+  {
+    label: 'fit: TMPDIR does not exist',
+    setup: (d) => {
+      process.env.TMPDIR = path.join(d, 'no-tmp');
+      return fit(w(d, 'ok.csv', goodCSV));
+    },
+    expect: [/temporary spill file in .*no-tmp \(it does not exist\)/, /TMPDIR/], names: 'no-tmp',
+  },
 ];
 
 /** Big file whose last row is bad: predict must fail after writing ≥ 1 chunk, and leave nothing. */
@@ -282,7 +339,14 @@ cases.forEach((c, i) => {
     const outRel = c.out === null ? 'none' : c.out ?? (args[0] === 'fit' ? 'out.json' : 'pred.csv');
     const out = path.join(dir, outRel);
     const before = new Set(readdirSync(dir));
-    const r = await cli(...args, ...(c.out === null ? [] : ['--out', out]));
+    const savedTmp = process.env.TMPDIR;
+    let r;
+    try {
+      r = await cli(...args, ...(c.out === null ? [] : ['--out', out]));
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    }
     assert.equal(r.code, c.code ?? 1, `exit code ${r.code}; stderr: ${r.stderr}; stdout: ${r.stdout}`);
     const lines = r.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 1, `expected one line, got:\n${r.stderr}`);

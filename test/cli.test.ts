@@ -192,10 +192,106 @@ test('report on data where the model blows up: exit 0, the report says so instea
   const r = await cli('report', p('wild.json'), p('ok2.csv'), '--out', p('wild.html'));
   assert.equal(r.code, 0, r.stderr);
   const html = readFileSync(p('wild.html'), 'utf8');
-  assert.match(html, /blows up on sequence \d+ at step \d+/);
+  assert.match(html, /blows up on .*ok2\.csv, row \d+: sequence seq = \d+, step \d+/);
   // predict refuses with the same diagnosis and writes nothing.
   const q = await cli('predict', p('wild.json'), p('ok2.csv'), '--out', p('wild-pred.csv'));
   assert.equal(q.code, 1);
-  assert.match(q.stderr, /blows up on sequence/);
+  assert.match(q.stderr, /blows up on .*ok2\.csv, row \d+: sequence seq = \d+, step \d+/);
   assert.ok(!existsSync(p('wild-pred.csv')));
+});
+
+test('blow-ups name the data file, the sequence id as written and the row; evaluate reports NMSE over the other sequences plus the count', async () => {
+  // 5 sequences of 8 steps with ids 7001..7005; small inputs everywhere except sequence 7003 (x = 2), on which
+  // h_t = (x1 + x2 + h_{t−1})² escapes: 16, 400, 163 216, 2.7e10 > 1e6 at step 4 (file row 2 + 16 + 3 = 21).
+  const lines = ['seq,x1,x2,y1,y2'];
+  const X: number[][] = [], Y: number[][] = [], S: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const s = 7001 + (i >> 3);
+    const x = s === 7003 ? 2 : 0.1 * Math.sin(i);
+    X.push([x, x]);
+    Y.push([Math.sin(i) ** 2 * 0.1, 0.05 * Math.cos(i)]);
+    S.push(s);
+    lines.push(`${s},${x},${x},${Y[i][0]},${Y[i][1]}`);
+  }
+  writeFileSync(p('ids.csv'), lines.join('\n') + '\n');
+  writeFileSync(p('blow.json'), JSON.stringify({ format: 'gloree-model', version: 1, kind: 'iornn', activation: { coefficients: [0, 0, 1] }, A1: [[1, 1]], U: [[1]], A2: [[1, 1]] }));
+  let r = await cli('predict', p('blow.json'), p('ids.csv'), '--out', p('ids-pred.csv'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^gloree: the model .*blow\.json blows up on .*ids\.csv, row 21: sequence seq = 7003, step 4 \(\|h\| = 2\.7e\+10\)/);
+  r = await cli('evaluate', p('blow.json'), p('ids.csv'), '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const ev = JSON.parse(r.stdout);
+  assert.equal(ev.blownUp.sequences, 1);
+  assert.equal(ev.blownUp.of, 5);
+  assert.match(ev.blownUp.first, /ids\.csv, row 21: sequence seq = 7003, step 4/);
+  // NMSE over the other four sequences, by hand: ŷ = (h, h) with h_t = (x1 + x2 + h_{t−1})², h reset per sequence.
+  let sse = 0, n = 0;
+  const mean = [0, 0];
+  const kept: number[] = [];
+  let h = 0;
+  for (let i = 0; i < 40; i++) {
+    if (i % 8 === 0) h = 0;
+    h = (X[i][0] + X[i][1] + h) ** 2;
+    if (S[i] === 7003) continue;
+    kept.push(i);
+    sse += (h - Y[i][0]) ** 2 + (h - Y[i][1]) ** 2;
+    mean[0] += Y[i][0];
+    mean[1] += Y[i][1];
+    n++;
+  }
+  let sst = 0;
+  for (const i of kept) sst += (Y[i][0] - mean[0] / n) ** 2 + (Y[i][1] - mean[1] / n) ** 2;
+  assert.ok(Math.abs(ev.nmse - sse / sst) <= 1e-9 * (sse / sst), `${ev.nmse} vs ${sse / sst}`);
+  r = await cli('evaluate', p('blow.json'), p('ids.csv'));
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /blows up on 1 of 5 sequences \(first: .*seq = 7003.*\); the NMSEs below are over the other 4/);
+  // Every sequence escaping is an error, not an empty table.
+  writeFileSync(p('ids-all.csv'), lines.map((l, i) => (i === 0 ? l : l.replace(/^(\d+),[^,]*,[^,]*,/, '$1,2,2,'))).join('\n') + '\n');
+  r = await cli('evaluate', p('blow.json'), p('ids-all.csv'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /blows up on every sequence of .*ids-all\.csv \(first: .*seq = 7001/);
+  r = await cli('report', p('blow.json'), p('ids.csv'), '--out', p('ids.html'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(p('ids.html'), 'utf8'), /blows up on .*ids\.csv, row 21: sequence seq = 7003, step 4/);
+});
+
+test('--hidden auto on data from an odd activation points to the remedy that works (an odd activation), not to forcing K with z²', async () => {
+  writeFileSync(p('odd-scenario.json'), JSON.stringify({ dx: 4, dh: 2, dy: 4, activation: 'z3', input: { rho: 0.5, sigma: 0.35 }, uNorm: 0.15, noise: 0.02, seqLength: 20, seed: 3 }));
+  let r = await cli('simulate', '--scenario', p('odd-scenario.json'), '--sequences', '800', '--out', p('odd.csv'));
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli('fit', p('odd.csv'), '--hidden', 'auto', '--no-refine', '--out', p('odd.json'));
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /odd activation.*--activation tanh or z3 and --hidden K/);
+  assert.doesNotMatch(r.stderr, /pass --hidden K to force/);
+  // The remedy named works: an odd activation with a given K fits.
+  r = await cli('fit', p('odd.csv'), '--activation', 'z3', '--hidden', '2', '--no-refine', '--out', p('odd.json'));
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test('one consistent CLI: unknown options first with a suggestion, bad values exit 2, one error style, help marks required options and formats', async () => {
+  writeFileSync(p('ok3.csv'), good);
+  let r = await cli('fit', p('ok3.csv'), '--hiden', '4', '--out', p('u.json'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^gloree: unknown option '--hiden' for 'gloree fit' \(did you mean --hidden\?\)/);
+  assert.doesNotMatch(r.stderr, /required/);
+  r = await cli('predict', p('model.json'), p('ok3.csv'), '--out', p('u.csv'), '--y', 'y1');
+  assert.equal(r.code, 2, 'predict does not offer --y (it reads inputs only)');
+  r = await cli('fit', p('ok3.csv'), '--out', p('u.json'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^gloree: required option '--hidden/);
+  for (const args of [['simulate', '--scenario', 'nope', '--out', p('u.csv')], ['fit', p('ok3.csv'), '--hidden', '1', '--x', '', '--out', p('u.json')], ['evaluate', p('model.json'), p('ok3.csv'), '--y', ' , ']]) {
+    r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^gloree: /);
+  }
+  for (const c of ['fit', 'predict', 'evaluate', 'report', 'simulate']) {
+    r = await cli(c, '--help');
+    assert.equal(r.code, 0);
+    if (c !== 'simulate') assert.match(r.stdout, /CSV, Arrow or Parquet/, `${c} help lists the data formats`);
+    assert.match(r.stdout, /--format <fmt>.*\n?.*csv.*arrow.*parquet/s);
+  }
+  r = await cli('fit', '--help');
+  assert.match(r.stdout, /--hidden <k\|auto>\s+\(required\)/);
+  assert.match(r.stdout, /--out <model\.json>\s+\(required\)/);
+  assert.doesNotMatch(r.stdout, /--seed <n>\s+\(required\)/);
 });

@@ -182,6 +182,70 @@ test('300 mutated CSVs through `gloree fit --no-refine`: exit 0 or 1, one line, 
   assert.deepEqual([...unexpected], [], 'fits that failed through the unexpected-error path');
 });
 
+test('every key of a fitted model\'s diagnostics deleted or given the wrong type: evaluate and report exit 0 or 1 naming the key, never the internal-error path', async () => {
+  const data = path.join(dir, 'diag-data.csv');
+  writeFileSync(data, base);
+  const cli = async (...args: string[]) => {
+    let stderr = '';
+    const code = await main(['node', 'gloree', ...args], { out: () => undefined, err: (t) => (stderr += t) });
+    return { code, stderr };
+  };
+  const fitted = path.join(dir, 'diag-model.json');
+  let r = await cli('fit', data, '--hidden', '2', '--out', fitted);
+  assert.equal(r.code, 0, r.stderr);
+  const model = JSON.parse(readFileSync(fitted, 'utf8'));
+  // Control: the unmutated model is accepted.
+  r = await cli('evaluate', fitted, data);
+  assert.equal(r.code, 0, r.stderr);
+  // Every path into diagnostics (objects and arrays, to depth 3).
+  const paths: string[][] = [];
+  const walk = (v: unknown, at: string[]): void => {
+    if (at.length > 0) paths.push(at);
+    if (at.length >= 3 || typeof v !== 'object' || v === null) return;
+    for (const k of Object.keys(v as object).slice(0, 6)) walk((v as Record<string, unknown>)[k], [...at, k]);
+  };
+  walk(model.diagnostics, []);
+  assert.ok(paths.length > 40, `only ${paths.length} paths`);
+  const mutants: unknown[] = ['x', {}, [], -1, null, [['a']], true];
+  const rng = new Rng(11);
+  let runs = 0;
+  for (const at of paths) {
+    for (const m of [undefined, mutants[rng.int(mutants.length)]]) {
+      const copy = JSON.parse(JSON.stringify(model));
+      let o = copy.diagnostics;
+      for (const k of at.slice(0, -1)) o = o[k];
+      if (m === undefined) delete o[at[at.length - 1]];
+      else o[at[at.length - 1]] = m;
+      const f = path.join(dir, 'diag-mut.json');
+      writeFileSync(f, JSON.stringify(copy));
+      for (const cmd of [['evaluate', f, data], ['report', f, data, '--out', path.join(dir, 'diag.html')]]) {
+        r = await cli(...cmd);
+        runs++;
+        const where = `${cmd[0]} with diagnostics.${at.join('.')} = ${JSON.stringify(m) ?? 'deleted'}`;
+        assert.ok(r.code === 0 || r.code === 1, `${where}: exit ${r.code}`);
+        assert.doesNotMatch(r.stderr, /gloree: error:/, `${where}: internal error ${r.stderr}`);
+        if (r.code === 1) assert.match(r.stderr, /^gloree: .*diag-mut\.json: key "diagnostics[.\w\[\]]*" /, where);
+      }
+    }
+  }
+  assert.ok(runs > 150);
+});
+
+test('the diagnostics written by every learner (quadratic, BRNN, cubic, scalar cubic) pass the model-file check', async () => {
+  const { SCENARIOS, simulateScenario } = await import('../src/models/simulate.js');
+  const { fitRNN } = await import('../src/learn/fit.js');
+  const { modelToJSON, modelFromJSON } = await import('../src/models/serialize.js');
+  const { checkDiagnostics } = await import('../src/cli/diagnostics.js');
+  for (const name of ['default', 'brnn', 'cubic', 'scalar']) {
+    const sc = SCENARIOS[name];
+    const { data, model } = simulateScenario(sc, { nSeq: 400, seed: 5 });
+    const res = await fitRNN(data, { kind: sc.kind, hidden: sc.dh + (sc.dz ?? 0), activation: model.activation, refine: true, refineMaxRows: 2000, seed: 0 });
+    const json = JSON.parse(JSON.stringify(modelToJSON(res.params, { inputModel: res.inputModel.toJSON(), diagnostics: res.diagnostics })));
+    const loaded = modelFromJSON(json, `${name}.json`);
+    assert.doesNotThrow(() => checkDiagnostics(loaded, `${name}.json`), `${name}`);
+  }
+});
+
 test('cleanup', () => {
   rmSync(dir, { recursive: true, force: true });
 });

@@ -16,7 +16,6 @@ import { Matrix } from '../src/linalg/matrix.js';
 import { renderReport } from '../src/report/html.js';
 import { buildReport, feedforwardModel, rankFromData, reportCommand } from '../src/cli/report-command.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const sc = SCENARIOS.default;
 let fit: GloreeResult;
 let train: ReturnType<typeof simulateScenario>;
@@ -37,15 +36,25 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function getBrowser(): Promise<Browser> {
-  // CI installs Debian's chromium (.ci/run); a missing browser is a failure, not a skip.
-  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: install the Debian package "chromium" (apt-get install chromium; .ci/run does this)`);
-  if (!browser) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+/**
+ * A headless Chromium from npm alone: @sparticuz/chromium ships a Chromium build inside the package and unpacks it
+ * on first use, so the suite needs nothing outside `npm ci`. A system Chromium is preferred when one is present
+ * (GLOREE_CHROMIUM, or the Debian package's path) because it starts faster; it is never required.
+ */
+async function launchOptions(): Promise<{ executablePath: string; args: string[] }> {
+  const common = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+  for (const p of [process.env.GLOREE_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
+    if (p && existsSync(p)) return { executablePath: p, args: common };
   }
+  const packaged = (await import('@sparticuz/chromium')).default;
+  // Its --single-process (meant for one page per Lambda call) ends the browser with the first closed page.
+  const args = packaged.args.filter((a) => a !== '--single-process');
+  return { executablePath: await packaged.executablePath(), args: [...args, ...common.filter((a) => !args.includes(a))] };
+}
+
+async function getBrowser(): Promise<Browser> {
+  // A browser that cannot start is a failure, not a skip.
+  if (!browser) browser = await chromium.launch({ ...(await launchOptions()), headless: true });
   return browser;
 }
 
@@ -223,4 +232,44 @@ test('renderReport escapes text from the model file and checks held-out shapes',
     () => renderReport({ model: { params: fit.params }, heldOut: { chunk, yhat: new Float64Array(3) } }),
     /heldOut.yhat has 3 values, expected rows×dy = 800×4/,
   );
+});
+
+test('fit --report labels its numbers in-sample everywhere, names the command in the title; the model line is drawn above the U = 0 line', async () => {
+  const { main } = await import('../src/cli/main.js');
+  const run = async (...args: string[]) => {
+    let stdout = '', stderr = '';
+    const code = await main(['node', 'gloree', ...args], { out: (t) => (stdout += t), err: (t) => (stderr += t) });
+    return { code, stdout, stderr };
+  };
+  const data = path.join(dir, 'fit-train.csv');
+  await writeCSV(data, train.data);
+  let r = await run('fit', data, '--hidden', String(sc.dh), '--no-refine', '--out', path.join(dir, 'fit-m.json'), '--report', path.join(dir, 'fit-r.html'));
+  assert.equal(r.code, 0, r.stderr);
+  const html = readFileSync(path.join(dir, 'fit-r.html'), 'utf8');
+  assert.match(html, /<title>gloree fit fit-train\.csv --out fit-m\.json: fit report \(in-sample\)<\/title>/);
+  assert.doesNotMatch(html, /held-out|held out/i, 'no in-sample number may be called held-out');
+  assert.match(html, /in-sample NMSE \(model, vs data\)/);
+  assert.match(html, /In-sample predictions/);
+  // Line order in each output panel (SVG paints later elements on top): every U = 0 path before the first model path.
+  for (const id of ['predictions', 'prediction-errors']) {
+    const fig = html.slice(html.indexOf(`id="fig-${id}"`), html.indexOf('</figure>', html.indexOf(`id="fig-${id}"`)));
+    const lineMark = fig.slice(fig.indexOf('<g aria-label="line">'));
+    const panels = lineMark.split('<g transform=').slice(1);
+    assert.ok(panels.length >= 1, `${id}: line panels`);
+    for (const panel of panels) {
+      const paths = [...panel.matchAll(/<path[^>]*stroke="(#[0-9a-f]{6})"/g)].map((m) => m[1]);
+      const lastFF = paths.lastIndexOf('#ff725c'), firstModel = paths.indexOf('#4269d0');
+      assert.ok(lastFF >= 0 && firstModel >= 0, `${id}: both lines present`);
+      assert.ok(firstModel > lastFF, `${id}: model line must be drawn after (above) the U = 0 line`);
+    }
+  }
+  // gloree report on other data: held-out wording and its own command in the title.
+  const testFile = path.join(dir, 'fit-test.csv');
+  await writeCSV(testFile, test_.data);
+  r = await run('report', path.join(dir, 'fit-m.json'), testFile, '--out', path.join(dir, 'rep.html'));
+  assert.equal(r.code, 0, r.stderr);
+  const rep = readFileSync(path.join(dir, 'rep.html'), 'utf8');
+  assert.match(rep, /<title>gloree report fit-m\.json fit-test\.csv<\/title>/);
+  assert.match(rep, /held-out NMSE \(model, vs data\)/);
+  assert.doesNotMatch(rep, /in-sample/);
 });

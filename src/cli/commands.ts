@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
 import { SequenceChunk } from '../io/dataset.js';
@@ -16,6 +16,10 @@ import { FitResult, fitRNN, feedforwardFromDiagnostics } from '../learn/fit.js';
 import { PassProgressBar } from './progress.js';
 import { UsageError, out, warnLine } from './io.js';
 import { checkOutputs } from './outputs.js';
+import { checkDiagnostics } from './diagnostics.js';
+import { explainIllConditioning } from './outliers.js';
+import { checkFitSize, checkScenarioSize } from './limits.js';
+import { predictOrExplain, predictSkippingBlowUps } from './predictions.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -31,7 +35,7 @@ function resolveScenario(spec: string): Scenario {
     }
     return scenarioFromJSON(obj, path.basename(spec));
   }
-  throw new UserError(`unknown scenario "${spec}" (built-in: ${Object.keys(SCENARIOS).join(', ')}; or give a JSON file)`);
+  throw new UsageError(`--scenario: unknown scenario "${spec}" (built-in: ${Object.keys(SCENARIOS).join(', ')}; or give a JSON file)`);
 }
 
 
@@ -53,16 +57,15 @@ export interface SimulateOpts {
 export async function simulateCommand(o: SimulateOpts): Promise<void> {
   checkOutputs([], [o.out, o.truth]);
   const sc = resolveScenario(o.scenario);
+  checkScenarioSize(sc, o.scenario, o.sequences);
+  const bar = new PassProgressBar();
+  bar.update({ stage: 'simulate', rows: 0, unit: 'sequences (simulating)' });
   const { model, data } = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
+  bar.update({ stage: 'write', rows: data.rows, totalRows: data.rows });
+  bar.stop();
+  // Both files are committed together by the CLI (src/io/atomic.ts output sets): all or nothing.
   await writeDataFile(o.out, data, { format: o.format });
-  if (o.truth) {
-    try {
-      await saveModel(o.truth, model, { diagnostics: { scenario: sc } });
-    } catch (e) {
-      rmSync(o.out, { force: true }); // all or nothing
-      throw e;
-    }
-  }
+  if (o.truth) await saveModel(o.truth, model, { diagnostics: { scenario: sc } });
   out(`wrote ${data.rows} rows (${data.lengths.length} sequences, dx=${data.dx}, dy=${data.dy}) to ${o.out}${o.truth ? `; true model to ${o.truth}` : ''}`);
 }
 
@@ -102,6 +105,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   }
   checkOutputs([dataFile], [o.out, o.report]);
   const source = await openData(dataFile, o, 2);
+  checkFitSize(source, dataFile);
   const bar = new PassProgressBar();
   const t0 = performance.now();
   let res;
@@ -118,7 +122,15 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
       seed: o.seed,
       onProgress: bar.update,
       onWarning: warnLine,
+      refineOptions: { onIteration: (i) => bar.update({ stage: 'refinement', rows: i.iteration, unit: 'iterations' }) },
     });
+  } catch (e) {
+    // A singular covariance (or a numerical failure deeper in the learner) is most often one wild value, not
+    // collinear columns: if there is one, say which, and where.
+    if (!(e instanceof UserError) || /collinear|singular|ill-conditioned|not positive definite|constant/.test(e.message)) {
+      throw (await explainIllConditioning(source, dataFile, (e as Error).message)) ?? e;
+    }
+    throw e;
   } finally {
     bar.stop();
   }
@@ -127,8 +139,10 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   if (o.report) {
     // Rendered before the model is saved so a failure leaves neither file behind.
     const html = await buildReport({ params: res.params, ...file }, source, {
-      dataLabel: 'training data (not held out)',
+      dataLabel: `${path.basename(dataFile)} (the training data)`,
       modelName: path.basename(o.out),
+      inSample: true,
+      title: `gloree fit ${path.basename(dataFile)} --out ${path.basename(o.out)}: fit report (in-sample)`,
     });
     await saveModel(o.out, res.params, file);
     await writeFileAtomic(o.report, html);
@@ -199,17 +213,22 @@ export async function predictCommand(modelFile: string, dataFile: string, o: { o
   const source = await openDataSource(dataFile, { x: columns(o.x), y: columns(o.y), seq: o.seq, requireY: false, format: o.format });
   checkDims(m, source, modelFile, dataFile, false);
   const dy = m.params.A2.cols;
+  const hasSeq = source.columns.seq !== undefined;
   const w = await PredictionCSVWriter.open(o.out, dy);
   let rows = 0;
+  const bar = new PassProgressBar();
   try {
     for await (const chunk of source.chunks()) {
-      const yhat = predict(m.params, chunk, { sequenceOffset: chunk.sequenceOffset });
+      const yhat = predictOrExplain(m.params, chunk, dataFile, modelFile, hasSeq);
       await w.append(chunk, yhat);
       rows += chunk.rows;
+      bar.update({ stage: 'predict', rows });
     }
   } catch (e) {
     await w.abort();
     throw e;
+  } finally {
+    bar.stop();
   }
   await w.commit();
   out(`wrote ${rows} predictions to ${o.out}`);
@@ -239,6 +258,7 @@ export async function evaluateCommand(
   o: { truth?: string; json?: boolean; x?: string; y?: string; seq?: string },
 ): Promise<void> {
   const m = loadModel(modelFile);
+  checkDiagnostics(m, modelFile);
   const source = await openData(dataFile, o, 1, true);
   checkDims(m, source, modelFile, dataFile, true);
   const truth = o.truth ? loadModel(o.truth) : null;
@@ -249,19 +269,35 @@ export async function evaluateCommand(
   }
   const ff = feedforwardOf(m);
   const dy = m.params.A2.cols;
+  const hasSeq = source.columns.seq !== undefined;
   const accData = new NMSEAccumulator(dy), accFF = new NMSEAccumulator(dy);
   const accTruth = new NMSEAccumulator(dy), accFFTruth = new NMSEAccumulator(dy), accTruthData = new NMSEAccumulator(dy);
+  // Sequences on which the model blows up are left out of every NMSE (so the rows compared are the same for each
+  // line) and counted: the error on the others still says something, and the count says how often it escapes.
+  let sequences = 0, blownCount = 0, rowsSeen = 0;
+  let firstBlown: string | undefined;
+  const bar = new PassProgressBar();
   for await (const chunk of source.chunks()) {
-    const yhat = predict(m.params, chunk, { sequenceOffset: chunk.sequenceOffset });
-    accData.add(yhat, chunk.y);
-    const yff = ff ? predict(ff, chunk) : null;
-    if (yff) accFF.add(yff, chunk.y);
+    sequences += chunk.lengths.length;
+    rowsSeen += chunk.rows;
+    bar.update({ stage: 'evaluate', rows: rowsSeen });
+    const { kept, yhat, blown } = predictSkippingBlowUps(m.params, chunk, dataFile, hasSeq);
+    blownCount += blown.length;
+    firstBlown ??= blown[0]?.where;
+    if (kept.rows === 0) continue;
+    accData.add(yhat, kept.y);
+    const yff = ff ? predict(ff, kept) : null;
+    if (yff) accFF.add(yff, kept.y);
     if (truth) {
-      const clean = predict(truth.params, chunk, { sequenceOffset: chunk.sequenceOffset });
+      const clean = predictOrExplain(truth.params, kept, dataFile, o.truth!, hasSeq);
       accTruth.add(yhat, clean);
-      accTruthData.add(clean, chunk.y);
+      accTruthData.add(clean, kept.y);
       if (yff) accFFTruth.add(yff, clean);
     }
+  }
+  bar.stop();
+  if (blownCount === sequences) {
+    throw new UserError(`the model ${modelFile} blows up on every sequence of ${dataFile} (first: ${firstBlown}); it is outside the stable regime of docs/method.md §6`);
   }
   // NMSE divides by the output variance: constant outputs make it undefined, which is the data's problem.
   const val = (a: NMSEAccumulator, what: string): number => {
@@ -272,6 +308,7 @@ export async function evaluateCommand(
     }
   };
   const result: Record<string, unknown> = { nmse: val(accData, 'the outputs') };
+  if (blownCount > 0) result.blownUp = { sequences: blownCount, of: sequences, first: firstBlown };
   if (ff) result.nmseFeedforward = val(accFF, 'the outputs');
   if (truth) {
     result.nmseVsTruth = val(accTruth, "the true model's outputs");
@@ -289,6 +326,9 @@ export async function evaluateCommand(
     return;
   }
   out(`evaluation of ${modelFile} on ${dataFile}`);
+  if (blownCount > 0) {
+    out(`  the model blows up on ${blownCount} of ${sequences} sequences (first: ${firstBlown}); the NMSEs below are over the other ${sequences - blownCount}`);
+  }
   out(`  NMSE against the data's outputs:          ${fmt(result.nmse as number)}`);
   if (ff) out(`  NMSE of the U = 0 model (same A1):        ${fmt(result.nmseFeedforward as number)}`);
   if (truth) {
@@ -334,7 +374,9 @@ export function spectralFromDiagnostics(params: RNNParams, diagnostics: unknown)
  * the total number of neurons is given: the forward/backward split is inferred.
  */
 export async function demoCommand(o: DemoOpts): Promise<void> {
+  checkOutputs([], [o.out]);
   const sc = resolveScenario(o.scenario);
+  checkScenarioSize(sc, o.scenario, o.sequences * 1.2);
   const train = simulateScenario(sc, { nSeq: o.sequences, seed: o.seed });
   const test = simulateScenario(sc, { nSeq: Math.max(200, Math.round(o.sequences / 5)), seed: o.seed + 1_000_003 });
   const truth = train.model;

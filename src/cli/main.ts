@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { OptionError, isUserError } from '../io/errors.js';
+import { beginOutputs, commitOutputs, discardOutputs, removeTempFilesSync } from '../io/atomic.js';
+import { removeSpillFilesSync } from '../io/spill.js';
 import { BlowUpError } from '../models/iornn.js';
 import { SCENARIOS } from '../models/simulate.js';
 import { Sink, UsageError, err, setSink } from './io.js';
@@ -39,15 +41,25 @@ export function buildProgram(sink?: Sink): Command {
     .version(version())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  // Set before adding subcommands: they copy the parent's output settings when created.
-  if (sink) program.configureOutput({ writeOut: (t) => sink.out(t), writeErr: (t) => sink.err(t) });
+  // Set before adding subcommands: they copy the parent's output settings when created. Commander's own errors
+  // ("error: …") get the one style of every gloree message: "gloree: …".
+  program.configureOutput({
+    ...(sink ? { writeOut: (t: string) => sink.out(t), writeErr: (t: string) => sink.err(t) } : {}),
+    outputError: (t: string, write: (s: string) => void) => write(t.replace(/^error: /, 'gloree: ')),
+  });
 
   const dataColumns = (c: Command): Command =>
     c
       .option('--x <cols>', 'comma-separated input columns (default: x1, x2, …)')
       .option('--y <cols>', 'comma-separated output columns (default: y1, y2, …)')
       .option('--seq <col>', 'sequence-id column (default: "seq" if present; without it the file is one sequence)')
-      .addOption(new Option('--format <fmt>', 'data format (default: from the file extension)').choices(['csv', 'arrow', 'parquet']));
+      .addOption(new Option('--format <fmt>', 'data format: csv (also tsv, ;-separated), arrow (Arrow IPC file or stream) or parquet (default: from the file extension, else sniffed)').choices(['csv', 'arrow', 'parquet']));
+  // predict reads inputs only: it does not offer --y.
+  const inputColumns = (c: Command): Command =>
+    c
+      .option('--x <cols>', 'comma-separated input columns (default: x1, x2, …)')
+      .option('--seq <col>', 'sequence-id column (default: "seq" if present; without it the file is one sequence)')
+      .addOption(new Option('--format <fmt>', 'data format: csv (also tsv, ;-separated), arrow (Arrow IPC file or stream) or parquet (default: from the file extension, else sniffed)').choices(['csv', 'arrow', 'parquet']));
 
   program
     .command('demo')
@@ -90,12 +102,12 @@ export function buildProgram(sink?: Sink): Command {
       .option('--json', 'print a JSON summary (learner, per-stage timings, warnings) instead of the text summary'),
   ).action(async (data, o) => fitCommand(data, o));
 
-  dataColumns(
+  inputColumns(
     program
       .command('predict')
       .description('predict outputs for every step of a data file (writes CSV: seq, t, yhat1..)')
       .argument('<model>', 'model file (JSON)')
-      .argument('<data>', 'CSV with the model\'s input columns')
+      .argument('<data>', 'CSV, Arrow or Parquet with the model\'s input columns')
       .requiredOption('--out <pred.csv>', 'output CSV (seq, t, yhat1..)'),
   ).action(async (model, data, o) => predictCommand(model, data, o));
 
@@ -104,7 +116,7 @@ export function buildProgram(sink?: Sink): Command {
       .command('evaluate')
       .description('held-out NMSE of a model on a data file, next to the U = 0 model (and against a true model, with parameter errors)')
       .argument('<model>', 'model file (JSON)')
-      .argument('<data>', 'CSV with inputs and outputs')
+      .argument('<data>', 'CSV, Arrow or Parquet with inputs and outputs')
       .option('--truth <model.json>', 'true model: NMSE against its noise-free outputs, and parameter errors')
       .option('--json', 'print the results as JSON'),
   ).action(async (model, data, o) => evaluateCommand(model, data, o));
@@ -114,22 +126,70 @@ export function buildProgram(sink?: Sink): Command {
       .command('report')
       .description('write a self-contained HTML report: spectrum, conditioning, input diagnostics, predictions, weights')
       .argument('<model>', 'model file (JSON)')
-      .argument('<data>', 'data with inputs and outputs (held-out data is best)')
+      .argument('<data>', 'CSV, Arrow or Parquet with inputs and outputs (held-out data is best)')
       .requiredOption('--out <report.html>', 'output HTML file (written atomically)')
       .option('--truth <model.json>', 'true model: parameter errors and NMSE against its noise-free outputs'),
   ).action(async (model, data, o) => reportCommand(model, data, o));
 
   registerSqlCommand(program);
+  // Help marks required options.
+  for (const cmd of program.commands) {
+    for (const opt of cmd.options) if (opt.mandatory) opt.description = `(required) ${opt.description}`;
+  }
   return program;
+}
+
+/** Levenshtein distance (small strings: option names). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
+}
+
+/**
+ * Unknown options are reported before anything else (commander checks required options first, so `--hiden 4`
+ * would say that --hidden is missing), with the nearest known option suggested.
+ */
+function checkUnknownOptions(program: Command, args: string[]): void {
+  const cmd = program.commands.find((c) => c.name() === args[0]);
+  if (!cmd) return;
+  const known = new Set<string>(['--help', '-h']);
+  for (const o of cmd.options) {
+    if (o.long) known.add(o.long);
+    if (o.short) known.add(o.short);
+    if (o.negate && o.long) known.add(o.long);
+  }
+  for (const a of args.slice(1)) {
+    if (a === '--') break;
+    if (!a.startsWith('-') || /^-\d/.test(a) || a === '-') continue;
+    const name = a.split('=')[0];
+    if (known.has(name)) continue;
+    const longs = [...known].filter((k) => k.startsWith('--'));
+    let best = '', bd = Infinity;
+    for (const k of longs) {
+      const dd = distance(name, k);
+      if (dd < bd) [best, bd] = [k, dd];
+    }
+    const hint = bd <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean ${best}?)` : '';
+    throw new UsageError(`unknown option '${name}' for 'gloree ${cmd.name()}'${hint}; run gloree ${cmd.name()} --help for the options`);
+  }
 }
 
 export async function main(argv: string[], sink?: Sink): Promise<number> {
   setSink(sink ?? null);
   const program = buildProgram(sink);
+  // Every output of one command is renamed into place only after all of them were written: a failure part-way
+  // leaves earlier files (e.g. yesterday's model) untouched.
+  beginOutputs();
   try {
+    checkUnknownOptions(program, argv.slice(2));
     await program.parseAsync(argv);
+    await commitOutputs();
     return 0;
   } catch (e) {
+    discardOutputs();
     if (e instanceof CommanderError) {
       // Help and --version exit 0; everything else commander rejects is a usage error.
       return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
@@ -170,7 +230,24 @@ function oneLine(s: string): string {
 // Run when executed directly (not when imported by tests).
 const invoked = process.argv[1] ?? '';
 if (/(^|[\\/])(main\.(js|ts)|gloree)$/.test(invoked)) {
+  installSignalCleanup();
   main(process.argv).then((code) => {
     process.exitCode = code;
   });
+}
+
+/**
+ * On SIGINT, SIGTERM and SIGHUP remove this process's temporary outputs and spill files, then exit with the
+ * conventional status 128 + signal number. (Spill files are already unlinked where the OS allows it, so even
+ * SIGKILL leaves nothing behind there; see src/io/spill.ts.)
+ */
+function installSignalCleanup(): void {
+  const numbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+  for (const sig of Object.keys(numbers) as NodeJS.Signals[]) {
+    process.once(sig, () => {
+      removeTempFilesSync();
+      removeSpillFilesSync();
+      process.exit(128 + numbers[sig]);
+    });
+  }
 }

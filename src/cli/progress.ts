@@ -2,7 +2,8 @@ import cliProgress from 'cli-progress';
 import type { PassProgress } from '../learn/passes.js';
 
 /**
- * Progress bars for passes over large data, drawn on stderr and only when both stdout and stderr are
+ * Progress bars for every stage that can take more than a few seconds on a large file (moment passes, the
+ * refinement's iterations, predict / evaluate / report passes, simulate's writing), drawn on stderr and only when both stdout and stderr are
  * terminals (so piped or redirected output, CI logs and tests stay clean).
  */
 export class PassProgressBar {
@@ -14,7 +15,7 @@ export class PassProgressBar {
     this.enabled = enabled;
   }
 
-  update = (p: PassProgress): void => {
+  update = (p: PassProgress & { unit?: string }): void => {
     if (!this.enabled) return;
     if (p.stage !== this.stage) {
       this.stop();
@@ -22,7 +23,7 @@ export class PassProgressBar {
       const total = p.totalRows ?? 0;
       this.bar = new cliProgress.SingleBar(
         {
-          format: total > 0 ? `  ${p.stage.padEnd(14)} [{bar}] {percentage}% | {value}/{total} rows` : `  ${p.stage.padEnd(14)} {value} rows`,
+          format: total > 0 ? `  ${p.stage.padEnd(14)} [{bar}] {percentage}% | {value}/{total} ${p.unit ?? 'rows'}` : `  ${p.stage.padEnd(14)} {value} ${p.unit ?? 'rows'}`,
           stream: process.stderr,
           hideCursor: true,
           clearOnComplete: true,

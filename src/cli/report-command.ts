@@ -10,6 +10,9 @@ import { UserError } from '../io/errors.js';
 import { openDataSource } from '../io/open.js';
 import { checkOutputs } from './outputs.js';
 import { BlowUpError } from '../models/iornn.js';
+import { blowUpWhere } from './predictions.js';
+import { PassProgressBar } from './progress.js';
+import { checkDiagnostics } from './diagnostics.js';
 import { feedforwardFromDiagnostics } from '../learn/fit.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { RNNParams } from '../models/params.js';
@@ -23,7 +26,7 @@ import { fitVAR1 } from '../input/fit.js';
 import { T2Accumulator } from '../moments/single.js';
 import { momentPass } from '../moments/accumulator.js';
 import { selectRank, type RankSelection } from '../learn/rank.js';
-import { out } from './io.js';
+import { UsageError, out } from './io.js';
 import { renderReport, type HeldOutNMSE, type RankSummary, type ReportHeldOut } from '../report/html.js';
 
 export interface BuildReportOptions {
@@ -39,6 +42,8 @@ export interface BuildReportOptions {
   rankSource?: string;
   modelName?: string;
   title?: string;
+  /** The data are the model's training data (`fit --report`): numbers and captions say "in-sample". */
+  inSample?: boolean;
 }
 
 /** The U = 0 baseline stored by `fit` (spectral directions, U = 0, its own output layer), if any. */
@@ -87,7 +92,9 @@ export async function buildReport(
   let rows = 0, sequences = 0;
   const stretch: { chunk: SequenceChunk; yhat: Float64Array; ff?: Float64Array; clean?: Float64Array }[] = [];
   let stretchRows = 0;
-  let blowUp: BlowUpError | null = null;
+  let blowUp: string | null = null;
+  const bar = new PassProgressBar();
+  const hasSeq = (source as { columns?: { seq?: string } }).columns?.seq !== undefined;
   for await (const chunk of source.chunks()) {
     let yhat: Float64Array;
     try {
@@ -95,7 +102,7 @@ export async function buildReport(
     } catch (e) {
       // A model that escapes on this data is exactly what a report should show, not a reason to write none.
       if (!(e instanceof BlowUpError)) throw e;
-      blowUp = e;
+      blowUp = blowUpWhere(e, chunk, opts.dataLabel ?? source.name, e.sequence - sequences, hasSeq);
       break;
     }
     acc.add(yhat, chunk.y);
@@ -116,10 +123,12 @@ export async function buildReport(
     }
     rows += chunk.rows;
     sequences += chunk.lengths.length;
+    bar.update({ stage: 'report', rows });
   }
+  bar.stop();
   if (blowUp) {
     const d = (model.diagnostics ?? {}) as { warnings?: string[] };
-    const warned = { ...model, diagnostics: { ...d, warnings: [...(d.warnings ?? []), `on ${opts.dataLabel ?? source.name} the ${blowUp.message}; no predictions are shown (DESIGN.md §6)`] } };
+    const warned = { ...model, diagnostics: { ...d, warnings: [...(d.warnings ?? []), `the model blows up on ${blowUp}; no predictions are shown (docs/method.md §6)`] } };
     const stored = (model.diagnostics as { rank?: RankSummary } | undefined)?.rank ?? undefined;
     return renderReport({ model: warned, truth, rank: opts.rank ?? stored, rankSource: opts.rank ? opts.rankSource : stored ? 'the training data' : undefined, modelName: opts.modelName, title: opts.title });
   }
@@ -149,6 +158,7 @@ export async function buildReport(
     truthClean: cat((s) => s.clean),
     nmse: nm,
     label: opts.dataLabel ?? source.name,
+    inSample: opts.inSample,
   };
 
   // ---- Pass 2 (if needed): T2 of even- and odd-numbered sequences → rank selection.
@@ -230,7 +240,7 @@ export interface ReportCommandOptions {
 export function columns(list?: string): string[] | undefined {
   if (list === undefined) return undefined;
   const cols = list.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
-  if (cols.length === 0) throw new UserError(`column list "${list}" is empty`);
+  if (cols.length === 0) throw new UsageError(`column list "${list}" is empty; give comma-separated column names`);
   return cols;
 }
 
@@ -239,6 +249,7 @@ export async function reportCommand(modelFile: string, dataFile: string, opts: R
   if (!opts.out) throw new UserError('report: --out FILE.html is required');
   checkOutputs([modelFile, dataFile, opts.truth], [opts.out]);
   const m = loadModel(modelFile);
+  checkDiagnostics(m, modelFile);
   const truth = opts.truth ? loadModel(opts.truth).params : undefined;
   const source = await openDataSource(dataFile, { x: columns(opts.x), y: columns(opts.y), seq: opts.seq, requireY: true, format: opts.format });
   const html = await buildReport(m, source, {
@@ -246,7 +257,7 @@ export async function reportCommand(modelFile: string, dataFile: string, opts: R
     steps: opts.steps,
     dataLabel: path.basename(dataFile),
     modelName: path.basename(modelFile),
-    title: opts.title,
+    title: opts.title ?? `gloree report ${path.basename(modelFile)} ${path.basename(dataFile)}`,
   });
   await writeFileAtomic(opts.out, html);
   if (!opts.quiet) out(`report written to ${opts.out}`);

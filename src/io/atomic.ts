@@ -3,6 +3,13 @@
  * rename it over the destination. A crash or error never leaves a half-written model or CSV under the
  * final name (rename within one directory is atomic on POSIX file systems); the temporary file is
  * removed on failure.
+ *
+ * Every byte is written: a short write (what a nearly full disk returns before ENOSPC) is continued until the
+ * kernel reports the error, so a full disk fails the write instead of leaving a truncated file.
+ *
+ * Output sets: between `beginOutputs()` and `commitOutputs()` the final renames are deferred, so a command with
+ * several outputs replaces earlier files only after all of them were written (`discardOutputs()` drops them
+ * all). `removeTempFilesSync()` deletes every temporary file still on disk (used by the CLI's signal handlers).
  */
 import { promises as fsp, writeFileSync, openSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
@@ -32,6 +39,79 @@ function asUserError(e: unknown, target: string): unknown {
 
 let counter = 0;
 
+/** Temporary files of this process still on disk (being written or staged). */
+const liveTemps = new Set<string>();
+/** Staged (tmp → target) renames of the current output set, or null outside a set. */
+let staged: { tmp: string; target: string }[] | null = null;
+
+/** Start an output set: later atomic writes are staged and renamed only by {@link commitOutputs}. */
+export function beginOutputs(): void {
+  if (staged) discardOutputs();
+  staged = [];
+}
+
+/** Rename every staged output to its final name (in the order written) and end the set. */
+export async function commitOutputs(): Promise<void> {
+  const list = staged ?? [];
+  staged = null;
+  for (let k = 0; k < list.length; k++) {
+    const { tmp, target } = list[k];
+    try {
+      await fsp.rename(tmp, target);
+      liveTemps.delete(tmp);
+    } catch (e) {
+      for (const rest of list.slice(k)) unlinkQuietSync(rest.tmp);
+      throw asUserError(e, target);
+    }
+  }
+}
+
+/** Drop every staged output (their targets are left untouched) and end the set. */
+export function discardOutputs(): void {
+  const list = staged ?? [];
+  staged = null;
+  for (const { tmp } of list) unlinkQuietSync(tmp);
+}
+
+/** Delete every temporary output file this process still has on disk (safe in a signal handler). */
+export function removeTempFilesSync(): void {
+  for (const t of [...liveTemps]) unlinkQuietSync(t);
+  staged = null;
+}
+
+function unlinkQuietSync(p: string): void {
+  liveTemps.delete(p);
+  try {
+    unlinkSync(p);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Final step of every atomic write: rename now, or stage the rename when an output set is open. */
+async function publish(tmp: string, target: string): Promise<void> {
+  if (staged) {
+    staged.push({ tmp, target });
+    return;
+  }
+  await fsp.rename(tmp, target);
+  liveTemps.delete(tmp);
+}
+
+/**
+ * Write all of `data` at the handle's position. FileHandle.write may write fewer bytes than asked (a nearly
+ * full disk does exactly that); continue until done, so the kernel's ENOSPC for the rest surfaces as an error.
+ */
+async function writeFully(fh: fsp.FileHandle, data: string | Uint8Array): Promise<void> {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    if (!(bytesWritten > 0)) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    off += bytesWritten;
+  }
+}
+
 /** Temporary name next to `target`: `.name.<pid>.<n>.tmp`, so the rename stays in one file system. */
 function tempPathFor(target: string): string {
   const dir = path.dirname(target);
@@ -41,6 +121,7 @@ function tempPathFor(target: string): string {
 }
 
 async function unlinkQuiet(p: string): Promise<void> {
+  liveTemps.delete(p);
   try {
     await fsp.unlink(p);
   } catch {
@@ -54,11 +135,12 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(tmp, 'wx');
-    await fh.writeFile(data);
+    liveTemps.add(tmp);
+    await writeFully(fh, data);
     await fh.sync();
     await fh.close();
     fh = undefined;
-    await fsp.rename(tmp, target);
+    await publish(tmp, target);
   } catch (e) {
     if (fh) await fh.close().catch(() => undefined);
     await unlinkQuiet(tmp);
@@ -72,11 +154,16 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array): 
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx');
-    writeFileSync(fd, data);
+    liveTemps.add(tmp);
+    writeFileSync(fd, data); // loops over short writes
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    renameSync(tmp, target);
+    if (staged) staged.push({ tmp, target });
+    else {
+      renameSync(tmp, target);
+      liveTemps.delete(tmp);
+    }
   } catch (e) {
     if (fd !== undefined) {
       try {
@@ -85,11 +172,7 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array): 
         /* ignore */
       }
     }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* ignore */
-    }
+    unlinkQuietSync(tmp);
     throw asUserError(e, target);
   }
 }
@@ -123,6 +206,7 @@ export class AtomicWriter {
       const st = await fsp.stat(target).catch(() => undefined);
       if (st?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
       fh = await fsp.open(tmp, 'wx');
+      liveTemps.add(tmp);
     } catch (e) {
       throw asUserError(e, target);
     }
@@ -139,7 +223,7 @@ export class AtomicWriter {
         if (this.pending >= this.bufferChars) await this.flush();
       } else {
         await this.flush();
-        await this.fh.write(chunk);
+        await writeFully(this.fh, chunk);
       }
     } catch (e) {
       await this.abort();
@@ -152,7 +236,7 @@ export class AtomicWriter {
     const s = this.parts.join('');
     this.parts = [];
     this.pending = 0;
-    await this.fh.write(s);
+    await writeFully(this.fh, s);
   }
 
   /** Flush, fsync and rename the temporary file to the final path. */
@@ -163,7 +247,7 @@ export class AtomicWriter {
       await this.fh.sync();
       await this.fh.close();
       this.fh = undefined;
-      await fsp.rename(this.tempPath, this.path);
+      await publish(this.tempPath, this.path);
       this.done = true;
     } catch (e) {
       await this.abort();

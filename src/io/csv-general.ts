@@ -14,7 +14,7 @@
 import { createReadStream } from 'node:fs';
 import { parse as csvParse } from 'csv-parse';
 import type { CSVChunk, CSVOptions, CSVSource } from './csv.js';
-import { parseDecimal } from './csv.js';
+import { EXACT_SEQ_ID, MAX_ABS_EXPECTED, MAX_ABS_VALUE, parseDecimal } from './csv.js';
 import { UserError, cellError, userErrorAt } from './errors.js';
 
 export const DEFAULT_CHUNK_ROWS = 65536;
@@ -110,7 +110,7 @@ export class ChunkAssembler {
       const v = vals[k];
       for (let r = 0; r < bad; r++) {
         const a = v[r];
-        if (!(a - a === 0)) {
+        if (!(a - a === 0) || Math.abs(a) > MAX_ABS_VALUE) {
           // Same row in an earlier file column wins: columns are visited in file order.
           if (r < bad) {
             bad = r;
@@ -131,6 +131,9 @@ export class ChunkAssembler {
         segStart = r;
         if (!Number.isInteger(id)) {
           throw cellError(this.file, this.rowNumber(b, r), this.layout.header[this.layout.seqIndex], String(b.describe(this.layout.seqIndex, r) ?? id), 'an integer sequence id');
+        }
+        if (!Number.isSafeInteger(id)) {
+          throw cellError(this.file, this.rowNumber(b, r), this.layout.header[this.layout.seqIndex], String(b.describe(this.layout.seqIndex, r) ?? id), EXACT_SEQ_ID);
         }
         if (this.open) {
           this.closeSeq();
@@ -187,6 +190,8 @@ export class ChunkAssembler {
     const got = b.describe(c, r);
     if (got === null) throw userErrorAt(this.file, row, name, 'expected a number, got a missing (null) value');
     const isNonFinite = /^[+-]?(nan|inf|infinity)$/i.test(got.trim());
+    const v = Number(got);
+    if (Number.isFinite(v) && Math.abs(v) > MAX_ABS_VALUE) throw cellError(this.file, row, name, got, MAX_ABS_EXPECTED);
     throw cellError(this.file, row, name, got, isNonFinite ? 'a finite number' : 'a number');
   }
 

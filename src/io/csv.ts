@@ -38,6 +38,22 @@ export interface CSVOptions {
   blockBytes?: number;
 }
 
+
+/**
+ * Largest magnitude accepted in a data cell. The learners multiply up to six values of a row together (order-5
+ * scores times an output) and square sums of them; with |v| ≤ 1e50 every such product stays below ~1e300, far
+ * from float64 overflow, while any real measurement in any unit is far inside it. Larger values are reported at
+ * their cell rather than surfacing later as a non-finite moment, a "constant" column or an ill-conditioned fit.
+ */
+export const MAX_ABS_VALUE = 1e50;
+export const MAX_ABS_EXPECTED = 'a number of magnitude at most 1e50 (larger values overflow the moment computations; rescale the column)';
+
+/**
+ * Sequence ids must be integers a double holds exactly (|id| ≤ 2^53 − 1): beyond that distinct ids round to the
+ * same number and separate sequences would be merged, running the recursion across them.
+ */
+export const EXACT_SEQ_ID = 'an integer sequence id between −(2^53 − 1) and 2^53 − 1 (larger ids cannot be kept exactly and would merge sequences; renumber them)';
+
 /** A chunk read from a CSV file, with the file's sequence ids and positions (for messages and predictions). */
 export interface CSVChunk extends SequenceChunk {
   /** The `seq` value of each sequence (0 when the file has no seq column). */
@@ -174,6 +190,24 @@ function splitHeader(line: string, file: string): string[] {
 
 type Layout = ColumnLayout;
 
+/** Longest line accepted (bytes of text without a line break): far above any real row, even 20,000 columns. */
+export const MAX_LINE_CHARS = 1 << 22;
+
+/**
+ * Before the first line break: CR-only line endings (classic Mac) would make the whole file one header line and
+ * "no data rows"; a very long first line with no break at all is not CSV. Say which.
+ */
+function checkLineBreaks(path: string, text: string, nl: number): void {
+  const first = nl < 0 ? text : text.slice(0, nl);
+  const cr = first.indexOf('\r');
+  if (cr >= 0 && cr < first.length - 1 && /\S/.test(first.slice(cr + 1))) {
+    throw new UserError(`${path}:row 1: lines end with a bare carriage return (CR, old Mac style) instead of LF or CRLF; convert the file, e.g. tr '\\r' '\\n' < ${path} > fixed.csv`);
+  }
+  if (nl < 0 && text.length > MAX_LINE_CHARS) {
+    throw new UserError(`${path}:row 1: no line break in the first ${MAX_LINE_CHARS / (1 << 20)} MiB; not a CSV file (or a header line that long)`);
+  }
+}
+
 /** Read just enough of the file to get the header line and to know whether a data row follows. */
 async function readHead(path: string, blockBytes: number): Promise<{ headerLine: string; hasData: boolean }> {
   const stream = createReadStream(path, { highWaterMark: Math.min(blockBytes, 1 << 16) });
@@ -184,8 +218,10 @@ async function readHead(path: string, blockBytes: number): Promise<{ headerLine:
       text += dec.write(buf as Buffer);
       const nl = text.indexOf('\n');
       if (nl >= 0 && /\S/.test(text.slice(nl + 1))) break;
+      checkLineBreaks(path, text, nl);
     }
   } catch (e) {
+    if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new UserError(`${path}: cannot read data file (${why})`);
@@ -193,6 +229,7 @@ async function readHead(path: string, blockBytes: number): Promise<{ headerLine:
     stream.destroy();
   }
   text += dec.end();
+  checkLineBreaks(path, text, text.indexOf('\n'));
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   // Skip leading blank lines before the header.
   const m = /^(?:[ \t]*\r?\n)*/.exec(text);
@@ -313,6 +350,11 @@ class Parser {
   }
 
   /** Feed text whose last line is complete up to `text.length` (callers carry partial lines). */
+  /** Lines consumed so far (the header and blank lines included). */
+  get lineCount(): number {
+    return this.line;
+  }
+
   feedLines(text: string, isLast: boolean): string {
     let pos = 0;
     if (this.line === 0 && text.charCodeAt(0) === 0xfeff) pos = 1;
@@ -364,7 +406,10 @@ class Parser {
           if (r >= 0) {
             if (r < dx) this.x[row * dx + r] = v;
             else this.y[row * dy + r - dx] = v;
-          } else seqVal = v;
+          } else {
+            seqVal = v;
+            if (!Number.isSafeInteger(v)) this.seqText = text.slice(s, c);
+          }
         }
       }
       f++;
@@ -388,7 +433,10 @@ class Parser {
       if (r >= 0) {
         if (r < this.dx) this.x[row * this.dx + r] = v;
         else this.y[row * this.dy + r - this.dx] = v;
-      } else seqVal = v;
+      } else {
+        seqVal = v;
+        this.seqText = fields[f];
+      }
     }
     this.endRow(seqVal);
   }
@@ -408,7 +456,10 @@ class Parser {
       const c1 = text.charCodeAt(a + 1) | 32, c2 = text.charCodeAt(a + 2) | 32;
       v = c1 === 120 || c1 === 98 || c1 === 111 || c2 === 120 || c2 === 98 || c2 === 111 ? NaN : Number(text.substring(a, c));
     } else v = c - a > 0 ? parseDecimal(text, a, c) : NaN;
-    if (Number.isFinite(v)) return v;
+    if (Number.isFinite(v)) {
+      if (Math.abs(v) <= MAX_ABS_VALUE) return v;
+      throw cellError(this.file, this.line, this.names[f], text.slice(a, c), MAX_ABS_EXPECTED);
+    }
     const got = text.slice(a, c);
     const isNonFinite = v === Infinity || v === -Infinity || /^[+-]?(nan|inf|infinity)$/i.test(got);
     throw cellError(this.file, this.line, this.names[f], got, isNonFinite ? 'a finite number' : 'a number');
@@ -425,11 +476,18 @@ class Parser {
     this.cap = cap;
   }
 
+  /** Text of the last row's seq cell when it was not a safe integer (for the message). */
+  private seqText = '';
+
   private endRow(seqVal: number): void {
     if (this.hasSeq) {
       if (!Number.isInteger(seqVal)) {
         const f = this.role.indexOf(SEQ);
         throw cellError(this.file, this.line, this.names[f], String(seqVal), 'an integer sequence id');
+      }
+      if (!Number.isSafeInteger(seqVal)) {
+        const f = this.role.indexOf(SEQ);
+        throw cellError(this.file, this.line, this.names[f], this.seqText, EXACT_SEQ_ID);
       }
       if (!this.open) this.startSeq(seqVal);
       else if (seqVal !== this.curId) {
@@ -520,10 +578,22 @@ async function* readChunks(
   try {
     for await (const buf of stream) {
       const b = buf as Buffer;
+      // Binary garbage (e.g. a NUL-padded tail after the last row) is refused where it starts, rather than read
+      // as one endless line. The rows before it are parsed first, so their own errors come first.
+      const nul = b.indexOf(0);
+      if (nul >= 0) {
+        const before = carry + dec.write(b.subarray(0, nul));
+        const cut = before.lastIndexOf('\n');
+        if (cut >= 0) parser.feedLines(before.slice(0, cut + 1), false);
+        throw new UserError(`${path}:row ${parser.lineCount + 1}: binary content (a NUL byte) in a text CSV file; the file is corrupt, padded or not CSV`);
+      }
       // Plain numeric CSV is ASCII: latin1 decoding is ~3× faster than UTF-8 and gives the same string.
       // dec.end() flushes bytes left from a previous non-ASCII block (they can only be an invalid sequence).
       const text = carry + (isAscii(b) ? dec.end() + b.toString('latin1') : dec.write(b));
       carry = parser.feedLines(text, false);
+      if (carry.length > MAX_LINE_CHARS) {
+        throw new UserError(`${path}:row ${parser.lineCount + 1}: a line longer than ${MAX_LINE_CHARS / (1 << 20)} MiB without a line break; the file is corrupt or not CSV`);
+      }
       while (parser.ready.length) yield parser.ready.shift()!;
     }
     const rest = carry + dec.end();

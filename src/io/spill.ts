@@ -1,13 +1,52 @@
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DataSource, SequenceChunk } from './dataset.js';
+import { UserError } from './errors.js';
+
+/** Spill files that could not be unlinked while open (e.g. on Windows): removed on close, exit and signals. */
+const namedSpills = new Set<string>();
+
+/** Remove spill files that still have a name (safe in a signal handler). */
+export function removeSpillFilesSync(): void {
+  for (const f of [...namedSpills]) {
+    namedSpills.delete(f);
+    try {
+      unlinkSync(f);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+const SPILL_REASONS: Record<string, string> = {
+  ENOENT: 'it does not exist',
+  ENOTDIR: 'it is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+};
+
+/** A failure of the temporary directory is the environment's (TMPDIR), not a bug: say which directory and why. */
+function spillError(e: unknown, dir: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string') return e;
+  return new UserError(
+    `cannot write the temporary spill file in ${dir} (${SPILL_REASONS[code] ?? (e as Error).message}); ` +
+      'set TMPDIR to a writable directory with room for about 8·(dx+dy) bytes per row',
+  );
+}
 
 /**
  * A DataSource that parses its underlying source once and replays later passes from a binary spill
  * file on disk (raw float64 records), so a multi-pass learner pays for text parsing once while memory
- * stays one chunk, independent of n. The spill file lives in a private temp directory and is removed by
- * `close()` (and on process exit).
+ * stays one chunk, independent of n. The spill file is created in the temporary directory (TMPDIR) and
+ * unlinked at once while it stays open, so it never has a name others can see and nothing is left behind
+ * whatever ends the process, even SIGKILL. Where the OS refuses to unlink an open file, it is removed by
+ * `close()`, on exit and by the CLI's signal handlers.
  *
  * Record layout per chunk: [rows, nSeq] as float64, then lengths (nSeq float64), x (rows·dx), y (rows·dy).
  * Extra per-chunk fields of the inner source (e.g. CSV line numbers) are kept for the first pass only; later
@@ -19,7 +58,7 @@ export class SpillSource implements DataSource {
   readonly name: string;
   /** The inner source's column names, when it has them (for messages). */
   readonly columns?: unknown;
-  private dir: string | null = null;
+  private fd: number | null = null;
   private file: string | null = null;
   private complete = false;
   private readonly cleanup = (): void => this.close();
@@ -37,31 +76,47 @@ export class SpillSource implements DataSource {
 
   private async *firstPass(): AsyncGenerator<SequenceChunk> {
     this.close();
-    this.dir = mkdtempSync(path.join(tmpdir(), 'gloree-spill-'));
-    this.file = path.join(this.dir, 'data.f64');
-    process.once('exit', this.cleanup);
-    const fd = openSync(this.file, 'w');
+    const dir = tmpdir();
+    const file = path.join(dir, `gloree-spill-${process.pid}-${randomBytes(6).toString('hex')}.f64`);
+    let fd: number;
+    try {
+      fd = openSync(file, 'wx+', 0o600);
+    } catch (e) {
+      throw spillError(e, dir);
+    }
+    this.fd = fd;
+    try {
+      unlinkSync(file);
+    } catch {
+      this.file = file;
+      namedSpills.add(file);
+      process.once('exit', this.cleanup);
+    }
+    let pos = 0;
     try {
       for await (const c of this.inner.chunks()) {
         const head = new Float64Array(2 + c.lengths.length);
         head[0] = c.rows;
         head[1] = c.lengths.length;
         for (let k = 0; k < c.lengths.length; k++) head[2 + k] = c.lengths[k];
-        writeAll(fd, head);
-        writeAll(fd, c.x.subarray(0, c.rows * this.dx));
-        writeAll(fd, c.y.subarray(0, c.rows * this.dy));
+        try {
+          pos = writeAll(fd, head, pos);
+          pos = writeAll(fd, c.x.subarray(0, c.rows * this.dx), pos);
+          pos = writeAll(fd, c.y.subarray(0, c.rows * this.dy), pos);
+        } catch (e) {
+          throw spillError(e, dir);
+        }
         yield c;
       }
       this.complete = true;
     } finally {
-      closeSync(fd);
       if (!this.complete) this.close();
     }
   }
 
   private async *replay(): AsyncGenerator<SequenceChunk & { sequenceOffset: number }> {
-    const fd = openSync(this.file!, 'r');
-    try {
+    const fd = this.fd!;
+    {
       let pos = 0, seqOffset = 0;
       const head = new Float64Array(2);
       for (;;) {
@@ -80,24 +135,43 @@ export class SpillSource implements DataSource {
         yield { dx: this.dx, dy: this.dy, rows, x, y, lengths: Int32Array.from(lens), sequenceOffset: seqOffset };
         seqOffset += nSeq;
       }
-    } finally {
-      closeSync(fd);
     }
   }
 
   /** Remove the spill file (later passes then re-read the inner source). */
   close(): void {
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-    this.dir = this.file = null;
+    if (this.fd !== null) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+    }
+    if (this.file) {
+      namedSpills.delete(this.file);
+      try {
+        unlinkSync(this.file);
+      } catch {
+        /* gone */
+      }
+    }
+    this.fd = null;
+    this.file = null;
     this.complete = false;
     process.removeListener('exit', this.cleanup);
   }
 }
 
-function writeAll(fd: number, a: Float64Array): void {
+/** Write all of `a` at byte `pos` (continuing over short writes); returns the position after it. */
+function writeAll(fd: number, a: Float64Array, pos: number): number {
   const buf = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  while (off < buf.length) {
+    const n = writeSync(fd, buf, off, buf.length - off, pos + off);
+    if (!(n > 0)) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    off += n;
+  }
+  return pos + off;
 }
 
 /** Fill `a` from the file at byte `pos`; returns bytes read (0 at end of file). */

@@ -31,6 +31,10 @@
 import { Matrix } from '../linalg/matrix.js';
 import { singularValues } from '../linalg/svd.js';
 
+/** What to do when T2 shows nothing: the usual cause is an odd activation, whose second-order moment vanishes. */
+export const ODD_ACTIVATION_HINT =
+  'if the data come from an odd activation (z³, tanh, …) this moment vanishes: fit with --activation tanh or z3 and --hidden K instead (docs/method.md §4 P3); σ = z² with a forced K does not fit such data';
+
 export interface SelectRankOptions {
   /** Upper bound on the rank (on top of min(dx, dy)). */
   maxRank?: number;
@@ -145,7 +149,7 @@ export function selectRank(T2a: Float64Array, T2b: Float64Array, dy: number, dx:
   if (rank === 0) {
     warnings.push(
       `no singular value of T2 stands above the noise (σ1 = ${fmt(spectrum[0])}, threshold ${fmt(threshold)} = ${factor} × noise floor ${fmt(noiseFloor)}): ` +
-        'the outputs show no quadratic dependence on the current input at this sample size; pass --hidden K to force a rank',
+        'the outputs show no quadratic dependence on the current input at this sample size; ' + ODD_ACTIVATION_HINT,
     );
   }
   if (above > cap) {

@@ -118,6 +118,12 @@ export function loadModel(file: string): LoadedModel {
  * a rectangular array of finite numbers, and that the shapes agree (§2): A1 dh×dx, U dh×dh, A2 dh×dy
  * (BRNN: B1 dz×dx, V dz×dz, A2 (dh+dz)×dy), b length dy. Errors: `model.json: key "U" must be 4×4 (dh×dh), got 4×3`.
  */
+/** A JSON value as quoted in a message; ±Infinity can only come from a literal like 1e999 (JSON has no Infinity). */
+function shownValue(x: unknown): string {
+  if (typeof x === 'number' && !Number.isFinite(x)) return `${x > 0 ? '' : '-'}Infinity (a number literal beyond the float64 range of ±1.8e308, such as 1e999)`;
+  return JSON.stringify(x);
+}
+
 export function modelFromJSON(obj: unknown, fileName = 'model'): LoadedModel {
   const fail = (msg: string): never => {
     throw new UserError(`${fileName}: ${msg}`);
@@ -147,7 +153,7 @@ export function modelFromJSON(obj: unknown, fileName = 'model'): LoadedModel {
       if (r.length !== cols) return keyFail(key, `is ragged: row ${i} has ${r.length} entries, row 0 has ${cols}`);
       for (let j = 0; j < cols; j++) {
         const x = r[j];
-        if (typeof x !== 'number' || !Number.isFinite(x)) return keyFail(key, `entry [${i}][${j}] must be a finite number, got ${JSON.stringify(x)}`);
+        if (typeof x !== 'number' || !Number.isFinite(x)) return keyFail(key, `entry [${i}][${j}] must be a finite number, got ${shownValue(x)}`);
         m.data[i * cols + j] = x;
       }
     }
@@ -171,7 +177,7 @@ export function modelFromJSON(obj: unknown, fileName = 'model'): LoadedModel {
     const c = (a as Record<string, unknown>).coefficients;
     if (!Array.isArray(c) || c.length === 0) return keyFail(`${key}.coefficients`, 'must be a non-empty array of numbers');
     for (let m = 0; m < c.length; m++) {
-      if (typeof c[m] !== 'number' || !Number.isFinite(c[m])) keyFail(`${key}.coefficients`, `entry ${m} must be a finite number, got ${JSON.stringify(c[m])}`);
+      if (typeof c[m] !== 'number' || !Number.isFinite(c[m])) keyFail(`${key}.coefficients`, `entry ${m} must be a finite number, got ${shownValue(c[m])}`);
     }
     if ((c as number[]).every((v) => v === 0)) keyFail(`${key}.coefficients`, 'are all zero');
     return { coefficients: (c as number[]).slice() };
@@ -214,7 +220,7 @@ export function modelFromJSON(obj: unknown, fileName = 'model'): LoadedModel {
     b = new Float64Array(dy);
     for (let i = 0; i < dy; i++) {
       const x = arr[i];
-      if (typeof x !== 'number' || !Number.isFinite(x)) keyFail('b', `entry ${i} must be a finite number, got ${JSON.stringify(x)}`);
+      if (typeof x !== 'number' || !Number.isFinite(x)) keyFail('b', `entry ${i} must be a finite number, got ${shownValue(x)}`);
       b[i] = x as number;
     }
   }

@@ -119,8 +119,8 @@ export interface SeriesPoint {
 }
 
 /** Predicted vs actual outputs over a stretch of held-out steps, one row of panels per output coordinate. */
-export function predictionChart(points: SeriesPoint[], series: string[], colors: string[], outputs: string[], boundaries: number[]): string {
-  const lines = points.filter((p) => p.series !== series[0]);
+export function predictionChart(points: SeriesPoint[], series: string[], colors: string[], outputs: string[], boundaries: number[], where = 'held-out'): string {
+  const lines = modelOnTop(points.filter((p) => p.series !== series[0]));
   const observed = points.filter((p) => p.series === series[0]);
   return renderPlot({
     width: 760,
@@ -128,7 +128,7 @@ export function predictionChart(points: SeriesPoint[], series: string[], colors:
     marginLeft: 50,
     marginRight: 40,
     fy: { label: null, domain: outputs },
-    x: { label: 'held-out step (sequences concatenated; dotted lines = sequence starts)' },
+    x: { label: `${where} step (sequences concatenated; dotted lines = sequence starts)` },
     y: { label: null, grid: true },
     color: { domain: series, range: colors, legend: true },
     marks: [
@@ -140,15 +140,24 @@ export function predictionChart(points: SeriesPoint[], series: string[], colors:
   });
 }
 
+/**
+ * The model's points last, so its lines are drawn after (above) the baselines': Plot draws line groups in the
+ * order they first appear in the data. Stable otherwise.
+ */
+function modelOnTop(points: SeriesPoint[]): SeriesPoint[] {
+  return [...points.filter((p) => p.series !== 'model'), ...points.filter((p) => p.series === 'model')];
+}
+
 /** Prediction errors ŷ − target of each predictor over the stretch (same layout as predictionChart). */
-export function errorChart(points: SeriesPoint[], series: string[], colors: string[], outputs: string[], boundaries: number[], target: string): string {
+export function errorChart(points: SeriesPoint[], series: string[], colors: string[], outputs: string[], boundaries: number[], target: string, where = 'held-out'): string {
+  points = modelOnTop(points);
   return renderPlot({
     width: 760,
     height: 40 + 90 * outputs.length,
     marginLeft: 50,
     marginRight: 40,
     fy: { label: null, domain: outputs },
-    x: { label: 'held-out step' },
+    x: { label: `${where} step` },
     y: { label: `ŷ − ${target}`, grid: true },
     color: { domain: series, range: colors, legend: true },
     marks: [

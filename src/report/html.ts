@@ -52,6 +52,11 @@ export interface ReportHeldOut {
   nmse?: HeldOutNMSE;
   /** Where the held-out data came from (file name), for captions. */
   label?: string;
+  /**
+   * True when these are the data the model was fitted on (`fit --report`): every number and caption then says
+   * "in-sample" instead of "held-out", since a fit's error on its own training rows flatters it.
+   */
+  inSample?: boolean;
 }
 
 export interface ReportInput {
@@ -150,10 +155,11 @@ export function renderReport(input: ReportInput): string {
   // ---- Summary table
   const summary: [string, string][] = [];
   const n = input.heldOut?.nmse;
+  const where = sampleWord(input.heldOut);
   if (n) {
-    summary.push(['held-out NMSE (model, vs data)', num(n.model)]);
-    if (isNum(n.feedforward)) summary.push(['held-out NMSE (U = 0 model, vs data)', num(n.feedforward)]);
-    if (isNum(n.modelVsTruth)) summary.push(['held-out NMSE vs true noise-free outputs', num(n.modelVsTruth)]);
+    summary.push([`${where} NMSE (model, vs data)`, num(n.model)]);
+    if (isNum(n.feedforward)) summary.push([`${where} NMSE (U = 0 model, vs data)`, num(n.feedforward)]);
+    if (isNum(n.modelVsTruth)) summary.push([`${where} NMSE vs true noise-free outputs`, num(n.modelVsTruth)]);
   }
   if (isNum(view.varianceShare)) summary.push([`share of output variance carried by ${params.kind === 'brnn' ? 'U and V' : 'U'}`, `${(100 * view.varianceShare).toFixed(1)}%`]);
   if (view.cpResidual !== undefined) summary.push([view.learner === 'gloree-poly' ? 'CP relative residual of the directions\' moment' : 'CP relative residual of T2', num(view.cpResidual)]);
@@ -223,7 +229,7 @@ export function renderReport(input: ReportInput): string {
   }
 
   // ---- 4. Held-out predictions
-  parts.push('<h2>4. Held-out predictions</h2>');
+  parts.push(`<h2>4. ${input.heldOut?.inSample ? 'In-sample predictions (on the training data)' : 'Held-out predictions'}</h2>`);
   if (input.heldOut) parts.push(heldOutSection(input.heldOut, dy, input.maxOutputsPlotted ?? 4, isNum(view.varianceShare) ? view.varianceShare : undefined));
   else parts.push('<p class="note">No held-out data were given.</p>');
 
@@ -299,6 +305,11 @@ export function renderReport(input: ReportInput): string {
   );
 }
 
+/** "in-sample" for the training data, else "held-out". */
+function sampleWord(h: ReportHeldOut | undefined): string {
+  return h?.inSample ? 'in-sample' : 'held-out';
+}
+
 function heldOutSection(h: ReportHeldOut, dy: number, maxOutputs: number, varianceShareU: number | undefined): string {
   const c = h.chunk;
   if (c.dy !== dy) throw new RangeError(`renderReport: held-out chunk has dy = ${c.dy}, the model ${dy}`);
@@ -309,6 +320,10 @@ function heldOutSection(h: ReportHeldOut, dy: number, maxOutputs: number, varian
   check(h.yhatFeedforward, 'yhatFeedforward');
   check(h.truthClean, 'truthClean');
   const out: string[] = [];
+  const where = sampleWord(h);
+  if (h.inSample) {
+    out.push('<p class="note">These are the data the model was fitted on: the errors below are in-sample and flatter the model. Run <code>gloree report MODEL HELD_OUT_DATA</code> for an honest estimate.</p>');
+  }
   const series = ['observed y', ...(h.truthClean ? ['true noise-free'] : []), 'model', ...(h.yhatFeedforward ? ['U = 0 model'] : [])];
   const colors = [COLORS.data, ...(h.truthClean ? [COLORS.truth] : []), COLORS.model, ...(h.yhatFeedforward ? [COLORS.feedforward] : [])];
   const nOut = Math.min(dy, maxOutputs);
@@ -331,8 +346,8 @@ function heldOutSection(h: ReportHeldOut, dy: number, maxOutputs: number, varian
   out.push(
     figure(
       'predictions',
-      predictionChart(points, series, colors, outputs, boundaries),
-      `Outputs over the first ${c.rows} held-out steps (${c.lengths.length} sequence${c.lengths.length === 1 ? '' : 's'}${h.label ? ` of ${esc(h.label)}` : ''})` +
+      predictionChart(points, series, colors, outputs, boundaries, where),
+      `Outputs over the first ${c.rows} ${where} steps (${c.lengths.length} sequence${c.lengths.length === 1 ? '' : 's'}${h.label ? ` of ${esc(h.label)}` : ''})` +
         `${dy > nOut ? `; first ${nOut} of ${dy} output coordinates` : ''}. Dots: observed outputs; lines: predictions` +
         `${h.truthClean ? ' and the true model\'s noise-free outputs' : ''}.`,
     ),
@@ -352,7 +367,7 @@ function heldOutSection(h: ReportHeldOut, dy: number, maxOutputs: number, varian
   out.push(
     figure(
       'prediction-errors',
-      errorChart(errPoints, errSeries, errColors, outputs, boundaries, targetName),
+      errorChart(errPoints, errSeries, errColors, outputs, boundaries, targetName, where),
       `Prediction errors over the same steps, against the ${h.truthClean ? "true model's noise-free outputs" : 'observed outputs'}. ` +
         `${h.yhatFeedforward ? 'The gap between the two lines is what the recurrent weights U contribute.' : ''}`,
     ),
@@ -360,7 +375,7 @@ function heldOutSection(h: ReportHeldOut, dy: number, maxOutputs: number, varian
 
   // NMSE (whole held-out data if given, else the plotted stretch).
   let n = h.nmse;
-  const scope = n ? `all ${n.rows.toLocaleString('en-US')} held-out rows` : `the ${c.rows} plotted rows only`;
+  const scope = n ? `all ${n.rows.toLocaleString('en-US')} ${where} rows` : `the ${c.rows} plotted rows only`;
   if (!n) {
     n = { rows: c.rows, model: nmse(h.yhat, c.y, dy) };
     if (h.yhatFeedforward) n.feedforward = nmse(h.yhatFeedforward, c.y, dy);
@@ -381,7 +396,7 @@ function heldOutSection(h: ReportHeldOut, dy: number, maxOutputs: number, varian
       figure(
         'nmse',
         nmseChart(rows),
-        `Held-out NMSE = Σ‖ŷ − y‖² / Σ‖y − ȳ‖² over ${scope} (DESIGN.md §7). The U = 0 model keeps Â1 and refits its own output layer; ` +
+        `${where[0].toUpperCase() + where.slice(1)} NMSE = Σ‖ŷ − y‖² / Σ‖y − ȳ‖² over ${scope} (DESIGN.md §7). The U = 0 model keeps Â1 and refits its own output layer; ` +
           `the recurrence matters only where the model beats it.`,
       ),
     );

@@ -2,7 +2,7 @@
  * Benchmarks against backpropagation (tracker issue 8, items 2–3): on the same data, held-out NMSE vs
  * wall-clock for
  *   - gloree's spectral estimate alone (moments only, and with the output-layer regression),
- *   - gloree fit = spectral + second-order refinement (DESIGN.md §5 step 6), one point per LM iteration,
+ *   - gloree fit = spectral + second-order refinement (docs/method.md §5 step 6), one point per LM iteration,
  *   - truncated BPTT with Adam in TensorFlow.js (CPU backend, float32), 3 learning rates × 3 seeds, from
  *     Keras's Glorot initialisation (every run diverges: the quadratic recursion escapes) and from Glorot
  *     A1, A2 with U = 0 (the baseline); divergences are recorded, not hidden,
@@ -15,7 +15,7 @@
  *
  * Data: SCENARIOS.default (dx = dh = dy = 4, σ = z², VAR(1) inputs, noise 0.05, sequences of 20 steps);
  * training simulateScenario(…, { nSeq: 5000, seed: 17 }) = 1e5 rows, held-out { nSeq: 2000, seed: 999 }
- * (the learner bench's held-out set). NMSE is against the true noise-free held-out outputs (DESIGN.md §7),
+ * (the learner bench's held-out set). NMSE is against the true noise-free held-out outputs (docs/method.md §7),
  * always computed in float64 by predictIORNN from the current weights. Clocks count training only:
  * held-out evaluations are paused out of the clock.
  *
@@ -107,7 +107,7 @@ function fromArrays(q: { A1: number[][]; U: number[][]; A2: number[][]; b: numbe
 /**
  * Glorot-uniform weights (Keras's default kernel initialiser), b = 0. `zeroU`: U = 0 instead, i.e. the
  * network starts as its feed-forward part. Why both: with σ = z² a Glorot-uniform U (‖U‖₂ ≈ 1.4–2.2) makes
- * the recursion escape (DESIGN.md §6) on 39–83% of the held-out sequences (seeds 1–5), so every minibatch overflows in
+ * the recursion escape (docs/method.md §6) on 39–83% of the held-out sequences (seeds 1–5), so every minibatch overflows in
  * float32 at the first step; U = 0 is the mildest change that lets BPTT start.
  */
 function glorotInit(seed: number, zeroU: boolean): IORNNParams {

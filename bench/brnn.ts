@@ -2,7 +2,7 @@
  * GLOREE-B learning curve (tracker issue 5): a planted BRNN (dx = dy = 6, 2 forward + 2 backward neurons,
  * σ = z², VAR(1) inputs ρ = 0.6, σ_x = 0.4, ‖U‖₂ = ‖V‖₂ = 0.25, noise 0.05, sequences of 20 steps) fitted at
  * n = 2e4, 2e5, 2e6 rows with the input model estimated from the data. Reports held-out NMSE (1000 fresh
- * sequences, against the noise-free outputs of the true model, DESIGN.md §7) of the spectral estimate, of the
+ * sequences, against the noise-free outputs of the true model, docs/method.md §7) of the spectral estimate, of the
  * default learner (spectral + refinement) and of the U = V = 0 model; the U and V errors up to the symmetries
  * of §2; whether every forward/backward assignment is right; the split clarity; and the time.
  * Plus one row: an IO-RNN (scenario "rect", dh = 3) fitted as a BRNN with only the total given.
@@ -95,7 +95,7 @@ async function point(nSeq: number): Promise<Row> {
     try {
       return nmse(predictBRNN(p, test.data), test.clean, sc.dy);
     } catch {
-      return Infinity; // blew up on held-out data (DESIGN.md §6): a failure, not a NaN
+      return Infinity; // blew up on held-out data (docs/method.md §6): a failure, not a NaN
     }
   };
   return {

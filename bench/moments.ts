@@ -1,5 +1,5 @@
 /**
- * Moment-pass throughput (samples/s = time steps per second), DESIGN.md §5 steps 2 and 5:
+ * Moment-pass throughput (samples/s = time steps per second), docs/method.md §5 steps 2 and 5:
  *   T2         scores + T2 = Σ y_t ⊗ S2(t)                     (explicit, dy×dx×dx)
  *   mixed      scores + Σ y_t ⊗ H(t; t−1, t−1)                   (explicit, dy×dx³)
  *   projected  the same mixed moment projected (ProjectedMixedAccumulator, dh×dh)

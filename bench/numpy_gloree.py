@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Vectorised numpy reference of gloree's spectral estimator (no refinement), for bench/bptt.ts.
 
-Same steps as src/learn/gloree.ts (DESIGN.md §3–§5), σ(z) = c2·z²:
+Same steps as src/learn/gloree.ts (docs/method.md §3–§5), σ(z) = c2·z²:
   pass 1  Gaussian VAR(1) input model by least squares (μ = mean of all steps; F = C10 C00⁻¹,
           Q = (C11 − F C10ᵀ)/m over transitions; Σ from the discrete Lyapunov equation) and ȳ;
   pass 2  T2 = mean_t (y_t − ȳ) ⊗ (s_t s_tᵀ − P_t) with the Markov scores and boundary precision blocks
@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------
-# Input model (DESIGN.md §3)
+# Input model (docs/method.md §3)
 
 def fit_var1(X, dx, L, block):
     """Least-squares VAR(1) from raw sums accumulated over blocks (shift formula for the centring)."""
@@ -95,7 +95,7 @@ def blocks(nseq, L, block):
 
 
 # ----------------------------------------------------------------------------------------------
-# Control variate (DESIGN.md §5 step 4; features as src/moments/control.ts, quadratic = 'full')
+# Control variate (docs/method.md §5 step 4; features as src/moments/control.ts, quadratic = 'full')
 
 def cv_features(c):
     """c: (nseq, L, dx) centred → (nseq·L, p) features [1, hasPrev, hasNext, z, z_a z_b (a ≤ b)]."""

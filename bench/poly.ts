@@ -3,7 +3,7 @@
  * cubic fit timing. `node --import tsx bench/poly.ts` or via bench/run.ts (`benchPoly`).
  *
  * Scenario (as test/gloree-poly.test.ts): dx = 5, dh = 3, VAR(1) inputs ρ = 0.5, σ_x = 0.35, ‖U‖₂ = 0.15 (stable,
- * DESIGN.md §6), sequences of 50 steps, output noise sd 0.05, input model estimated from the data. NMSE against
+ * docs/method.md §6), sequences of 50 steps, output noise sd 0.05, input model estimated from the data. NMSE against
  * the noise-free outputs of 2000 held-out sequences; "U = 0" is the learner's own feed-forward baseline.
  * Learning curve: spectral estimate + scale fit + output regression (refinement OFF: the method of moments
  * itself). Timing: default options (refinement on) on a CSV file, streamed and spilled as the CLI does.

@@ -91,7 +91,7 @@ interface Case {
   expect: RegExp[];
   /** Name that must appear in the message (default: the data file's basename). */
   names?: string;
-  /** Exit code: 1 for bad data/files (default), 2 for a bad flag value (a usage error, DESIGN.md §8). */
+  /** Exit code: 1 for bad data/files (default), 2 for a bad flag value (a usage error, docs/method.md §8). */
   code?: 1 | 2;
 }
 

@@ -37,7 +37,7 @@ test('simulate → fit → predict → evaluate round trip on the default scenar
   r = await cli('evaluate', p('model.json'), p('test.csv'), '--truth', p('truth.json'), '--json');
   assert.equal(r.code, 0, r.stderr);
   const ev = JSON.parse(r.stdout);
-  // Learned model close to the truth, and far better than the U = 0 baseline (DESIGN.md §7).
+  // Learned model close to the truth, and far better than the U = 0 baseline (docs/method.md §7).
   assert.ok(ev.nmseVsTruth < ev.nmseFeedforwardVsTruth / 10, JSON.stringify(ev));
   assert.ok(ev.parameterErrors.U < 0.15, JSON.stringify(ev));
   // Same seed → same model file, bit for bit.

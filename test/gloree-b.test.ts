@@ -12,7 +12,7 @@ import { UserError } from '../src/io/errors.js';
 import { Rng } from '../src/random/rng.js';
 
 /**
- * GLOREE-B (tracker issue 5; DESIGN.md §2, §4 F5). Ground truth: planted BRNNs / IO-RNNs; NMSE on held-out
+ * GLOREE-B (tracker issue 5; docs/method.md §2, §4 F5). Ground truth: planted BRNNs / IO-RNNs; NMSE on held-out
  * sequences against the true model's noise-free outputs (§7); the input model is always estimated from the data.
  *
  * Scenario: the built-in "brnn" (dx = dy = 6, dh = dz = 2, VAR(1) ρ = 0.6, σ_x = 0.4) with ‖U‖₂ = ‖V‖₂ = 0.25:

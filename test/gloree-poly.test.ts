@@ -1,6 +1,6 @@
 /**
  * fitGloreePoly (src/learn/gloree-poly.ts): recovery on planted polynomial IO-RNNs in the stable regime of
- * DESIGN.md §6, input model ESTIMATED from the data, refinement OFF (this tests the moment estimator, the scale
+ * docs/method.md §6, input model ESTIMATED from the data, refinement OFF (this tests the moment estimator, the scale
  * fit and the output regression, not the local optimiser), and the refusals.
  *
  * Scenario (all recovery tests): dx = 5, dh = 3, VAR(1) inputs ρ = 0.5, σ_x = 0.35, ‖U‖₂ = 0.15, sequences of

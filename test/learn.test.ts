@@ -11,7 +11,7 @@ import { memorySource, splitChunk } from '../src/io/dataset.js';
 import { UserError } from '../src/io/errors.js';
 
 /**
- * Recovery of planted IO-RNNs (issue 4 acceptance; DESIGN.md §5–§7). Ground truth is the planted model of
+ * Recovery of planted IO-RNNs (issue 4 acceptance; docs/method.md §5–§7). Ground truth is the planted model of
  * each scenario; NMSE is on held-out sequences against its noise-free outputs; the input model is always
  * estimated from the data. Sample sizes: n = 1e5 rows (5000 sequences of length 20) as the issue asks.
  */

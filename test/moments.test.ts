@@ -14,9 +14,9 @@ import { accumulatorFromJSON, createAccumulator } from '../src/moments/spec.js';
 import { MomentWorkerPool, runParallelPass, runSerialPass } from '../src/moments/parallel.js';
 
 // ---------------------------------------------------------------------------------------------
-// Planted models (DESIGN.md §2) simulated here, independently of the library.
+// Planted models (docs/method.md §2) simulated here, independently of the library.
 // Quadratic IO-RNN: h_t = (A1 x_t + U h_{t−1})², y_t = A2ᵀ h_t + noise. BRNN adds the backward
-// z_t = (B1 x_t + V z_{t+1})², y_t = A2ᵀ [h_t; z_t]. Stability (DESIGN.md §6): σ_x ≈ 0.4, ‖U‖₂ ≈ 0.35,
+// z_t = (B1 x_t + V z_{t+1})², y_t = A2ᵀ [h_t; z_t]. Stability (docs/method.md §6): σ_x ≈ 0.4, ‖U‖₂ ≈ 0.35,
 // short sequences.
 
 const dx = 3, dh = 2, dy = 2;
@@ -105,7 +105,7 @@ function simulateBRNN(seed: number, rows: number, lo: number, hi: number): Seque
   return makeChunk(dx, dy, x, outputs(H, A2b, 0.1, rng), lengths);
 }
 
-// Closed forms (DESIGN.md §4), written out from the parameters.
+// Closed forms (docs/method.md §4), written out from the parameters.
 /** F1: 2 Σ_j W2^(j) ⊗ w_j ⊗ w_j over the rows w_j of Wx (dy×dx×dx). */
 function closedF1(Wx: Matrix, W2: Matrix): Float64Array {
   const T = new Float64Array(dy * dx * dx);
@@ -273,7 +273,7 @@ test('Stein with the Markov score, short sequences (L = 2..5): T2 → F1 and res
   assert.ok(errs[1].t2 < 0.8 * errs[0].t2 && errs[1].mix < 0.8 * errs[0].mix, `errors must shrink with 4× data: ${JSON.stringify(errs)}`);
 });
 
-test('BRNN (DESIGN.md §4 F5): T2 → F1 over all neurons; (t; t+1, t+1) moment sees only backward neurons; error ∝ n^−1/2', (tc) => {
+test('BRNN (docs/method.md §4 F5): T2 → F1 over all neurons; (t; t+1, t+1) moment sees only backward neurons; error ∝ n^−1/2', (tc) => {
   const WxAll = new Matrix(2 * dh, dx);
   WxAll.data.set(A1.data, 0);
   WxAll.data.set(B1.data, dh * dx);

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md §4 P1, P2, P2′, P3, P4 for polynomial activations of degree l, checked against EXACT
+ * docs/method.md §4 P1, P2, P2′, P3, P4 for polynomial activations of degree l, checked against EXACT
  * derivatives of the noise-free IO-RNN recursion, and the contracted moment accumulators of
  * src/moments/higher.ts against the explicit scores of src/input/scores.ts.
  *

@@ -75,7 +75,7 @@ function randMatrix(rng: Rng, r: number, c: number, scale: number): Matrix {
   return m;
 }
 
-/** Rows of A1 normalised to 1 (DESIGN.md §2 gauge), ‖U‖ small (§6 stability). */
+/** Rows of A1 normalised to 1 (docs/method.md §2 gauge), ‖U‖ small (§6 stability). */
 function plantedIORNN(rng: Rng, dx: number, dh: number, dy: number, coefficients: number[], uScale = 0.15): IORNNParams {
   const A1 = randMatrix(rng, dh, dx, 1);
   for (let j = 0; j < dh; j++) {
@@ -124,7 +124,7 @@ function complement(n: number, idx: number[]): number[] {
 }
 
 const SQUARE = [0, 0, 1];
-const CUBIC = [0.2, 0.1, -0.4, 0.7]; // cubic with lower-order terms (DESIGN.md §4)
+const CUBIC = [0.2, 0.1, -0.4, 0.7]; // cubic with lower-order terms (docs/method.md §4)
 
 // ------------------------------------------------------------------------------------------------
 // Exact derivatives against central finite differences of the independent predictor.

@@ -134,7 +134,7 @@ test('report with every section renders in headless Chromium: 12 figures, non-em
 
   // Numbers in the HTML against independent computations.
   const yhat = predictIORNN(fit.params, test_.data);
-  // The U = 0 baseline by its definition (DESIGN.md §6; spectral directions, U = 0, its own output layer),
+  // The U = 0 baseline by its definition (docs/method.md §6; spectral directions, U = 0, its own output layer),
   // built here from the stored arrays rather than by the code under test.
   const d = fit.diagnostics;
   assert.ok(d.feedforward, 'the fit stores the U = 0 baseline');

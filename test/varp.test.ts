@@ -111,7 +111,7 @@ test('VAR(1) as a VAR(p) with p = 1 has exactly the GaussianVAR1 blocks', () => 
 });
 
 /**
- * Stein's identity for the joint density (DESIGN.md §3): E[G(x) s_{t,a}] = E[∂G/∂x_{t,a}] for a planted polynomial
+ * Stein's identity for the joint density (docs/method.md §3): E[G(x) s_{t,a}] = E[∂G/∂x_{t,a}] for a planted polynomial
  * G of the whole sequence: G = x_{1,0} x_{3,1}² + x_{0,1} x_{5,0} + x_{4,0}. Monte Carlo over 2e5 sequences; each of
  * the 12 comparisons must be within 5 standard errors (estimated from the same draws: P(false alarm) < 1e-5 total).
  * The same check with the best VAR(1) misspecification must fail somewhere, so the test has power.

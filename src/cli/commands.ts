@@ -370,7 +370,7 @@ export function spectralFromDiagnostics(params: RNNParams, diagnostics: unknown)
 
 /**
  * The main job on a built-in scenario: simulate training and held-out data from a planted model, fit with the
- * input model estimated from the data, and compare on held-out sequences (DESIGN.md §7). For a BRNN scenario only
+ * input model estimated from the data, and compare on held-out sequences (docs/method.md §7). For a BRNN scenario only
  * the total number of neurons is given: the forward/backward split is inferred.
  */
 export async function demoCommand(o: DemoOpts): Promise<void> {
@@ -428,7 +428,7 @@ export async function demoCommand(o: DemoOpts): Promise<void> {
   }
   out('');
   out('  NMSE is against the true noise-free outputs on held-out sequences; errors are relative Frobenius, up to');
-  out('  neuron permutation, scale and sign (DESIGN.md §7). The U = 0 row shows what the recurrence is worth.');
+  out('  neuron permutation, scale and sign (docs/method.md §7). The U = 0 row shows what the recurrence is worth.');
   out(`  fit time ${seconds.toFixed(2)} s (${timingLine(res.timingsMs)})`);
   if (o.out) {
     await saveModel(o.out, res.params, { inputModel: res.inputModel.toJSON(), diagnostics: d });

@@ -7,7 +7,7 @@ export interface Sink {
   err(text: string): void;
 }
 
-/** A bad flag value: reported like commander's own usage errors (exit code 2, DESIGN.md §8). */
+/** A bad flag value: reported like commander's own usage errors (exit code 2, docs/method.md §8). */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

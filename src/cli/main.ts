@@ -12,7 +12,7 @@ import { registerSqlCommand } from './sql-command.js';
 import { demoCommand, evaluateCommand, fitCommand, predictCommand, simulateCommand } from './commands.js';
 
 /**
- * `gloree` command line (DESIGN.md §8). Exit codes: 0 success, 1 a user error (one line on stderr),
+ * `gloree` command line (docs/method.md §8). Exit codes: 0 success, 1 a user error (one line on stderr),
  * 2 a usage error (bad flags). Stack traces only with GLOREE_DEBUG=1.
  */
 

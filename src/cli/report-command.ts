@@ -1,6 +1,6 @@
 /**
  * `gloree report MODEL DATA --out report.html [--truth TRUE_MODEL]` and the report step of `gloree fit --report`:
- * stream the data once for held-out predictions and NMSEs (DESIGN.md §7), once more for the T2 spectrum when the
+ * stream the data once for held-out predictions and NMSEs (docs/method.md §7), once more for the T2 spectrum when the
  * model file does not carry a rank selection, and write the self-contained HTML of src/report/html.ts atomically.
  */
 import path from 'node:path';

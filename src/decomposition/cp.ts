@@ -6,7 +6,7 @@ import { als } from './als.js';
 import { cpPower, cpTiedPower } from './power.js';
 
 /**
- * - 'auto': Jennrich (exact, global) as the start, then ALS sweeps to the least-squares fit (DESIGN.md §5
+ * - 'auto': Jennrich (exact, global) as the start, then ALS sweeps to the least-squares fit (docs/method.md §5
  *   step 3). Falls back to ALS from an SVD start when Jennrich's rank condition fails (or the order is not 3).
  * - 'jennrich' | 'als': one method alone.
  * - 'power': App. F route — {@link cpPower} for a symmetric tensor (needs `M2` or a small rank), or

@@ -3,9 +3,9 @@ import { KernelArena } from '../linalg/kernels/arena.js';
 import { InputModel } from './model.js';
 
 /**
- * First-order scores of a whole chunk through the precision blocks, on the kernel arena (DESIGN.md §3):
+ * First-order scores of a whole chunk through the precision blocks, on the kernel arena (docs/method.md §3):
  *   s_t = Σ_{|u−t| ≤ p} Λ_{t,u} c_u,   c = x − μ,
- * and linear maps of them (e.g. the projected scores p_t = Fᵀ s_t of DESIGN.md §5 step 5), as
+ * and linear maps of them (e.g. the projected scores p_t = Fᵀ s_t of docs/method.md §5 step 5), as
  *   out_t += Σ_u c_u · T(Λ_{t,u})          (T(B) a dx × ldo matrix, e.g. Bᵀ or Bᵀ[F | G]).
  * Consecutive steps of a sequence share their block objects (InputModel.precisionBlock returns the same
  * object for equal blocks), so the steps with the same blocks form one GEMM whose A operand is a sliding

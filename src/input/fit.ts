@@ -6,7 +6,7 @@ import { GaussianVAR1 } from './gaussian.js';
 import { spdCond, spdInverse, symmetrizeInPlace } from './spd.js';
 
 /**
- * Fitting the Gaussian VAR(1) / i.i.d. input model (DESIGN.md §3, §5 step 1) by least squares, streaming
+ * Fitting the Gaussian VAR(1) / i.i.d. input model (docs/method.md §3, §5 step 1) by least squares, streaming
  * over chunks with mergeable sufficient statistics.
  *
  * Statistics kept (all numerically stable, merged with Chan et al.'s pairwise update, so adding chunks
@@ -235,7 +235,7 @@ function chanMerge(nA: number, meanA: Float64Array, M2A: Float64Array, nB: numbe
   for (let i = 0; i < d; i++) meanA[i] += (delta[i] * nB) / n;
 }
 
-/** How Gaussian and how well-posed the fitted input model is (DESIGN.md §5 step 1 "report its diagnostics"). */
+/** How Gaussian and how well-posed the fitted input model is (docs/method.md §5 step 1 "report its diagnostics"). */
 export interface InputDiagnostics {
   kind: 'iid' | 'var1';
   steps: number;
@@ -412,7 +412,7 @@ async function* iterate(source: DataSource | SequenceChunk | SequenceChunk[]): A
 
 /**
  * Fit the Gaussian VAR(1) (or i.i.d. with `iid: true`) input model by least squares over all
- * sequences, streaming over the chunks (DESIGN.md §3). Makes a second pass for the residual
+ * sequences, streaming over the chunks (docs/method.md §3). Makes a second pass for the residual
  * Gaussianity diagnostics unless `diagnostics: false`.
  *
  * Throws (one-line message) on: non-finite inputs; too little data (fewer than dx+2 transitions for

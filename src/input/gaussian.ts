@@ -5,16 +5,16 @@ import { InputModel, InputModelJSON, registerInputModel } from './model.js';
 import { spdInverse, spdSqrt, symmetrizeInPlace } from './spd.js';
 
 /**
- * Gaussian VAR(1) input model (DESIGN.md §3), the default of gloree; i.i.d. Gaussian is F = 0.
+ * Gaussian VAR(1) input model (docs/method.md §3), the default of gloree; i.i.d. Gaussian is F = 0.
  *
  *   x_0 ~ N(μ, Σ),  x_t − μ = F (x_{t−1} − μ) + ε_t,  ε_t ~ N(0, Q),  Σ = F Σ Fᵀ + Q (stationary),
  *
  * independently for every sequence. The joint precision Λ of one sequence of length L is block
- * tridiagonal (0-based t; DESIGN.md writes t = 1 for our t = 0):
+ * tridiagonal (0-based t; docs/method.md writes t = 1 for our t = 0):
  *   P_t = Λ_{t,t} = (Σ⁻¹ if t = 0 else Q⁻¹) + (FᵀQ⁻¹F if t < L−1 else 0),
  *   Λ_{t,t−1} = −Q⁻¹F,  Λ_{t,t+1} = −FᵀQ⁻¹.
  * For L = 1, P_0 = Σ⁻¹. Why the boundary blocks matter: treating the first/last step like an
- * interior step biases every moment (DESIGN.md §3 measured 51% error in T2 at L = 20).
+ * interior step biases every moment (docs/method.md §3 measured 51% error in T2 at L = 20).
  *
  * Shapes: μ length dx; F, Q, Σ dx×dx. All derived matrices are precomputed once and shared: the
  * Matrix objects returned by `precisionBlock` are read-only.
@@ -158,7 +158,7 @@ export class GaussianVAR1 implements InputModel {
 
   /**
    * s = Λ(x − μ) for one sequence: s_t = P_t c_t − Q⁻¹F c_{t−1}·[t>0] − FᵀQ⁻¹ c_{t+1}·[t<L−1], with
-   * c = x − μ (DESIGN.md §3). O(L·dx²); reuses an internal scratch buffer (not re-entrant).
+   * c = x − μ (docs/method.md §3). O(L·dx²); reuses an internal scratch buffer (not re-entrant).
    */
   scoreSequence(x: Float64Array, L: number, out: Float64Array, xOffset = 0, outOffset = 0): void {
     const dx = this.dx;

@@ -2,13 +2,13 @@ import { Matrix } from '../linalg/matrix.js';
 
 /**
  * Input models: the density of the input sequence x_1..x_L whose score functions the method of
- * moments needs (DESIGN.md §3).
+ * moments needs (docs/method.md §3).
  *
  * Conventions used by every file in src/input and src/moments:
- * - Time indices in code are 0-BASED: step t = 0 is the first step of a sequence (DESIGN.md's t = 1).
+ * - Time indices in code are 0-BASED: step t = 0 is the first step of a sequence (docs/method.md's t = 1).
  * - A sequence of length L is stored row-major, L×dx, in a Float64Array (as in SequenceChunk.x).
  * - The joint density of one sequence is Gaussian with block precision Λ (dx×dx blocks Λ_{t,u}); the
- *   first-order score is s = Λ(x − μ) (so that E[G(x) s] = E[∇G], Stein's lemma, DESIGN.md §3), and the
+ *   first-order score is s = Λ(x − μ) (so that E[G(x) s] = E[∇G], Stein's lemma, docs/method.md §3), and the
  *   higher-order scores are Hermite polynomials in s with the Λ blocks (src/input/scores.ts).
  *
  * Why an interface: the estimators in src/moments only ever ask for (a) the first-order scores of a
@@ -47,7 +47,7 @@ export interface InputModelJSON {
   [key: string]: unknown;
 }
 
-/** P_t = Λ_{t,t}: the Wick term of the single-step scores (DESIGN.md §3). */
+/** P_t = Λ_{t,t}: the Wick term of the single-step scores (docs/method.md §3). */
 export function precisionDiag(model: InputModel, t: number, L: number): Matrix {
   const P = model.precisionBlock(t, t, L);
   if (P === null) throw new Error(`precisionDiag: model ${model.kind} returned no diagonal block for t=${t}, L=${L}`);

@@ -2,7 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { InputModel, precisionDiag } from './model.js';
 
 /**
- * Score functions of a Gaussian input sequence (DESIGN.md §3), explicit and contracted.
+ * Score functions of a Gaussian input sequence (docs/method.md §3), explicit and contracted.
  *
  * All higher-order scores are Hermite polynomials of the first-order score s = Λ(x − μ) with the
  * precision blocks as "covariance" (Wick pairings): for the density p, S_m = (−1)^m ∇^m p / p, so
@@ -67,7 +67,7 @@ export function hermite4(s: ArrayLike<number>, P: Matrix): Float64Array {
 }
 
 /**
- * Mixed score over two steps (dx³), DESIGN.md §3:
+ * Mixed score over two steps (dx³), docs/method.md §3:
  *   H_αβγ = s_α r_β r_γ − s_α (P_r)_βγ − L_αγ r_β − L_αβ r_γ,
  * where s = s_t (mode α, differentiated once), r = s_u (modes β, γ, differentiated twice), P_r = P_u
  * and L = Λ_{t,u} (rows indexed by step t, columns by step u).

@@ -5,7 +5,7 @@ import { InputModel, InputModelJSON, registerInputModel } from './model.js';
 import { spdInverse, spdSqrt, symmetrizeInPlace } from './spd.js';
 
 /**
- * Gaussian VAR(p) input model with the exact joint density of a finite sequence (DESIGN.md §3, the paper's
+ * Gaussian VAR(p) input model with the exact joint density of a finite sequence (docs/method.md §3, the paper's
  * Markov-order-p case). 0-based time t, centred c_t = x_t − μ:
  *
  *   (c_0, …, c_{p−1}) ~ N(0, Γ_p)                      (the stationary law of p consecutive steps)

@@ -1,5 +1,5 @@
 /**
- * Apache Arrow IPC data files (.arrow / .feather v2 / .ipc; file or stream format), DESIGN.md §8.
+ * Apache Arrow IPC data files (.arrow / .feather v2 / .ipc; file or stream format), docs/method.md §8.
  *
  * Columns and their selection are those of the CSV format (x1..x<dx>, y1..y<dy>, optional integer seq, or
  * explicit names); every numeric Arrow type is accepted (floats, signed/unsigned integers incl. 64-bit).

@@ -1,5 +1,5 @@
 /**
- * Shared machinery of the non-fast-path readers (DESIGN.md §8), plus the general CSV reader.
+ * Shared machinery of the non-fast-path readers (docs/method.md §8), plus the general CSV reader.
  *
  * - `resolveColumns`: column selection from a header (x1..x<dx>, y1..y<dy>, optional seq, or explicit
  *   names), with the same rules and messages as the fast CSV reader (src/io/csv.ts).

@@ -1,5 +1,5 @@
 /**
- * CSV data files (DESIGN.md §8): a header row; input columns x1..x<dx>, output columns y1..y<dy>, optional
+ * CSV data files (docs/method.md §8): a header row; input columns x1..x<dx>, output columns y1..y<dy>, optional
  * integer `seq` column (rows of a sequence contiguous and in time order; without it the file is one sequence).
  * Options x / y / seq select columns by name and override the convention; other columns are ignored.
  *

@@ -1,7 +1,7 @@
 /**
  * Errors caused by the user (a bad file, a bad flag value), as opposed to bugs.
  *
- * The CLI prints a UserError's message as one line on stderr and exits with status 1 (DESIGN.md §8);
+ * The CLI prints a UserError's message as one line on stderr and exits with status 1 (docs/method.md §8);
  * any other error is a bug and keeps its stack. Messages therefore name the file and, where there is
  * one, the exact position: `data.csv:row 17, column "x2": expected a number, got "abc"`.
  * Row numbers are 1-based file line numbers (the header is line 1).

@@ -1,5 +1,5 @@
 /**
- * One entry point for data files of every format (DESIGN.md §8): CSV, Apache Arrow IPC, Parquet.
+ * One entry point for data files of every format (docs/method.md §8): CSV, Apache Arrow IPC, Parquet.
  *
  * The format comes from `format` (the CLI's --format) or else the file extension: .csv/.tsv/.txt → CSV,
  * .arrow/.feather/.ipc/.arrows → Arrow, .parquet/.pq → Parquet; an unknown extension is sniffed from the

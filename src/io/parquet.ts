@@ -1,5 +1,5 @@
 /**
- * Parquet data files (.parquet), DESIGN.md §8, read with hyparquet (pure JS; codecs from
+ * Parquet data files (.parquet), docs/method.md §8, read with hyparquet (pure JS; codecs from
  * hyparquet-compressors) and written with hyparquet-writer.
  *
  * Columns and their selection are those of the CSV format. Accepted column types: DOUBLE, FLOAT, INT32,

@@ -20,7 +20,7 @@ import type { MomentsPlan } from './identify/types.js';
  */
 
 // ---------------------------------------------------------------------------------------------
-// Pass 1: input-model statistics, output means, data checks (DESIGN.md §5 step 1)
+// Pass 1: input-model statistics, output means, data checks (docs/method.md §5 step 1)
 
 export interface InputPass {
   stats: VAR1Stats;
@@ -121,7 +121,7 @@ export function setupInputModel(source: DataSource, stats: VAR1Stats, spec: 'var
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pass 2: T2 halves, control variate, input residual moments (DESIGN.md §5 steps 2 and 4)
+// Pass 2: T2 halves, control variate, input residual moments (docs/method.md §5 steps 2 and 4)
 
 export interface MomentsPassOptions {
   /** Accumulate T2 on the even / odd sequences (for the rank rule of src/learn/rank.ts). */

@@ -17,10 +17,10 @@ export { learnerOf } from './diagnostics.js';
 
 /**
  * One entry point over the three learners, as the CLI and the estimator use it:
- * - kind 'iornn' with σ = c·z²: GLOREE (src/learn/gloree.ts, DESIGN.md §5);
+ * - kind 'iornn' with σ = c·z²: GLOREE (src/learn/gloree.ts, docs/method.md §5);
  * - kind 'iornn' with any other polynomial σ (degree ≥ 2, lower-order terms, scalar output): the degree-l
- *   learner (src/learn/gloree-poly.ts, DESIGN.md §4 P1–P4);
- * - kind 'brnn': GLOREE-B (src/learn/gloree-b.ts, DESIGN.md §4 F5). `hidden` is the number of forward neurons
+ *   learner (src/learn/gloree-poly.ts, docs/method.md §4 P1–P4);
+ * - kind 'brnn': GLOREE-B (src/learn/gloree-b.ts, docs/method.md §4 F5). `hidden` is the number of forward neurons
  *   when `backward` is given, else the total (the split is then inferred from the mixed moments).
  */
 export interface FitOptions extends Omit<GloreeOptions, 'hidden'> {
@@ -60,7 +60,7 @@ export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitR
     const r = await fitGloreeB(data, backward !== undefined ? { ...common, forward: hidden as number, backward } : { ...common, total: hidden });
     const p = r.params;
     if (p.B1.rows === 0) {
-      // The data showed no backward neurons: the model is an IO-RNN (DESIGN.md §2), saved as one.
+      // The data showed no backward neurons: the model is an IO-RNN (docs/method.md §2), saved as one.
       const params: IORNNParams = { kind: 'iornn', A1: p.A1, U: p.U, A2: p.A2, b: p.b, activation: p.activation };
       return { params, inputModel: r.inputModel, diagnostics: r.diagnostics, learner: 'gloree-b', timingsMs: r.timingsMs };
     }

@@ -25,7 +25,7 @@ export function stateCount(p: RNNParams): number {
 }
 
 /**
- * Σ [h;1][h;1]ᵀ and Σ [h;1] yᵀ for the output-layer least squares (DESIGN.md §5 step 6, first part); h = [h; z]
+ * Σ [h;1][h;1]ᵀ and Σ [h;1] yᵀ for the output-layer least squares (docs/method.md §5 step 6, first part); h = [h; z]
  * for a BRNN. Throws (a BlowUpError) if the states escape.
  */
 export function accumulateOutputLS(p: RNNParams, chunk: SequenceChunk, acc: OutputLS, seqOffset: number): void {

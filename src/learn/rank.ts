@@ -1,10 +1,10 @@
 /**
  * Choice of the number of hidden neurons dh from the second-order moment (`--hidden auto`).
  *
- * T2 = E[y_t ⊗ S2(t)] = 2c₂ Σ_j A2^(j) ⊗ a1_j ⊗ a1_j (DESIGN.md §4 F1) is a dy×dx×dx tensor, row-major
+ * T2 = E[y_t ⊗ S2(t)] = 2c₂ Σ_j A2^(j) ⊗ a1_j ⊗ a1_j (docs/method.md §4 F1) is a dy×dx×dx tensor, row-major
  * [i, a, b]. Its mode-1 (output-mode) unfolding T_(1) (dy × dx², row i = the dx×dx slice T2[i,·,·]) equals
  * Σ_j A2^(j) vec(a1_j a1_jᵀ)ᵀ, so it has rank dh exactly when the rows of A2 are linearly independent and the
- * vec(a1_j a1_jᵀ) are (which holds when the rows of A1 are, DESIGN.md §2). The estimate T̂2 = T2 + E adds sampling
+ * vec(a1_j a1_jᵀ) are (which holds when the rows of A1 are, docs/method.md §2). The estimate T̂2 = T2 + E adds sampling
  * noise; by Weyl's inequality |σ_k(T̂_(1)) − σ_k(T_(1))| ≤ ‖E_(1)‖₂, so the singular values beyond dh stay below
  * the noise's spectral norm while the first dh stay above σ_dh(T_(1)) − ‖E_(1)‖₂.
  *
@@ -16,7 +16,7 @@
  * as E). So ‖D_(1)‖₂ is an estimate of ‖E_(1)‖₂ from the data alone — the noise floor.
  *
  * **Rule.** rank = #{k : σ_k(T̂_(1)) > κ·‖D_(1)‖₂}, κ = 2 (default), capped at min(dx, dy, maxRank) (dh ≤ dx and
- * dh ≤ dy for identifiability, DESIGN.md §2). κ = 2 leaves room for ‖E‖ and ‖D‖ fluctuating independently
+ * dh ≤ dy for identifiability, docs/method.md §2). κ = 2 leaves room for ‖E‖ and ‖D‖ fluctuating independently
  * around their common typical value; a false extra component needs ‖E‖ > 2‖D‖. Measured with pure Gaussian noise
  * (dy = dx = 4, 2000 seeds): max σ1(T̂)/‖D‖ = 1.60, and ‖D‖/‖E‖ ∈ [0.80, 1.27] over 20 seeds.
  *
@@ -155,7 +155,7 @@ export function selectRank(T2a: Float64Array, T2b: Float64Array, dy: number, dx:
   if (above > cap) {
     warnings.push(
       `${above} singular values of T2 are above the noise but the rank is capped at ${cap}` +
-        (cap === Math.min(dx, dy) ? ` = min(dx, dy): the data may have more neurons than GLOREE can identify (dh ≤ dx and dh ≤ dy, DESIGN.md §2)` : ` (maxRank)`),
+        (cap === Math.min(dx, dy) ? ` = min(dx, dy): the data may have more neurons than GLOREE can identify (dh ≤ dx and dh ≤ dy, docs/method.md §2)` : ` (maxRank)`),
     );
   }
   if (rankInput !== above && rank > 0) {

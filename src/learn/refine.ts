@@ -1,5 +1,5 @@
 /**
- * Refinement stage (DESIGN.md §5 step 6): starting from a spectral estimate, minimise the squared output
+ * Refinement stage (docs/method.md §5 step 6): starting from a spectral estimate, minimise the squared output
  * error Σ_t ‖y_t − (A2ᵀ h_t + b)‖² over whole training sequences with a second-order local method.
  *
  * - `lm`: Levenberg–Marquardt / Gauss–Newton with EXACT Jacobians from forward sensitivities (RTRL),
@@ -10,7 +10,7 @@
  * - `lbfgs`: L-BFGS on exact full-sequence BPTT gradients (for large parameter counts).
  *
  * Why: one Newton-type step from a √n-consistent start is asymptotically efficient, whereas the
- * moment estimate alone is not (DESIGN.md §5 step 6).
+ * moment estimate alone is not (docs/method.md §5 step 6).
  *
  * Safety: sequences are split (whole sequences, seeded) into training and validation; the iterate
  * that is best on validation is kept, and finally the better of START and refined. A trial point whose
@@ -186,7 +186,7 @@ export function meanSquaredError(params: RNNParams, data: SequenceChunk | readon
 
 /**
  * Output layer by least squares of y_t on [h_t; 1] (BRNN: [h_t; z_t; 1]) given the hidden layer:
- * the "A2/b refit by regression" step of DESIGN.md §5 step 6. `cond` is the 2-norm condition
+ * the "A2/b refit by regression" step of docs/method.md §5 step 6. `cond` is the 2-norm condition
  * number of the design matrix (large ⇒ some neurons are nearly collinear or dead; their weights are
  * then the minimum-norm solution). Throws if the hidden states blow up on the data.
  */

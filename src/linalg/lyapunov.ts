@@ -23,7 +23,7 @@ export function spectralRadius(F: Matrix): number {
 
 /**
  * Solve the discrete Lyapunov (Stein) equation Σ = F Σ Fᵀ + Q for Σ (n×n), F and Q n×n, F stable
- * (spectral radius < 1). This is the stationary covariance of the VAR(1) input model, DESIGN.md §3.
+ * (spectral radius < 1). This is the stationary covariance of the VAR(1) input model, docs/method.md §3.
  *
  * Smith's doubling iteration: Σ = Σ_{k≥0} F^k Q F^kᵀ, and with A₀ = F, Σ₀ = Q,
  *   Σ_{j+1} = Σ_j + A_j Σ_j A_jᵀ,  A_{j+1} = A_j²,

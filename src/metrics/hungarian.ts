@@ -1,6 +1,6 @@
 /**
  * Minimum-cost assignment (Hungarian algorithm, Kuhn–Munkres with potentials, O(n²m) for an n×m cost
- * matrix with n ≤ m; O(n³) when square). Used to match estimated neurons to true ones (DESIGN.md §7).
+ * matrix with n ≤ m; O(n³) when square). Used to match estimated neurons to true ones (docs/method.md §7).
  */
 import { Matrix } from '../linalg/matrix.js';
 

@@ -1,5 +1,5 @@
 /**
- * Normalised mean squared error (DESIGN.md §7): NMSE = Σ‖ŷ_t − y_t‖² / Σ‖y_t − ȳ‖², with ȳ the mean output
+ * Normalised mean squared error (docs/method.md §7): NMSE = Σ‖ŷ_t − y_t‖² / Σ‖y_t − ȳ‖², with ȳ the mean output
  * vector (per coordinate). 0 is perfect; 1 is the constant predictor ȳ.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Parameter error up to the symmetries of the model class (DESIGN.md §2, §7).
+ * Parameter error up to the symmetries of the model class (docs/method.md §2, §7).
  *
  * Symmetries of a neuron j with σ(αz) = s(α) σ(z): pre-activation row scaled by α (a1_j → α a1_j,
  * U_j· → α U_j·) makes h_j → s(α) h_j, which the consumers undo (U_·j → U_·j / s(α), A2^(j) → A2^(j) / s(α));

@@ -12,7 +12,7 @@ export type { Activation, ActivationName, NamedActivation, PolynomialActivation 
 export const SQUARE: Activation = { coefficients: [0, 0, 1] };
 
 /**
- * Parameters of an IO-RNN (DESIGN.md §2): h_t = σ(A1 x_t + U h_{t-1}), h_0 = 0 per sequence,
+ * Parameters of an IO-RNN (docs/method.md §2): h_t = σ(A1 x_t + U h_{t-1}), h_0 = 0 per sequence,
  * y_t = A2ᵀ h_t + b. Shapes: A1 dh×dx, U dh×dh, A2 dh×dy, b length dy (optional, zero if absent).
  */
 export interface IORNNParams {
@@ -25,7 +25,7 @@ export interface IORNNParams {
 }
 
 /**
- * Parameters of a bidirectional RNN (DESIGN.md §2): forward h as in the IO-RNN, backward
+ * Parameters of a bidirectional RNN (docs/method.md §2): forward h as in the IO-RNN, backward
  * z_t = σ_b(B1 x_t + V z_{t+1}) with z = 0 after the last step, y_t = A2ᵀ [h_t; z_t] + b.
  * Shapes: A1 dh×dx, U dh×dh, B1 dz×dx, V dz×dz, A2 (dh+dz)×dy with the forward rows first.
  */

@@ -1,5 +1,5 @@
 /**
- * Model files (DESIGN.md §8): JSON with "format": "gloree-model", "version": 1, "kind": "iornn" | "brnn",
+ * Model files (docs/method.md §8): JSON with "format": "gloree-model", "version": 1, "kind": "iornn" | "brnn",
  * "activation": {"coefficients": [c0, c1, …]} or {"name": "tanh" | "sigmoid" | "softplus" | "linear"}, nested row-major "A1", "U", "A2" (BRNN adds "B1", "V"),
  * optional "b", "inputModel", "diagnostics". Numbers are written in JavaScript's shortest round-trip form,
  * so save → load is bit-exact (except that −0 is written as 0).

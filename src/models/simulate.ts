@@ -1,5 +1,5 @@
 /**
- * Synthetic data: Gaussian VAR(1) input sequences (DESIGN.md §3), planted IO-RNN / BRNN models in the
+ * Synthetic data: Gaussian VAR(1) input sequences (docs/method.md §3), planted IO-RNN / BRNN models in the
  * stable regime of §6, noisy outputs, and the built-in scenarios used by `gloree simulate` and `gloree demo`.
  */
 import { Matrix, transpose } from '../linalg/matrix.js';
@@ -61,7 +61,7 @@ function checkSeqLength(seqLength: number | [number, number]): [number, number] 
 }
 
 /**
- * Draw nSeq independent VAR(1) input sequences (DESIGN.md §3): x_1 ~ N(μ, Σ) with the stationary Σ solving
+ * Draw nSeq independent VAR(1) input sequences (docs/method.md §3): x_1 ~ N(μ, Σ) with the stationary Σ solving
  * Σ = FΣFᵀ + Q, then x_t = μ + F(x_{t−1} − μ) + ε_t, ε_t ~ N(0, Q). Returns a chunk with dy = 0 (y empty).
  */
 export function simulateInputs(opts: SimulateInputsOptions): SequenceChunk {

@@ -4,7 +4,7 @@ import { applyPrecisionBlocks, fillTranspose } from '../input/block-scores.js';
 import { kernels, pad4 } from '../linalg/kernels/arena.js';
 
 /**
- * Streaming, mergeable moment accumulators (DESIGN.md §5 steps 2, 4, 5).
+ * Streaming, mergeable moment accumulators (docs/method.md §5 steps 2, 4, 5).
  *
  * Every accumulator keeps a plain `sum: Float64Array` and a `count` (number of steps that entered), so
  * - memory is independent of the number of samples (one chunk at a time),
@@ -16,7 +16,7 @@ import { kernels, pad4 } from '../linalg/kernels/arena.js';
  * `result()` is the mean (sum / count) in the shape the subclass documents.
  *
  * The Wick (precision-block) terms of the Hermite scores do not depend on the sample except through a
- * weight (y or y ⊗ s), so they are grouped by the identity of the precision block (DESIGN.md §3: a
+ * weight (y or y ⊗ s), so they are grouped by the identity of the precision block (docs/method.md §3: a
  * VAR(1) has only 4 distinct P_t) and applied once per block at the end of each chunk (`flush`).
  */
 
@@ -25,7 +25,7 @@ export interface PassData {
   chunk: SequenceChunk;
   /** rows×dx first-order scores s = Λ(x − μ), per sequence; null if no accumulator needs them. */
   scores: Float64Array | null;
-  /** rows×dy control-variate residuals r_t = y_t − ĝ(x) (DESIGN.md §5 step 4), or null. */
+  /** rows×dy control-variate residuals r_t = y_t − ĝ(x) (docs/method.md §5 step 4), or null. */
   residual: Float64Array | null;
 }
 
@@ -163,7 +163,7 @@ export function momentPass(model: InputModel | null, chunk: SequenceChunk, accs:
 }
 
 /**
- * rows×dx first-order scores of all sequences of a chunk, s_t = Σ_u Λ_{t,u}(x_u − μ) (DESIGN.md §3), as
+ * rows×dx first-order scores of all sequences of a chunk, s_t = Σ_u Λ_{t,u}(x_u − μ) (docs/method.md §3), as
  * GEMMs over runs of equal precision blocks on the kernel arena (src/input/block-scores.ts). Equals
  * `model.scoreSequence` per sequence up to summation order (test/kernels.test.ts).
  */

@@ -5,12 +5,12 @@ import { KernelArena, kernels, pad4 } from '../linalg/kernels/arena.js';
 import { AccumulatorSpec, MomentAccumulator, PassData, ResidualFunction } from './accumulator.js';
 
 /**
- * Control variate (DESIGN.md §5 step 4): regress y_t on all monomials of degree ≤ 2 in
+ * Control variate (docs/method.md §5 step 4): regress y_t on all monomials of degree ≤ 2 in
  * (x_{t−1}, x_t, x_{t+1}) and use the residual r_t = y_t − ĝ(x) for every moment of order ≥ 3.
  *
  * Why it stays unbiased: Stein gives E[r_t ⊗ H] = E[∂³y_t] − E[∂³ĝ], and every third derivative of a
  * degree-2 polynomial vanishes (in particular ∂_{x_t}∂²_{x_{t−1}} and ∂_{x_t}∂²_{x_{t+1}}), so only the
- * variance changes (DESIGN.md measured a 3–6× smaller mixed-moment error). NOT valid for T2: ĝ's second
+ * variance changes (measured, docs/method.md §5: a 3–6× smaller mixed-moment error). NOT valid for T2: ĝ's second
  * derivative ∂²_{x_t} is not zero.
  *
  * Boundary convention: a missing neighbour (t = 0 has no x_{t−1}, t = L−1 has no x_{t+1}) is ZERO-FILLED

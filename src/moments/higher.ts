@@ -4,10 +4,10 @@ import { SequenceChunk } from '../io/dataset.js';
 
 /**
  * Higher-order (order ≥ 3) and mixed score moments for polynomial activations of degree l
- * (DESIGN.md §4 P1–P4), contracted per sample so that no dx^order tensor is ever formed unless asked.
+ * (docs/method.md §4 P1–P4), contracted per sample so that no dx^order tensor is ever formed unless asked.
  *
  * All scores are Hermite polynomials of the STACKED first-order score with the precision blocks Λ as
- * "covariance" (DESIGN.md §3, general rule): for modes m = 1..n, each reading the score of step t + lag_m
+ * "covariance" (docs/method.md §3, general rule): for modes m = 1..n, each reading the score of step t + lag_m
  * (lag 0 or −1) projected on the columns of Q_m (dx×k_m), with v_m = Q_mᵀ s_{t+lag_m} and
  * C_{mm'} = Q_mᵀ Λ_{t+lag_m, t+lag_m'} Q_m',
  *   H[i_1..i_n] = Σ_{partial matchings π of {1..n}} (−1)^{|π|} Π_{(m,m')∈π} C_{mm'}[i_m, i_m'] Π_{m unmatched} v_m[i_m],
@@ -150,7 +150,7 @@ interface SinglesSet {
 /**
  * E[y_t ⊗ H(modes)] as a dense (dy or m) × k_1 × … × k_n tensor, row-major. Feed it with `add(chunk, scores, y)`
  * where `scores` are the chunk's first-order scores (rows×dx, e.g. from chunkScores) and `y` is rows×dy (raw
- * outputs, centred outputs, or control-variate residuals: DESIGN.md §5 step 4).
+ * outputs, centred outputs, or control-variate residuals: docs/method.md §5 step 4).
  *
  * Cost: the Wick terms depend on the sample only through y ⊗ (⊗_{m∈S} v_m) for the unmatched modes S, and on
  * the precision blocks, which take few distinct values (a VAR(1) has 4 diagonal blocks). So each sample adds
@@ -391,7 +391,7 @@ function binom(n: number, k: number): number {
 }
 
 /**
- * The diagonal contractions of DESIGN.md §4 P1 / P2′ / P2 on the columns g_j of G (dx×dh, normally the duals
+ * The diagonal contractions of docs/method.md §4 P1 / P2′ / P2 on the columns g_j of G (dx×dh, normally the duals
  * pinv(Â1)), in closed form (see the file comment). Result: 'P1' → dy×dh ([i, j]); 'P2prime', 'P2' → dy×dh×dh
  * ([i, j, k]: j = the neuron whose l−1 modes sit at step t, k = the step-(t−1) neuron).
  * Steps: 'P1' uses t = 0..L−1−skipLast; the mixed kinds t = 1..L−1 (0-based).

@@ -5,7 +5,7 @@ import { applyPrecisionBlocks } from '../input/block-scores.js';
 import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK, Target, WICK_BLOCK_LIMIT, blockCensus, weightPair } from './accumulator.js';
 
 /**
- * Mixed two-step moments (DESIGN.md §3 mixed score, §4 F4/F5, §5 step 5).
+ * Mixed two-step moments (docs/method.md §3 mixed score, §4 F4/F5, §5 step 5).
  *
  * For step t paired with u = t − 1 ('prev') or u = t + 1 ('next'), with s = s_t, r = s_u,
  * P_r = P_u and L = Λ_{t,u} (all 0-based; the boundary blocks come from the input model):
@@ -13,7 +13,7 @@ import { AccumulatorSpec, BlockWeights, MomentAccumulator, PassData, STEP_BLOCK,
  *   E[y_t ⊗ H] = E[∂_{x_t,α} ∂_{x_u,β} ∂_{x_u,γ} y_t].
  * For the quadratic IO-RNN (prev): 4 Σ_j A2^(j) ⊗ a1_j ⊗ M_j, M_j = Σ_k U_jk a1_k a1_kᵀ (F4);
  * for the BRNN (next): 4 Σ_{j bwd} A2^(dh+j) ⊗ b1_j ⊗ N_j (F5).
- * Steps used: 'prev' → t = 1..L−1 of every sequence (DESIGN.md's t ≥ 2); 'next' → t = 0..L−2.
+ * Steps used: 'prev' → t = 1..L−1 of every sequence (docs/method.md's t ≥ 2); 'next' → t = 0..L−2.
  */
 export type Direction = 'prev' | 'next';
 
@@ -31,7 +31,7 @@ function pairBlocks(model: InputModel, lengths: Int32Array, direction: Direction
 
 
 export interface MixedOptions {
-  /** Raw y (default) or the control-variate residual (DESIGN.md §5 step 4: use it for every order ≥ 3 moment). */
+  /** Raw y (default) or the control-variate residual (docs/method.md §5 step 4: use it for every order ≥ 3 moment). */
   target?: Target;
 }
 
@@ -196,7 +196,7 @@ export interface ProjectedMixedOptions extends MixedOptions {
 }
 
 /**
- * Projected mixed moment for DESIGN.md §5 step 5, without forming the dy×dx³ tensor.
+ * Projected mixed moment for docs/method.md §5 step 5, without forming the dy×dx³ tensor.
  *
  * Inputs: demix W (dh×dy; e.g. pinv(Â2ᵀ), so that W·A2ᵀ = I), first-mode directions F (dx×dh, column
  * f_j) and pair directions G (dx×dh, column g_k; e.g. the duals pinv(Â1), so that Â1 G = I).

@@ -23,14 +23,14 @@ function selectSteps(lengths: Int32Array, skipLast: number, mask: Uint8Array | n
 export interface SingleStepOptions {
   /** Use raw y (default) or the control-variate residual. */
   target?: Target;
-  /** Leave out the last `skipLast` steps of each sequence (e.g. 1 for DESIGN.md §4 P2′ (0-based t ≤ L−2, so that T1 and Tm21 use the same steps)). Default 0. */
+  /** Leave out the last `skipLast` steps of each sequence (e.g. 1 for docs/method.md §4 P2′ (0-based t ≤ L−2, so that T1 and Tm21 use the same steps)). Default 0. */
   skipLast?: number;
 }
 
 /**
  * T1 = mean_t y_t ⊗ s_t (dy×dx, row-major [i, a]) over all steps (or t < L − skipLast), with the
  * Markov score s_t (boundary steps included). Stein: E[y_t ⊗ s_t] = E[∂y_t/∂x_t]; for the quadratic
- * IO-RNN this is the first-order moment used by the paper's symmetrisation and DESIGN.md §4 P2′.
+ * IO-RNN this is the first-order moment used by the paper's symmetrisation and docs/method.md §4 P2′.
  */
 export class T1Accumulator extends MomentAccumulator {
   readonly type = 'T1' as const;
@@ -64,9 +64,9 @@ export class T1Accumulator extends MomentAccumulator {
 }
 
 /**
- * T2 = mean_t y_t ⊗ S2(t), S2(t) = s_t s_tᵀ − P_t (DESIGN.md §3, §5 step 2), over ALL steps of every
+ * T2 = mean_t y_t ⊗ S2(t), S2(t) = s_t s_tᵀ − P_t (docs/method.md §3, §5 step 2), over ALL steps of every
  * sequence (or t < L − skipLast), each with its own P_t (boundary steps use Σ⁻¹ / no FᵀQ⁻¹F term).
- * Result dy×dx×dx, [i, a, b] at (i·dx + a)·dx + b. Stein (DESIGN.md §4 F1): E[y_t ⊗ S2(t)] = E[∂²y_t/∂x_t²].
+ * Result dy×dx×dx, [i, a, b] at (i·dx + a)·dx + b. Stein (docs/method.md §4 F1): E[y_t ⊗ S2(t)] = E[∂²y_t/∂x_t²].
  *
  * Cost per step: dy·dx²/2 multiply-adds for Σ y_i s_a s_b (upper triangle a ≤ b, packed, one GEMM per
  * block of steps on the kernel arena, mirrored at flush); the Wick term

@@ -82,7 +82,7 @@ export function cpWeightsChart(weights: number[]): string {
 
 /**
  * Per-coordinate skewness and excess kurtosis of the input-model residuals, with the ±3 SE band expected under
- * Gaussianity (DESIGN.md §3: the Gaussian score functions are wrong for non-Gaussian inputs).
+ * Gaussianity (docs/method.md §3: the Gaussian score functions are wrong for non-Gaussian inputs).
  */
 export function gaussianityChart(skew: number[], kurt: number[], skewSE: number, kurtSE: number): string {
   const sk = 'skewness', ku = 'excess kurtosis';

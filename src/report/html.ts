@@ -4,11 +4,11 @@
  * far the data satisfy the method's assumptions and how well the model does:
  *  1. the singular-value spectrum of T2 with the chosen rank (src/learn/rank.ts);
  *  2. the CP decomposition of T2 (residual, Jennrich conditioning, CP weights) and the pseudo-inverses;
- *  3. input-model diagnostics (Gaussianity of the residuals per coordinate, spectral radius; DESIGN.md §3);
+ *  3. input-model diagnostics (Gaussianity of the residuals per coordinate, spectral radius; docs/method.md §3);
  *  4. predicted vs actual outputs over a stretch of held-out sequences, and held-out NMSE against the U = 0
- *     model (DESIGN.md §6: always compare);
+ *     model (docs/method.md §6: always compare);
  *  5. the learned weight matrices as heatmaps (next to the truth, aligned up to §2's symmetries, when given);
- *  6. parameter errors when a true model is given (DESIGN.md §7);
+ *  6. parameter errors when a true model is given (docs/method.md §7);
  *  7. refinement, control variate, timings and warnings.
  * Sections whose inputs are missing are left out (or say why), so the function works on any model file.
  */
@@ -25,7 +25,7 @@ import { COLORS, PLOT_CLASS, cpWeightsChart, errorChart, fmt, gaussianityChart, 
 export type RankSummary = Pick<RankSelection, 'rank' | 'spectrum' | 'noiseSpectrum' | 'noiseFloor' | 'threshold' | 'rule'> &
   Partial<Pick<RankSelection, 'factor' | 'cap' | 'spectrumInput' | 'rankInput' | 'warnings' | 'marginKept' | 'marginDropped'>>;
 
-/** Held-out NMSEs over the whole held-out data (DESIGN.md §7). */
+/** Held-out NMSEs over the whole held-out data (docs/method.md §7). */
 export interface HeldOutNMSE {
   rows: number;
   /** Model against the data's (noisy) outputs. */
@@ -60,7 +60,7 @@ export interface ReportHeldOut {
 }
 
 export interface ReportInput {
-  /** A loaded model file (LoadedModel) or a fit result: params plus the optional extras of DESIGN.md §8. */
+  /** A loaded model file (LoadedModel) or a fit result: params plus the optional extras of docs/method.md §8. */
   model: { params: RNNParams; inputModel?: unknown; diagnostics?: unknown };
   heldOut?: ReportHeldOut;
   /** The true model (synthetic data): parameter errors and aligned heatmaps. */
@@ -202,7 +202,8 @@ export function renderReport(input: ReportInput): string {
   // ---- 3. Input model
   parts.push('<h2>3. Input model</h2>');
   const im = d.inputModel as (Partial<NonNullable<CommonDiagnostics['inputModel']>> & Record<string, unknown>) | undefined;
-  if (im && Array.isArray(im.residualSkewness) && im.residualSkewness.length > 0) {
+  // Skewness and kurtosis are read together (a hand-edited file may hold one without the other).
+  if (im && Array.isArray(im.residualSkewness) && im.residualSkewness.length > 0 && Array.isArray(im.residualExcessKurtosis) && im.residualExcessKurtosis.length === im.residualSkewness.length) {
     const sk = im.residualSkewness as number[], ku = im.residualExcessKurtosis as number[];
     const rho = im.spectralRadius as number;
     const rows: [string, string][] = [
@@ -219,7 +220,7 @@ export function renderReport(input: ReportInput): string {
         'gaussianity',
         gaussianityChart(sk, ku, im.skewnessSE as number, im.kurtosisSE as number),
         'Skewness and excess kurtosis of the input-model residuals, per input coordinate. Both are 0 for Gaussian inputs; the band is ±3 standard errors. ' +
-          'The method\'s score functions assume Gaussian inputs (DESIGN.md §3): points far outside the band mean biased moments.',
+          'The method\'s score functions assume Gaussian inputs (docs/method.md §3): points far outside the band mean biased moments.',
       ),
     );
   } else if (im && (im as { given?: boolean }).given) {
@@ -253,7 +254,7 @@ export function renderReport(input: ReportInput): string {
   if (shown.kind === 'brnn') {
     mats.splice(2, 0, ['B1', shown.B1, 'neuron j', 'input a', 'backward input weights'], ['V', shown.V, 'neuron j', 'neuron k', 'backward recurrent weights']);
   }
-  parts.push(`<p class="note">${pe ? 'Estimate aligned to the true model (neuron permutation, gauge ‖a1_j‖ = 1 and joint sign, DESIGN.md §2), with the truth in the same gauge below.' : 'As stored in the model file.'} Blue positive, red negative; colours scaled per matrix.</p>`);
+  parts.push(`<p class="note">${pe ? 'Estimate aligned to the true model (neuron permutation, gauge ‖a1_j‖ = 1 and joint sign, docs/method.md §2), with the truth in the same gauge below.' : 'As stored in the model file.'} Blue positive, red negative; colours scaled per matrix.</p>`);
   parts.push(`<div class="grid">${mats.map(([k, M, r, c, cap]) => figure(`w-${k}`, heatmapChart(k, M, r, c), `<b>${k}</b> (${M.rows}×${M.cols}): ${cap}${pe ? ', estimate' : ''}`)).join('')}</div>`);
   if (pe) {
     const t = pe.truthGauged;
@@ -269,7 +270,7 @@ export function renderReport(input: ReportInput): string {
       if (isNum(pe.B1)) rows.push(['B1', num(pe.B1)]);
       if (isNum(pe.V)) rows.push(['V', num(pe.V)]);
       parts.push(table(rows, ['matrix', 'relative Frobenius error']));
-      parts.push(`<p class="note">Up to neuron permutation (Hungarian matching on |cos| of the rows of A1), the per-neuron gauge and the joint sign (symmetry group: ${esc(pe.symmetry)}; DESIGN.md §7).</p>`);
+      parts.push(`<p class="note">Up to neuron permutation (Hungarian matching on |cos| of the rows of A1), the per-neuron gauge and the joint sign (symmetry group: ${esc(pe.symmetry)}; docs/method.md §7).</p>`);
     } else {
       parts.push(`<p class="note">Cannot compare with the true model: ${esc(peError)}</p>`);
     }
@@ -396,7 +397,7 @@ function heldOutSection(h: ReportHeldOut, dy: number, maxOutputs: number, varian
       figure(
         'nmse',
         nmseChart(rows),
-        `${where[0].toUpperCase() + where.slice(1)} NMSE = Σ‖ŷ − y‖² / Σ‖y − ȳ‖² over ${scope} (DESIGN.md §7). The U = 0 model keeps Â1 and refits its own output layer; ` +
+        `${where[0].toUpperCase() + where.slice(1)} NMSE = Σ‖ŷ − y‖² / Σ‖y − ȳ‖² over ${scope} (docs/method.md §7). The U = 0 model keeps Â1 and refits its own output layer; ` +
           `the recurrence matters only where the model beats it.`,
       ),
     );

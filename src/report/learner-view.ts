@@ -2,6 +2,11 @@ import type { FitDiagnostics, LearnerTag } from '../learn/diagnostics.js';
 import { learnerOf } from '../learn/diagnostics.js';
 import type { RankSummary } from './html.js';
 
+/** A model file is user input: JSON writes NaN/∞ as null and a hand edit may leave anything, so format defensively. */
+function p3(v: unknown, digits = 3): string {
+  return typeof v === 'number' && Number.isFinite(v) ? v.toPrecision(digits) : String(v);
+}
+
 /**
  * What the report shows of a model file's diagnostics, for every learner (the diagnostics are typed by
  * `learner`, src/learn/diagnostics.ts; files written before the tag are recognised by their blocks):
@@ -51,10 +56,10 @@ export function learnerView(raw: unknown): LearnerView {
       ['ALS iterations', dir.alsIterations],
       ['moment giving U', p.uMoment === 'P2prime' ? 'P2′ (order l, lags t and t−1)' : 'P2 (order 3, lag t−1)'],
     ];
-    if (dir.mu) view.cpRows.push(['μ̂_j = E σ″(z_j) (S2 route)', dir.mu.map((v) => v.toPrecision(3)).join(', ')]);
-    if (p.nu) view.cpRows.push(['ν̂_k = E σ′(z_k) (P2′)', p.nu.map((v) => v.toPrecision(3)).join(', ')]);
-    if (p.scales) view.cpRows.push(['neuron scales α', `${p.scales.alpha.map((v) => v.toPrecision(3)).join(', ')} (${p.scales.fitted ? 'fitted' : 'gauge'})`]);
-    if (p.stability) view.cpRows.push(['§6 stability quantity (limit)', `${p.stability.quantity.toPrecision(3)} (${p.stability.limit})`]);
+    if (dir.mu) view.cpRows.push(['μ̂_j = E σ″(z_j) (S2 route)', dir.mu.map((v) => p3(v)).join(', ')]);
+    if (p.nu) view.cpRows.push(['ν̂_k = E σ′(z_k) (P2′)', p.nu.map((v) => p3(v)).join(', ')]);
+    if (p.scales) view.cpRows.push(['neuron scales α', `${p.scales.alpha.map((v) => p3(v)).join(', ')} (${p.scales.fitted ? 'fitted' : 'gauge'})`]);
+    if (p.stability) view.cpRows.push(['§6 stability quantity (limit)', `${p3(p.stability.quantity)} (${p.stability.limit})`]);
     view.cpResidual = dir.cpResidual;
     view.pinvRows = [...pinvPair('Â1', p.pinv?.A1), ...pinvPair('Â2ᵀ', p.pinv?.A2T)];
     const h = p.hidden;
@@ -67,9 +72,9 @@ export function learnerView(raw: unknown): LearnerView {
     const l = d.linear;
     view.cpTitle = 'Linear identification: block Hankel matrix of the Markov parameters and realization';
     view.cpRows = [
-      ['Hankel singular values', l.hankelSpectrum.slice(0, l.order + 4).map((v) => v.toPrecision(3)).join(', ')],
-      ['noise floor (split-sample) / threshold', `${l.noiseFloor.toPrecision(3)} / ${l.threshold.toPrecision(3)}`],
-      ['chosen state size', `${l.order} (${l.orderRule}${l.orderCandidates.length > 1 ? `; BIC over ${l.orderCandidates.map((c) => `${c.order}: ${c.bic.toPrecision(6)}`).join(', ')}` : ''})`],
+      ['Hankel singular values', l.hankelSpectrum.slice(0, l.order + 4).map((v) => p3(v)).join(', ')],
+      ['noise floor (split-sample) / threshold', `${p3(l.noiseFloor)} / ${p3(l.threshold)}`],
+      ['chosen state size', `${l.order} (${l.orderRule}${l.orderCandidates.length > 1 ? `; BIC over ${l.orderCandidates.map((c) => `${c.order}: ${p3(c.bic, 6)}`).join(', ')}` : ''})`],
       ['Markov horizon; Hankel blocks', `${l.horizon}; ${l.blockRows}×${l.blockCols}`],
       ['canonical form', `${l.canonicalForm}: ${l.canonicalNote}`],
       ['spectral radius of U (realization)', l.spectralRadius ?? 'n/a'],
@@ -84,9 +89,9 @@ export function learnerView(raw: unknown): LearnerView {
     ];
     if (sm.order) view.cpRows.push(['order of the direction moment', `${sm.order.m} (${sm.order.reason})`]);
     if (sm.cpResidual !== undefined) view.cpRows.push(['relative residual of the CP', sm.cpResidual]);
-    for (const s of sm.starts ?? []) view.cpRows.push([`start ${s.start}: sample MSE; scales α`, `${s.mse.toPrecision(3)}; ${s.alpha.map((v) => v.toPrecision(3)).join(', ')}`]);
+    for (const s of sm.starts ?? []) view.cpRows.push([`start ${s.start}: sample MSE; scales α`, `${p3(s.mse)}; ${s.alpha.map((v) => p3(v)).join(', ')}`]);
     if (sm.epsilon !== undefined) view.cpRows.push(['ε (linear route)', sm.epsilon]);
-    if (sm.linear) view.cpRows.push(['Hankel singular values (linear route)', sm.linear.hankelSpectrum.slice(0, sm.linear.order + 4).map((v) => v.toPrecision(3)).join(', ')]);
+    if (sm.linear) view.cpRows.push(['Hankel singular values (linear route)', sm.linear.hankelSpectrum.slice(0, sm.linear.order + 4).map((v) => p3(v)).join(', ')]);
     view.cpResidual = sm.cpResidual;
   } else if (learner === 'gloree-b') {
     const b = d as Extract<FitDiagnostics, { learner: 'gloree-b' }>;
@@ -103,7 +108,7 @@ export function learnerView(raw: unknown): LearnerView {
     view.pinvRows = [...pinvPair('[Â1; B̂1]', b.pinv?.AB), ...pinvPair('Â2ᵀ', b.pinv?.A2T)];
     if (b.rank) view.rank = b.rank;
     view.varianceShare = b.varianceShareRecurrent;
-    if (b.split) view.details.push(['forward/backward split', `${b.split.forward} + ${b.split.backward}, ${b.split.inferred ? 'inferred' : 'as requested'}: ${b.split.clarity} (smallest margin ${b.split.minMargin.toPrecision(3)})`]);
+    if (b.split) view.details.push(['forward/backward split', `${b.split.forward} + ${b.split.backward}, ${b.split.inferred ? 'inferred' : 'as requested'}: ${b.split.clarity} (smallest margin ${p3(b.split.minMargin)})`]);
     if (b.mixed) view.details.push(['steps in the mixed moments (prev / next)', `${b.mixed.stepsPrev} / ${b.mixed.stepsNext}`]);
   } else {
     const g = d as Extract<FitDiagnostics, { learner: 'gloree' }>;
@@ -112,7 +117,7 @@ export function learnerView(raw: unknown): LearnerView {
         ['method', g.cp.method], ['relative residual ‖T2 − T̂2‖/‖T2‖ (after ALS)', g.cp.residual], ['residual of the Jennrich start', g.cp.jennrichResidual],
         ['ALS iterations', g.cp.alsConverged === false ? `${g.cp.alsIterations} (not converged)` : g.cp.alsIterations], ...jennrichRows(g.cp),
       ];
-      if (g.cp.projectionGapRatio?.length) view.cpRows.push(['projection gap ratio σ_dh+1/σ_dh', g.cp.projectionGapRatio.map((v) => v.toPrecision(3)).join(', ')]);
+      if (g.cp.projectionGapRatio?.length) view.cpRows.push(['projection gap ratio σ_dh+1/σ_dh', g.cp.projectionGapRatio.map((v) => p3(v)).join(', ')]);
       view.cpWeights = g.cp.weights;
       view.cpResidual = g.cp.residual;
     }

@@ -18,7 +18,7 @@ import { SequenceStates, maxSeqLength, sequencesOf, type PassResult } from './st
  * symmetric on return) and g += Jᵀr with r_t = ŷ_t − y_t. If `J` is given (rows·dy × P, row-major,
  * row t·dy + i) and `res` (rows·dy), writes the dense Jacobian and residuals instead.
  * Cost per step O(dh²·Qf + dz²·Qb + dy·(dh·Qf + dz·Qb)) for the sensitivities plus O(dy·Qh²/2 + dy·m·Qh)
- * for the normal matrix (DESIGN.md §5 step 6).
+ * for the normal matrix (docs/method.md §5 step 6).
  */
 export function sensitivityPass(
   lay: Layout,

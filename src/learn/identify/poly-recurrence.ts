@@ -82,7 +82,7 @@ export async function polyRecurrence(
     }
     const nuMax = Math.max(...nu.map(Math.abs));
     for (let k = 0; k < dh; k++) {
-      if (!(Math.abs(nu[k]) > 1e-3 * nuMax)) log.warn(`ν̂_${k + 1} = E σ'(z) ≈ ${nu[k].toExponential(2)} is near 0: column ${k + 1} of U is not identified by P2′ (DESIGN.md §4)`);
+      if (!(Math.abs(nu[k]) > 1e-3 * nuMax)) log.warn(`ν̂_${k + 1} = E σ'(z) ≈ ${nu[k].toExponential(2)} is near 0: column ${k + 1} of U is not identified by P2′ (docs/method.md §4)`);
     }
     for (let j = 0; j < dh; j++) for (let k = 0; k < dh; k++) U.data[j * dh + k] = Cjk[j * dh + k] / (lead * nu[k]);
   } else {

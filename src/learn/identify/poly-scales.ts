@@ -109,7 +109,7 @@ export function fitScales(p: IORNNParams, l: number, sample: SequenceChunk[], si
   return { alpha, mse: best, evaluations, rows };
 }
 
-/** DESIGN.md §6: q = ‖U‖₂ (5.3 max_j sd(a1_j·x))², limit 1 for l ≥ 3 and 3 for l = 2. */
+/** docs/method.md §6: q = ‖U‖₂ (5.3 max_j sd(a1_j·x))², limit 1 for l ≥ 3 and 3 for l = 2. */
 export function stabilityCheck(p: IORNNParams, covX: Matrix, l: number): { quantity: number; limit: number; stable: boolean } {
   const dh = p.A1.rows, dx = p.A1.cols;
   let sdMax = 0;

@@ -64,14 +64,14 @@ const signSymmetric = (c: Float64Array): boolean => c.every((v, m) => (m - (c.le
 
 function checkHidden(dh: number, dx: number, dy: number, l: number): void {
   if (!Number.isInteger(dh) || dh < 1) throw new OptionError('hidden', dh, (n) => `${n('hidden')} must be a positive integer or "auto", got ${dh}`);
-  if (dh > dx) throw new OptionError('hidden', dh, (n) => `${n('hidden')} ${dh} is larger than the input dimension dx = ${dx}: GLOREE needs A1 of full row rank, so dh ≤ dx (DESIGN.md §2)`);
+  if (dh > dx) throw new OptionError('hidden', dh, (n) => `${n('hidden')} ${dh} is larger than the input dimension dx = ${dx}: GLOREE needs A1 of full row rank, so dh ≤ dx (docs/method.md §2)`);
   if (l === 2 && dh > dy) {
     if (dy === 1) {
       throw new OptionError('hidden', dh, (n) =>
         `${n('hidden')} ${dh} with a single output and an activation of degree 2 is not identified: the only moment that sees the input directions is the dx×dx matrix ` +
           `E[y S2] = 2c₂ Σ_j a2_j a1_j a1_jᵀ, and a matrix has no unique decomposition into ${dh} rank-one terms (any rotation of the directions fits equally well), ` +
           `so A1 and U cannot be recovered. It becomes identified with at least ${dh} outputs (dy ≥ dh), with a cubic or higher-degree activation ` +
-          `(E[y S3] is a symmetric tensor with a unique CP decomposition, DESIGN.md §4 P4), or with ${n('hidden')} 1`,
+          `(E[y S3] is a symmetric tensor with a unique CP decomposition, docs/method.md §4 P4), or with ${n('hidden')} 1`,
       );
     }
     throw new OptionError('hidden', dh, (n) => `${n('hidden')} ${dh} is larger than the output dimension dy = ${dy}: with an activation of degree 2 the directions come from E[y ⊗ S2], which identifies at most dy neurons; use dh ≤ ${dy} or a cubic activation`);
@@ -83,7 +83,7 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
   const c = activationCoefficients(opts.activation);
   const l = c.length - 1;
   const text = activationToString(opts.activation);
-  if (l < 2) throw new OptionError('activation', opts.activation, () => `activation ${text}: the degree must be at least 2 (DESIGN.md §2)`);
+  if (l < 2) throw new OptionError('activation', opts.activation, () => `activation ${text}: the degree must be at least 2 (docs/method.md §2)`);
   const lead = c[l] * fact(l); // σ^(l) = c_l l!
   const symmetry = activationSymmetry(opts.activation);
   const odd = isOdd(c);
@@ -101,7 +101,7 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
       const req = opts.directions ?? 'auto';
       route = req !== 'auto' ? req : l === 2 ? 'S2' : !odd && (opts.hidden === 'auto' || dy >= opts.hidden) ? 'S2' : 'P1';
       if (l === 2) route = 'S2'; // for l = 2 the order-l moment P1 IS T2
-      if (route === 'S2' && odd) log.warn(`directions from S2 requested, but σ = ${text} is odd: E[y ⊗ S2] vanishes for symmetric inputs (DESIGN.md §4 P3); expect failure`);
+      if (route === 'S2' && odd) log.warn(`directions from S2 requested, but σ = ${text} is odd: E[y ⊗ S2] vanishes for symmetric inputs (docs/method.md §4 P3); expect failure`);
       if (opts.hidden === 'auto' && route !== 'S2') {
         throw new OptionError('hidden', 'auto', (n) => `${n('hidden')} auto needs the second-order moment E[y ⊗ S2], which ${odd ? 'vanishes for the odd activation ' + text : 'is not used for these dimensions'}; give ${n('hidden')} K`);
       }
@@ -159,7 +159,7 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
         if (!Number.isFinite(sf.mse)) log.warn('every trial of the neuron scales blew up on the subsample; the scales are left at 1');
         log.lap('scales');
       } else {
-        scales = { alpha: Array.from(alpha), fitted: false, reason: `σ = ${text} is a monomial: ‖a1_j‖ = 1 is a gauge (DESIGN.md §2)`, evaluations: 0, sampleRows: 0 };
+        scales = { alpha: Array.from(alpha), fitted: false, reason: `σ = ${text} is a monomial: ‖a1_j‖ = 1 is a gauge (docs/method.md §2)`, evaluations: 0, sampleRows: 0 };
       }
       const spectral = applyScales(unit, alpha, l);
       found = { dirs, rec, spectral, scales, scaleSample, covX, pA1: pinvSummary(pA1) };
@@ -178,7 +178,7 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
       const stability = stabilityCheck(fit.params, covX, l);
       if (!stability.stable) {
         ctx.log.warn(
-          `the fitted model is outside the stable regime of DESIGN.md §6: ‖U‖₂ (5.3 max_j sd(a1_j·x))² = ${stability.quantity.toPrecision(3)} > ${stability.limit} ` +
+          `the fitted model is outside the stable regime of docs/method.md §6: ‖U‖₂ (5.3 max_j sd(a1_j·x))² = ${stability.quantity.toPrecision(3)} > ${stability.limit} ` +
             `for an activation of degree ${l}; predictions may blow up on long sequences or large inputs`,
         );
       }

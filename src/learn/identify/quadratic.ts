@@ -111,7 +111,7 @@ function checkHidden(dh: number, dx: number, dy: number): void {
   if (dh > dx || dh > dy) {
     throw new OptionError('hidden', dh, (n) =>
       `${n('hidden')} ${dh} is larger than ${dh > dx ? `the input dimension dx = ${dx}` : `the output dimension dy = ${dy}`}: ` +
-        `GLOREE needs A1 and A2 of full row rank, so dh ≤ min(dx, dy) = ${Math.min(dx, dy)} (DESIGN.md §2)` +
+        `GLOREE needs A1 and A2 of full row rank, so dh ≤ min(dx, dy) = ${Math.min(dx, dy)} (docs/method.md §2)` +
         (dh > dy ? `; with fewer outputs than neurons σ = z² is not identified — a cubic activation (${n('activation')} z3) identifies dh ≤ dx neurons even from a scalar output (App. E.2)` : ''),
     );
   }

@@ -10,7 +10,7 @@ import type { BidirectionalOptions } from './bidirectional.js';
  * squared z-scores.
  */
 
-/** How one CP component was assigned (DESIGN.md §4 F5). */
+/** How one CP component was assigned (docs/method.md §4 F5). */
 export interface SplitComponent {
   /** Index of the component in the CP of T2. */
   component: number;
@@ -72,14 +72,14 @@ export function resolveSizes(opts: BidirectionalOptions, dx: number, dy: number)
   if (K > dx || K > dy) {
     throw new OptionError('total', K, () =>
       `${K} neurons (forward + backward) is more than ${K > dx ? `the input dimension dx = ${dx}` : `the output dimension dy = ${dy}`}: ` +
-        `GLOREE-B needs [A1; B1] and A2 of full row rank, so dh + dz ≤ min(dx, dy) = ${Math.min(dx, dy)} (DESIGN.md §2)`,
+        `GLOREE-B needs [A1; B1] and A2 of full row rank, so dh + dz ≤ min(dx, dy) = ${Math.min(dx, dy)} (docs/method.md §2)`,
     );
   }
   return { K, dh };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Split of the components (DESIGN.md §4 F5)
+// Split of the components (docs/method.md §4 F5)
 
 export interface SplitChoice {
   /** forward[j]: component j is a forward neuron. */
@@ -97,7 +97,7 @@ export interface SplitChoice {
 
 /**
  * Choose which components are forward. Entries of C_prev must vanish unless both indices are forward, entries
- * of C_next unless both are backward (DESIGN.md §4 F5). With z = C / se, the statistic of a split F is
+ * of C_next unless both are backward (docs/method.md §4 F5). With z = C / se, the statistic of a split F is
  *   S(F) = Σ_{(j,k) ∉ F×F} z_prev[j,k]² + Σ_{(j,k) ∉ B×B} z_next[j,k]²,
  * a sum of (approximately) χ²₁ terms when F is right; a wrong assignment of j adds the squared signal of
  * its row and column. Minimised exactly over all 2^K splits (all K-subsets of size `dh` if it is fixed)

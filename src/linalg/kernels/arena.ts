@@ -2,7 +2,7 @@ import { KERNELS_WASM_BASE64 } from './wasm-bytes.js';
 
 /**
  * Numeric kernels over one flat f64 "heap" (docs/decisions.md, "Kernels"): the sums of outer products
- * behind every moment pass (DESIGN.md §5) as a small GEMM, plus the packed symmetric Kronecker rows of
+ * behind every moment pass (docs/method.md §5) as a small GEMM, plus the packed symmetric Kronecker rows of
  * the Hermite S2 / mixed-score products.
  *
  * Two backends with one API and bit-identical results:

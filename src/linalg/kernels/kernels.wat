@@ -1,6 +1,6 @@
 ;; gloree's numeric kernels (WebAssembly with 128-bit SIMD: two f64 lanes per instruction).
 ;;
-;; Why: the moment passes (DESIGN.md §5 steps 2 and 5) are sums of outer products over samples; as
+;; Why: the moment passes (docs/method.md §5 steps 2 and 5) are sums of outer products over samples; as
 ;; scalar JavaScript they run at ~3 G multiply-adds/s, as f64x2 SIMD at ~14 G (bench/moments.ts).
 ;; Every kernel reads and writes plain f64 arrays in this module's linear memory; offsets are BYTE
 ;; offsets, strides are in ELEMENTS. Arithmetic is IEEE f64 multiply then add (no fused multiply-add),

@@ -74,6 +74,30 @@ export function unitDirections(cp: CPTensor, order: number): UnitCP {
 }
 
 /**
+ * Directions of a tied CP found in a k-dimensional subspace, lifted to data coordinates and renormalised: row j of
+ * A1 (R×dx) is Q d_j / ‖Q d_j‖ (Q dx×k with orthonormal columns, or null when the CP ran in data coordinates), and
+ * `norms[j]` = ‖Q d_j‖ (1 up to rounding), which callers fold into the components with the moment's order.
+ */
+export function liftDirections(dirs: Matrix, Q: Matrix | null, dx: number): { A1: Matrix; norms: Float64Array } {
+  const R = dirs.cols, k = dirs.rows;
+  const A1 = new Matrix(R, dx), norms = new Float64Array(R);
+  for (let j = 0; j < R; j++) {
+    let nrm = 0;
+    for (let a = 0; a < dx; a++) {
+      let v = 0;
+      if (Q) for (let r = 0; r < k; r++) v += Q.get(a, r) * dirs.get(r, j);
+      else v = dirs.get(a, j);
+      A1.data[j * dx + a] = v;
+      nrm += v * v;
+    }
+    nrm = Math.sqrt(nrm);
+    for (let a = 0; a < dx; a++) A1.data[j * dx + a] /= nrm;
+    norms[j] = nrm;
+  }
+  return { A1, norms };
+}
+
+/**
  * Tied CP of an order-(l+1) moment P (dy × k^l, row-major): P ≈ Σ_j comps_j ⊗ d_j^{⊗l}, l ≥ 2. Start: Jennrich on
  * the (dy·k^{l−2}) × k × k reshape (first factor A2^(j) ⊗ d_j^{⊗(l−2)}), the component read off by contracting
  * that factor with d_j^{⊗(l−2)}; then tied ALS on the full order-(l+1) tensor (kept only if it lowers the

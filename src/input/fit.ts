@@ -364,13 +364,7 @@ export class ResidualMoments {
           if (!iid) for (let b = 0; b < dx; b++) v -= F[a * dx + b] * cp[b];
           e[a] = v;
         }
-        for (let a = 0; a < dx; a++) {
-          const v = e[a], v2 = v * v;
-          S[a] += v;
-          S[dx + a] += v2;
-          S[2 * dx + a] += v2 * v;
-          S[3 * dx + a] += v2 * v2;
-        }
+        addPowerSums(S, e, dx);
         this.count++;
       }
       row += L;
@@ -493,4 +487,15 @@ export function finishFit(stats: VAR1Stats, est: ReturnType<typeof estimateVAR1>
     maxAbsExcessKurtosis,
   };
   return { model, diagnostics, warnings };
+}
+
+/** S[m·dx + a] += e_a^(m+1) for m = 0..3: the sums behind residual skewness and kurtosis (4·dx entries). */
+export function addPowerSums(S: Float64Array, e: Float64Array, dx: number): void {
+  for (let a = 0; a < dx; a++) {
+    const v = e[a], v2 = v * v;
+    S[a] += v;
+    S[dx + a] += v2;
+    S[2 * dx + a] += v2 * v;
+    S[3 * dx + a] += v2 * v2;
+  }
 }

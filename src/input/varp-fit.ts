@@ -1,6 +1,6 @@
 import { Matrix } from '../linalg/matrix.js';
 import { DataSource, SequenceChunk } from '../io/dataset.js';
-import { ResidualMoments } from './fit.js';
+import { ResidualMoments, addPowerSums } from './fit.js';
 import { spectralRadius } from '../linalg/lyapunov.js';
 import { GaussianVARp, companion } from './varp.js';
 import { spdInverse, symmetrizeInPlace } from './spd.js';
@@ -350,13 +350,7 @@ export function addVARpResiduals(res: ResidualMoments, model: GaussianVARp, chun
         }
         e[a] = v;
       }
-      for (let a = 0; a < dx; a++) {
-        const v = e[a], v2 = v * v;
-        S[a] += v;
-        S[dx + a] += v2;
-        S[2 * dx + a] += v2 * v;
-        S[3 * dx + a] += v2 * v2;
-      }
+      addPowerSums(S, e, dx);
       res.count++;
     }
     row += L;

@@ -56,23 +56,6 @@ function mirrorUpper(G: Float64Array, m: number): void {
   for (let a = 0; a < m; a++) for (let b = 0; b < a; b++) G[a * m + b] = G[b * m + a];
 }
 
-/**
- * Σ‖y − Wᵀg‖² from the normal equations of a least squares and its solution W (m×dy):
- * Σ‖y‖² − 2 tr(WᵀC) + tr(WᵀGW), with `yy` = Σ‖y‖². May come out slightly negative by rounding near a perfect fit.
- */
-export function residualSumOfSquares(G: Float64Array, C: Float64Array, W: Float64Array, yy: number, m: number, dy: number): number {
-  let sse = yy;
-  for (let i = 0; i < dy; i++)
-    for (let a = 0; a < m; a++) {
-      const wa = W[a * dy + i];
-      sse -= 2 * wa * C[a * dy + i];
-      let gw = 0;
-      for (let b = 0; b < m; b++) gw += G[a * m + b] * W[b * dy + i];
-      sse += wa * gw;
-    }
-  return sse;
-}
-
 /** The solution W (m×dy, m = K + 1) of the output-layer least squares as A2 (K×dy) and b (dy). */
 export function splitOutput(W: Float64Array, K: number, dy: number): { A2: Matrix; b: Float64Array } {
   return { A2: new Matrix(K, dy, W.slice(0, K * dy)), b: W.slice(K * dy, (K + 1) * dy) };

@@ -4,9 +4,9 @@ import { UserError } from '../io/errors.js';
 import { RNNParams } from '../models/params.js';
 import { BlowUpError } from '../models/iornn.js';
 import { predict } from '../models/brnn.js';
-import { solveOutputLS } from '../linalg/lstsq.js';
+import { residualSumOfSquares, solveOutputLS } from '../linalg/lstsq.js';
 import { ProgressCallback, forEachChunk } from './passes.js';
-import { OutputLS, accumulateOutputLS, residualSumOfSquares, splitOutput, stateCount, withoutRecurrence } from './output-layer.js';
+import { OutputLS, accumulateOutputLS, splitOutput, stateCount, withoutRecurrence } from './output-layer.js';
 import { StabilisedDiagnostics } from './diagnostics.js';
 
 /**
@@ -114,7 +114,7 @@ export async function ensureStable<P extends RNNParams>(
       continue;
     }
     const W = solveOutputLS(sums[k].G, sums[k].C, m, dy).W;
-    const mse = Math.max(0, residualSumOfSquares(sums[k].G, sums[k].C, W, yy, m, dy)) / (opts.totalRows * dy);
+    const mse = Math.max(0, residualSumOfSquares(yy, sums[k].G, sums[k].C, W, m, dy)) / (opts.totalRows * dy);
     stable.push({ candidate: candidates[k][0], mse });
     if (mse < bestMSE || best < 0) [best, bestMSE, bestW] = [k, mse, W];
   }

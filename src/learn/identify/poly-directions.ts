@@ -3,7 +3,7 @@ import { svd } from '../../linalg/svd.js';
 import { OptionError, OptionNamer } from '../../io/errors.js';
 import { SequenceChunk } from '../../io/dataset.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { tiedCP, tiedCPOrder, unitDirections } from '../../decomposition/tied.js';
+import { liftDirections, tiedCP, tiedCPOrder, unitDirections } from '../../decomposition/tied.js';
 import { chunkScores } from '../../moments/accumulator.js';
 import { HermiteMomentAccumulator } from '../../moments/higher.js';
 import { Rng } from '../../random/rng.js';
@@ -116,21 +116,10 @@ export async function polyDirections(ctx: IdentifyContext, s: DirectionSettings)
   s.memory.P1 = acc.memoryBytes;
   await ctx.pass('order-l moment', (chunk) => void acc.add(chunk, chunkScores(model, chunk), s.target(chunk)));
   const cp = tiedCPOrder(acc.result(), dy, k, l, dh, seed);
-  const A1 = new Matrix(dh, dx), A2 = new Matrix(dh, dy);
-  for (let j = 0; j < dh; j++) {
-    // Direction in data coordinates: Q c_j (Q orthonormal ⇒ still unit).
-    let nrm = 0;
-    for (let a = 0; a < dx; a++) {
-      let v = 0;
-      if (Q) for (let r = 0; r < k; r++) v += Q.get(a, r) * cp.dirs.get(r, j);
-      else v = cp.dirs.get(a, j);
-      A1.data[j * dx + a] = v;
-      nrm += v * v;
-    }
-    nrm = Math.sqrt(nrm);
-    for (let a = 0; a < dx; a++) A1.data[j * dx + a] /= nrm;
-    for (let i = 0; i < dy; i++) A2.data[j * dy + i] = cp.comps.get(i, j) / lead;
-  }
+  // Directions in data coordinates: Q c_j (Q orthonormal ⇒ still unit); the P1 component is c_l l! A2^(j).
+  const { A1 } = liftDirections(cp.dirs, Q, dx);
+  const A2 = new Matrix(dh, dy);
+  for (let j = 0; j < dh; j++) for (let i = 0; i < dy; i++) A2.data[j * dy + i] = cp.comps.get(i, j) / lead;
   log.lap('pass3_p1_cp');
   return {
     dh,

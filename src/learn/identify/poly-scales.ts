@@ -2,8 +2,8 @@ import { Matrix } from '../../linalg/matrix.js';
 import { SequenceChunk } from '../../io/dataset.js';
 import { IORNNParams } from '../../models/params.js';
 import { spectralNorm } from '../../models/simulate.js';
-import { solveOutputLS } from '../../linalg/lstsq.js';
-import { accumulateOutputLS, residualSumOfSquares } from '../output-layer.js';
+import { residualSumOfSquares, solveOutputLS } from '../../linalg/lstsq.js';
+import { accumulateOutputLS } from '../output-layer.js';
 
 /**
  * Neuron scales of a polynomial σ without scale symmetry (docs/method.md §4, P1–P4 give directions and weights in
@@ -46,7 +46,7 @@ export function fitScales(p: IORNNParams, l: number, sample: SequenceChunk[], si
       return Infinity;
     }
     const { W } = solveOutputLS(acc.G, acc.C, m, dy);
-    const sse = residualSumOfSquares(acc.G, acc.C, W, yy, m, dy);
+    const sse = residualSumOfSquares(yy, acc.G, acc.C, W, m, dy);
     const mse = Math.max(0, sse) / nOut;
     return Number.isFinite(mse) ? mse : Infinity;
   };

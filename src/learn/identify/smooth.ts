@@ -35,7 +35,7 @@ import type { Activation, IORNNParams } from '../../models/params.js';
 import { forwardIORNN } from '../../models/iornn.js';
 import { activationSymmetry } from '../../models/activation.js';
 import { applyScales, fitScales } from './poly-scales.js';
-import { tiedCP, tiedCPOrder, unitDirections } from '../../decomposition/tied.js';
+import { liftDirections, tiedCP, tiedCPOrder, unitDirections } from '../../decomposition/tied.js';
 import { fitOutputLayer } from '../refine.js';
 
 /** σ^(m)(z), m = 0..3, for the named smooth activations (closed forms) and polynomials (derivative coefficients). */
@@ -199,20 +199,9 @@ export function smoothDirections(mom: SmoothMoments, m: 2 | 3, dh: number, seed 
   const k = m === 3 && mom.Q ? mom.Q.cols : dx;
   const cp = m === 2 ? tied2(new Tensor([dy, dx, dx], mean(mom.T2[0], mom.T2[1])), dh, seed) : tiedCPOrder(mean(mom.T3[0], mom.T3[1]), dy, k, 3, dh, seed);
   const Q = m === 3 ? mom.Q : null;
-  const A1 = new Matrix(dh, dx), comps = new Matrix(dh, dy);
-  for (let j = 0; j < dh; j++) {
-    let nrm = 0;
-    for (let a = 0; a < dx; a++) {
-      let v = 0;
-      if (Q) for (let r = 0; r < k; r++) v += Q.get(a, r) * cp.dirs.get(r, j);
-      else v = cp.dirs.get(a, j);
-      A1.data[j * dx + a] = v;
-      nrm += v * v;
-    }
-    nrm = Math.sqrt(nrm);
-    for (let a = 0; a < dx; a++) A1.data[j * dx + a] /= nrm;
-    for (let i = 0; i < dy; i++) comps.data[j * dy + i] = cp.comps.get(i, j) * nrm ** m;
-  }
+  const { A1, norms } = liftDirections(cp.dirs, Q, dx);
+  const comps = new Matrix(dh, dy);
+  for (let j = 0; j < dh; j++) for (let i = 0; i < dy; i++) comps.data[j * dy + i] = cp.comps.get(i, j) * norms[j] ** m;
   return { A1, comps, cpResidual: cp.residual };
 }
 

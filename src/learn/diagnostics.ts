@@ -2,6 +2,7 @@ import { InputDiagnostics } from '../input/fit.js';
 import { ControlVariateFit } from '../moments/control.js';
 import { RefineDiagnostics } from './refine.js';
 import { RankSelection } from './rank.js';
+import type { StandardisationDiagnostics } from './standardise.js';
 import type { GloreeBlock } from './identify/quadratic.js';
 import type { GloreeBBlock } from './identify/bidirectional.js';
 import type { GloreePolyBlock } from './identify/polynomial.js';
@@ -65,6 +66,8 @@ export interface CommonDiagnostics {
   feedforward?: { A2: number[][]; b: number[] };
   refine?: RefineSummary;
   stabilised?: StabilisedDiagnostics;
+  /** Present when the fit ran on standardised columns (src/learn/standardise.ts). */
+  standardisation?: StandardisationDiagnostics;
   warnings: string[];
 }
 

@@ -8,6 +8,11 @@ import { ProgressCallback, TrainingData, asSource } from './passes.js';
 export interface LearnerOptions {
   /** 'var1' (default): fit a Gaussian VAR(1); 'iid': fit an i.i.d. Gaussian; or a given input model. */
   inputModel?: 'var1' | 'iid' | InputModel;
+  /**
+   * Fit on standardised input and output columns (mean 0, variance 1; one extra pass) and return the model in the
+   * data's units (src/learn/standardise.ts). `fitRNN` turns it on by default for the linear and smooth learners.
+   */
+  standardise?: boolean;
   /** Use the control variate of §5 step 4 for the moments of order ≥ 3 (default true). */
   controlVariate?: boolean;
   /** At most about this many rows (whole sequences, evenly spread) fit the control-variate regression. */

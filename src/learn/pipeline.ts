@@ -9,6 +9,7 @@ import { dataPasses } from './data-passes.js';
 import { sampleStride } from './chunks.js';
 import { OutputLayer, outputLayerPass, solveOutputLayer } from './output-layer.js';
 import { ensureStable } from './stability.js';
+import { scaledSource, scalingOf, standardisationPass, unstandardise } from './standardise.js';
 import { FittedOutput, IdentifyContext, Identifier } from './identify/types.js';
 
 /**
@@ -30,8 +31,12 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
   data: TrainingData,
   opts: LearnerOptions,
 ): Promise<LearnerResult<P, { learner: T } & CommonDiagnostics & B>> {
-  return withSpill(data, opts.spill, async (source) => {
+  return withSpill(data, opts.spill, async (raw) => {
     const log = runLog(opts.onWarning);
+    // Standardisation (issue 17): fit on standardised columns, return the model in the data's units.
+    const scaling = opts.standardise ? scalingOf(await standardisationPass(raw, opts.onProgress)) : null;
+    const source = scaling ? scaledSource(raw, scaling) : raw;
+    if (scaling) log.lap('standardise');
     const plan = identifier.plan(source, log);
     const { p1, input, p2 } = await dataPasses(source, identifier.name, opts, log, plan);
     const totalRows = p1.data.rows;
@@ -65,6 +70,7 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
       warnings: log.warnings,
     };
     const diagnostics = { learner: identifier.learner, ...common, ...block } as { learner: T } & CommonDiagnostics & B;
+    if (scaling) return { ...unstandardise(stable.params, input.model, diagnostics, scaling), timingsMs: log.timings };
     return { params: stable.params, inputModel: input.model, diagnostics, timingsMs: log.timings };
   });
 }

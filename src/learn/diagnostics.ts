@@ -1,4 +1,5 @@
 import { InputDiagnostics } from '../input/fit.js';
+import type { VARpDiagnostics } from '../input/varp-fit.js';
 import { ControlVariateFit } from '../moments/control.js';
 import { RefineDiagnostics } from './refine.js';
 import { RankSelection } from './rank.js';
@@ -31,7 +32,7 @@ export interface DataDiagnostics {
 }
 
 /** The fitted input model's diagnostics, or `{ given: true }` for a model the caller supplied. */
-export type InputModelDiagnostics = (InputDiagnostics & { given?: boolean }) | { given: true };
+export type InputModelDiagnostics = (InputDiagnostics & { given?: boolean }) | VARpDiagnostics | { given: true };
 
 export interface ControlVariateDiagnostics {
   used: boolean;

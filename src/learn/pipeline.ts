@@ -86,7 +86,7 @@ async function fitOutputAndRefine<P extends RNNParams>(
   totalRows: number,
   opts: LearnerOptions,
   log: RunLog,
-  labels: { tooLarge: string; shrunk: string },
+  labels: { tooLarge: string; shrunk: string; refineDefaults?: { maxIter?: number } },
 ): Promise<OutputLayer<P> & FittedOutput<P> & { spectralModel: P }> {
   const wantRefine = opts.refine ?? true;
   const pass = await outputLayerPass(source, model, {
@@ -96,7 +96,7 @@ async function fitOutputAndRefine<P extends RNNParams>(
   });
   const out = solveOutputLayer(model, pass, yMean, { refit: opts.refitOutput ?? true, refine: wantRefine, tooLarge: labels.tooLarge, shrunk: labels.shrunk }, log);
   log.lap('output_layer');
-  const refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, opts.refineOptions, log);
+  const refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, { ...labels.refineDefaults, ...opts.refineOptions }, log);
   return { ...out, spectralModel: out.params, params: refined.params, sample: pass.sample, refine: refined.diagnostics };
 }
 

@@ -1,3 +1,4 @@
+import { INPUT_MODEL_KINDS, type InputModelKind } from '../learn/options.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
@@ -77,6 +78,9 @@ export interface FitOpts {
   backward?: number;
   activation: string;
   inputModel: string;
+  inputOrder?: number;
+  standardise?: boolean;
+  refineIterations?: number;
   refine: boolean;
   controlVariate: boolean;
   refineMaxRows?: number;
@@ -95,7 +99,8 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   if (o.kind !== 'iornn' && o.kind !== 'brnn') throw new UsageError(`--kind must be iornn or brnn, got "${o.kind}"`);
   const hidden = o.hidden === 'auto' ? 'auto' : Number(o.hidden);
   if (hidden !== 'auto' && (!/^\d+$/.test(o.hidden) || hidden < 1)) throw new UsageError(`--hidden must be a positive integer or "auto", got "${o.hidden}"`);
-  if (o.inputModel !== 'var1' && o.inputModel !== 'iid') throw new UsageError(`--input-model must be var1 or iid, got "${o.inputModel}"`);
+  if (!(INPUT_MODEL_KINDS as readonly string[]).includes(o.inputModel)) throw new UsageError(`--input-model must be one of ${INPUT_MODEL_KINDS.join(', ')}, got "${o.inputModel}"`);
+  if (o.inputOrder !== undefined && o.inputModel !== 'varp') throw new UsageError('--input-order only applies to --input-model varp');
   if (o.backward !== undefined && o.kind !== 'brnn') throw new UsageError('--backward only applies to --kind brnn');
   let activation;
   try {
@@ -115,14 +120,16 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
       backward: o.backward,
       hidden,
       activation,
-      inputModel: o.inputModel,
+      inputModel: o.inputModel as InputModelKind,
+      ...(o.inputOrder !== undefined ? { inputOrder: o.inputOrder } : {}),
+      ...(o.standardise === false ? { standardise: false } : {}),
       refine: o.refine,
       controlVariate: o.controlVariate,
       refineMaxRows: o.refineMaxRows,
       seed: o.seed,
       onProgress: bar.update,
       onWarning: warnLine,
-      refineOptions: { onIteration: (i) => bar.update({ stage: 'refinement', rows: i.iteration, unit: 'iterations' }) },
+      refineOptions: { onIteration: (i) => bar.update({ stage: 'refinement', rows: i.iteration, unit: 'iterations' }), ...(o.refineIterations !== undefined ? { maxIter: o.refineIterations } : {}) },
     });
   } catch (e) {
     // A singular covariance (or a numerical failure deeper in the learner) is most often one wild value, not

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { INPUT_MODEL_KINDS } from '../learn/options.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { OptionError, isUserError } from '../io/errors.js';
@@ -91,7 +92,10 @@ export function buildProgram(sink?: Sink): Command {
       .addOption(new Option('--kind <kind>', 'model kind: iornn, or brnn (bidirectional)').choices(['iornn', 'brnn']).default('iornn'))
       .option('--backward <k2>', 'BRNN: number of backward neurons (without it the split is inferred from the data)', intArg('--backward', 0))
       .option('--activation <spec>', 'activation σ: z2, z3, coefficients c0,c1,c2,… (e.g. 0,0.1,0.5,1 = z³+0.5z²+0.1z), or a name: tanh, sigmoid, softplus, linear', 'z2')
-      .addOption(new Option('--input-model <m>', 'input model fitted from the data').choices(['var1', 'iid']).default('var1'))
+      .addOption(new Option('--input-model <m>', 'input model fitted from the data: var1, iid, or varp (Gaussian VAR(p), order by BIC; for coloured inputs)').choices([...INPUT_MODEL_KINDS]).default('var1'))
+      .option('--input-order <p>', 'with --input-model varp: the VAR order (default: chosen by BIC up to 8)', intArg('--input-order', 0))
+      .option('--no-standardise', 'linear/smooth activations: fit on the columns as given (default: standardise every input and output column inside the learner; the model is returned in the data units)')
+      .option('--refine-iterations <n>', 'maximum refinement iterations (default: 50 Levenberg–Marquardt / 300 L-BFGS)', intArg('--refine-iterations', 1))
       .option('--no-refine', 'spectral estimate (+ A2/b refit) only, no second-order refinement')
       .option('--no-control-variate', 'do not use the control variate for the mixed moment')
       .option('--refine-max-rows <n>', 'rows (whole sequences, spread over the file) kept in memory for refinement', intArg('--refine-max-rows', 1))

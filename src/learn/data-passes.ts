@@ -7,7 +7,8 @@ import { ControlVariate, ControlVariateFit } from '../moments/control.js';
 import { MomentAccumulator, PassData, chunkScores, momentPass } from '../moments/accumulator.js';
 import { ProgressCallback, forEachChunk } from './passes.js';
 import { RankSelection, selectRank } from './rank.js';
-import { LearnerOptions, RunLog } from './options.js';
+import { INPUT_MODEL_KINDS, LearnerOptions, RunLog } from './options.js';
+import { fitVARp } from '../input/varp-fit.js';
 import { DataDiagnostics, InputModelDiagnostics } from './diagnostics.js';
 import { centredChunk, strideSubchunk } from './chunks.js';
 import type { MomentsPlan } from './identify/types.js';
@@ -223,7 +224,8 @@ export async function dataPasses(
   hooks: MomentsPlan,
 ): Promise<DataPasses> {
   const p1 = await inputPass(source, learner, { minSequences: hooks.minSequences, onProgress: opts.onProgress });
-  const input = setupInputModel(source, p1.stats, opts.inputModel);
+  const chosen = await chooseInputModel(source, p1.stats, opts, log);
+  const input = chosen.setup;
   log.lap('pass1_input');
   const p2 = await momentsPass(source, p1, input, log, {
     t2: hooks.t2,
@@ -234,7 +236,37 @@ export async function dataPasses(
     onProgress: opts.onProgress,
   });
   log.lap('pass2_moments');
+  if (chosen.diagnostics) p2.inputDiagnostics = chosen.diagnostics;
   return { p1, input, p2 };
+}
+
+/**
+ * The dispatch over named input models (LearnerOptions.inputModel): 'var1' / 'iid' from pass 1's sums
+ * (`setupInputModel`, residual diagnostics in pass 2); 'varp' by its own streaming fit (src/input/varp-fit.ts: one
+ * pass for the window statistics, one for the residual moments), with its order choice as the diagnostics.
+ */
+export async function chooseInputModel(
+  source: DataSource,
+  stats: VAR1Stats,
+  opts: Pick<LearnerOptions, 'inputModel' | 'inputOrder'>,
+  log: RunLog,
+): Promise<{ setup: InputModelSetup; diagnostics?: InputModelDiagnostics }> {
+  const spec = opts.inputModel;
+  if (opts.inputOrder !== undefined && spec !== 'varp') {
+    throw new OptionError('inputOrder', opts.inputOrder, (n) => `${n('inputOrder')} only applies to ${n('inputModel')} varp`);
+  }
+  if (spec === 'varp') {
+    const order = opts.inputOrder;
+    if (order !== undefined && !(Number.isInteger(order) && order >= 0)) throw new OptionError('inputOrder', order, (n) => `${n('inputOrder')} must be a non-negative integer, got ${order}`);
+    const columnNames = (source as { columns?: { x?: readonly string[] } }).columns?.x;
+    const fit = await inputModelStageAsync(source, () => fitVARp(source, { columnNames, ...(order !== undefined ? { order, maxOrder: Math.max(order, 8) } : {}) }));
+    for (const w of fit.warnings) log.warn(w);
+    return { setup: { model: fit.model, estimate: null, residual: null, iid: false }, diagnostics: fit.diagnostics };
+  }
+  if (spec !== undefined && typeof spec !== 'object' && spec !== 'var1' && spec !== 'iid') {
+    throw new OptionError('inputModel', spec, (n) => `${n('inputModel')} must be one of ${INPUT_MODEL_KINDS.join(', ')}, got ${String(spec)}`);
+  }
+  return { setup: setupInputModel(source, stats, spec) };
 }
 
 /** Rank selection from the two T2 halves (src/learn/rank.ts); null when a half is empty (fewer than 2 sequences). */
@@ -284,7 +316,19 @@ function inputModelStage<R>(source: DataSource, f: () => R): R {
   try {
     return f();
   } catch (e) {
-    if (e instanceof UserError || e instanceof RangeError || e instanceof TypeError || !(e instanceof Error)) throw e;
-    throw new UserError(`${source.name}: ${e.message}`, { file: source.name, key: 'inputModel' });
+    throw asDataError(source, e);
   }
+}
+
+async function inputModelStageAsync<R>(source: DataSource, f: () => Promise<R>): Promise<R> {
+  try {
+    return await f();
+  } catch (e) {
+    throw asDataError(source, e);
+  }
+}
+
+function asDataError(source: DataSource, e: unknown): unknown {
+  if (e instanceof UserError || e instanceof RangeError || e instanceof TypeError || !(e instanceof Error)) return e;
+  return new UserError(`${source.name}: ${e.message}`, { file: source.name, key: 'inputModel' });
 }

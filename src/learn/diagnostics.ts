@@ -1,7 +1,9 @@
 import { InputDiagnostics } from '../input/fit.js';
+import type { VARpDiagnostics } from '../input/varp-fit.js';
 import { ControlVariateFit } from '../moments/control.js';
 import { RefineDiagnostics } from './refine.js';
 import { RankSelection } from './rank.js';
+import type { StandardisationDiagnostics } from './standardise.js';
 import type { GloreeBlock } from './identify/quadratic.js';
 import type { GloreeBBlock } from './identify/bidirectional.js';
 import type { GloreePolyBlock } from './identify/polynomial.js';
@@ -30,7 +32,7 @@ export interface DataDiagnostics {
 }
 
 /** The fitted input model's diagnostics, or `{ given: true }` for a model the caller supplied. */
-export type InputModelDiagnostics = (InputDiagnostics & { given?: boolean }) | { given: true };
+export type InputModelDiagnostics = (InputDiagnostics & { given?: boolean }) | VARpDiagnostics | { given: true };
 
 export interface ControlVariateDiagnostics {
   used: boolean;
@@ -65,6 +67,8 @@ export interface CommonDiagnostics {
   feedforward?: { A2: number[][]; b: number[] };
   refine?: RefineSummary;
   stabilised?: StabilisedDiagnostics;
+  /** Present when the fit ran on standardised columns (src/learn/standardise.ts). */
+  standardisation?: StandardisationDiagnostics;
   warnings: string[];
 }
 

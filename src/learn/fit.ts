@@ -67,8 +67,12 @@ export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitR
     return { ...r, learner: 'gloree-b' };
   }
   if (backward !== undefined) throw new OptionError('backward', backward, (n) => `${n('backward')} only applies to ${n('kind')} brnn`);
-  if (activation.name === 'linear') return { ...(await fitWith(linear({ hidden }), data, common)), learner: 'linear' };
-  if (activation.name !== undefined) return { ...(await fitWith(smooth({ activation, hidden }), data, common)), learner: 'smooth' };
+  // The linear and smooth learners are the ones for measured recordings (docs/real-data.md): they standardise by
+  // default. The polynomial learners keep their inputs as given unless asked (their planted-model identities are
+  // stated in the data's units).
+  const std = { ...common, standardise: common.standardise ?? true };
+  if (activation.name === 'linear') return { ...(await fitWith(linear({ hidden }), data, std)), learner: 'linear' };
+  if (activation.name !== undefined) return { ...(await fitWith(smooth({ activation, hidden }), data, std)), learner: 'smooth' };
   if (isPureQuadratic(activation)) return { ...(await fitGloree(data, { ...common, hidden })), learner: 'gloree' };
   return { ...(await fitGloreePoly(data, { ...common, activation, hidden })), learner: 'gloree-poly' };
 }

@@ -4,10 +4,25 @@ import { InputModel } from '../input/model.js';
 import { RefineOptions } from './refine.js';
 import { ProgressCallback, TrainingData, asSource } from './passes.js';
 
+/**
+ * The input models a fit can choose by name (docs/method.md §3), dispatched in `chooseInputModel`
+ * (src/learn/data-passes.ts): 'var1' Gaussian VAR(1) (default), 'iid' i.i.d. Gaussian, 'varp' Gaussian VAR(p) with p
+ * chosen by BIC (or `inputOrder`). Further kinds (non-Gaussian) extend this list and that dispatch.
+ */
+export const INPUT_MODEL_KINDS = ['var1', 'iid', 'varp'] as const;
+export type InputModelKind = (typeof INPUT_MODEL_KINDS)[number];
+
 /** Options every learner takes (the learner-specific ones are in src/learn/gloree*.ts). */
 export interface LearnerOptions {
-  /** 'var1' (default): fit a Gaussian VAR(1); 'iid': fit an i.i.d. Gaussian; or a given input model. */
-  inputModel?: 'var1' | 'iid' | InputModel;
+  /** A named input model fitted from the data (INPUT_MODEL_KINDS; default 'var1'), or a given input model. */
+  inputModel?: InputModelKind | InputModel;
+  /** 'varp': the VAR order p (default: chosen by BIC over 0..8). */
+  inputOrder?: number;
+  /**
+   * Fit on standardised input and output columns (mean 0, variance 1; one extra pass) and return the model in the
+   * data's units (src/learn/standardise.ts). `fitRNN` turns it on by default for the linear and smooth learners.
+   */
+  standardise?: boolean;
   /** Use the control variate of §5 step 4 for the moments of order ≥ 3 (default true). */
   controlVariate?: boolean;
   /** At most about this many rows (whole sequences, evenly spread) fit the control-variate regression. */

@@ -90,7 +90,11 @@ export function learnerView(raw: unknown): LearnerView {
     if (sm.order) view.cpRows.push(['order of the direction moment', `${sm.order.m} (${sm.order.reason})`]);
     if (sm.cpResidual !== undefined) view.cpRows.push(['relative residual of the CP', sm.cpResidual]);
     for (const s of sm.starts ?? []) view.cpRows.push([`start ${s.start}: sample MSE; scales α`, `${p3(s.mse)}; ${s.alpha.map((v) => p3(v)).join(', ')}`]);
-    if (sm.epsilon !== undefined) view.cpRows.push(['ε (linear route)', sm.epsilon]);
+    const ls = sm.linearStart;
+    if (ls) {
+      if (ls.preActivationRms !== undefined) view.cpRows.push(['pre-activation RMS s (linear route)', ls.preActivationRms]);
+      for (const c of ls.candidates ?? []) view.cpRows.push([`start candidate ${c.name}: training MSE`, c.failure ? `failed: ${c.failure}` : c.mse === null ? '—' : p3(c.mse)]);
+    }
     if (sm.linear) view.cpRows.push(['Hankel singular values (linear route)', sm.linear.hankelSpectrum.slice(0, sm.linear.order + 4).map((v) => p3(v)).join(', ')]);
     view.cpResidual = sm.cpResidual;
   } else if (learner === 'gloree-b') {

@@ -55,6 +55,8 @@ export interface Identified<P extends RNNParams> {
   /** What is too large when the spectral estimate blows up ('U is', 'U or V is'), and the refinement's start ('a shrunk U'). */
   tooLarge: string;
   shrunk: string;
+  /** Refinement defaults of this start (the user's refineOptions override them), e.g. more iterations for a start far from the data's regime. */
+  refineDefaults?: { maxIter?: number };
 }
 
 /** The shared stages' results that a module's diagnostics block reports. */

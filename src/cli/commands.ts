@@ -22,6 +22,7 @@ import { checkFitSize, checkScenarioSize } from './limits.js';
 import { predictOrExplain, predictSkippingBlowUps } from './predictions.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { INPUT_MODEL_NAMES, InputModelName } from '../learn/input-models.js';
 
 
 function resolveScenario(spec: string): Scenario {
@@ -95,7 +96,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   if (o.kind !== 'iornn' && o.kind !== 'brnn') throw new UsageError(`--kind must be iornn or brnn, got "${o.kind}"`);
   const hidden = o.hidden === 'auto' ? 'auto' : Number(o.hidden);
   if (hidden !== 'auto' && (!/^\d+$/.test(o.hidden) || hidden < 1)) throw new UsageError(`--hidden must be a positive integer or "auto", got "${o.hidden}"`);
-  if (o.inputModel !== 'var1' && o.inputModel !== 'iid') throw new UsageError(`--input-model must be var1 or iid, got "${o.inputModel}"`);
+  if (!(INPUT_MODEL_NAMES as readonly string[]).includes(o.inputModel)) throw new UsageError(`--input-model must be one of ${INPUT_MODEL_NAMES.join(', ')}, got "${o.inputModel}"`);
   if (o.backward !== undefined && o.kind !== 'brnn') throw new UsageError('--backward only applies to --kind brnn');
   let activation;
   try {
@@ -115,7 +116,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
       backward: o.backward,
       hidden,
       activation,
-      inputModel: o.inputModel,
+      inputModel: o.inputModel as InputModelName,
       refine: o.refine,
       controlVariate: o.controlVariate,
       refineMaxRows: o.refineMaxRows,

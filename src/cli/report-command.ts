@@ -22,6 +22,7 @@ import { NMSEAccumulator } from '../metrics/nmse.js';
 import type { InputModel, InputModelJSON } from '../input/model.js';
 import { inputModelFromJSON } from '../input/model.js';
 import '../input/gaussian.js'; // registers 'gaussian-var1' for inputModelFromJSON
+import '../input/var1-mixture.js'; // registers 'mixture-var1'
 import { fitVAR1 } from '../input/fit.js';
 import { T2Accumulator } from '../moments/single.js';
 import { momentPass } from '../moments/accumulator.js';

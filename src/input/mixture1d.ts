@@ -12,16 +12,25 @@
  * Fitting: EM from a deterministic start (means at the (k + ½)/K quantiles, common variance, equal weights), the
  * number of components K ∈ 1..maxComponents chosen by BIC = −2 log L + (3K − 1) log n.
  */
+import { SteinPoly, steinPolyNegLogDerivatives } from './stein-poly.js';
+
 export interface Mixture1D {
   weights: number[];
   means: number[];
   variances: number[];
+  /**
+   * When set, the coordinate's scores are these polynomial Stein representers (src/input/stein-poly.ts, for light
+   * tails and bounded support) instead of the mixture's; `weights`, `means`, `variances` then hold [1], the mean and
+   * the variance of the sample, and there is no density (log f is not defined).
+   */
+  stein?: SteinPoly;
 }
 
 export const MAX_DERIVATIVE_ORDER = 4;
 
 /** log f(z). */
 export function mixtureLogDensity(m: Mixture1D, z: number): number {
+  if (m.stein) throw new Error('a coordinate with polynomial Stein representers has no density');
   const K = m.weights.length;
   let best = -Infinity;
   const lw = new Float64Array(K);
@@ -40,6 +49,7 @@ export function mixtureLogDensity(m: Mixture1D, z: number): number {
  * far tails do not underflow to 0/0. `order` ≤ 4.
  */
 export function mixtureNegLogDerivatives(m: Mixture1D, z: number, order: number, out: Float64Array, o = 0): void {
+  if (m.stein) return steinPolyNegLogDerivatives(m.stein, z, order, out, o);
   const K = m.weights.length;
   if (K === 1) {
     const v = m.variances[0];
@@ -87,6 +97,7 @@ export function mixtureVariance(m: Mixture1D): number {
 
 /** Draw from the mixture with uniforms/normals from `draw` (deterministic given the stream). */
 export function mixtureSample(m: Mixture1D, uniform: number, normal: number): number {
+  if (m.stein) throw new Error('a coordinate with polynomial Stein representers has no density to sample from');
   let k = 0, c = m.weights[0];
   while (uniform > c && k < m.weights.length - 1) c += m.weights[++k];
   return m.means[k] + Math.sqrt(m.variances[k]) * normal;

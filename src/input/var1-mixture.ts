@@ -72,7 +72,7 @@ export class MixtureVAR1 implements InputModel {
     this.mean = Float64Array.from(mean);
     this.F = F.clone();
     this.W = W.clone();
-    this.components = components.map((c) => ({ weights: [...c.weights], means: [...c.means], variances: [...c.variances] }));
+    this.components = components.map((c) => ({ weights: [...c.weights], means: [...c.means], variances: [...c.variances], ...(c.stein ? { stein: { mean: c.stein.mean, sd: c.stein.sd, coef: c.stein.coef.map((r) => [...r]) } } : {}) }));
     const d = det(W);
     if (!(Math.abs(d) > 0) || !Number.isFinite(d)) throw new Error('MixtureVAR1: unmixing matrix W is singular');
     this.logDetW = Math.log(Math.abs(d));
@@ -98,7 +98,7 @@ export class MixtureVAR1 implements InputModel {
     this.M0 = W.clone();
     const WF = matmul(W, F);
     this.M1 = new Matrix(dx, dx, WF.data.map((x) => -x));
-    const gaussian = components.every((c) => c.weights.length === 1 && c.means[0] === 0);
+    const gaussian = components.every((c) => c.weights.length === 1 && c.means[0] === 0 && c.stein === undefined);
     this.firstExactStep = gaussian ? 0 : 1;
   }
 

@@ -206,7 +206,7 @@ export async function dataPasses(
   hooks: MomentsPlan,
 ): Promise<DataPasses> {
   const p1 = await inputPass(source, learner, { minSequences: hooks.minSequences, onProgress: opts.onProgress });
-  const input = await setupInputModel(opts.inputModel, { source, stats: p1.stats, log, seed: opts.seed ?? 0, onProgress: opts.onProgress });
+  const input = await setupInputModel(opts.inputModel, { source, stats: p1.stats, log, seed: opts.seed ?? 0, onProgress: opts.onProgress, steinDegree: hooks.steinDegree });
   log.lap('pass1_input');
   const p2 = await momentsPass(source, p1, input, log, {
     t2: hooks.t2,

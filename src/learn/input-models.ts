@@ -43,6 +43,8 @@ export interface InputSetupContext {
   log: RunLog;
   seed: number;
   onProgress?: ProgressCallback;
+  /** Degree of the polynomial Stein representers (the learner's activation degree; src/input/stein-poly.ts). */
+  steinDegree?: number;
 }
 
 type Setup = (ctx: InputSetupContext) => Promise<InputModelSetup>;
@@ -58,7 +60,7 @@ function gaussian(iid: boolean): Setup {
 export const MIXTURE_MAX_RESIDUALS = 20_000;
 
 function tested(mode: 'auto' | 'mixture'): Setup {
-  return async ({ source, stats, log, seed, onProgress }) => {
+  return async ({ source, stats, log, seed, onProgress, steinDegree }) => {
     const names = columnNames(source);
     const estimate = inputModelStage(source, () => estimateVAR1(stats, { columnNames: names }));
     const residual = new ResidualMoments(source.dx);
@@ -84,7 +86,7 @@ function tested(mode: 'auto' | 'mixture'): Setup {
     }
     // The Gaussian fit's "residuals look non-Gaussian" warning is what this model answers: not repeated.
     for (const w of fin.warnings) if (!w.includes('look non-Gaussian')) log.warn(w);
-    const mix = inputModelStage(source, () => fitMixtureVAR1(estimate.model, Float64Array.from(sample), { seed }));
+    const mix = inputModelStage(source, () => fitMixtureVAR1(estimate.model, Float64Array.from(sample), { seed, steinDegree }));
     const selection: AutoDiagnostics = { ...test, choice: 'mixture', requested: mode, mixture: mix.diagnostics };
     return { model: mix.model, estimate, residual: null, iid: false, diagnostics: { ...fin.diagnostics, selection } };
   };

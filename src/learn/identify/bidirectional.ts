@@ -85,7 +85,7 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
     plan(source) {
       sizes = resolveSizes(opts, source.dx, source.dy);
       if (!(Number.isInteger(nFolds) && nFolds >= 3)) throw new OptionError('splitFolds', nFolds, (n) => `${n('splitFolds')} must be an integer ≥ 3, got ${nFolds}`);
-      return { t2: true };
+      return { t2: true, steinDegree: 2 };
     },
     async identify({ source, p1, p2, input, log, seed, pass }) {
       const { dx, dy } = source;

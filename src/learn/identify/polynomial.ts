@@ -111,6 +111,7 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
       return {
         t2: route === 'S2',
         minSequences: 1,
+        steinDegree: Math.min(4, l),
         extra: (model) => [(t1 = t1For(model, dy, { skipLast: 1 }))],
         onControlSample: (sub, chunk) => cvSample.push(keptSubchunk(source, sub, chunk)),
       };

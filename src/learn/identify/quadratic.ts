@@ -127,7 +127,7 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
     name: 'GLOREE',
     plan(source) {
       if (opts.hidden !== 'auto') checkHidden(opts.hidden, source.dx, source.dy);
-      return { t2: true, minSequences: 1 };
+      return { t2: true, minSequences: 1, steinDegree: 2 };
     },
     async identify({ source, p1, p2, input, log, seed, pass }) {
       const { dx, dy } = source;

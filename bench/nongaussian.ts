@@ -179,8 +179,21 @@ const costs = [];
 for (const name of ONLY) {
   const cubic = name.startsWith('cubic-');
   const kind = (cubic ? name.slice(6) : name) as Innovation;
-  for (const seed of cubic ? SEEDS.slice(0, 1) : SEEDS) {
-    const { row, model, parts } = await scenario(kind, cubic ? 'z3' : 'z2', seed);
+  // The cubic case: the first planted seed whose own model stays bounded on these inputs (a cubic recurrence
+  // driven by heavy-tailed inputs can blow up: that is the planted model's instability, not the learner's).
+  let cubicDone = false;
+  for (const seed of cubic ? [...SEEDS, ...SEEDS.map((s) => s + 100)] : SEEDS) {
+    if (cubic && cubicDone) break;
+    let res;
+    try {
+      res = await scenario(kind, cubic ? 'z3' : 'z2', seed);
+    } catch (e) {
+      if ((e as Error).name !== 'BlowUpError') throw e;
+      console.log(JSON.stringify({ innovations: kind, activation: cubic ? 'z3' : 'z2', seed, skipped: 'the planted model blows up on its own inputs' }));
+      continue;
+    }
+    cubicDone = cubic;
+    const { row, model, parts } = res;
     results.push(row);
     if (!cubic && seed === SEEDS[0] && model instanceof MixtureVAR1) costs.push(cost(`${kind} (${row.components})`, parts, model));
   }

@@ -4,7 +4,7 @@ import { GaussianVAR1 } from './gaussian.js';
 import { FitInputResult, fitVAR1 } from './fit.js';
 import { fastICA } from './ica.js';
 import { Mixture1D, selectMixture1D } from './mixture1d.js';
-import { SteinPoly, fitSteinPoly } from './stein-poly.js';
+import { fitSteinPoly } from './stein-poly.js';
 
 function excessKurtosis(z: Float64Array): number {
   const n = z.length;
@@ -22,9 +22,6 @@ function excessKurtosis(z: Float64Array): number {
   return m4 / (m2 * m2) - 3;
 }
 
-function steinComponent(p: SteinPoly): Mixture1D {
-  return { weights: [1], means: [p.mean], variances: [p.sd * p.sd], stein: p };
-}
 import { MixtureVAR1 } from './var1-mixture.js';
 
 /**
@@ -151,24 +148,21 @@ export function fitMixtureVAR1(
       for (let a = 0; a < dx; a++) v += W[i * dx + a] * eps[r * dx + a];
       z[r] = v;
     }
-    const fit = selectMixture1D(z, opts.maxComponents ?? 4);
     const kurt = excessKurtosis(z);
     // Light tails (negative excess kurtosis; bounded support at the extreme) are what a mixture of Gaussians
     // captures worst: its edge components get ever narrower and the score moments ever noisier. Their
     // polynomial moments, on the other hand, are well estimated, so the polynomial Stein representers replace the
     // mixture's scores there (src/input/stein-poly.ts). Heavy tails keep the mixture (its scores are bounded).
     const fam = opts.family ?? (kurt < 0 ? 'stein-poly' : 'mixture');
-    const chosen: Mixture1D = fam === 'stein-poly' ? steinComponent(fitSteinPoly(z, opts.steinDegree)) : fit.mixture;
-    comps.push(chosen);
-    diag.push({
-      family: fam,
-      excessKurtosis: kurt,
-      weights: fit.mixture.weights,
-      means: fit.mixture.means,
-      sds: fit.mixture.variances.map(Math.sqrt),
-      bic: fit.candidates.map((c) => ({ components: c.components, bic: c.bic })),
-      ...(chosen.stein ? { steinDegree: chosen.stein.coef[0].length - 1, steinCoefficients: chosen.stein.coef } : {}),
-    });
+    if (fam === 'stein-poly') {
+      const st = fitSteinPoly(z, opts.steinDegree);
+      comps.push({ weights: [1], means: [st.mean], variances: [st.sd * st.sd], stein: st });
+      diag.push({ family: fam, excessKurtosis: kurt, weights: [1], means: [st.mean], sds: [st.sd], bic: [], steinDegree: st.coef[0].length - 1, steinCoefficients: st.coef });
+    } else {
+      const fit = selectMixture1D(z, opts.maxComponents ?? 4);
+      comps.push(fit.mixture);
+      diag.push({ family: fam, excessKurtosis: kurt, weights: fit.mixture.weights, means: fit.mixture.means, sds: fit.mixture.variances.map(Math.sqrt), bic: fit.candidates.map((c) => ({ components: c.components, bic: c.bic })) });
+    }
   }
   // A non-stable F has no stationary covariance: keep the Gaussian fit's (empirical) Σ for the first step then.
   const model = new MixtureVAR1(gaussian.mean, gaussian.F, ica.W, comps, spectralRadius(gaussian.F) < 1 ? undefined : gaussian.Sigma);

@@ -15,6 +15,7 @@ import { fitRNN } from '../src/learn/fit.js';
 import { randomIORNN } from '../src/models/simulate.js';
 import { predictIORNN } from '../src/models/iornn.js';
 import { modelToJSON } from '../src/models/serialize.js';
+import { renderReport } from '../src/report/html.js';
 
 /**
  * The non-Gaussian input model wired into the learners (docs/non-gaussian-inputs.md): the order-l single-step
@@ -134,6 +135,11 @@ test('auto on Laplace-innovation data picks the mixture model; quadratic, BRNN a
   const p = await fitRNN(data, { hidden: 2, activation: { coefficients: [0, 0, 0, 1] }, refine: false, seed: 3 });
   assert.equal(p.inputModel.kind, 'mixture-var1');
   for (const r of [b, p]) for (const v of Object.values(r.params)) if (v instanceof Matrix) assert.ok(v.data.every(Number.isFinite));
+  // The report states the choice, its evidence and the scores of every independent component.
+  const html = renderReport({ model: { params: a.params, inputModel: a.inputModel.toJSON(), diagnostics: a.diagnostics } });
+  assert.match(html, /chose <b>non-Gaussian innovations<\/b>/);
+  assert.match(html, /Gaussian mixture, \d components/);
+  assert.match(html, /x3<\/th><td class="num">skewness/);
   // 'var1' stays selectable and gives the Gaussian model.
   const v = await fitGloree(data, { hidden: 2, seed: 3, refine: false, inputModel: 'var1' });
   assert.equal(v.inputModel.kind, 'gaussian-var1');

@@ -9,13 +9,15 @@ import { Mixture1D } from '../src/input/mixture1d.js';
 import { scoreContract, sequenceDerivatives } from '../src/input/nongaussian-scores.js';
 import { chunkScores } from '../src/moments/accumulator.js';
 import { HermiteMomentAccumulator } from '../src/moments/higher.js';
-import { NGStepMomentAccumulator } from '../src/moments/nongaussian-higher.js';
+import { NGStepMomentAccumulator, diagonalFor } from '../src/moments/nongaussian-higher.js';
+import { DiagonalHermiteAccumulator } from '../src/moments/higher.js';
 import { fitGloree } from '../src/learn/gloree.js';
 import { fitRNN } from '../src/learn/fit.js';
 import { randomIORNN } from '../src/models/simulate.js';
 import { predictIORNN } from '../src/models/iornn.js';
 import { modelToJSON } from '../src/models/serialize.js';
 import { renderReport } from '../src/report/html.js';
+import { activationFromSpec } from '../src/models/activation.js';
 
 /**
  * The non-Gaussian input model wired into the learners (docs/non-gaussian-inputs.md): the order-l single-step
@@ -73,7 +75,7 @@ test('order-l single-step moment (l = 1..4, projected and not) equals the brute-
   }
 });
 
-test('order-3 single-step moment: one zero-mean component per coordinate gives the Gaussian Hermite moment', () => {
+test('order-3 single-step moment and the degree-2 P2 moment: one zero-mean component per coordinate gives the Gaussian ones', () => {
   const g = new GaussianVAR1([0.2, -0.1], F, Matrix.from([[0.6, 0.1], [0.1, 0.8]]));
   const m = MixtureVAR1.fromGaussian(g);
   const lengths = Int32Array.from([5, 7, 3]);
@@ -83,6 +85,13 @@ test('order-3 single-step moment: one zero-mean component per coordinate gives t
   const a = new HermiteMomentAccumulator(g, 2, modes).add(c, chunkScores(g, c), c.y).result();
   const b = new NGStepMomentAccumulator(m, 2, modes).add(c, null, c.y).result();
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-11 * (1 + Math.abs(a[i])), `${a[i]} vs ${b[i]}`);
+  // The degree-2 'P2' diagonal moment (dy×dh×dh) and its non-Gaussian twin.
+  const G = Matrix.from([[1.2, 0.5], [-0.2, 0.7]]);
+  const p2g = new DiagonalHermiteAccumulator(g, 2, G, 'P2', 2).add(c, chunkScores(g, c), c.y).result();
+  const p2n = diagonalFor(m, 2, G, 'P2', 2);
+  p2n.add(c, null, c.y);
+  const r = p2n.result();
+  for (let i = 0; i < p2g.length; i++) assert.ok(Math.abs(p2g[i] - r[i]) < 1e-11 * (1 + Math.abs(p2g[i])), `P2 ${i}: ${p2g[i]} vs ${r[i]}`);
 });
 
 /** Planted z² IO-RNN on VAR(1) inputs with unit-variance innovations of the given kind. */
@@ -120,7 +129,7 @@ test('auto on Gaussian data keeps the Gaussian VAR(1): the same model file bits 
   assert.equal((v.diagnostics.inputModel as { selection?: unknown }).selection, undefined);
 });
 
-test('auto on Laplace-innovation data picks the mixture model; quadratic, BRNN and cubic learners run on it, deterministic per seed', async () => {
+test('auto on Laplace-innovation data picks the mixture model; every learner runs on it, deterministic per seed', async () => {
   const { data } = planted('laplace', 400, 2);
   const a = await fitGloree(data, { hidden: 2, seed: 3, refine: false });
   assert.equal(a.inputModel.kind, 'mixture-var1');
@@ -134,7 +143,14 @@ test('auto on Laplace-innovation data picks the mixture model; quadratic, BRNN a
   assert.equal(b.inputModel.kind, 'mixture-var1');
   const p = await fitRNN(data, { hidden: 2, activation: { coefficients: [0, 0, 0, 1] }, refine: false, seed: 3 });
   assert.equal(p.inputModel.kind, 'mixture-var1');
-  for (const r of [b, p]) for (const v of Object.values(r.params)) if (v instanceof Matrix) assert.ok(v.data.every(Number.isFinite));
+  // The smooth, linear and degree-2-with-lower-terms ('P2' moment) learners too.
+  const others = [];
+  for (const act of ['tanh', 'linear', '0,0.3,1']) {
+    const r = await fitRNN(data, { hidden: 2, activation: activationFromSpec(act), refine: false, seed: 3 });
+    assert.equal(r.inputModel.kind, 'mixture-var1', act);
+    others.push(r);
+  }
+  for (const r of [b, p, ...others]) for (const v of Object.values(r.params)) if (v instanceof Matrix) assert.ok(v.data.every(Number.isFinite));
   // The report states the choice, its evidence and the scores of every independent component.
   const html = renderReport({ model: { params: a.params, inputModel: a.inputModel.toJSON(), diagnostics: a.diagnostics } });
   assert.match(html, /chose <b>non-Gaussian innovations<\/b>/);

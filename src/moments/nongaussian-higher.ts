@@ -6,7 +6,7 @@ import { setPartitions } from '../input/nongaussian-scores.js';
 import { MAX_DERIVATIVE_ORDER } from '../input/mixture1d.js';
 import { chunkScores } from './accumulator.js';
 import { DiagonalHermiteAccumulator, DiagonalKind, HermiteMode, HermiteMomentAccumulator, HigherOptions } from './higher.js';
-import { NGDiagonalAccumulator, ngChunkData } from './nongaussian.js';
+import { NGDiagonalAccumulator, NGProjectedMixedAccumulator, ngChunkData } from './nongaussian.js';
 
 /**
  * The order-l single-step score moment for the non-Gaussian VAR(1) input model (src/input/var1-mixture.ts,
@@ -206,8 +206,12 @@ export function hermiteMomentFor(model: InputModel, dy: number, modes: readonly 
 
 /** DiagonalHermiteAccumulator ('P1', 'P2prime'), or NGDiagonalAccumulator for a MixtureVAR1. */
 export function diagonalFor(model: InputModel, dy: number, G: Matrix, kind: DiagonalKind, degree: number, opts: { skipLast?: number } = {}): ScoreMoment {
+  if (model instanceof MixtureVAR1 && kind === 'P2') {
+    if (degree !== 2) throw new RangeError(`non-Gaussian input model: the diagonal moment P2 is available for degree 2 only, got ${degree}`);
+    return ngP2(model, dy, G);
+  }
   if (model instanceof MixtureVAR1) {
-    if (kind !== 'P1' && kind !== 'P2prime') throw new RangeError(`non-Gaussian input model: the diagonal moment ${kind} is not available (P1 and P2prime are)`);
+    if (kind !== 'P1' && kind !== 'P2prime') throw new RangeError(`non-Gaussian input model: the diagonal moment ${kind} is not available (P1, P2 and P2prime are)`);
     const acc = new NGDiagonalAccumulator(model, dy, G, kind, degree, opts);
     return {
       get sum() { return acc.sum; },
@@ -224,5 +228,40 @@ export function diagonalFor(model: InputModel, dy: number, G: Matrix, kind: Diag
     get memoryBytes() { return acc.memoryBytes; },
     add: (c, s, y) => acc.add(c, s ?? chunkScores(model, c), y),
     result: () => acc.result(),
+  };
+}
+
+/**
+ * 'P2' (dy×dh×dh, [i, j, k] = mean y_i H(t; t−1, t−1)[g_j, g_k, g_k]) for the non-Gaussian model: one projected
+ * mixed accumulator per output i, whose dh demixing rows are all e_i (so its C[j, k] is this entry).
+ */
+function ngP2(model: MixtureVAR1, dy: number, G: Matrix): ScoreMoment {
+  const dh = G.cols;
+  const accs = Array.from({ length: dy }, (_, i) => {
+    const demix = new Matrix(dh, dy);
+    for (let j = 0; j < dh; j++) demix.data[j * dy + i] = 1;
+    return new NGProjectedMixedAccumulator(model, dy, 'prev', demix, G, G);
+  });
+  const sum = new Float64Array(dy * dh * dh);
+  return {
+    get sum() {
+      accs.forEach((a, i) => sum.set(a.sum, i * dh * dh));
+      return sum;
+    },
+    get count() {
+      return accs[0].count;
+    },
+    get memoryBytes() {
+      return sum.length * 8;
+    },
+    add: (c, _s, y) => {
+      const chunk = { ...c, y };
+      for (const a of accs) a.addData({ chunk, scores: null, residual: null });
+    },
+    result: () => {
+      const out = new Float64Array(dy * dh * dh);
+      accs.forEach((a, i) => out.set(a.result(), i * dh * dh));
+      return out;
+    },
   };
 }

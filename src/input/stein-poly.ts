@@ -59,24 +59,29 @@ export function fitSteinPoly(z: Float64Array, K = STEIN_DEGREE): SteinPoly {
       B.data[i * 4 + order - 1] = f * mom[i - order];
     }
   const C = solve(G, B);
-  const coef = [0, 1, 2, 3].map((c) => Array.from({ length: K + 1 }, (_, j) => C.data[j * 4 + c]));
+  // + 0 turns −0 into 0, so the model file's JSON round trip gives back the same numbers.
+  const coef = [0, 1, 2, 3].map((c) => Array.from({ length: K + 1 }, (_, j) => C.data[j * 4 + c] + 0));
   return { mean, sd, coef };
 }
 
-/** φ⁽¹⁾..φ⁽ᵒʳᵈᵉʳ⁾ in the sense of the file comment, at z, into out[o ..]. */
+/** φ⁽¹⁾..φ⁽ᵒʳᵈᵉʳ⁾ in the sense of the file comment, at z, into out[o ..] (no allocation: called per row and coordinate). */
 export function steinPolyNegLogDerivatives(p: SteinPoly, z: number, order: number, out: Float64Array, o = 0): void {
-  const s = (z - p.mean) / p.sd;
-  const T = [0, 0, 0, 0];
-  let scale = 1;
-  for (let n = 0; n < 4; n++) {
-    scale /= p.sd;
-    const c = p.coef[n];
-    let v = 0;
-    for (let j = c.length - 1; j >= 0; j--) v = v * s + c[j];
-    T[n] = v * scale;
-  }
-  const [t1, t2, t3, t4] = T;
-  const k1 = t1, k2 = t2 - t1 * t1, k3 = t3 - 3 * t1 * t2 + 2 * t1 ** 3, k4 = t4 - 4 * t1 * t3 - 3 * t2 * t2 + 12 * t1 * t1 * t2 - 6 * t1 ** 4;
-  const k = [k1, -k2, k3, -k4];
-  for (let n = 0; n < order; n++) out[o + n] = k[n];
+  const s = (z - p.mean) / p.sd, c = p.coef, inv = 1 / p.sd;
+  const t1 = horner(c[0], s) * inv;
+  out[o] = t1;
+  if (order < 2) return;
+  const t2 = horner(c[1], s) * inv * inv;
+  out[o + 1] = t1 * t1 - t2; // −κ2
+  if (order < 3) return;
+  const t3 = horner(c[2], s) * inv * inv * inv;
+  out[o + 2] = t3 - 3 * t1 * t2 + 2 * t1 * t1 * t1; // κ3
+  if (order < 4) return;
+  const t4 = horner(c[3], s) * inv * inv * inv * inv;
+  out[o + 3] = -(t4 - 4 * t1 * t3 - 3 * t2 * t2 + 12 * t1 * t1 * t2 - 6 * t1 ** 4); // −κ4
+}
+
+function horner(c: number[], s: number): number {
+  let v = 0;
+  for (let j = c.length - 1; j >= 0; j--) v = v * s + c[j];
+  return v;
 }

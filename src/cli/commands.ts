@@ -190,6 +190,12 @@ function fitSummary(res: FitResult, seconds: number): string[] {
   else if (d.learner === 'smooth') lines.push(`  ${d.smooth.route} route (${d.smooth.routeReason}); start ${d.smooth.start}: ${d.smooth.startReason}`);
   else if (d.learner === 'linear') lines.push(`  ${d.linear.canonicalForm} realization (Hankel horizon ${d.linear.horizon}, ${d.linear.blockRows}×${d.linear.blockCols} blocks)`);
   else lines.push(`  CP residual ${fmt(d.cp.residual)}`);
+  const sel = 'selection' in d.inputModel ? d.inputModel.selection : undefined;
+  if (sel) {
+    const worst = sel.coordinates.reduce((m, c) => (c.pValue < m.pValue ? c : m), sel.coordinates[0]);
+    const comps = sel.mixture ? `; per component: ${sel.mixture.components.map((c) => (c.family === 'stein-poly' ? 'Stein polynomials' : `mixture of ${c.weights.length}`)).join(', ')}` : '';
+    lines.push(`  input model ${sel.requested}: ${sel.choice === 'mixture' ? 'non-Gaussian innovations' : 'Gaussian VAR(1)'} (smallest Jarque–Bera p ${fmt(worst?.pValue ?? NaN)} in ${worst?.column ?? '—'}, threshold ${fmt(sel.threshold)}${comps})`);
+  }
   const share = d.learner === 'gloree-b' ? d.varianceShareRecurrent : d.learner === 'linear' || d.learner === 'smooth' ? undefined : d.varianceShareU;
   if (share !== undefined) lines.push(`  share of output variance carried by the recurrence: ${(100 * share).toFixed(1)}%`);
   const r = d.refine;

@@ -1,4 +1,3 @@
-import { INPUT_MODEL_KINDS, type InputModelKind } from '../learn/options.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
@@ -23,6 +22,7 @@ import { checkFitSize, checkScenarioSize } from './limits.js';
 import { predictOrExplain, predictSkippingBlowUps } from './predictions.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { INPUT_MODEL_NAMES, InputModelName } from '../learn/input-models.js';
 
 
 function resolveScenario(spec: string): Scenario {
@@ -99,7 +99,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   if (o.kind !== 'iornn' && o.kind !== 'brnn') throw new UsageError(`--kind must be iornn or brnn, got "${o.kind}"`);
   const hidden = o.hidden === 'auto' ? 'auto' : Number(o.hidden);
   if (hidden !== 'auto' && (!/^\d+$/.test(o.hidden) || hidden < 1)) throw new UsageError(`--hidden must be a positive integer or "auto", got "${o.hidden}"`);
-  if (!(INPUT_MODEL_KINDS as readonly string[]).includes(o.inputModel)) throw new UsageError(`--input-model must be one of ${INPUT_MODEL_KINDS.join(', ')}, got "${o.inputModel}"`);
+  if (!(INPUT_MODEL_NAMES as readonly string[]).includes(o.inputModel)) throw new UsageError(`--input-model must be one of ${INPUT_MODEL_NAMES.join(', ')}, got "${o.inputModel}"`);
   if (o.inputOrder !== undefined && o.inputModel !== 'varp') throw new UsageError('--input-order only applies to --input-model varp');
   if (o.backward !== undefined && o.kind !== 'brnn') throw new UsageError('--backward only applies to --kind brnn');
   let activation;
@@ -120,7 +120,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
       backward: o.backward,
       hidden,
       activation,
-      inputModel: o.inputModel as InputModelKind,
+      inputModel: o.inputModel as InputModelName,
       ...(o.inputOrder !== undefined ? { inputOrder: o.inputOrder } : {}),
       ...(o.standardise === false ? { standardise: false } : {}),
       refine: o.refine,
@@ -196,6 +196,12 @@ function fitSummary(res: FitResult, seconds: number): string[] {
   else if (d.learner === 'smooth') lines.push(`  ${d.smooth.route} route (${d.smooth.routeReason}); start ${d.smooth.start}: ${d.smooth.startReason}`);
   else if (d.learner === 'linear') lines.push(`  ${d.linear.canonicalForm} realization (Hankel horizon ${d.linear.horizon}, ${d.linear.blockRows}×${d.linear.blockCols} blocks)`);
   else lines.push(`  CP residual ${fmt(d.cp.residual)}`);
+  const sel = 'selection' in d.inputModel ? d.inputModel.selection : undefined;
+  if (sel) {
+    const worst = sel.coordinates.reduce((m, c) => (c.pValue < m.pValue ? c : m), sel.coordinates[0]);
+    const comps = sel.mixture ? `; per component: ${sel.mixture.components.map((c) => (c.family === 'stein-poly' ? 'Stein polynomials' : `mixture of ${c.weights.length}`)).join(', ')}` : '';
+    lines.push(`  input model ${sel.requested}: ${sel.choice === 'mixture' ? 'non-Gaussian innovations' : 'Gaussian VAR(1)'} (smallest Jarque–Bera p ${fmt(worst?.pValue ?? NaN)} in ${worst?.column ?? '—'}, threshold ${fmt(sel.threshold)}${comps})`);
+  }
   const share = d.learner === 'gloree-b' ? d.varianceShareRecurrent : d.learner === 'linear' || d.learner === 'smooth' ? undefined : d.varianceShareU;
   if (share !== undefined) lines.push(`  share of output variance carried by the recurrence: ${(100 * share).toFixed(1)}%`);
   const r = d.refine;

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { INPUT_MODEL_KINDS } from '../learn/options.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { OptionError, isUserError } from '../io/errors.js';
@@ -11,6 +10,7 @@ import { Sink, UsageError, err, setSink } from './io.js';
 import { reportCommand } from './report-command.js';
 import { registerSqlCommand } from './sql-command.js';
 import { demoCommand, evaluateCommand, fitCommand, predictCommand, simulateCommand } from './commands.js';
+import { INPUT_MODEL_NAMES } from '../learn/input-models.js';
 
 /**
  * `gloree` command line (docs/method.md §8). Exit codes: 0 success, 1 a user error (one line on stderr),
@@ -92,7 +92,7 @@ export function buildProgram(sink?: Sink): Command {
       .addOption(new Option('--kind <kind>', 'model kind: iornn, or brnn (bidirectional)').choices(['iornn', 'brnn']).default('iornn'))
       .option('--backward <k2>', 'BRNN: number of backward neurons (without it the split is inferred from the data)', intArg('--backward', 0))
       .option('--activation <spec>', 'activation σ: z2, z3, coefficients c0,c1,c2,… (e.g. 0,0.1,0.5,1 = z³+0.5z²+0.1z), or a name: tanh, sigmoid, softplus, linear', 'z2')
-      .addOption(new Option('--input-model <m>', 'input model fitted from the data: var1, iid, or varp (Gaussian VAR(p), order by BIC; for coloured inputs)').choices([...INPUT_MODEL_KINDS]).default('var1'))
+      .addOption(new Option('--input-model <m>', 'input model fitted from the data: auto (Gaussian VAR(1) unless its residuals are clearly non-Gaussian, then mixture), var1, iid, mixture (VAR(1) with Gaussian-mixture innovations), or varp (Gaussian VAR(p), order by BIC; for coloured inputs)').choices([...INPUT_MODEL_NAMES]).default('auto'))
       .option('--input-order <p>', 'with --input-model varp: the VAR order (default: chosen by BIC up to 8)', intArg('--input-order', 0))
       .option('--no-standardise', 'linear/smooth activations: fit on the columns as given (default: standardise every input and output column inside the learner; the model is returned in the data units)')
       .option('--refine-iterations <n>', 'maximum refinement iterations (default: 50 Levenberg–Marquardt / 300 L-BFGS)', intArg('--refine-iterations', 1))

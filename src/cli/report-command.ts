@@ -22,8 +22,9 @@ import { NMSEAccumulator } from '../metrics/nmse.js';
 import type { InputModel, InputModelJSON } from '../input/model.js';
 import { inputModelFromJSON } from '../input/model.js';
 import '../input/gaussian.js'; // registers 'gaussian-var1' for inputModelFromJSON
+import '../input/var1-mixture.js'; // registers 'mixture-var1'
 import { fitVAR1 } from '../input/fit.js';
-import { T2Accumulator } from '../moments/single.js';
+import { t2For } from '../moments/nongaussian.js';
 import { momentPass } from '../moments/accumulator.js';
 import { selectRank, type RankSelection } from '../learn/rank.js';
 import { UsageError, out } from './io.js';
@@ -183,7 +184,7 @@ export async function buildReport(
  */
 export async function rankFromData(source: DataSource, im: InputModel, yMean: Float64Array): Promise<Omit<RankSelection, 'T2'>> {
   const { dx, dy } = source;
-  const halves = [new T2Accumulator(im, dy), new T2Accumulator(im, dy)];
+  const halves = [t2For(im, dy), t2For(im, dy)];
   let seq = 0;
   for await (const chunk of source.chunks()) {
     const yc = new Float64Array(chunk.y.length);

@@ -1,5 +1,6 @@
 import { InputDiagnostics } from '../input/fit.js';
 import type { VARpDiagnostics } from '../input/varp-fit.js';
+import type { AutoDiagnostics } from '../input/auto.js';
 import { ControlVariateFit } from '../moments/control.js';
 import { RefineDiagnostics } from './refine.js';
 import { RankSelection } from './rank.js';
@@ -31,8 +32,12 @@ export interface DataDiagnostics {
   maxLength: number;
 }
 
-/** The fitted input model's diagnostics, or `{ given: true }` for a model the caller supplied. */
-export type InputModelDiagnostics = (InputDiagnostics & { given?: boolean }) | VARpDiagnostics | { given: true };
+/**
+ * The fitted input model's diagnostics, or `{ given: true }` for a model the caller supplied. `selection` (input
+ * models 'auto' and 'mixture'): the Gaussianity test per coordinate (skewness, kurtosis, Jarque–Bera p-value
+ * against the Bonferroni threshold), the choice, and the fitted mixture (unmixing matrix, components, BIC table).
+ */
+export type InputModelDiagnostics = (InputDiagnostics & { given?: boolean; selection?: AutoDiagnostics }) | VARpDiagnostics | { given: true };
 
 export interface ControlVariateDiagnostics {
   used: boolean;

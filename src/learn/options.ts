@@ -1,21 +1,17 @@
 import { DataSource } from '../io/dataset.js';
 import { SpillSource } from '../io/spill.js';
-import { InputModel } from '../input/model.js';
+import type { InputModelSpec } from './input-models.js';
 import { RefineOptions } from './refine.js';
 import { ProgressCallback, TrainingData, asSource } from './passes.js';
 
-/**
- * The input models a fit can choose by name (docs/method.md §3), dispatched in `chooseInputModel`
- * (src/learn/data-passes.ts): 'var1' Gaussian VAR(1) (default), 'iid' i.i.d. Gaussian, 'varp' Gaussian VAR(p) with p
- * chosen by BIC (or `inputOrder`). Further kinds (non-Gaussian) extend this list and that dispatch.
- */
-export const INPUT_MODEL_KINDS = ['var1', 'iid', 'varp'] as const;
-export type InputModelKind = (typeof INPUT_MODEL_KINDS)[number];
-
 /** Options every learner takes (the learner-specific ones are in src/learn/gloree*.ts). */
 export interface LearnerOptions {
-  /** A named input model fitted from the data (INPUT_MODEL_KINDS; default 'var1'), or a given input model. */
-  inputModel?: InputModelKind | InputModel;
+  /**
+   * 'auto' (default): a Gaussian VAR(1) when its residuals look Gaussian, else 'mixture'; 'var1': the Gaussian
+   * VAR(1); 'iid': an i.i.d. Gaussian; 'mixture': VAR(1) with Gaussian-mixture innovations
+   * (docs/non-gaussian-inputs.md); 'varp': Gaussian VAR(p), order by BIC or `inputOrder`; or a given input model. See src/learn/input-models.ts.
+   */
+  inputModel?: InputModelSpec;
   /** 'varp': the VAR order p (default: chosen by BIC over 0..8). */
   inputOrder?: number;
   /**

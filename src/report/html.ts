@@ -207,7 +207,7 @@ export function renderReport(input: ReportInput): string {
     const sk = im.residualSkewness as number[], ku = im.residualExcessKurtosis as number[];
     const rho = im.spectralRadius as number;
     const rows: [string, string][] = [
-      ['kind', esc(im.kind === 'iid' ? 'i.i.d. Gaussian' : 'Gaussian VAR(1)')],
+      ['kind', esc(im.kind === 'iid' ? 'i.i.d. Gaussian' : (im.selection as { choice?: string } | undefined)?.choice === 'mixture' ? 'VAR(1), non-Gaussian innovations (F, μ below: least squares)' : 'Gaussian VAR(1)')],
       ['spectral radius of F̂ (< 1: stationary)', `${num(rho)} ${isNum(rho) ? (rho < 1 ? '<span class="ok">stable</span>' : '<span class="bad">not stable</span>') : ''}`],
       ['condition number of Q̂ / Σ̂', `${num(im.condQ)} / ${num(im.condSigma)}`],
       ['steps / transitions', `${num(im.steps)} / ${num(im.transitions)}`],
@@ -223,6 +223,7 @@ export function renderReport(input: ReportInput): string {
           'The method\'s score functions assume Gaussian inputs (docs/method.md §3): points far outside the band mean biased moments.',
       ),
     );
+    parts.push(selectionSection((im as { selection?: unknown }).selection));
   } else if (im && (im as { given?: boolean }).given) {
     parts.push('<p class="note">The input model was given by the user; no residual diagnostics.</p>');
   } else {
@@ -407,5 +408,29 @@ function heldOutSection(h: ReportHeldOut, dy: number, maxOutputs: number, varian
   if (ratio !== undefined) notes.push(`The U = 0 model's NMSE is ${esc(fmt(ratio))}× the model's (against the observed outputs).`);
   if (varianceShareU !== undefined) notes.push(`U carries ${(100 * varianceShareU).toFixed(1)}% of the fitted model's output variance.`);
   if (notes.length) out.push(`<p class="note">${notes.join(' ')}</p>`);
+  return out.join('\n');
+}
+
+/**
+ * The automatic input-model choice (docs/non-gaussian-inputs.md): the Jarque–Bera test per coordinate against its
+ * threshold, the choice, and per independent component the scores used. Read defensively (hand-edited files).
+ */
+function selectionSection(sel: unknown): string {
+  if (!sel || typeof sel !== 'object') return '';
+  const o = sel as { choice?: unknown; requested?: unknown; threshold?: unknown; alpha?: unknown; coordinates?: unknown; mixture?: { components?: unknown } };
+  const out: string[] = [];
+  out.push(`<p>Input model <b>${esc(o.requested)}</b>: chose <b>${esc(o.choice === 'mixture' ? 'non-Gaussian innovations' : 'Gaussian VAR(1)')}</b>. Test: Jarque–Bera per coordinate, Gaussian unless some p-value is below α/dx = ${num(o.threshold)} (α = ${num(o.alpha)}).</p>`);
+  if (Array.isArray(o.coordinates)) {
+    const rows = o.coordinates.map((c: Record<string, unknown> | null): [string, string] => [String(c?.column ?? "?"), `skewness ${num(c?.skewness)}, excess kurtosis ${num(c?.excessKurtosis)}, JB ${num(c?.jb)}, p ${num(c?.pValue)}`]);
+    out.push(table(rows, ['coordinate', 'residual evidence']));
+  }
+  const comps = o.mixture?.components;
+  if (Array.isArray(comps)) {
+    const rows = comps.map((c: Record<string, unknown> | null, i): [string, string] => {
+      const fam = c?.family === 'stein-poly' ? `polynomial Stein representers (degree ${num(c?.steinDegree)})` : `Gaussian mixture, ${Array.isArray(c?.weights) ? c.weights.length : '?'} components (weights ${esc(Array.isArray(c?.weights) ? c.weights.map((w) => num(w)).join(', ') : '—')})`;
+      return [`z${i + 1}`, `${fam}; excess kurtosis ${num(c?.excessKurtosis)}`];
+    });
+    out.push(table(rows, ['independent component', 'scores']));
+  }
   return out.join('\n');
 }

@@ -26,10 +26,10 @@ import { pinv } from '../../linalg/pinv.js';
 import { svd, singularValues } from '../../linalg/svd.js';
 import { makeChunk, type SequenceChunk } from '../../io/dataset.js';
 import type { InputModel } from '../../input/model.js';
-import { chunkScores, momentPass } from '../../moments/accumulator.js';
-import { T1Accumulator, T2Accumulator } from '../../moments/single.js';
+import { momentPass } from '../../moments/accumulator.js';
+import { t1For, t2For } from '../../moments/nongaussian.js';
 import { ControlVariate, type ControlVariateFit, type QuadraticMode } from '../../moments/control.js';
-import { DiagonalHermiteAccumulator, HermiteMomentAccumulator } from '../../moments/higher.js';
+import { diagonalFor, hermiteMomentFor, scoresFor } from '../../moments/nongaussian-higher.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Activation, IORNNParams } from '../../models/params.js';
 import { forwardIORNN } from '../../models/iornn.js';
@@ -122,8 +122,8 @@ export function smoothMoments(chunks: readonly SequenceChunk[], model: InputMode
   yMean.forEach((v, i) => (yMean[i] = v / n));
   const centred = (c: SequenceChunk) => makeChunk(dx, dy, c.x, c.y.map((v, e) => v - yMean[e % dy]), c.lengths);
   const halves = chunks.flatMap((c) => [parity(c, 0), parity(c, 1)]);
-  const t2 = [new T2Accumulator(model, dy), new T2Accumulator(model, dy)];
-  const t1 = new T1Accumulator(model, dy, { skipLast: 1 });
+  const t2 = [t2For(model, dy), t2For(model, dy)];
+  const t1 = t1For(model, dy, { skipLast: 1 });
   const cvAcc = new ControlVariate(dx, dy, { center: model.mean, quadratic: opts.quadratic ?? 'current' });
   halves.forEach((h, i) => {
     if (!h) return;
@@ -140,10 +140,10 @@ export function smoothMoments(chunks: readonly SequenceChunk[], model: InputMode
     for (let a = 0; a < dx; a++) for (let j = 0; j < dh; j++) Q.data[a * dh + j] = V.get(a, j);
   }
   const modes = [0, 1, 2].map(() => ({ lag: 0 as const, Q }));
-  const t3 = [new HermiteMomentAccumulator(model, dy, modes), new HermiteMomentAccumulator(model, dy, modes)];
+  const t3 = [hermiteMomentFor(model, dy, modes), hermiteMomentFor(model, dy, modes)];
   halves.forEach((h, i) => {
     if (!h) return;
-    t3[i % 2].add(h, chunkScores(model, h), cv.residualChunk(h));
+    t3[i % 2].add(h, scoresFor(model, h), cv.residualChunk(h));
   });
   if (t2[0].count === 0 || t2[1].count === 0) throw new Error('smooth identification: needs at least 2 sequences (the order rule compares two halves of the sequences)');
   return { dx, dy, yMean, T2: [t2[0].result(), t2[1].result()], T3: [t3[0].result(), t3[1].result()], counts: [t2[0].count, t2[1].count], Q, T1: t1.result(), cv };
@@ -207,12 +207,12 @@ export function smoothDirections(mom: SmoothMoments, m: 2 | 3, dh: number, seed 
 
 /** The mixed moment of order m on the duals (dy×dh×dh, [i, j, k]): CV residuals for m = 3, centred y for m = 2. */
 export function mixedMoment(chunks: readonly SequenceChunk[], model: InputModel, mom: SmoothMoments, G: Matrix, m: 2 | 3): Float64Array {
-  const acc = new DiagonalHermiteAccumulator(model, mom.dy, G, 'P2prime', m);
+  const acc = diagonalFor(model, mom.dy, G, 'P2prime', m);
   for (const c of chunks) {
     // The control variate's features include x_{t−1}x_t products, whose (t; t−1) derivative is not 0: only
     // moments with ≥ 3 derivatives may use its residuals (m = 3: two at t, one at t−1).
     const y = m === 3 ? mom.cv.residualChunk(c) : c.y.map((v, e) => v - mom.yMean[e % mom.dy]);
-    acc.add(c, chunkScores(model, c), y);
+    acc.add(c, scoresFor(model, c), y);
   }
   return acc.result();
 }

@@ -34,6 +34,11 @@ export interface MomentsPlan {
   extra?: (model: InputModel) => MomentAccumulator[];
   /** Called with every control-variate subchunk and the chunk it came from. */
   onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk) => void;
+  /**
+   * Degree of the outputs in the current input innovation (the activation's degree): the degree of the polynomial
+   * Stein representers a non-Gaussian input model uses for light-tailed inputs (src/input/stein-poly.ts; default 4).
+   */
+  steinDegree?: number;
 }
 
 /** What a module can use after passes 1–2. */

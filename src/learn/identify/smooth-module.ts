@@ -1,10 +1,13 @@
 import { OptionError } from '../../io/errors.js';
 import type { SequenceChunk } from '../../io/dataset.js';
 import type { Activation, IORNNParams } from '../../models/params.js';
-import { copyChunk } from '../chunks.js';
+import { T1Accumulator } from '../../moments/single.js';
+import { MarkovAccumulator } from '../../moments/markov.js';
+import { keptSubchunk, sampleStride, strideSubchunk } from '../chunks.js';
 import { Identifier } from './types.js';
-import { identifySmooth, smoothFromLinear, subsample, type OrderChoice, type UStart } from './smooth.js';
-import { identifyLinear, type LinearDiagnostics } from './linear.js';
+import { smoothFromLinear, type OrderChoice, type UStart } from './smooth.js';
+import { NoComponentError, identifySmoothFrom, type SmoothRank } from './smooth-moments.js';
+import { chooseRealization, markovHankel, type LinearDiagnostics } from './linear.js';
 
 /**
  * IO-RNNs with a smooth activation (tanh, sigmoid, softplus) as a pipeline module (docs/activations.md, "Smooth
@@ -13,8 +16,8 @@ import { identifyLinear, type LinearDiagnostics } from './linear.js';
  *   'zero' compared by their MSE on a subsample (identify/smooth.ts);
  * - 'linear' (dh > dx, where the order-m moments cannot separate the neurons): Ho–Kalman identification of a linear
  *   IO-RNN with dh states, scaled into σ's near-linear range (`smoothFromLinear`).
- * Limitation: the moments are computed by the in-memory functions of identify/smooth.ts, so this module holds the
- * training data in memory (one extra pass collects it); streaming them through pass 2 is future work.
+ * Every moment streams (pass 2: T2 halves, T1, control variate, and the Markov accumulator for the linear route; then
+ * the T3 pass and the mixed-moment pass of identify/smooth-moments.ts); only subsamples of whole sequences are kept.
  */
 export interface SmoothModuleOptions {
   activation: Activation;
@@ -32,6 +35,8 @@ export interface SmoothBlock {
     /** The U start refined ('moment', 'zero', 'surrogate', or 'linear' for the linear route) and why. */
     start: UStart | 'linear';
     startReason: string;
+    /** The number of neurons: given, or chosen by the rank rule of `smoothRank` (`hidden: 'auto'`). */
+    hidden: { chosen: number; auto: boolean; rank?: SmoothRank };
     order?: OrderChoice;
     cpResidual?: number;
     /** Every start built and its MSE on the scale-fit sample (output layer by least squares). */
@@ -44,32 +49,52 @@ export interface SmoothBlock {
 
 export const SMOOTH_NAMES = ['tanh', 'sigmoid', 'softplus'] as const;
 
+/** Rows (whole sequences) for the linear route's output layer and the scale fit of its ε. */
+const LINEAR_ROWS = 20_000, SCALE_ROWS = 3000;
+
 export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, SmoothBlock, 'smooth'> {
   const name = opts.activation.name ?? 'polynomial';
   let block!: SmoothBlock;
+  let t1!: T1Accumulator;
+  let markov: MarkovAccumulator | null = null;
   return {
     learner: 'smooth',
     name: `smooth (${name})`,
-    plan() {
+    plan(source) {
       const h = opts.hidden;
-      if (h === 'auto') {
-        throw new OptionError('hidden', h, (n) => `${n('hidden')} auto is not available for ${n('activation')} ${name} yet: give the number of neurons (${n('activation')} linear ${n('hidden')} auto prints the Hankel singular values, a guide to the state size)`);
-      }
-      if (!Number.isInteger(h) || h < 1) throw new OptionError('hidden', h, (n) => `${n('hidden')} must be a positive integer, got ${h}`);
-      return { t2: false };
+      if (h !== 'auto' && (!Number.isInteger(h) || h < 1)) throw new OptionError('hidden', h, (n) => `${n('hidden')} must be a positive integer or "auto", got ${h}`);
+      const linearRoute = h !== 'auto' && h > source.dx;
+      return {
+        t2: !linearRoute,
+        minSequences: linearRoute ? 1 : 2,
+        extra: (model) => {
+          t1 = new T1Accumulator(model, source.dy, { skipLast: 1 });
+          if (linearRoute) markov = new MarkovAccumulator(model, source.dy, 64);
+          return markov ? [t1, markov] : [t1];
+        },
+      };
     },
-    async identify({ source, input, pass, seed, log }) {
-      const dh = opts.hidden as number;
-      const chunks: SequenceChunk[] = [];
-      await pass('collect (smooth)', (chunk) => void chunks.push(copyChunk(chunk)));
-      if (dh <= source.dx) {
-        const id = identifySmooth(chunks, input.model, { activation: opts.activation, hidden: dh, order: opts.order, seed });
+    async identify({ source, input, p1, p2, pass, seed, log }) {
+      const { dx, dy } = source;
+      if (!markov) {
+        const halves = p2.t2Halves!;
+        const moments = { yMean: p1.yMean, T2: [halves[0].result(), halves[1].result()] as [Float64Array, Float64Array], counts: [halves[0].count, halves[1].count] as [number, number], T1: t1.result(), cv: p2.cvFit, rows: p1.data.rows };
+        const run = (fn: (c: SequenceChunk, off: number) => void) => pass('moments (smooth)', fn);
+        let id: Awaited<ReturnType<typeof identifySmoothFrom>>;
+        try {
+          id = await identifySmoothFrom(run, input.model, moments, dx, dy, { activation: opts.activation, hidden: opts.hidden, order: opts.order, seed });
+        } catch (e) {
+          if (e instanceof NoComponentError) throw new OptionError('hidden', 'auto', (n) => `${n('hidden')} auto: ${e.message}; give ${n('hidden')} K`);
+          throw e;
+        }
+        const dh = id.dh;
         const best = id.starts[0];
         const others = id.starts.slice(1).map((s) => `${s.start} ${s.mse.toPrecision(3)}`).join(', ');
         block = {
           smooth: {
-            activation: name, route: 'moments', routeReason: `dh = ${dh} ≤ dx = ${source.dx}: the order-${id.order.m} score moment separates the neurons`,
+            activation: name, route: 'moments', routeReason: `dh = ${dh} ≤ dx = ${dx}: the order-${id.order.m} score moment separates the neurons`,
             start: best.start, startReason: `lowest MSE on the scale-fit sample (${best.start} ${best.mse.toPrecision(3)}${others ? `; ${others}` : ''})`,
+            hidden: { chosen: dh, auto: opts.hidden === 'auto', ...(id.rank ? { rank: id.rank } : {}) },
             order: id.order, cpResidual: id.cpResidual,
             starts: id.starts.map((s) => ({ start: s.start, mse: s.mse, alpha: s.alpha, ...(s.maxLogFactor !== undefined ? { maxLogFactor: s.maxLogFactor } : {}) })),
           },
@@ -77,18 +102,28 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
         log.lap('identify');
         return { spectral: best.params, tooLarge: 'U is', shrunk: 'a shrunk U' };
       }
-      let lin: ReturnType<typeof identifyLinear>;
+      const dh = opts.hidden as number;
+      const linStride = sampleStride(p1.data.rows, LINEAR_ROWS), scaleStride = sampleStride(p1.data.rows, SCALE_ROWS);
+      const linSample: SequenceChunk[] = [], scaleSample: SequenceChunk[] = [];
+      await pass('linear route (smooth)', (chunk, off) => {
+        for (const [stride, out] of [[linStride, linSample], [scaleStride, scaleSample]] as const) {
+          const sub = strideSubchunk(chunk, off, stride);
+          if (sub) out.push(keptSubchunk(source, sub, chunk));
+        }
+      });
+      let lin: ReturnType<typeof chooseRealization>;
       try {
-        lin = identifyLinear(chunks, input.model, { hidden: dh });
+        lin = chooseRealization(markovHankel(markov, { hidden: dh }), dy, dx, { hidden: dh }, linSample);
       } catch (e) {
         throw new OptionError('hidden', dh, () => (e as Error).message);
       }
-      const s = smoothFromLinear(lin.params, opts.activation, subsample(chunks, 3000));
+      const s = smoothFromLinear(lin.params, opts.activation, scaleSample);
       block = {
         smooth: {
           activation: name, route: 'linear',
-          routeReason: `dh = ${dh} > dx = ${source.dx}: the order-m moments have rank ≤ dx and cannot separate the neurons, so a linear IO-RNN with ${dh} states (Ho–Kalman) is scaled into σ's near-linear range`,
+          routeReason: `dh = ${dh} > dx = ${dx}: the order-m moments have rank ≤ dx and cannot separate the neurons, so a linear IO-RNN with ${dh} states (Ho–Kalman) is scaled into σ's near-linear range`,
           start: 'linear', startReason: `the linear realization with pre-activations scaled by ε = ${s.epsilon.toPrecision(3)} (largest pre-activation standard deviation 0.5)`,
+          hidden: { chosen: dh, auto: false },
           epsilon: s.epsilon, linear: lin.diagnostics,
         },
       };

@@ -35,7 +35,7 @@ export interface SmoothBlock {
     /** The U start refined ('moment', 'zero', 'surrogate', or 'linear' for the linear route) and why. */
     start: UStart | 'linear';
     startReason: string;
-    /** The number of neurons: given, or chosen by the rank rule of `smoothRank` (`hidden: 'auto'`). */
+    /** The number of neurons: given, or chosen by the rank rule of `smoothRank` (`hidden: 'auto'`); the rule's spectra either way. */
     hidden: { chosen: number; auto: boolean; rank?: SmoothRank };
     order?: OrderChoice;
     cpResidual?: number;

@@ -217,8 +217,14 @@ export interface SmoothIdentified {
 export async function identifySmoothFrom(run: PassRunner, model: InputModel, p2: SmoothPass2, dx: number, dy: number, opts: SmoothIdentifyOptions): Promise<SmoothIdentified> {
   if (opts.hidden !== 'auto' && opts.hidden > dx) throw new RangeError(`smooth identification: ${opts.hidden} neurons need dh ≤ dx = ${dx} (A1 of full row rank)`);
   const mom = await orderMoments(run, model, p2, dx, dy, { hidden: opts.hidden, maxTensorEntries: opts.maxTensorEntries, sampleRows: opts.scaleFitMaxRows });
-  const rank = opts.hidden === 'auto' ? smoothRank(mom) : undefined;
-  const dh = rank ? rank.chosen : (opts.hidden as number);
+  // The spectra are cheap (two small SVDs) and go into the diagnostics (the report's chart) for a given dh too.
+  let rank: SmoothRank | undefined;
+  try {
+    rank = smoothRank(mom);
+  } catch (e) {
+    if (opts.hidden === 'auto') throw e;
+  }
+  const dh = opts.hidden === 'auto' ? rank!.chosen : opts.hidden;
   if (dh < 1) throw new NoComponentError(rank!);
   const order = chooseOrder(mom, dh, opts.order);
   const m = order.m;

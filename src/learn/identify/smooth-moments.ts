@@ -23,6 +23,8 @@ import { bySubchunks, centredChunk, copyChunk, sampleStride, strideSubchunk } fr
 import { selectRank } from '../rank.js';
 import { pinv } from '../../linalg/pinv.js';
 import type { Activation } from '../../models/params.js';
+import { activationSymmetry } from '../../models/activation.js';
+import { chooseSigns } from './smooth-signs.js';
 import { chooseOrder, smoothDirections, smoothStarts, unfoldingSpectra, unitGaugeU, type OrderChoice, type SmoothStart, type UStart } from './smooth.js';
 
 /** One streaming pass over all data: `fn` sees each chunk with the global index of its first sequence. */
@@ -199,9 +201,20 @@ export interface SmoothIdentifyOptions {
   /** Rows (whole sequences, evenly spread) for the scale fit and the moment-route factors. Default 3000 (the start's
    * held-out NMSE was the same as with 10 000 on the bench scenario, at a third of the cost). */
   scaleFitMaxRows?: number;
+  /** Choose neuron signs by fit for σ without sign symmetry (default true; smooth-signs.ts). */
+  signSearch?: boolean;
+}
+
+/** The sign search of smooth-signs.ts: the pattern kept (relative to the start) and every pattern's sample loss. */
+export interface SignsSummary {
+  start: UStart;
+  signs: number[];
+  tried: { signs: number[]; loss: number }[];
+  ms: number;
 }
 
 export interface SmoothIdentified {
+  signs?: SignsSummary;
   dh: number;
   starts: SmoothStart[];
   order: OrderChoice;
@@ -234,7 +247,15 @@ export async function identifySmoothFrom(run: PassRunner, model: InputModel, p2:
   const Uunit = unitGaugeU(C, mom.T1, G, dir.comps, 1);
   const starts = smoothStarts(opts.activation, m, dir.A1, Uunit, dir.comps, mom.yMean, mom.sample, opts.starts ?? ['moment', 'zero']);
   starts.sort((a, b) => a.mse - b.mse);
-  return { dh, starts, order, cpResidual: dir.cpResidual, ...(rank ? { rank } : {}) };
+  // σ without sign symmetry (sigmoid, softplus): the neuron signs of the best start by fit (smooth-signs.ts).
+  let signs: SignsSummary | undefined;
+  if (activationSymmetry(opts.activation) !== 'odd' && opts.signSearch !== false) {
+    const t0 = performance.now();
+    const c = chooseSigns(starts[0].params, mom.sample);
+    starts[0] = { ...starts[0], params: c.params };
+    signs = { start: starts[0].start, signs: c.signs, tried: c.tried, ms: Math.round(performance.now() - t0) };
+  }
+  return { dh, starts, order, cpResidual: dir.cpResidual, ...(rank ? { rank } : {}), ...(signs ? { signs } : {}) };
 }
 
 /** `--hidden auto` found no component above the noise in either moment. */

@@ -6,7 +6,7 @@ import { MarkovAccumulator } from '../../moments/markov.js';
 import { keptSubchunk, sampleStride, strideSubchunk } from '../chunks.js';
 import { Identifier } from './types.js';
 import { smoothFromLinear, type OrderChoice, type UStart } from './smooth.js';
-import { NoComponentError, identifySmoothFrom, type SmoothRank } from './smooth-moments.js';
+import { NoComponentError, identifySmoothFrom, type SignsSummary, type SmoothRank } from './smooth-moments.js';
 import { chooseRealization, markovHankel, type LinearDiagnostics } from './linear.js';
 
 /**
@@ -41,6 +41,8 @@ export interface SmoothBlock {
     cpResidual?: number;
     /** Every start built and its MSE on the scale-fit sample (output layer by least squares). */
     starts?: { start: UStart; mse: number; alpha: number[]; maxLogFactor?: number }[];
+    /** σ without sign symmetry: the neuron signs chosen by fit (identify/smooth-signs.ts) and the loss of each pattern. */
+    signs?: SignsSummary;
     /** Linear route: the scale ε of `smoothFromLinear` and the linear identification's diagnostics. */
     epsilon?: number;
     linear?: LinearDiagnostics;
@@ -96,6 +98,7 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
             start: best.start, startReason: `lowest MSE on the scale-fit sample (${best.start} ${best.mse.toPrecision(3)}${others ? `; ${others}` : ''})`,
             hidden: { chosen: dh, auto: opts.hidden === 'auto', ...(id.rank ? { rank: id.rank } : {}) },
             order: id.order, cpResidual: id.cpResidual,
+            ...(id.signs ? { signs: id.signs } : {}),
             starts: id.starts.map((s) => ({ start: s.start, mse: s.mse, alpha: s.alpha, ...(s.maxLogFactor !== undefined ? { maxLogFactor: s.maxLogFactor } : {}) })),
           },
         };

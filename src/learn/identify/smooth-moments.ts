@@ -210,7 +210,6 @@ export interface SignsSummary {
   start: UStart;
   signs: number[];
   tried: { signs: number[]; loss: number }[];
-  ms: number;
 }
 
 export interface SmoothIdentified {
@@ -250,10 +249,9 @@ export async function identifySmoothFrom(run: PassRunner, model: InputModel, p2:
   // σ without sign symmetry (sigmoid, softplus): the neuron signs of the best start by fit (smooth-signs.ts).
   let signs: SignsSummary | undefined;
   if (activationSymmetry(opts.activation) !== 'odd' && opts.signSearch !== false) {
-    const t0 = performance.now();
     const c = chooseSigns(starts[0].params, mom.sample);
     starts[0] = { ...starts[0], params: c.params };
-    signs = { start: starts[0].start, signs: c.signs, tried: c.tried, ms: Math.round(performance.now() - t0) };
+    signs = { start: starts[0].start, signs: c.signs, tried: c.tried };
   }
   return { dh, starts, order, cpResidual: dir.cpResidual, ...(rank ? { rank } : {}), ...(signs ? { signs } : {}) };
 }

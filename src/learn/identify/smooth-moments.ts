@@ -201,6 +201,8 @@ export interface SmoothIdentifyOptions {
   /** Rows (whole sequences, evenly spread) for the scale fit and the moment-route factors. Default 3000 (the start's
    * held-out NMSE was the same as with 10 000 on the bench scenario, at a third of the cost). */
   scaleFitMaxRows?: number;
+  /** Corrections of the moment route's factor F (default 2; smooth.ts `smoothStarts`). */
+  momentIterations?: number;
   /** Choose neuron signs by fit for σ without sign symmetry (default true; smooth-signs.ts). */
   signSearch?: boolean;
 }
@@ -244,7 +246,7 @@ export async function identifySmoothFrom(run: PassRunner, model: InputModel, p2:
   const G = pinv(dir.A1).pinv;
   const C = await mixedMomentPass(run, model, p2, G, m);
   const Uunit = unitGaugeU(C, mom.T1, G, dir.comps, 1);
-  const starts = smoothStarts(opts.activation, m, dir.A1, Uunit, dir.comps, mom.yMean, mom.sample, opts.starts ?? ['moment', 'zero']);
+  const starts = smoothStarts(opts.activation, m, dir.A1, Uunit, dir.comps, mom.yMean, mom.sample, opts.starts ?? ['moment', 'zero'], opts.momentIterations ?? 2);
   starts.sort((a, b) => a.mse - b.mse);
   // σ without sign symmetry (sigmoid, softplus): the neuron signs of the best start by fit (smooth-signs.ts).
   let signs: SignsSummary | undefined;

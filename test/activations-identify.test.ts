@@ -11,7 +11,8 @@ import { predictIORNN } from '../src/models/iornn.js';
 import { randomIORNN, simulateInputs, simulateIORNN } from '../src/models/simulate.js';
 import { refine } from '../src/learn/refine.js';
 import { nmse } from '../src/metrics/nmse.js';
-import { activationDerivative, chooseOrder, identifySmooth, smoothDirections, smoothMoments } from '../src/learn/identify/smooth.js';
+import { activationDerivative, chooseOrder, smoothDirections } from '../src/learn/identify/smooth.js';
+import { identifySmooth, memoryRunner, orderMoments, pass2InMemory } from '../src/learn/identify/smooth-moments.js';
 import { tanhData } from '../bench/activations-data.js';
 
 test('activationDerivative: closed forms agree with central differences of σ (tanh, sigmoid, softplus; m = 1..3)', () => {
@@ -25,12 +26,13 @@ test('activationDerivative: closed forms agree with central differences of σ (t
       }
 });
 
-test('order rule: m = 3 for tanh with symmetric pre-activations, m = 2 when a nonzero input mean biases them; directions recovered', () => {
+test('order rule: m = 3 for tanh with symmetric pre-activations, m = 2 when a nonzero input mean biases them; directions recovered', async () => {
   const truth = randomIORNN({ dx: 4, dh: 2, dy: 3, uNorm: 0.5, seed: 7, activation: { name: 'tanh' } });
   for (const [mean, want] of [[[0, 0, 0, 0], 3], [[1.2, -1, 0.9, 1.1], 2]] as const) {
     const inp = simulateInputs({ dx: 4, nSeq: 3000, seqLength: 20, rho: 0.4, mu: mean, seed: 3 });
     const tr = simulateIORNN(truth, inp, { noise: 0.05, seed: 4 });
-    const mom = smoothMoments([tr], fitVAR1Sync(tr).model, 2);
+    const model = fitVAR1Sync(tr).model;
+    const mom = await orderMoments(memoryRunner([tr]), model, pass2InMemory([tr], model), 4, 3, { hidden: 2 });
     const ord = chooseOrder(mom, 2);
     assert.equal(ord.m, want, `mean ${mean}: ${ord.reason}`);
     // Directions up to sign and order: best |cos| per true neuron. Tolerance 0.98 (cos 11°) at 6e4 rows: the order-3
@@ -48,9 +50,9 @@ test('order rule: m = 3 for tanh with symmetric pre-activations, m = 2 when a no
   }
 });
 
-test('acceptance: planted tanh IO-RNN (dx 5, dh 3, dy 4, VAR(1) unit-variance inputs, 5% noise, 1e5 rows) → held-out NMSE ≤ 1e-3', () => {
+test('acceptance: planted tanh IO-RNN (dx 5, dh 3, dy 4, VAR(1) unit-variance inputs, 5% noise, 1e5 rows) → held-out NMSE ≤ 1e-3', async () => {
   const { truth, train, held } = tanhData(1, 1e5);
-  const id = identifySmooth([train], fitVAR1Sync(train).model, { activation: { name: 'tanh' }, hidden: 3 });
+  const id = await identifySmooth([train], fitVAR1Sync(train).model, { activation: { name: 'tanh' }, hidden: 3 });
   assert.equal(id.order.m, 3, id.order.reason);
   const start = id.starts[0];
   const clean = predictIORNN(truth, held);

@@ -146,6 +146,9 @@ test('gloree fit --kind brnn --activation tanh: a one-line error naming the flag
     const r = await run(['fit', csv, '--kind', 'brnn', '--activation', 'tanh', '--hidden', '2', '--out', path.join(dir, 'm.json')]);
     assert.equal(r.code, 1);
     assert.match(r.err, /^gloree: --kind brnn with --activation tanh: bidirectional models are learned for σ\(z\) = c·z² only/);
+    // It says why (the identities carry over, the learner's steps do not) and what to do, on one line.
+    assert.match(r.err, /identities carry over to tanh .* not implemented for it; fit an IO-RNN \(without --kind brnn\) or use --activation z2\n$/);
+    assert.equal(r.err.trim().split('\n').length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -182,6 +182,8 @@ function fitSummary(res: FitResult, seconds: number): string[] {
     lines.push(`chose dh = ${l.order} from the Hankel singular values ${l.hankelSpectrum.slice(0, l.order + 3).map(fmt).join(', ')} (noise floor ${fmt(l.noiseFloor)}, threshold ${fmt(l.threshold)}${l.orderCandidates.length > 1 ? `; BIC over orders ${l.orderCandidates.map((c) => c.order).join(', ')}` : ''})`);
   } else if (rank?.auto) {
     lines.push(`chose ${d.learner === 'gloree-b' ? 'dh + dz' : 'dh'} = ${rank.chosen} from the T2 spectrum ${rank.spectrum.slice(0, rank.chosen + 3).map(fmt).join(', ')} (noise floor ${fmt(rank.noiseFloor)}; rule: ${rank.rule})`);
+  } else if (d.learner === 'smooth' && d.smooth.hidden?.auto && d.smooth.hidden.rank) {
+    lines.push(`chose dh = ${d.smooth.hidden.chosen} from the score moments' spectra: ${d.smooth.hidden.rank.rule}`);
   } else if (d.learner === 'gloree-poly' && d.hidden.auto) {
     lines.push(`chose dh = ${d.hidden.chosen} from the T2 spectrum ${(d.hidden.spectrum ?? []).slice(0, d.hidden.chosen + 3).map(fmt).join(', ')} (noise floor ${fmt(d.hidden.noiseFloor ?? NaN)})`);
   }

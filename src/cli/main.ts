@@ -88,7 +88,7 @@ export function buildProgram(sink?: Sink): Command {
       .command('fit')
       .description('fit an IO-RNN (or a bidirectional RNN) to a data file and write the model file')
       .argument('<data>', 'CSV, Arrow or Parquet with columns x1..x<dx>, y1..y<dy>, optional seq')
-      .requiredOption('--hidden <k|auto>', 'hidden neurons (≤ dx and ≤ dy; BRNN: forward neurons with --backward, else the total), or "auto" to pick from the T2 spectrum')
+      .requiredOption('--hidden <k|auto>', 'hidden neurons (≤ dx and ≤ dy; BRNN: forward neurons with --backward, else the total), or "auto" to pick from the data (T2 spectrum; Hankel spectrum with --activation linear; order-2/3 score moments with tanh, sigmoid, softplus)')
       .addOption(new Option('--kind <kind>', 'model kind: iornn, or brnn (bidirectional)').choices(['iornn', 'brnn']).default('iornn'))
       .option('--backward <k2>', 'BRNN: number of backward neurons (without it the split is inferred from the data)', intArg('--backward', 0))
       .option('--activation <spec>', 'activation σ: z2, z3, coefficients c0,c1,c2,… (e.g. 0,0.1,0.5,1 = z³+0.5z²+0.1z), or a name: tanh, sigmoid, softplus, linear', 'z2')

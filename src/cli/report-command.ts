@@ -28,6 +28,7 @@ import { t2For } from '../moments/nongaussian.js';
 import { momentPass } from '../moments/accumulator.js';
 import { selectRank, type RankSelection } from '../learn/rank.js';
 import { UsageError, out } from './io.js';
+import { learnerView } from '../report/learner-view.js';
 import { renderReport, type HeldOutNMSE, type RankSummary, type ReportHeldOut } from '../report/html.js';
 
 export interface BuildReportOptions {
@@ -165,7 +166,7 @@ export async function buildReport(
   // ---- Pass 2 (if needed): T2 of even- and odd-numbered sequences → rank selection.
   let rank = opts.rank ?? (model.diagnostics as { rank?: RankSummary } | undefined)?.rank;
   let rankSource = opts.rank ? opts.rankSource : rank ? 'the training data' : undefined;
-  if (!rank) {
+  if (!rank && learnerView(model.diagnostics).usesT2) {
     if (sequences < 2) {
       rank = undefined; // one sequence cannot be split into two independent halves
     } else {

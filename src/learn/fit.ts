@@ -49,7 +49,13 @@ export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitR
   const activation = opts.activation ?? SQUARE;
   if (kind === 'brnn') {
     if (activation.name !== undefined) {
-      throw new OptionError('activation', activation, (n) => `${n('kind')} brnn with ${n('activation')} ${activation.name}: bidirectional models are learned for σ(z) = c·z² only (named activations are IO-RNN only for now); use ${n('activation')} z2`);
+      // docs/activations.md §3: the identities carry over (directions from the order-m moment, the forward/backward
+      // split from the (t; t−1) and (t; t+1) mixed moments, two Hankel matrices for linear), but the BRNN learner's
+      // split and U/V steps are written for σ = c·z² (their factors are constants only there), so it refuses.
+      throw new OptionError('activation', activation, (n) =>
+        `${n('kind')} brnn with ${n('activation')} ${activation.name}: bidirectional models are learned for σ(z) = c·z² only. ` +
+          `The moment identities carry over to ${activation.name} (docs/activations.md, "What carries over to the BRNN"), but the bidirectional learner's forward/backward split and recurrent-weight steps are not implemented for it; ` +
+          `fit an IO-RNN (without ${n('kind')} brnn) or use ${n('activation')} z2`);
     }
     if (!isPureQuadratic(activation)) {
       throw new OptionError('activation', activation, (n) => `${n('kind')} brnn: bidirectional models are learned for σ(z) = c·z² only; use ${n('activation')} z2`);

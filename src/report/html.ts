@@ -148,7 +148,8 @@ export function renderReport(input: ReportInput): string {
   const dataLine = d.data ? `; fitted on ${d.data.rows.toLocaleString('en-US')} rows in ${d.data.sequences.toLocaleString('en-US')} sequences (length ${d.data.minLength === d.data.maxLength ? d.data.minLength : `${d.data.minLength}–${d.data.maxLength}`})` : '';
   parts.push(`<p class="sub">${input.modelName ? `<code>${esc(input.modelName)}</code>: ` : ''}${esc(shape)}, ${esc(activationText(params.activation))}${esc(dataLine)}.</p>`);
 
-  const rank = input.rank ?? view.rank;
+  // A T2 spectrum (stored or computed from data) means nothing for a learner that does not use T2.
+  const rank = view.usesT2 ? input.rank ?? view.rank : undefined;
   const warnings = [...(d.warnings ?? []), ...(rank?.warnings ?? []).filter((w) => !(d.warnings ?? []).includes(w))];
   if (warnings.length > 0) parts.push(`<div class="warn"><b>Warnings</b><ul>${warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></div>`);
 
@@ -167,23 +168,32 @@ export function renderReport(input: ReportInput): string {
   if (summary.length > 0) parts.push(table(summary));
 
   // ---- 1. Rank
-  parts.push('<h2>1. Rank: singular values of T2</h2>');
-  if (rank) {
-    parts.push(
-      figure(
-        'spectrum',
-        spectrumChart(rank),
-        `Singular values of the output-mode unfolding (dy × dx²) of T2 = E[y ⊗ S2] (log scale)${input.rankSource ? `, computed on ${esc(input.rankSource)}` : ''}: ` +
-          `filled circles are kept. Crosses: the same unfolding of the scaled difference of the T2 moments of two disjoint halves of the data, ` +
-          `whose spectral norm estimates that of the noise (noise floor). A singular value counts when it is above ${esc(rank.factor ?? 2)} × the noise floor.`,
-      ),
-    );
-    parts.push(`<p class="note">Rule: ${esc(rank.rule)}</p>`);
-    if (rank.spectrumInput && isNum(rank.rankInput)) {
-      parts.push(`<p class="note">Cross-check, input-mode unfolding (dx × dy·dx): singular values ${rank.spectrumInput.map((v) => esc(fmt(v))).join(', ')}; ${rank.rankInput} above its own noise floor.</p>`);
-    }
+  if (!view.usesT2) {
+    if (view.spectra.length === 0) parts.push('<h2>1. Rank</h2>', '<p class="note">The model file has no spectrum of the moments this learner used.</p>');
+    view.spectra.forEach((sp, i) => {
+      parts.push(`<h2>1${view.spectra.length > 1 ? String.fromCharCode(97 + i) : ''}. ${esc(sp.title)}</h2>`);
+      parts.push(figure(`spectrum-${i}`, spectrumChart(sp, sp.label), `${esc(sp.caption)} A singular value counts when it is above the threshold.`));
+      parts.push(`<p class="note">Rule: ${esc(sp.rule)}</p>`);
+    });
   } else {
-    parts.push(`<p class="note">No T2 spectrum available (the model file has no <code>diagnostics.rank</code> and no data were given).</p>`);
+    parts.push('<h2>1. Rank: singular values of T2</h2>');
+    if (rank) {
+      parts.push(
+        figure(
+          'spectrum',
+          spectrumChart(rank),
+          `Singular values of the output-mode unfolding (dy × dx²) of T2 = E[y ⊗ S2] (log scale)${input.rankSource ? `, computed on ${esc(input.rankSource)}` : ''}: ` +
+            `filled circles are kept. Crosses: the same unfolding of the scaled difference of the T2 moments of two disjoint halves of the data, ` +
+            `whose spectral norm estimates that of the noise (noise floor). A singular value counts when it is above ${esc(rank.factor ?? 2)} × the noise floor.`,
+        ),
+      );
+      parts.push(`<p class="note">Rule: ${esc(rank.rule)}</p>`);
+      if (rank.spectrumInput && isNum(rank.rankInput)) {
+        parts.push(`<p class="note">Cross-check, input-mode unfolding (dx × dy·dx): singular values ${rank.spectrumInput.map((v) => esc(fmt(v))).join(', ')}; ${rank.rankInput} above its own noise floor.</p>`);
+      }
+    } else {
+      parts.push(`<p class="note">No T2 spectrum available (the model file has no <code>diagnostics.rank</code> and no data were given).</p>`);
+    }
   }
 
   // ---- 2. CP and conditioning

@@ -5,6 +5,8 @@ import { SequenceChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { PredictionCSVWriter, CSVSource } from '../io/csv.js';
 import { openDataSource, writeDataFile } from '../io/open.js';
+import { parallelCSVSource } from '../io/csv-parallel.js';
+import { availableParallelism } from 'node:os';
 import { activationFromSpec, activationToString, activationsEqual } from '../models/activation.js';
 import { RNNParams } from '../models/params.js';
 import { predict } from '../models/brnn.js';
@@ -81,6 +83,8 @@ export interface FitOpts {
   controlVariate: boolean;
   refineMaxRows?: number;
   seed: number;
+  /** Parser threads (default: the available cores). */
+  workers?: number;
   out: string;
   x?: string;
   y?: string;
@@ -104,8 +108,10 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
     throw new UsageError((e as Error).message);
   }
   checkOutputs([dataFile], [o.out, o.report]);
-  const source = await openData(dataFile, o, 2);
-  checkFitSize(source, dataFile);
+  const opened = await openData(dataFile, o, 2);
+  checkFitSize(opened, dataFile);
+  // Same chunks, hence the same model, for every number of workers (src/io/csv-parallel.ts).
+  const source = parallelCSVSource(opened, { workers: o.workers ?? availableParallelism(), minLength: 2 });
   const bar = new PassProgressBar();
   const t0 = performance.now();
   let res;

@@ -1,5 +1,5 @@
 import { Matrix, isFiniteMatrix } from './matrix.js';
-import { svd } from './svd.js';
+import { truncatedSVD } from './svd.js';
 
 const EPS = 2 ** -52;
 
@@ -165,13 +165,7 @@ export function lstsq(A: Matrix, B: Matrix, opts: { rcond?: number } = {}): Lsts
   const rcond = opts.rcond ?? Math.max(m, n) * EPS;
   if (!(rcond >= 0)) throw new RangeError(`lstsq: rcond must be >= 0, got ${rcond}`);
   const p = B.cols;
-  const { U, S, V } = svd(A);
-  const k = S.length;
-  const sMax = k > 0 ? S[0] : 0;
-  const cut = rcond * sMax;
-  let rank = 0;
-  while (rank < k && S[rank] > cut && S[rank] > 0) rank++;
-  const sMin = rank > 0 ? S[rank - 1] : 0;
+  const { U, S, V, k, rank, sMax, sMin } = truncatedSVD(A, rcond);
   // C = diag(1/s) U_rᵀ B  (rank × p)
   const C = new Float64Array(rank * p);
   const u = U.data, b = B.data;

@@ -1,4 +1,5 @@
 import { Matrix } from '../linalg/matrix.js';
+import { SampleSums } from './sample-sums.js';
 import { InputModel } from '../input/model.js';
 import { SequenceChunk } from '../io/dataset.js';
 
@@ -68,15 +69,14 @@ function binom(n: number, k: number): number {
  * ([i, j, k]: j = the neuron whose l−1 modes sit at step t, k = the step-(t−1) neuron).
  * Steps: 'P1' uses t = 0..L−1−skipLast; the mixed kinds t = 1..L−1 (0-based).
  */
-export class DiagonalHermiteAccumulator {
+export class DiagonalHermiteAccumulator extends SampleSums {
   readonly dx: number;
   readonly dh: number;
-  readonly sum: Float64Array;
-  count = 0;
   private readonly skipLast: number;
   private readonly cache = new Map<Matrix | null, Float64Array>();
 
   constructor(readonly model: InputModel, readonly dy: number, readonly G: Matrix, readonly kind: DiagonalKind, readonly degree: number, opts: { skipLast?: number } = {}) {
+    super();
     if (G.rows !== model.dx) throw new RangeError(`DiagonalHermiteAccumulator: G has ${G.rows} rows, expected dx = ${model.dx}`);
     if (!Number.isInteger(degree) || degree < 2) throw new RangeError(`DiagonalHermiteAccumulator: degree must be an integer ≥ 2, got ${degree}`);
     this.dx = model.dx;
@@ -164,16 +164,8 @@ export class DiagonalHermiteAccumulator {
     return this;
   }
 
-  merge(o: DiagonalHermiteAccumulator): this {
-    if (o.sum.length !== this.sum.length) throw new RangeError('DiagonalHermiteAccumulator.merge: shapes differ');
-    for (let i = 0; i < this.sum.length; i++) this.sum[i] += o.sum[i];
-    this.count += o.count;
-    return this;
-  }
-
-  result(): Float64Array {
-    if (this.count === 0) throw new Error(`DiagonalHermiteAccumulator (${this.kind}): no samples were added (are the sequences long enough?)`);
-    return this.sum.map((x) => x / this.count);
+  protected label(): string {
+    return `DiagonalHermiteAccumulator (${this.kind})`;
   }
 }
 

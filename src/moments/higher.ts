@@ -1,4 +1,5 @@
 import { Matrix } from '../linalg/matrix.js';
+import { SampleSums } from './sample-sums.js';
 import { InputModel } from '../input/model.js';
 import { SequenceChunk } from '../io/dataset.js';
 import { projectBlock, projectScore } from './diagonal-hermite.js';
@@ -125,13 +126,11 @@ interface SinglesSet {
  * a buffer keyed by the identity of its blocks; the blocks are applied once per key at the end of each chunk
  * (as T2Accumulator does for S2).
  */
-export class HermiteMomentAccumulator {
+export class HermiteMomentAccumulator extends SampleSums {
   readonly dx: number;
   readonly dy: number;
   readonly out: number;
   readonly shape: number[];
-  readonly sum: Float64Array;
-  count = 0;
   private readonly matchings: ReturnType<typeof partialMatchings>;
   private readonly k: number[];
   private readonly entries: number;
@@ -148,6 +147,7 @@ export class HermiteMomentAccumulator {
   private readonly cache: Map<Matrix | null, Float64Array>[][];
 
   constructor(readonly model: InputModel, dy: number, readonly modes: readonly HermiteMode[], readonly opts: HigherOptions = {}) {
+    super();
     const dx = model.dx;
     if (modes.length < 1) throw new RangeError('HermiteMomentAccumulator: need at least one mode');
     for (const m of modes) {
@@ -311,17 +311,8 @@ export class HermiteMomentAccumulator {
     this.pending.clear();
   }
 
-  merge(o: HermiteMomentAccumulator): this {
-    if (o.sum.length !== this.sum.length) throw new RangeError('HermiteMomentAccumulator.merge: shapes differ');
-    for (let i = 0; i < this.sum.length; i++) this.sum[i] += o.sum[i];
-    this.count += o.count;
-    return this;
-  }
-
-  /** The mean, row-major over `shape` = [out, k_1, …, k_n]. */
-  result(): Float64Array {
-    if (this.count === 0) throw new Error('HermiteMomentAccumulator: no samples were added (are the sequences long enough for this moment?)');
-    return this.sum.map((x) => x / this.count);
+  protected label(): string {
+    return 'HermiteMomentAccumulator';
   }
 }
 

@@ -205,27 +205,7 @@ export function modeProduct(T: Tensor, M: Matrix, mode: number): Tensor {
   checkMode(T, mode, 'modeProduct');
   const n = T.shape[mode];
   if (M.cols !== n) throw new RangeError(`modeProduct: matrix ${M.rows}x${M.cols} cannot multiply mode ${mode} of size ${n}`);
-  const m = M.rows;
-  // View T as (pre, n, post) and out as (pre, m, post).
-  const pre = T.shape.slice(0, mode).reduce((a, b) => a * b, 1);
-  const post = T.shape.slice(mode + 1).reduce((a, b) => a * b, 1);
-  const outShape = T.shape.slice();
-  outShape[mode] = m;
-  const out = new Tensor(outShape);
-  const src = T.data, dst = out.data, Md = M.data;
-  for (let p = 0; p < pre; p++) {
-    const sBase = p * n * post, dBase = p * m * post;
-    for (let i = 0; i < m; i++) {
-      const dRow = dBase + i * post;
-      for (let j = 0; j < n; j++) {
-        const mij = Md[i * n + j];
-        if (mij === 0) continue;
-        const sRow = sBase + j * post;
-        for (let q = 0; q < post; q++) dst[dRow + q] += mij * src[sRow + q];
-      }
-    }
-  }
-  return out;
+  return modeMultiply(T, mode, M.data, M.rows, n, 1);
 }
 
 /**
@@ -247,23 +227,32 @@ export function multilinear(T: Tensor, Ms: readonly (Matrix | null)[]): Tensor {
 
 /** T ×_mode Mᵀ without forming Mᵀ: out[…, i, …] = Σ_j M[j, i] T[…, j, …]. */
 function modeProductT(T: Tensor, M: Matrix, mode: number): Tensor {
+  return modeMultiply(T, mode, M.data, M.cols, 1, M.cols);
+}
+
+/**
+ * out[…, i, …] = Σ_j C[i·si + j·sj] T[…, j, …] for i < m (the new size of the mode), j < n = shape[mode]: the
+ * mode product with M (m = M.rows, si = n, sj = 1) or with Mᵀ (m = M.cols, si = 1, sj = M.cols). Each output entry sums
+ * over j in increasing order, skipping zero coefficients.
+ */
+function modeMultiply(T: Tensor, mode: number, C: Float64Array, m: number, si: number, sj: number): Tensor {
   const n = T.shape[mode];
-  const m = M.cols;
+  // View T as (pre, n, post) and out as (pre, m, post).
   const pre = T.shape.slice(0, mode).reduce((a, b) => a * b, 1);
   const post = T.shape.slice(mode + 1).reduce((a, b) => a * b, 1);
   const outShape = T.shape.slice();
   outShape[mode] = m;
   const out = new Tensor(outShape);
-  const src = T.data, dst = out.data, Md = M.data;
+  const src = T.data, dst = out.data;
   for (let p = 0; p < pre; p++) {
     const sBase = p * n * post, dBase = p * m * post;
-    for (let j = 0; j < n; j++) {
-      const sRow = sBase + j * post;
-      for (let i = 0; i < m; i++) {
-        const mji = Md[j * m + i];
-        if (mji === 0) continue;
-        const dRow = dBase + i * post;
-        for (let q = 0; q < post; q++) dst[dRow + q] += mji * src[sRow + q];
+    for (let i = 0; i < m; i++) {
+      const dRow = dBase + i * post;
+      for (let j = 0; j < n; j++) {
+        const cij = C[i * si + j * sj];
+        if (cij === 0) continue;
+        const sRow = sBase + j * post;
+        for (let q = 0; q < post; q++) dst[dRow + q] += cij * src[sRow + q];
       }
     }
   }

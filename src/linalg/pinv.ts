@@ -1,4 +1,4 @@
-import { Matrix } from './matrix.js';
+import { Matrix, rowDots } from './matrix.js';
 import { truncatedSVD } from './svd.js';
 
 const EPS = 2 ** -52;
@@ -34,14 +34,6 @@ export function pinv(A: Matrix, opts: { rcond?: number } = {}): PinvResult {
   const v = V.data, u = U.data;
   for (let i = 0; i < n; i++) for (let r = 0; r < rank; r++) vs[i * rank + r] = v[i * k + r] / S[r];
   const out = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) {
-    const vi = i * rank;
-    for (let j = 0; j < m; j++) {
-      const uj = j * k;
-      let s = 0;
-      for (let r = 0; r < rank; r++) s += vs[vi + r] * u[uj + r];
-      out[i * m + j] = s;
-    }
-  }
+  rowDots(vs, rank, u, k, out, n, m, rank);
   return { pinv: new Matrix(n, m, out), sMin, sMax, cond: rank > 0 ? sMax / sMin : Infinity, rank, sAll: S };
 }

@@ -46,12 +46,15 @@ export function cholesky(A: Matrix): Matrix {
 
 /** Solve L X = B for lower-triangular L (n×n) and B (n×p) by forward substitution. Throws on a zero diagonal. */
 export function solveLowerTriangular(L: Matrix, B: Matrix): Matrix {
-  const n = L.rows;
-  if (L.cols !== n || B.rows !== n) throw new RangeError(`solveLowerTriangular: L is ${L.rows}x${L.cols}, B is ${B.rows}x${B.cols}`);
-  const p = B.cols, l = L.data;
+  return solveTriangular(L, B, 'lower', 'solveLowerTriangular', 'L');
+}
+
+function solveTriangular(T: Matrix, B: Matrix, triangle: 'lower' | 'upper', name: string, symbol: string): Matrix {
+  const n = T.rows;
+  if (T.cols !== n || B.rows !== n) throw new RangeError(`${name}: ${symbol} is ${T.rows}x${T.cols}, B is ${B.rows}x${B.cols}`);
   const X = B.data.slice();
-  substituteInPlace(l, n, X, p, 'lower', 'solveLowerTriangular');
-  return new Matrix(n, p, X);
+  substituteInPlace(T.data, n, X, B.cols, triangle, name);
+  return new Matrix(n, B.cols, X);
 }
 
 /**
@@ -79,12 +82,7 @@ export function substituteInPlace(T: Float64Array, n: number, X: Float64Array, p
 
 /** Solve U X = B for upper-triangular U (n×n) and B (n×p) by back substitution. Throws on a zero diagonal. */
 export function solveUpperTriangular(U: Matrix, B: Matrix): Matrix {
-  const n = U.rows;
-  if (U.cols !== n || B.rows !== n) throw new RangeError(`solveUpperTriangular: U is ${U.rows}x${U.cols}, B is ${B.rows}x${B.cols}`);
-  const p = B.cols, u = U.data;
-  const X = B.data.slice();
-  substituteInPlace(u, n, X, p, 'upper', 'solveUpperTriangular');
-  return new Matrix(n, p, X);
+  return solveTriangular(U, B, 'upper', 'solveUpperTriangular', 'U');
 }
 
 /** Solve A X = B given the Cholesky factor L of A (A = L Lᵀ): two triangular solves. */

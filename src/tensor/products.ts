@@ -1,4 +1,4 @@
-import { Matrix } from '../linalg/matrix.js';
+import { Matrix, transpose } from '../linalg/matrix.js';
 import { Tensor } from './tensor.js';
 
 /** Outer product v_1 ⊗ … ⊗ v_N (order N, shape [len v_1, …, len v_N]). */
@@ -92,15 +92,6 @@ export function khatriRao(A: Matrix, B: Matrix): Matrix {
  */
 export function rowwiseKron(A: Matrix, B: Matrix): Matrix {
   if (A.rows !== B.rows) throw new RangeError(`rowwiseKron: ${A.rows}x${A.cols} and ${B.rows}x${B.cols} have different row counts`);
-  const n = A.rows, k = A.cols, m = B.cols;
-  const out = new Float64Array(n * k * m);
-  const a = A.data, b = B.data;
-  for (let i = 0; i < n; i++) {
-    const o = i * k * m;
-    for (let p = 0; p < k; p++) {
-      const aip = a[i * k + p];
-      for (let q = 0; q < m; q++) out[o + p * m + q] = aip * b[i * m + q];
-    }
-  }
-  return new Matrix(n, k * m, out);
+  // Row i of A ⊙ B is column i of khatriRao(Aᵀ, Bᵀ).
+  return transpose(khatriRao(transpose(A), transpose(B)));
 }

@@ -12,6 +12,7 @@
  * Memory: at most 2 blocks in flight per worker plus one chunk.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
 import type { CSVChunk, CSVSource } from './csv.js';
 import { MAX_LINE_CHARS } from './csv.js';
@@ -19,7 +20,7 @@ import { ChunkAssembler, DEFAULT_CHUNK_ROWS, RowBlock, resolveColumns } from './
 import { ROLE_IGNORE } from './columns.js';
 import { UserError } from './errors.js';
 import { spawnWorker } from './threads.js';
-import type { ParseReply, ParseRequest } from './csv-parse-worker.js';
+import type { ParseReply, ParseRequest, ParseShape } from './csv-parse-worker.js';
 
 export interface ParallelCSVOptions {
   /** Parser threads (≥ 2; with 1 use the source itself). */
@@ -85,7 +86,7 @@ async function* parallelChunks(source: CSVSource, serial: () => AsyncIterable<CS
   const asm = new ChunkAssembler(path, layout, opts.chunkRows ?? DEFAULT_CHUNK_ROWS, opts.minLength ?? 1);
   let delivered = 0;
   let plain = true;
-  const reader = new BlockParser(path, opts.workers, opts.blockBytes ?? 1 << 20, { header: source.header, cols: selected, ncol: layout.header.length });
+  const reader = new BlockParser(path, opts.workers, opts.blockBytes ?? 1 << 20, { header: [...source.header], cols: selected, ncol: layout.header.length });
   try {
     let linesBefore = 0;
     for await (const r of reader.replies()) {
@@ -94,10 +95,12 @@ async function* parallelChunks(source: CSVSource, serial: () => AsyncIterable<CS
         break;
       }
       info.blocks++;
+      const all = new Float64Array(r.sab, 0, r.cap * (selected.length + 1));
       const values: Float64Array[] = [];
-      selected.forEach((c, k) => (values[c] = r.values[k]));
+      selected.forEach((c, k) => (values[c] = all.subarray(k * r.cap, k * r.cap + r.rows)));
       const rowNumbers = new Float64Array(r.rows);
-      for (let i = 0; i < r.rows; i++) rowNumbers[i] = linesBefore + r.rowLines[i] + 1;
+      const lines = all.subarray(selected.length * r.cap);
+      for (let i = 0; i < r.rows; i++) rowNumbers[i] = linesBefore + lines[i] + 1;
       linesBefore += r.lines;
       const block: RowBlock = { rows: r.rows, values, firstRow: 0, rowNumbers, describe: () => null };
       try {
@@ -143,21 +146,24 @@ async function* parallelChunks(source: CSVSource, serial: () => AsyncIterable<CS
 
 /**
  * Reads the file in blocks of whole lines and parses them on a pool of threads, returning the replies in block
- * order (block i goes to worker i mod n, so no reply waits on a slower worker's later block).
+ * order (block i goes to worker i mod n, so no reply waits on a slower worker's later block). At most
+ * IN_FLIGHT · n blocks are sent and not yet consumed; so block i's input buffer and its worker's reply buffer are
+ * free again when block i + IN_FLIGHT · n is sent (both are reused in turn: no allocation per block).
  */
 class BlockParser {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, { resolve: (r: ParseReply) => void; reject: (e: Error) => void }>();
   private failure: Error | null = null;
+  private readonly inputs: SharedArrayBuffer[] = [];
 
   constructor(
     private readonly path: string,
     n: number,
     private readonly blockBytes: number,
-    private readonly shape: Pick<ParseRequest, 'header' | 'cols' | 'ncol'>,
+    shape: Omit<ParseShape, 'slots'>,
   ) {
     for (let i = 0; i < n; i++) {
-      const w = spawnWorker(import.meta.url, 'csv-parse-worker', null);
+      const w = spawnWorker(import.meta.url, 'csv-parse-worker', { ...shape, slots: IN_FLIGHT } satisfies ParseShape);
       w.on('message', (r: ParseReply) => {
         const p = this.pending.get(r.id);
         this.pending.delete(r.id);
@@ -177,22 +183,27 @@ class BlockParser {
     this.pending.clear();
   }
 
-  private send(id: number, bytes: Buffer, length: number): Promise<ParseReply> {
+  private send(id: number, sab: SharedArrayBuffer, length: number): Promise<ParseReply> {
     if (this.failure) return Promise.reject(this.failure);
-    const sab = new SharedArrayBuffer(length);
-    Buffer.from(sab).set(bytes.subarray(0, length));
-    const req: ParseRequest = { id, sab, length, first: id === 0, ...this.shape };
+    const req: ParseRequest = { id, sab, length, first: id === 0 };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.workers[id % this.workers.length].postMessage(req);
     });
   }
 
+  /** Input buffer of block `id`, with room for `bytes`. */
+  private input(id: number, bytes: number): SharedArrayBuffer {
+    const k = id % (IN_FLIGHT * this.workers.length);
+    if (!this.inputs[k] || this.inputs[k].byteLength < bytes) this.inputs[k] = new SharedArrayBuffer(bytes);
+    return this.inputs[k];
+  }
+
   /** Replies in block order; stops early when the consumer stops. */
   async *replies(): AsyncGenerator<ParseReply> {
-    let fd: number;
+    let fh: FileHandle;
     try {
-      fd = openSync(this.path, 'r');
+      fh = await open(this.path, 'r');
     } catch (e) {
       throw new UserError(`${this.path}: cannot read data file (${(e as Error).message})`);
     }
@@ -202,14 +213,16 @@ class BlockParser {
       const limit = IN_FLIGHT * this.workers.length;
       while (!eof || queue.length > 0) {
         while (!eof && queue.length < limit) {
-          const buf = Buffer.allocUnsafe(carry.length + this.blockBytes);
+          // Read straight into the block's shared buffer, after the partial line carried from the last block.
+          const sab = this.input(id, carry.length + this.blockBytes);
+          const buf = Buffer.from(sab);
           carry.copy(buf, 0);
-          const n = readSync(fd, buf, carry.length, this.blockBytes, pos);
+          const { bytesRead: n } = await fh.read(buf, carry.length, this.blockBytes, pos);
           pos += n;
           const have = carry.length + n;
           if (n === 0) {
             eof = true;
-            if (have > 0) queue.push(this.send(id++, buf, have));
+            if (have > 0) queue.push(this.send(id++, sab, have));
             break;
           }
           const cut = buf.lastIndexOf(10, have - 1);
@@ -217,13 +230,13 @@ class BlockParser {
             // A line longer than a block: read on, up to the serial reader's line limit (the worker then answers
             // not-plain and the serial reader reports the line).
             if (have > MAX_LINE_CHARS) {
-              queue.push(this.send(id++, buf, have));
+              queue.push(this.send(id++, sab, have));
               eof = true;
             } else carry = Buffer.from(buf.subarray(0, have));
             continue;
           }
-          queue.push(this.send(id++, buf, cut + 1));
           carry = Buffer.from(buf.subarray(cut + 1, have));
+          queue.push(this.send(id++, sab, cut + 1));
         }
         if (queue.length === 0) break;
         const r = await queue.shift()!;
@@ -231,7 +244,7 @@ class BlockParser {
         if (!r.plain) return;
       }
     } finally {
-      closeSync(fd);
+      await fh.close();
       // Replies still in flight are dropped (their promises may reject when the pool closes).
       for (const q of queue) q.catch(() => undefined);
     }

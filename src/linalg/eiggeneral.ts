@@ -95,29 +95,9 @@ function orthes(nn: number, H: Float64Array, ort: Float64Array, V: Float64Array)
       h = h - ort[m] * g;
       ort[m] = ort[m] - g;
 
-      for (j = m; j < n; j++) {
-        f = 0;
-        for (i = high; i >= m; i--) {
-          f += ort[i] * H[i * nn + j];
-        }
-
-        f = f / h;
-        for (i = m; i <= high; i++) {
-          H[i * nn + j] = H[i * nn + j] - f * ort[i];
-        }
-      }
-
-      for (i = 0; i <= high; i++) {
-        f = 0;
-        for (j = high; j >= m; j--) {
-          f += ort[j] * H[i * nn + j];
-        }
-
-        f = f / h;
-        for (j = m; j <= high; j++) {
-          H[i * nn + j] = H[i * nn + j] - f * ort[j];
-        }
-      }
+      // H ← (I − u uᵀ/h) H (columns m..n−1), then H ← H (I − u uᵀ/h) (rows 0..high), u = ort[m..high].
+      applyReflector(H, ort, m, high, h, m, n, 1, nn);
+      applyReflector(H, ort, m, high, h, 0, high + 1, nn, 1);
 
       ort[m] = scale * ort[m];
       H[m * nn + (m - 1)] = scale * g;
@@ -151,3 +131,15 @@ function orthes(nn: number, H: Float64Array, ort: Float64Array, V: Float64Array)
   }
 }
 
+/**
+ * For every line l in [l0, l1) of H: f = Σ_q ort[q]·H[l·ls + q·qs] over q = high down to m, then
+ * H[l·ls + q·qs] −= (f/h)·ort[q] for q = m..high. Columns (ls = 1, qs = nn) or rows (ls = nn, qs = 1).
+ */
+function applyReflector(H: Float64Array, ort: Float64Array, m: number, high: number, h: number, l0: number, l1: number, ls: number, qs: number): void {
+  for (let l = l0; l < l1; l++) {
+    let f = 0;
+    for (let q = high; q >= m; q--) f += ort[q] * H[l * ls + q * qs];
+    f = f / h;
+    for (let q = m; q <= high; q++) H[l * ls + q * qs] = H[l * ls + q * qs] - f * ort[q];
+  }
+}

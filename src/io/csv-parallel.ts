@@ -32,8 +32,8 @@ export interface ParallelCSVOptions {
   blockBytes?: number;
 }
 
-/** Blocks in flight per worker: one being parsed, one queued, so a worker never waits for the main thread. */
-const IN_FLIGHT = 2;
+/** Blocks sent and not yet consumed, per worker: the threads parse ahead while the main thread works on a chunk. */
+const IN_FLIGHT = 4;
 
 /**
  * The same source, parsed on `workers` threads when the file is comma-separated CSV (any other source, or a

@@ -214,8 +214,8 @@ function symmetrizeUpper(a: Float64Array, n: number): void {
   for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) a[i * n + j] = a[j * n + i];
 }
 
-/** (nA, meanA, M2A) ← merged with (nB, meanB, M2B); n is updated by the caller. */
-function chanMerge(nA: number, meanA: Float64Array, M2A: Float64Array, nB: number, meanB: Float64Array, M2B: Float64Array): void {
+/** Chan et al.'s pairwise merge: (nA, meanA, M2A) ← merged with (nB, meanB, M2B); nA is updated by the caller. */
+export function chanMerge(nA: number, meanA: Float64Array, M2A: Float64Array, nB: number, meanB: Float64Array, M2B: Float64Array): void {
   if (nB === 0) return;
   const d = meanA.length;
   if (nA === 0) {

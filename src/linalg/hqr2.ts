@@ -227,27 +227,9 @@ export function hqr2(nn: number, e: Float64Array, d: Float64Array, V: Float64Arr
             H[(k + 1) * nn + j] = H[(k + 1) * nn + j] - p * y;
           }
 
-          for (i = 0; i <= Math.min(n, k + 3); i++) {
-            p = x * H[i * nn + k] + y * H[i * nn + (k + 1)];
-            if (notlast) {
-              p = p + z * H[i * nn + (k + 2)];
-              H[i * nn + (k + 2)] = H[i * nn + (k + 2)] - p * r;
-            }
-
-            H[i * nn + k] = H[i * nn + k] - p;
-            H[i * nn + (k + 1)] = H[i * nn + (k + 1)] - p * q;
-          }
-
-          for (i = low; i <= high; i++) {
-            p = x * V[i * nn + k] + y * V[i * nn + (k + 1)];
-            if (notlast) {
-              p = p + z * V[i * nn + (k + 2)];
-              V[i * nn + (k + 2)] = V[i * nn + (k + 2)] - p * r;
-            }
-
-            V[i * nn + k] = V[i * nn + k] - p;
-            V[i * nn + (k + 1)] = V[i * nn + (k + 1)] - p * q;
-          }
+          // Column modification of H (rows 0..min(n, k+3)) and accumulation into V (rows low..high).
+          p = reflectColumns(H, nn, 0, Math.min(n, k + 3), k, x, y, z, q, r, notlast, p);
+          p = reflectColumns(V, nn, low, high, k, x, y, z, q, r, notlast, p);
         }
       }
     }
@@ -409,4 +391,22 @@ function cdiv(xr: number, xi: number, yr: number, yi: number): [number, number] 
     d = yi + r * yr;
     return [(r * xr + xi) / d, (r * xi - xr) / d];
   }
+}
+
+/**
+ * Rows i0..i1 of M (nn×nn row-major): p = x·M[i,k] + y·M[i,k+1] (+ z·M[i,k+2] unless `notlast`), then
+ * M[i,k] −= p, M[i,k+1] −= p·q (and M[i,k+2] −= p·r). Returns the last p (the given one when no row is visited),
+ * as the loop it replaces left it.
+ */
+function reflectColumns(M: Float64Array, nn: number, i0: number, i1: number, k: number, x: number, y: number, z: number, q: number, r: number, notlast: boolean, p: number): number {
+  for (let i = i0; i <= i1; i++) {
+    p = x * M[i * nn + k] + y * M[i * nn + (k + 1)];
+    if (notlast) {
+      p = p + z * M[i * nn + (k + 2)];
+      M[i * nn + (k + 2)] = M[i * nn + (k + 2)] - p * r;
+    }
+    M[i * nn + k] = M[i * nn + k] - p;
+    M[i * nn + (k + 1)] = M[i * nn + (k + 1)] - p * q;
+  }
+  return p;
 }

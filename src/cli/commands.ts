@@ -83,8 +83,7 @@ export interface FitOpts {
   controlVariate: boolean;
   refineMaxRows?: number;
   seed: number;
-  /** Parser threads (default: the available cores). */
-  workers?: number;
+  workers?: number; // CSV parser threads (default: the available cores)
   out: string;
   x?: string;
   y?: string;
@@ -110,7 +109,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   checkOutputs([dataFile], [o.out, o.report]);
   const opened = await openData(dataFile, o, 2);
   checkFitSize(opened, dataFile);
-  // Same chunks, hence the same model, for every number of workers (src/io/csv-parallel.ts).
+  // The same chunks, hence the same model, for every number of workers (src/io/csv-parallel.ts).
   const source = parallelCSVSource(opened, { workers: o.workers ?? availableParallelism(), minLength: 2 });
   const bar = new PassProgressBar();
   const t0 = performance.now();

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from '../src/cli/main.js';
 import { openDataSource } from '../src/io/open.js';
-import { parallelCSVSource } from '../src/io/csv-parallel.js';
+import { PARALLEL_MIN_BYTES, parallelCSVSource } from '../src/io/csv-parallel.js';
 import type { CSVChunk, CSVSource } from '../src/io/csv.js';
 
 // The parallel CSV reader must give the serial reader's chunks exactly (values, boundaries, ids, line numbers),
@@ -59,7 +59,7 @@ async function compareReaders(file: string, label: string, plainCase: boolean): 
   const configs = plainCase ? [[2, 700], [3, 1 << 20]] : [[3, 700]];
   for (const [workers, blockBytes] of configs) {
     {
-      const par = parallelCSVSource(await openDataSource(file, { minLength: 2, chunkRows: 300 }), { workers, chunkRows: 300, minLength: 2, blockBytes });
+      const par = parallelCSVSource(await openDataSource(file, { minLength: 2, chunkRows: 300 }), { workers, chunkRows: 300, minLength: 2, blockBytes, minBytes: 0 });
       assert.deepEqual(plain(await collect(par)), want, `${label}: workers ${workers}, blocks of ${blockBytes} bytes`);
       // The threads did the work (plain case), or the file really left the plain case and the serial reader took over.
       assert.equal(par.parallel?.handedOver ?? true, !plainCase, `${label}: handed over to the serial reader`);
@@ -107,6 +107,7 @@ test('gloree fit --workers 1, 2, 3: byte-identical model files on a file of seve
   assert.equal(r.code, 0, r.stderr);
   const chunks = await collect(await openDataSource(p('big.csv'), { minLength: 2 }));
   assert.ok(Array.isArray(chunks) && chunks.length >= 2, 'the file spans several chunks');
+  assert.ok(statSync(p('big.csv')).size > PARALLEL_MIN_BYTES, 'the file is large enough to be parsed on the threads');
   const files: string[] = [];
   for (const w of ['1', '2', '3']) {
     r = await cli('fit', p('big.csv'), '--hidden', '2', '--refine-max-rows', '4000', '--workers', w, '--out', p(`m${w}.json`), '--quiet');

@@ -11,7 +11,7 @@
  * delivered: what the serial reader accepts it reads, what it refuses it reports with its own message.
  * Memory: at most 2 blocks in flight per worker plus one chunk.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
 import type { CSVChunk, CSVSource } from './csv.js';
@@ -30,7 +30,15 @@ export interface ParallelCSVOptions {
   minLength?: number;
   /** Bytes per block (default 1 MiB). */
   blockBytes?: number;
+  /** Smaller files are read by the source itself (default PARALLEL_MIN_BYTES). */
+  minBytes?: number;
 }
+
+/**
+ * Below this size a file is parsed on the calling thread: starting the threads costs more than they save (tens of
+ * ms each, more under tsx), and the chunks are the same either way.
+ */
+export const PARALLEL_MIN_BYTES = 4 << 20;
 
 /** Blocks sent and not yet consumed, per worker: the threads parse ahead while the main thread works on a chunk. */
 const IN_FLIGHT = 4;
@@ -41,7 +49,7 @@ const IN_FLIGHT = 4;
  */
 export function parallelCSVSource<S extends CSVSource>(source: S, opts: ParallelCSVOptions): S & { readonly parallel?: ParallelPassInfo } {
   const fmt = (source as { format?: string }).format;
-  if (opts.workers < 2 || (fmt !== undefined && fmt !== 'csv') || !commaHeader(source)) return source;
+  if (opts.workers < 2 || (fmt !== undefined && fmt !== 'csv') || fileSize(source.path) < (opts.minBytes ?? PARALLEL_MIN_BYTES) || !commaHeader(source)) return source;
   const serial = source.chunks.bind(source);
   const parallel: ParallelPassInfo = { blocks: 0, handedOver: false };
   return { ...source, parallel, chunks: () => parallelChunks(source, serial, opts, parallel) };
@@ -51,6 +59,14 @@ export function parallelCSVSource<S extends CSVSource>(source: S, opts: Parallel
 export interface ParallelPassInfo {
   blocks: number;
   handedOver: boolean;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** The file's first non-blank line is the header split on commas (not the general reader's ';' or tab). */

@@ -7,7 +7,7 @@ import {
   CP, CPModel, GLOREE, Matrix, RNNModel, SCENARIOS, UserError, fitRNN, fromNested, makeChunk, saveModel, simulateScenario, toNested,
 } from '../src/index.js';
 import { Rng } from '../src/random/rng.js';
-import { cpToTensor } from '../src/tensor/tensor.js';
+import { cpToTensor } from '../src/tensor/products.js';
 
 // The estimator convention (options in the constructor; fit → a new fitted model; predict, score, save, static
 // load), nested-array sequences, and the JSON forms. Ground truths: the flat-chunk path the learners have always

@@ -9,7 +9,8 @@ import { makeChunk, SequenceChunk } from '../src/io/dataset.js';
 import { Rng } from '../src/random/rng.js';
 import { chunkScores, momentPass, MomentAccumulator } from '../src/moments/accumulator.js';
 import { T2Accumulator } from '../src/moments/single.js';
-import { MixedMomentAccumulator, ProjectedMixedAccumulator, projectMixedTensor } from '../src/moments/mixed.js';
+import { ProjectedMixedAccumulator, projectMixedTensor } from '../src/moments/mixed.js';
+import { MixedMomentAccumulator } from '../src/moments/mixed-explicit.js';
 import { assembleKernels } from '../scripts/wasm-assemble.js';
 import { runParallelPass } from '../src/moments/parallel.js';
 

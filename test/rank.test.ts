@@ -182,3 +182,25 @@ test('selectRank on real data: too few rows give a smaller rank, never a larger 
   assert.ok(r.rank <= 3, r.rule);
   assert.ok(r.noiseFloor > 0);
 });
+
+test('the odd-activation hint is errors-as-data: the library message spells API option names, the CLI renders flags', async () => {
+  const { autoRank } = await import('../src/learn/data-passes.js');
+  const { oddActivationHint } = await import('../src/learn/rank.js');
+  const { OptionError } = await import('../src/io/errors.js');
+  const { flagName } = await import('../src/cli/main.js');
+  const log = { warnings: [] as string[], timings: {}, warn(m: string) { this.warnings.push(m); }, lap() {} };
+  // A rank selection where nothing stands above the noise floor (the odd-activation case).
+  const rs = { rank: 0, noiseFloor: 1e-3, warnings: [] } as unknown as Parameters<typeof autoRank>[0];
+  let caught: unknown;
+  try {
+    autoRank(rs, log, (n) => `no quadratic dependence; ${oddActivationHint(n)}`);
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof OptionError, 'an OptionError');
+  const e = caught as InstanceType<typeof OptionError>;
+  assert.equal(e.option, 'hidden');
+  assert.doesNotMatch(e.message, /--/, 'the library message names no CLI flag');
+  assert.match(e.message, /activation tanh or z3 and hidden K/);
+  assert.match(e.render(flagName), /--activation tanh or z3 and --hidden K/);
+});

@@ -7,19 +7,15 @@ import {
   contract,
   contractToMatrix,
   contractToVector,
-  cpToTensor,
   fold,
-  khatriRao,
-  khatriRaoList,
   modeProduct,
   multilinear,
-  outer,
   permuteModes,
   reshapeModes,
-  rowwiseKron,
   symmetrizeTensor,
   unfold,
 } from '../src/tensor/tensor.js';
+import { cpToTensor, khatriRao, khatriRaoList, outer, rowwiseKron } from '../src/tensor/products.js';
 
 // All references below are brute-force index loops written independently of the implementation.
 // Tolerance 1e-12 (absolute, entries O(1), sums of ≤ 100 products): pure summation-order rounding.

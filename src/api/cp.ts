@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Matrix } from '../linalg/matrix.js';
-import { Tensor, cpToTensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { cpToTensor } from '../tensor/products.js';
 import { CPTensor, cpResidual } from '../decomposition/cp_tensor.js';
 import { CPOptions, decomposeCP } from '../decomposition/cp.js';
 import { UserError } from '../io/errors.js';

@@ -6,4 +6,6 @@ export type { CSVOptions, CSVSource, CSVChunk } from '../io/csv.js';
 export { makeChunk, memorySource, splitChunk, sliceSequences } from '../io/dataset.js';
 export type { SequenceChunk, DataSource } from '../io/dataset.js';
 export { SpillSource } from '../io/spill.js';
+export { parallelCSVSource } from '../io/csv-parallel.js';
+export type { ParallelCSVOptions, ParallelPassInfo } from '../io/csv-parallel.js';
 export { writeFileAtomic, AtomicWriter } from '../io/atomic.js';

@@ -5,6 +5,8 @@ import { SequenceChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { PredictionCSVWriter, CSVSource } from '../io/csv.js';
 import { openDataSource, writeDataFile } from '../io/open.js';
+import { parallelCSVSource } from '../io/csv-parallel.js';
+import { availableParallelism } from 'node:os';
 import { activationFromSpec, activationToString, activationsEqual } from '../models/activation.js';
 import { RNNParams } from '../models/params.js';
 import { predict } from '../models/brnn.js';
@@ -85,6 +87,7 @@ export interface FitOpts {
   controlVariate: boolean;
   refineMaxRows?: number;
   seed: number;
+  workers?: number; // CSV parser threads (default: the available cores)
   out: string;
   x?: string;
   y?: string;
@@ -109,8 +112,10 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
     throw new UsageError((e as Error).message);
   }
   checkOutputs([dataFile], [o.out, o.report]);
-  const source = await openData(dataFile, o, 2);
-  checkFitSize(source, dataFile);
+  const opened = await openData(dataFile, o, 2);
+  checkFitSize(opened, dataFile);
+  // The same chunks, hence the same model, for every number of workers (src/io/csv-parallel.ts).
+  const source = parallelCSVSource(opened, { workers: o.workers ?? availableParallelism(), minLength: 2 });
   const bar = new PassProgressBar();
   const t0 = performance.now();
   let res;

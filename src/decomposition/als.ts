@@ -1,7 +1,8 @@
 import { Matrix, matmul, matmulTN } from '../linalg/matrix.js';
 import { pinv } from '../linalg/pinv.js';
 import { Rng } from '../random/rng.js';
-import { Tensor, cpToTensor, khatriRaoList, symmetrizeTensor, unfold } from '../tensor/tensor.js';
+import { Tensor, symmetrizeTensor, unfold } from '../tensor/tensor.js';
+import { cpToTensor, khatriRaoList } from '../tensor/products.js';
 import { CPTensor, checkCPInput, columnNorms } from './cp_tensor.js';
 import { leadingLeftSubspace } from './jennrich.js';
 

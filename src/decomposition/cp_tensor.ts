@@ -1,5 +1,6 @@
 import { Matrix } from '../linalg/matrix.js';
-import { Tensor, cpToTensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { cpToTensor } from '../tensor/products.js';
 
 /**
  * CP (CANDECOMP/PARAFAC) tensor value type: `T ≈ Σ_r weights[r] · factors[0][:, r] ⊗ … ⊗ factors[N-1][:, r]`.

@@ -4,7 +4,8 @@ import { pinv } from '../linalg/pinv.js';
 import { eigGeneral } from '../linalg/eiggeneral.js';
 import { eigSym } from '../linalg/eigsym.js';
 import { Rng } from '../random/rng.js';
-import { Tensor, contractToMatrix, khatriRao, modeProduct, multilinear, permuteModes, symmetrizeTensor, unfold } from '../tensor/tensor.js';
+import { Tensor, contractToMatrix, modeProduct, multilinear, permuteModes, symmetrizeTensor, unfold } from '../tensor/tensor.js';
+import { khatriRao } from '../tensor/products.js';
 import { CPTensor, checkCPInput } from './cp_tensor.js';
 
 export interface JennrichOptions {

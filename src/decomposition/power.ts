@@ -2,7 +2,8 @@ import { Matrix, matmul, matvec } from '../linalg/matrix.js';
 import { eigSym } from '../linalg/eigsym.js';
 import { pinv } from '../linalg/pinv.js';
 import { Rng } from '../random/rng.js';
-import { Tensor, contractToMatrix, khatriRao, multilinear, symmetrizeTensor, unfold } from '../tensor/tensor.js';
+import { Tensor, contractToMatrix, multilinear, symmetrizeTensor, unfold } from '../tensor/tensor.js';
+import { khatriRao } from '../tensor/products.js';
 import { CPTensor, checkCPInput } from './cp_tensor.js';
 import { lsModeZeroTied } from './jennrich.js';
 

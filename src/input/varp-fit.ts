@@ -1,6 +1,7 @@
 import { Matrix } from '../linalg/matrix.js';
 import { DataSource, SequenceChunk } from '../io/dataset.js';
 import { ResidualMoments, addPowerSums } from './fit.js';
+import { chanMerge } from './var1-stats.js';
 import { spectralRadius } from '../linalg/lyapunov.js';
 import { GaussianVARp, companion } from './varp.js';
 import { spdInverse, symmetrizeInPlace } from './spd.js';
@@ -118,22 +119,6 @@ function centre(n: number, shift: Float64Array, s: Float64Array, S: Float64Array
   const d = shift.length;
   for (let i = 0; i < d; i++) mean[i] = shift[i] + s[i] / n;
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) M2[i * d + j] = S[i * d + j] - (s[i] * s[j]) / n;
-}
-
-/** Chan et al.'s pairwise merge of (nB, meanB, M2B) into (nA, meanA, M2A) (nA is updated by the caller). */
-function chanMerge(nA: number, meanA: Float64Array, M2A: Float64Array, nB: number, meanB: Float64Array, M2B: Float64Array): void {
-  if (nB === 0) return;
-  const d = meanA.length;
-  if (nA === 0) {
-    meanA.set(meanB);
-    M2A.set(M2B);
-    return;
-  }
-  const n = nA + nB, f = (nA * nB) / n;
-  const delta = new Float64Array(d);
-  for (let i = 0; i < d; i++) delta[i] = meanB[i] - meanA[i];
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) M2A[i * d + j] += M2B[i * d + j] + f * delta[i] * delta[j];
-  for (let i = 0; i < d; i++) meanA[i] += (delta[i] * nB) / n;
 }
 
 /** What the order selection saw, for the fit's diagnostics. */

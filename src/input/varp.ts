@@ -66,10 +66,9 @@ export class GaussianVARp implements InputModel {
     this.order = p;
     this.mean = Float64Array.from(mean);
     this.A = A.map((M) => M.clone());
-    const Qs = Q.clone();
-    symmetrizeInPlace(Qs.data, dx);
+    const qi = symmetricInverse(Q, dx, 'GaussianVARp: innovation covariance Q');
+    const Qs = qi.S;
     this.Q = Qs;
-    const qi = spdInverse(Qs, 'GaussianVARp: innovation covariance Q');
     this.Qinv = qi.inv;
     this.condQ = qi.cond;
     if (Gamma === undefined) {
@@ -87,10 +86,8 @@ export class GaussianVARp implements InputModel {
     }
     const n = Math.max(p, 1) * dx;
     if (Gamma.rows !== n || Gamma.cols !== n) throw new RangeError(`GaussianVARp: Gamma is ${Gamma.rows}x${Gamma.cols}, expected ${n}x${n}`);
-    const Gs = Gamma.clone();
-    symmetrizeInPlace(Gs.data, n);
-    this.Gamma = Gs;
-    const gi = spdInverse(Gs, 'GaussianVARp: stationary covariance Γ_p of p consecutive steps');
+    const gi = symmetricInverse(Gamma, n, 'GaussianVARp: stationary covariance Γ_p of p consecutive steps');
+    this.Gamma = gi.S;
     this.GammaInv = gi.inv;
     this.condGamma = gi.cond;
     // B_iᵀ Q⁻¹ B_j with B_0 = I, B_i = −A_i.
@@ -295,3 +292,11 @@ function scaled(M: Matrix, s: number): Matrix {
 }
 
 registerInputModel('gaussian-varp', (json) => GaussianVARp.fromJSON(json));
+
+/** A copy of the covariance M (n×n) made exactly symmetric, its inverse and condition number (spdInverse). */
+function symmetricInverse(M: Matrix, n: number, what: string): { S: Matrix; inv: Matrix; cond: number } {
+  const S = M.clone();
+  symmetrizeInPlace(S.data, n);
+  const r = spdInverse(S, what);
+  return { S, inv: r.inv, cond: r.cond };
+}

@@ -30,10 +30,16 @@
  */
 import { Matrix } from '../linalg/matrix.js';
 import { singularValues } from '../linalg/svd.js';
+import type { OptionNamer } from '../io/errors.js';
 
-/** What to do when T2 shows nothing: the usual cause is an odd activation, whose second-order moment vanishes. */
-export const ODD_ACTIVATION_HINT =
-  'if the data come from an odd activation (z³, tanh, …) this moment vanishes: fit with --activation tanh or z3 and --hidden K instead (docs/method.md §4 P3); σ = z² with a forced K does not fit such data';
+/**
+ * What to do when T2 shows nothing: the usual cause is an odd activation, whose second-order moment vanishes.
+ * Options are spelled by `name` (errors as data: the library passes API names, the CLI its flags through
+ * OptionError.render), so this library text never names a CLI flag.
+ */
+export function oddActivationHint(name: OptionNamer): string {
+  return `if the data come from an odd activation (z³, tanh, …) this moment vanishes: fit with ${name('activation')} tanh or z3 and ${name('hidden')} K instead (docs/method.md §4 P3); σ = z² with a forced K does not fit such data`;
+}
 
 export interface SelectRankOptions {
   /** Upper bound on the rank (on top of min(dx, dy)). */
@@ -149,7 +155,7 @@ export function selectRank(T2a: Float64Array, T2b: Float64Array, dy: number, dx:
   if (rank === 0) {
     warnings.push(
       `no singular value of T2 stands above the noise (σ1 = ${fmt(spectrum[0])}, threshold ${fmt(threshold)} = ${factor} × noise floor ${fmt(noiseFloor)}): ` +
-        'the outputs show no quadratic dependence on the current input at this sample size; ' + ODD_ACTIVATION_HINT,
+        'the outputs show no quadratic dependence on the current input at this sample size (an odd activation makes this moment vanish, docs/method.md §4 P3)',
     );
   }
   if (above > cap) {

@@ -46,44 +46,43 @@ export function cholesky(A: Matrix): Matrix {
 
 /** Solve L X = B for lower-triangular L (n×n) and B (n×p) by forward substitution. Throws on a zero diagonal. */
 export function solveLowerTriangular(L: Matrix, B: Matrix): Matrix {
-  const n = L.rows;
-  if (L.cols !== n || B.rows !== n) throw new RangeError(`solveLowerTriangular: L is ${L.rows}x${L.cols}, B is ${B.rows}x${B.cols}`);
-  const p = B.cols, l = L.data;
+  return solveTriangular(L, B, 'lower', 'solveLowerTriangular', 'L');
+}
+
+function solveTriangular(T: Matrix, B: Matrix, triangle: 'lower' | 'upper', name: string, symbol: string): Matrix {
+  const n = T.rows;
+  if (T.cols !== n || B.rows !== n) throw new RangeError(`${name}: ${symbol} is ${T.rows}x${T.cols}, B is ${B.rows}x${B.cols}`);
   const X = B.data.slice();
-  for (let i = 0; i < n; i++) {
+  substituteInPlace(T.data, n, X, B.cols, triangle, name);
+  return new Matrix(n, B.cols, X);
+}
+
+/**
+ * X ← T⁻¹ X in place for the lower or upper triangle of the n×n row-major T and X n×p, by forward or back
+ * substitution (row i subtracts the solved rows k in increasing order, skipping zeros of T). `unit`: T has a unit
+ * diagonal (not read); otherwise a zero diagonal entry throws, naming `name`.
+ */
+export function substituteInPlace(T: Float64Array, n: number, X: Float64Array, p: number, triangle: 'lower' | 'upper', name: string, unit = false): void {
+  const lower = triangle === 'lower';
+  for (let s = 0; s < n; s++) {
+    const i = lower ? s : n - 1 - s;
     const ri = i * n, xi = i * p;
-    for (let k = 0; k < i; k++) {
-      const lik = l[ri + k];
-      if (lik === 0) continue;
+    for (let k = lower ? 0 : i + 1; k < (lower ? i : n); k++) {
+      const tik = T[ri + k];
+      if (tik === 0) continue;
       const xk = k * p;
-      for (let c = 0; c < p; c++) X[xi + c] -= lik * X[xk + c];
+      for (let c = 0; c < p; c++) X[xi + c] -= tik * X[xk + c];
     }
-    const d = l[ri + i];
-    if (d === 0) throw new Error(`solveLowerTriangular: zero diagonal entry at ${i}`);
+    if (unit) continue;
+    const d = T[ri + i];
+    if (d === 0) throw new Error(`${name}: zero diagonal entry at ${i}`);
     for (let c = 0; c < p; c++) X[xi + c] /= d;
   }
-  return new Matrix(n, p, X);
 }
 
 /** Solve U X = B for upper-triangular U (n×n) and B (n×p) by back substitution. Throws on a zero diagonal. */
 export function solveUpperTriangular(U: Matrix, B: Matrix): Matrix {
-  const n = U.rows;
-  if (U.cols !== n || B.rows !== n) throw new RangeError(`solveUpperTriangular: U is ${U.rows}x${U.cols}, B is ${B.rows}x${B.cols}`);
-  const p = B.cols, u = U.data;
-  const X = B.data.slice();
-  for (let i = n - 1; i >= 0; i--) {
-    const ri = i * n, xi = i * p;
-    for (let k = i + 1; k < n; k++) {
-      const uik = u[ri + k];
-      if (uik === 0) continue;
-      const xk = k * p;
-      for (let c = 0; c < p; c++) X[xi + c] -= uik * X[xk + c];
-    }
-    const d = u[ri + i];
-    if (d === 0) throw new Error(`solveUpperTriangular: zero diagonal entry at ${i}`);
-    for (let c = 0; c < p; c++) X[xi + c] /= d;
-  }
-  return new Matrix(n, p, X);
+  return solveTriangular(U, B, 'upper', 'solveUpperTriangular', 'U');
 }
 
 /** Solve A X = B given the Cholesky factor L of A (A = L Lᵀ): two triangular solves. */

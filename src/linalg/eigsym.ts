@@ -1,4 +1,5 @@
 import { Matrix, isFiniteMatrix } from './matrix.js';
+import { hypot } from './norms.js';
 
 /** Symmetric eigendecomposition A = V diag(values) Vᵀ. */
 export interface EigSymResult {
@@ -222,13 +223,3 @@ function tql2(w: Float64Array, d: Float64Array, e: Float64Array, n: number): voi
   }
 }
 
-function hypot(a: number, b: number): number {
-  const x = Math.abs(a), y = Math.abs(b);
-  const mx = x > y ? x : y;
-  if (mx === 0) return 0;
-  if (mx > 1e150 || mx < 1e-150) {
-    const r = x > y ? y / x : x / y;
-    return mx * Math.sqrt(1 + r * r);
-  }
-  return Math.sqrt(a * a + b * b);
-}

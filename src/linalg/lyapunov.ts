@@ -1,4 +1,4 @@
-import { Matrix, isFiniteMatrix } from './matrix.js';
+import { Matrix, gemmAxpy, isFiniteMatrix, rowDots } from './matrix.js';
 import { eigGeneral } from './eiggeneral.js';
 
 /**
@@ -90,29 +90,13 @@ export function solveDiscreteLyapunov(F: Matrix, Q: Matrix): Matrix {
   throw new Error(`solveDiscreteLyapunov: doubling iteration did not converge in ${maxSteps} steps (spectral radius ${rho}, too close to 1)`);
 }
 
-/** C = A B for n×n row-major arrays (i-k-j order; C overwritten). */
+/** C = A B for n×n row-major arrays (C overwritten). */
 function mm(A: Float64Array, B: Float64Array, C: Float64Array, n: number): void {
   C.fill(0);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let k = 0; k < n; k++) {
-      const aik = A[ri + k];
-      if (aik === 0) continue;
-      const rk = k * n;
-      for (let j = 0; j < n; j++) C[ri + j] += aik * B[rk + j];
-    }
-  }
+  gemmAxpy(A, n, 1, B, n, C, n, n, n);
 }
 
 /** C = A Bᵀ for n×n row-major arrays (row dot row; C overwritten). */
 function mmNT(A: Float64Array, B: Float64Array, C: Float64Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let j = 0; j < n; j++) {
-      const rj = j * n;
-      let s = 0;
-      for (let k = 0; k < n; k++) s += A[ri + k] * B[rj + k];
-      C[ri + j] = s;
-    }
-  }
+  rowDots(A, n, B, n, C, n, n, n);
 }

@@ -116,36 +116,18 @@ export function transpose(a: Matrix): Matrix {
 /** C = A·B, i-k-j loop order so the inner loop streams contiguous rows of B and C. */
 export function matmul(a: Matrix, b: Matrix): Matrix {
   if (a.cols !== b.rows) throw new RangeError(`matmul: shapes ${a.rows}x${a.cols} and ${b.rows}x${b.cols} do not match`);
-  const n = a.rows, m = a.cols, p = b.cols;
-  const A = a.data, B = b.data;
+  const n = a.rows, p = b.cols;
   const C = new Float64Array(n * p);
-  for (let i = 0; i < n; i++) {
-    const ci = i * p;
-    for (let k = 0; k < m; k++) {
-      const aik = A[i * m + k];
-      if (aik === 0) continue;
-      const bk = k * p;
-      for (let j = 0; j < p; j++) C[ci + j] += aik * B[bk + j];
-    }
-  }
+  gemmAxpy(a.data, a.cols, 1, b.data, p, C, n, a.cols, p);
   return new Matrix(n, p, C);
 }
 
 /** C = Aᵀ·B without forming Aᵀ. */
 export function matmulTN(a: Matrix, b: Matrix): Matrix {
   if (a.rows !== b.rows) throw new RangeError(`matmulTN: shapes ${a.rows}x${a.cols}ᵀ and ${b.rows}x${b.cols} do not match`);
-  const n = a.cols, m = a.rows, p = b.cols;
-  const A = a.data, B = b.data;
+  const n = a.cols, p = b.cols;
   const C = new Float64Array(n * p);
-  for (let k = 0; k < m; k++) {
-    const ak = k * n, bk = k * p;
-    for (let i = 0; i < n; i++) {
-      const aki = A[ak + i];
-      if (aki === 0) continue;
-      const ci = i * p;
-      for (let j = 0; j < p; j++) C[ci + j] += aki * B[bk + j];
-    }
-  }
+  gemmAxpy(a.data, 1, n, b.data, p, C, n, a.rows, p);
   return new Matrix(n, p, C);
 }
 
@@ -153,18 +135,39 @@ export function matmulTN(a: Matrix, b: Matrix): Matrix {
 export function matmulNT(a: Matrix, b: Matrix): Matrix {
   if (a.cols !== b.cols) throw new RangeError(`matmulNT: shapes ${a.rows}x${a.cols} and ${b.rows}x${b.cols}ᵀ do not match`);
   const n = a.rows, m = a.cols, p = b.rows;
-  const A = a.data, B = b.data;
   const C = new Float64Array(n * p);
+  rowDots(a.data, m, b.data, m, C, n, p, m);
+  return new Matrix(n, p, C);
+}
+
+/**
+ * C[i·p + j] += Σ_k A[i·ai + k·ak] · B[k·ldb + j] for i < n, k < m, j < p: A read through strides (A with
+ * ai = lda, ak = 1; Aᵀ with ai = 1, ak = lda), B row-major. Each entry sums over k in increasing order, skipping
+ * zero entries of A (the one accumulation order of every product written this way).
+ */
+export function gemmAxpy(A: Float64Array, ai: number, ak: number, B: Float64Array, ldb: number, C: Float64Array, n: number, m: number, p: number): void {
   for (let i = 0; i < n; i++) {
-    const ai = i * m;
+    const ci = i * p;
+    for (let k = 0; k < m; k++) {
+      const aik = A[i * ai + k * ak];
+      if (aik === 0) continue;
+      const bk = k * ldb;
+      for (let j = 0; j < p; j++) C[ci + j] += aik * B[bk + j];
+    }
+  }
+}
+
+/** C[i·p + j] = Σ_{k < len} A[i·lda + k] · B[j·ldb + k] for i < n, j < p (dot products of rows, k increasing). */
+export function rowDots(A: Float64Array, lda: number, B: Float64Array, ldb: number, C: Float64Array, n: number, p: number, len: number): void {
+  for (let i = 0; i < n; i++) {
+    const ai = i * lda;
     for (let j = 0; j < p; j++) {
-      const bj = j * m;
+      const bj = j * ldb;
       let s = 0;
-      for (let k = 0; k < m; k++) s += A[ai + k] * B[bj + k];
+      for (let k = 0; k < len; k++) s += A[ai + k] * B[bj + k];
       C[i * p + j] = s;
     }
   }
-  return new Matrix(n, p, C);
 }
 
 /** y = A·x */

@@ -34,3 +34,32 @@ export function spectralNorm(M: Matrix, rng: Rng = new Rng(12345), maxIter = 200
   }
   return Math.sqrt(Math.max(lambda, 0));
 }
+
+/** sqrt(a² + b²) without the cost of variadic Math.hypot; rescales only near over/underflow. */
+export function hypot(a: number, b: number): number {
+  const x = Math.abs(a), y = Math.abs(b);
+  const mx = x > y ? x : y;
+  if (mx === 0) return 0;
+  if (mx > 1e150 || mx < 1e-150) {
+    const r = x > y ? y / x : x / y;
+    return mx * Math.sqrt(1 + r * r);
+  }
+  return Math.sqrt(a * a + b * b);
+}
+
+/** Scaled 2-norm of x[from..to), avoiding overflow/underflow like hypot. */
+export function scaledNorm(x: Float64Array, from: number, to: number): number {
+  let scale = 0;
+  for (let i = from; i < to; i++) {
+    const v = Math.abs(x[i]);
+    if (v > scale) scale = v;
+  }
+  if (scale === 0) return 0;
+  const inv = 1 / scale;
+  let ss = 0;
+  for (let i = from; i < to; i++) {
+    const t = x[i] * inv;
+    ss += t * t;
+  }
+  return scale * Math.sqrt(ss);
+}

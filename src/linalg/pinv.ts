@@ -1,5 +1,5 @@
-import { Matrix } from './matrix.js';
-import { svd } from './svd.js';
+import { Matrix, rowDots } from './matrix.js';
+import { truncatedSVD } from './svd.js';
 
 const EPS = 2 ** -52;
 
@@ -28,26 +28,12 @@ export function pinv(A: Matrix, opts: { rcond?: number } = {}): PinvResult {
   const m = A.rows, n = A.cols;
   const rcond = opts.rcond ?? Math.max(m, n) * EPS;
   if (!(rcond >= 0)) throw new RangeError(`pinv: rcond must be >= 0, got ${rcond}`);
-  const { U, S, V } = svd(A);
-  const k = S.length;
-  const sMax = k > 0 ? S[0] : 0;
-  const cut = rcond * sMax;
-  let rank = 0;
-  while (rank < k && S[rank] > cut && S[rank] > 0) rank++;
-  const sMin = rank > 0 ? S[rank - 1] : 0;
+  const { U, S, V, k, rank, sMax, sMin } = truncatedSVD(A, rcond);
   // A⁺[i][j] = Σ_r V[i][r] U[j][r] / s_r ; scale V's columns once, then row-dot-row products.
   const vs = new Float64Array(n * rank);
   const v = V.data, u = U.data;
   for (let i = 0; i < n; i++) for (let r = 0; r < rank; r++) vs[i * rank + r] = v[i * k + r] / S[r];
   const out = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) {
-    const vi = i * rank;
-    for (let j = 0; j < m; j++) {
-      const uj = j * k;
-      let s = 0;
-      for (let r = 0; r < rank; r++) s += vs[vi + r] * u[uj + r];
-      out[i * m + j] = s;
-    }
-  }
+  rowDots(vs, rank, u, k, out, n, m, rank);
   return { pinv: new Matrix(n, m, out), sMin, sMax, cond: rank > 0 ? sMax / sMin : Infinity, rank, sAll: S };
 }

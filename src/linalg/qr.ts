@@ -1,4 +1,5 @@
 import { Matrix, isFiniteMatrix } from './matrix.js';
+import { scaledNorm } from './norms.js';
 
 /** Thin QR factorisation A = Q R. */
 export interface QRResult {
@@ -93,18 +94,3 @@ function pythag(a: number, b: number): number {
   return mx * Math.sqrt(1 + r * r);
 }
 
-function scaledNorm(x: Float64Array, from: number, to: number): number {
-  let scale = 0;
-  for (let i = from; i < to; i++) {
-    const v = Math.abs(x[i]);
-    if (v > scale) scale = v;
-  }
-  if (scale === 0) return 0;
-  const inv = 1 / scale;
-  let ss = 0;
-  for (let i = from; i < to; i++) {
-    const t = x[i] * inv;
-    ss += t * t;
-  }
-  return scale * Math.sqrt(ss);
-}

@@ -1,5 +1,6 @@
-import { Matrix, isFiniteMatrix } from './matrix.js';
-import { svd } from './svd.js';
+import { Matrix, gemmAxpy, isFiniteMatrix } from './matrix.js';
+import { truncatedSVD } from './svd.js';
+import { substituteInPlace } from './cholesky.js';
 
 const EPS = 2 ** -52;
 
@@ -102,28 +103,9 @@ export function solve(A: Matrix, B: Matrix): Matrix {
   const b = B.data;
   const X = new Float64Array(n * p);
   for (let i = 0; i < n; i++) X.set(b.subarray(perm[i] * p, perm[i] * p + p), i * p);
-  // Forward: L Y = P B (unit diagonal).
-  for (let i = 0; i < n; i++) {
-    const ri = i * n, xi = i * p;
-    for (let k = 0; k < i; k++) {
-      const l = a[ri + k];
-      if (l === 0) continue;
-      const xk = k * p;
-      for (let c = 0; c < p; c++) X[xi + c] -= l * X[xk + c];
-    }
-  }
-  // Backward: U X = Y.
-  for (let i = n - 1; i >= 0; i--) {
-    const ri = i * n, xi = i * p;
-    for (let k = i + 1; k < n; k++) {
-      const u = a[ri + k];
-      if (u === 0) continue;
-      const xk = k * p;
-      for (let c = 0; c < p; c++) X[xi + c] -= u * X[xk + c];
-    }
-    const d = a[ri + i];
-    for (let c = 0; c < p; c++) X[xi + c] /= d;
-  }
+  // Forward: L Y = P B (unit diagonal), then backward: U X = Y (the pivots were checked above).
+  substituteInPlace(a, n, X, p, 'lower', 'solve', true);
+  substituteInPlace(a, n, X, p, 'upper', 'solve');
   return new Matrix(n, p, X);
 }
 
@@ -165,43 +147,19 @@ export function lstsq(A: Matrix, B: Matrix, opts: { rcond?: number } = {}): Lsts
   const rcond = opts.rcond ?? Math.max(m, n) * EPS;
   if (!(rcond >= 0)) throw new RangeError(`lstsq: rcond must be >= 0, got ${rcond}`);
   const p = B.cols;
-  const { U, S, V } = svd(A);
-  const k = S.length;
-  const sMax = k > 0 ? S[0] : 0;
-  const cut = rcond * sMax;
-  let rank = 0;
-  while (rank < k && S[rank] > cut && S[rank] > 0) rank++;
-  const sMin = rank > 0 ? S[rank - 1] : 0;
+  const { U, S, V, k, rank, sMax, sMin } = truncatedSVD(A, rcond);
   // C = diag(1/s) U_rᵀ B  (rank × p)
   const C = new Float64Array(rank * p);
-  const u = U.data, b = B.data;
-  for (let i = 0; i < m; i++) {
-    const ui = i * k, bi = i * p;
-    for (let r = 0; r < rank; r++) {
-      const uir = u[ui + r];
-      if (uir === 0) continue;
-      const cr = r * p;
-      for (let c = 0; c < p; c++) C[cr + c] += uir * b[bi + c];
-    }
-  }
+  gemmAxpy(U.data, 1, k, B.data, p, C, rank, m, p);
   for (let r = 0; r < rank; r++) {
     const inv = 1 / S[r];
     for (let c = 0; c < p; c++) C[r * p + c] *= inv;
   }
   // X = V_r C
   const X = new Float64Array(n * p);
-  const v = V.data;
-  for (let i = 0; i < n; i++) {
-    const vi = i * k, xi = i * p;
-    for (let r = 0; r < rank; r++) {
-      const vir = v[vi + r];
-      if (vir === 0) continue;
-      const cr = r * p;
-      for (let c = 0; c < p; c++) X[xi + c] += vir * C[cr + c];
-    }
-  }
+  gemmAxpy(V.data, k, 1, C, p, X, n, rank, p);
   // Residual ‖A X − B‖_F.
-  const a = A.data;
+  const a = A.data, b = B.data;
   let res = 0;
   const row = new Float64Array(p);
   for (let i = 0; i < m; i++) {

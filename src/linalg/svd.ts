@@ -1,4 +1,5 @@
 import { Matrix, isFiniteMatrix } from './matrix.js';
+import { hypot, scaledNorm } from './norms.js';
 
 /** Thin singular value decomposition A = U diag(S) Vᵀ. */
 export interface SVDResult {
@@ -45,6 +46,21 @@ export function svd(A: Matrix): SVDResult {
   // Wide: Aᵀ (n×m, tall) has column-major data equal to A.data.
   const r = golubKahanColMajor(A.data.slice(), n, m);
   return { U: colMajorToMatrix(r.v, m, m), S: r.s, V: colMajorToMatrix(r.u, n, m) };
+}
+
+/**
+ * The SVD of A with its numerical rank: the singular values above rcond·s_max (and above 0) count. `k` is the
+ * number of singular values, `sMin` the smallest one kept (0 when the rank is 0).
+ */
+export function truncatedSVD(A: Matrix, rcond: number): SVDResult & { k: number; rank: number; sMax: number; sMin: number } {
+  const r = svd(A);
+  const S = r.S, k = S.length;
+  const sMax = k > 0 ? S[0] : 0;
+  const cut = rcond * sMax;
+  let rank = 0;
+  while (rank < k && S[rank] > cut && S[rank] > 0) rank++;
+  const sMin = rank > 0 ? S[rank - 1] : 0;
+  return { ...r, k, rank, sMax, sMin };
 }
 
 /**
@@ -105,7 +121,7 @@ function golubKahanColMajor(a: Float64Array, m: number, n: number, wantUV = true
     const ck = k * m;
     if (k < nct) {
       // 2-norm of column k below the diagonal, scaled to avoid overflow.
-      let sk = columnNorm(a, ck + k, ck + m);
+      let sk = scaledNorm(a, ck + k, ck + m);
       if (sk !== 0) {
         if (a[ck + k] < 0) sk = -sk;
         const inv = 1 / sk;
@@ -128,7 +144,7 @@ function golubKahanColMajor(a: Float64Array, m: number, n: number, wantUV = true
       for (let i = k; i < m; i++) u[ck + i] = a[ck + i];
     }
     if (k < nrt) {
-      let ek = columnNorm(e, k + 1, n);
+      let ek = scaledNorm(e, k + 1, n);
       if (ek !== 0) {
         if (e[k + 1] < 0) ek = -ek;
         const inv = 1 / ek;
@@ -306,17 +322,6 @@ function golubKahanColMajor(a: Float64Array, m: number, n: number, wantUV = true
   return { u, s: s.length === n ? s : s.slice(0, n), v };
 }
 
-/** sqrt(a² + b²) without the cost of variadic Math.hypot; rescales only near over/underflow. */
-function hypot(a: number, b: number): number {
-  const x = Math.abs(a), y = Math.abs(b);
-  const mx = x > y ? x : y;
-  if (mx === 0) return 0;
-  if (mx > 1e150 || mx < 1e-150) {
-    const r = x > y ? y / x : x / y;
-    return mx * Math.sqrt(1 + r * r);
-  }
-  return Math.sqrt(a * a + b * b);
-}
 
 /** Form U (m×n) and V (n×n), column-major, from the Householder vectors left in u and v. */
 function generateUV(u: Float64Array, v: Float64Array, s: Float64Array, e: Float64Array, m: number, n: number, nct: number, nrt: number): void {
@@ -362,22 +367,6 @@ function generateUV(u: Float64Array, v: Float64Array, s: Float64Array, e: Float6
   }
 }
 
-/** Scaled 2-norm of x[from..to), avoiding overflow/underflow like hypot. */
-function columnNorm(x: Float64Array, from: number, to: number): number {
-  let scale = 0;
-  for (let i = from; i < to; i++) {
-    const a = Math.abs(x[i]);
-    if (a > scale) scale = a;
-  }
-  if (scale === 0) return 0;
-  const inv = 1 / scale;
-  let ss = 0;
-  for (let i = from; i < to; i++) {
-    const t = x[i] * inv;
-    ss += t * t;
-  }
-  return scale * Math.sqrt(ss);
-}
 
 /** Plane rotation of two contiguous vectors x[i0..i0+len), x[j0..j0+len): (xi, xj) ← (c xi + s xj, −s xi + c xj). */
 function rotate(x: Float64Array, i0: number, j0: number, len: number, c: number, s: number): void {

@@ -1,4 +1,5 @@
 import { Matrix, matmul } from '../linalg/matrix.js';
+import { SampleSums } from './sample-sums.js';
 import { SequenceChunk } from '../io/dataset.js';
 import { MixtureVAR1, scoresFromDerivatives } from '../input/var1-mixture.js';
 import { completeBell } from '../input/nongaussian-scores.js';
@@ -307,16 +308,15 @@ export function projectedMixedFor(model: InputModel, dy: number, direction: 'pre
  * the l−1 equal modes share a block with b). Steps: 'P1' t = f..L−1−skipLast; 'P2prime' t = f+1..L−1 (and ≥ 1).
  * Degree l ≤ 4 (derivatives of the 1-D mixtures up to order 4).
  */
-export class NGDiagonalAccumulator {
+export class NGDiagonalAccumulator extends SampleSums {
   readonly dx: number;
   readonly dh: number;
-  readonly sum: Float64Array;
-  count = 0;
   private readonly skipLast: number;
   private readonly A0: Float64Array; // M0 G (dx×dh)
   private readonly A1: Float64Array; // M1 G (dx×dh)
   private readonly GSG: Float64Array;
   constructor(readonly model: MixtureVAR1, readonly dy: number, readonly G: Matrix, readonly kind: 'P1' | 'P2prime', readonly degree: number, opts: { skipLast?: number } = {}) {
+    super();
     if (G.rows !== model.dx) throw new RangeError(`NGDiagonalAccumulator: G has ${G.rows} rows, expected dx = ${model.dx}`);
     if (!Number.isInteger(degree) || degree < 2 || degree > 4) throw new RangeError(`NGDiagonalAccumulator: degree must be 2, 3 or 4, got ${degree}`);
     this.dx = model.dx;
@@ -383,15 +383,7 @@ export class NGDiagonalAccumulator {
     return this;
   }
 
-  merge(o: NGDiagonalAccumulator): this {
-    if (o.sum.length !== this.sum.length) throw new RangeError('NGDiagonalAccumulator.merge: shapes differ');
-    for (let i = 0; i < this.sum.length; i++) this.sum[i] += o.sum[i];
-    this.count += o.count;
-    return this;
-  }
-
-  result(): Float64Array {
-    if (this.count === 0) throw new Error(`NGDiagonalAccumulator (${this.kind}): no samples were added (are the sequences long enough?)`);
-    return this.sum.map((x) => x / this.count);
+  protected label(): string {
+    return `NGDiagonalAccumulator (${this.kind})`;
   }
 }

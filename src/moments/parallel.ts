@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { DataSource, SequenceChunk, splitChunk } from '../io/dataset.js';
+import { spawnWorker } from '../io/threads.js';
 import { InputModel } from '../input/model.js';
 import { AccumulatorSpec, MomentAccumulator, momentPass } from './accumulator.js';
 import { ControlVariateFit } from './control.js';
@@ -14,9 +15,7 @@ import { createAccumulator } from './spec.js';
  * accumulators and returns `{ count, sum }` at the end; the main thread merges them. Because merge is
  * elementwise addition, the result equals the serial pass up to floating-point summation order.
  *
- * Worker entry: `worker.js` next to this file when running compiled JS (dist/); under tsx (tests,
- * `npm run bench`) the `.ts` worker is loaded through an eval bootstrap that registers tsx's ESM loader
- * first, because `new Worker('x.ts')` fails with ERR_UNKNOWN_FILE_EXTENSION (ECOSYSTEM.md).
+ * Worker entry: `worker.ts` next to this file (started by src/io/threads.ts, under tsx or compiled).
  */
 export interface PassOptions {
   /** Control-variate fit for accumulators with target 'residual'. */
@@ -60,14 +59,7 @@ interface WorkerStart {
 }
 
 function spawn(start: WorkerStart): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const api = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./worker.ts', here).href;
-    const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(code, { eval: true, workerData: start });
-  }
-  return new Worker(new URL('./worker.js', here), { workerData: start });
+  return spawnWorker(import.meta.url, 'worker', start);
 }
 
 /**

@@ -122,21 +122,24 @@ export interface SeriesPoint {
 export function predictionChart(points: SeriesPoint[], series: string[], colors: string[], outputs: string[], boundaries: number[], where = 'held-out'): string {
   const lines = modelOnTop(points.filter((p) => p.series !== series[0]));
   const observed = points.filter((p) => p.series === series[0]);
+  return stepPanels(series, colors, outputs, boundaries, 130, `${where} step (sequences concatenated; dotted lines = sequence starts)`, null, [
+    Plot.dot(observed, { x: 'step', y: 'value', fy: 'output', fill: 'series', r: 1.5 }),
+    Plot.line(lines, { x: 'step', y: 'value', fy: 'output', stroke: 'series', z: (d: SeriesPoint) => `${d.series}|${d.seq}`, strokeWidth: 1.4 }),
+  ]);
+}
+
+/** One row of panels per output over concatenated steps, dotted sequence starts, a legend of the series. */
+function stepPanels(series: string[], colors: string[], outputs: string[], boundaries: number[], panelHeight: number, xLabel: string, yLabel: string | null, marks: Plot.Markish[]): string {
   return renderPlot({
     width: 760,
-    height: 40 + 130 * outputs.length,
+    height: 40 + panelHeight * outputs.length,
     marginLeft: 50,
     marginRight: 40,
     fy: { label: null, domain: outputs },
-    x: { label: `${where} step (sequences concatenated; dotted lines = sequence starts)` },
-    y: { label: null, grid: true },
+    x: { label: xLabel },
+    y: { label: yLabel, grid: true },
     color: { domain: series, range: colors, legend: true },
-    marks: [
-      Plot.ruleX(boundaries, { stroke: '#bbb', strokeDasharray: '1,3' }),
-      Plot.dot(observed, { x: 'step', y: 'value', fy: 'output', fill: 'series', r: 1.5 }),
-      Plot.line(lines, { x: 'step', y: 'value', fy: 'output', stroke: 'series', z: (d: SeriesPoint) => `${d.series}|${d.seq}`, strokeWidth: 1.4 }),
-      Plot.frame({ stroke: '#ddd' }),
-    ],
+    marks: [Plot.ruleX(boundaries, { stroke: '#bbb', strokeDasharray: '1,3' }), ...marks, Plot.frame({ stroke: '#ddd' })],
   });
 }
 
@@ -151,22 +154,10 @@ function modelOnTop(points: SeriesPoint[]): SeriesPoint[] {
 /** Prediction errors ŷ − target of each predictor over the stretch (same layout as predictionChart). */
 export function errorChart(points: SeriesPoint[], series: string[], colors: string[], outputs: string[], boundaries: number[], target: string, where = 'held-out'): string {
   points = modelOnTop(points);
-  return renderPlot({
-    width: 760,
-    height: 40 + 90 * outputs.length,
-    marginLeft: 50,
-    marginRight: 40,
-    fy: { label: null, domain: outputs },
-    x: { label: `${where} step` },
-    y: { label: `ŷ − ${target}`, grid: true },
-    color: { domain: series, range: colors, legend: true },
-    marks: [
-      Plot.ruleX(boundaries, { stroke: '#bbb', strokeDasharray: '1,3' }),
-      Plot.ruleY([0], { stroke: '#777' }),
-      Plot.line(points, { x: 'step', y: 'value', fy: 'output', stroke: 'series', z: (d: SeriesPoint) => `${d.series}|${d.seq}`, strokeWidth: 1.2 }),
-      Plot.frame({ stroke: '#ddd' }),
-    ],
-  });
+  return stepPanels(series, colors, outputs, boundaries, 90, `${where} step`, `ŷ − ${target}`, [
+    Plot.ruleY([0], { stroke: '#777' }),
+    Plot.line(points, { x: 'step', y: 'value', fy: 'output', stroke: 'series', z: (d: SeriesPoint) => `${d.series}|${d.seq}`, strokeWidth: 1.2 }),
+  ]);
 }
 
 /** NMSE of each predictor (log scale, bars from a floor below the smallest value). */

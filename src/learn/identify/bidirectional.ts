@@ -5,7 +5,7 @@ import { SequenceChunk } from '../../io/dataset.js';
 import { projectedMixedFor } from '../../moments/nongaussian.js';
 import { momentPass } from '../../moments/accumulator.js';
 import { Activation, BRNNParams, SQUARE } from '../../models/params.js';
-import { RankSelection, ODD_ACTIVATION_HINT } from '../rank.js';
+import { RankSelection, oddActivationHint } from '../rank.js';
 import { withoutT2 } from '../diagnostics.js';
 import { autoRank, rankFromHalves, t2OfHalves } from '../data-passes.js';
 import { centredChunk } from '../chunks.js';
@@ -96,7 +96,7 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
       let K: number;
       if (sizes.K === 'auto') {
         if (rankSel === null) throw new OptionError('total', 'auto', (n) => `${source.name}: ${n('total')} auto needs at least 2 sequences (the data have ${p1.data.sequences}); give the number of neurons`);
-        K = autoRank(rankSel, log, () => `the outputs show no quadratic dependence on the inputs that GLOREE-B can use; ${ODD_ACTIVATION_HINT}`);
+        K = autoRank(rankSel, log, (n) => `the outputs show no quadratic dependence on the inputs that GLOREE-B can use; ${oddActivationHint(n)}`);
       } else K = sizes.K;
 
       // CP of T2 (F5: sums over ALL neurons): unit rows c_j of [A1; B1] in unknown order, and their output rows.

@@ -8,7 +8,7 @@ import { projectedMixedFor } from '../../moments/nongaussian.js';
 import { momentPass } from '../../moments/accumulator.js';
 import { Activation, IORNNParams, SQUARE } from '../../models/params.js';
 import { activationDegree } from '../../models/activation.js';
-import { RankSelection, ODD_ACTIVATION_HINT } from '../rank.js';
+import { RankSelection, oddActivationHint } from '../rank.js';
 import { withoutT2 } from '../diagnostics.js';
 import { autoRank, t2AndRank } from '../data-passes.js';
 import { centredChunk } from '../chunks.js';
@@ -132,7 +132,7 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
     async identify({ source, p1, p2, input, log, seed, pass }) {
       const { dx, dy } = source;
       const { T2, rank: rankSel } = t2AndRank(p2.t2Halves!, dy, dx, opts.hidden, source.name);
-      const dh = opts.hidden === 'auto' ? autoRank(rankSel!, log, () => `the outputs show no quadratic dependence on the inputs that GLOREE can use; ${ODD_ACTIVATION_HINT}`) : opts.hidden;
+      const dh = opts.hidden === 'auto' ? autoRank(rankSel!, log, (n) => `the outputs show no quadratic dependence on the inputs that GLOREE can use; ${oddActivationHint(n)}`) : opts.hidden;
       const { C: A1, A2, diagnostics: cp } = cpOfT2(T2, dy, dx, dh, c2, seed);
       log.lap('cp');
 

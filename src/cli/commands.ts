@@ -22,6 +22,7 @@ import { checkFitSize, checkScenarioSize } from './limits.js';
 import { predictOrExplain, predictSkippingBlowUps } from './predictions.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { isDataURL, openFitSource } from './engine-option.js';
 
 
 function resolveScenario(spec: string): Scenario {
@@ -89,6 +90,10 @@ export interface FitOpts {
   json?: boolean;
   report?: string;
   format?: string;
+  /** auto | process | duckdb | postgres (src/io/engines/open.ts); with a postgres:// source, --table and --time. */
+  engine?: string;
+  table?: string;
+  time?: string;
 }
 
 export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
@@ -103,19 +108,27 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  checkOutputs([dataFile], [o.out, o.report]);
-  const source = await openData(dataFile, o, 2);
-  checkFitSize(source, dataFile);
+  checkOutputs(isDataURL(dataFile) ? [] : [dataFile], [o.out, o.report]);
+  const opened = await openFitSource(dataFile, o, 2);
+  try {
+    await fitOn(opened.source, dataFile, o, activation, hidden);
+  } finally {
+    await opened.close();
+  }
+}
+
+async function fitOn(source: CSVSource, dataFile: string, o: FitOpts, activation: ReturnType<typeof activationFromSpec>, hidden: number | 'auto'): Promise<void> {
+  checkFitSize(source, source.name);
   const bar = new PassProgressBar();
   const t0 = performance.now();
   let res;
   try {
     res = await fitRNN(source, {
-      kind: o.kind,
+      kind: o.kind as 'iornn' | 'brnn',
       backward: o.backward,
       hidden,
       activation,
-      inputModel: o.inputModel,
+      inputModel: o.inputModel as 'var1' | 'iid',
       refine: o.refine,
       controlVariate: o.controlVariate,
       refineMaxRows: o.refineMaxRows,
@@ -128,7 +141,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
     // A singular covariance (or a numerical failure deeper in the learner) is most often one wild value, not
     // collinear columns: if there is one, say which, and where.
     if (!(e instanceof UserError) || /collinear|singular|ill-conditioned|not positive definite|constant/.test(e.message)) {
-      throw (await explainIllConditioning(source, dataFile, (e as Error).message)) ?? e;
+      throw (await explainIllConditioning(source, source.name, (e as Error).message)) ?? e;
     }
     throw e;
   } finally {
@@ -139,10 +152,10 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   if (o.report) {
     // Rendered before the model is saved so a failure leaves neither file behind.
     const html = await buildReport({ params: res.params, ...file }, source, {
-      dataLabel: `${path.basename(dataFile)} (the training data)`,
+      dataLabel: `${isDataURL(dataFile) ? source.name : path.basename(dataFile)} (the training data)`,
       modelName: path.basename(o.out),
       inSample: true,
-      title: `gloree fit ${path.basename(dataFile)} --out ${path.basename(o.out)}: fit report (in-sample)`,
+      title: `gloree fit ${isDataURL(dataFile) ? source.name : path.basename(dataFile)} --out ${path.basename(o.out)}: fit report (in-sample)`,
     });
     await saveModel(o.out, res.params, file);
     await writeFileAtomic(o.report, html);

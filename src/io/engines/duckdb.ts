@@ -10,7 +10,7 @@ import { EngineColumns, EngineSource, SqlConnection, resolveRelation } from './e
 /**
  * DuckDB, embedded (@duckdb/node-api: the engine's binary ships inside the npm package). The pass queries run
  * over the file where it lies, multi-threaded and out of core:
- *   CSV     read_csv; the reading order is ROW_NUMBER() OVER () of the scan (DuckDB keeps insertion order by
+ *   CSV     read_csv; the reading order is ROW_NUMBER() OVER () − 1 of the scan (DuckDB keeps insertion order by
  *           default: preserve_insertion_order), so a file without a time column keeps its row order;
  *   Parquet read_parquet(file_row_number = true): the row number within the file;
  *   Arrow   DuckDB's core has no Arrow IPC reader (its `arrow` extension is a download), so an Arrow file is read
@@ -90,7 +90,7 @@ export async function openDuckDBFile(path: string, sel: EngineColumns & { format
       from = `read_parquet(${sqlString(path)}, file_row_number = true)`;
       order = 'file_row_number';
     } else if (format === 'csv') {
-      from = `(SELECT *, ROW_NUMBER() OVER () AS file_row_number FROM read_csv(${sqlString(path)}, header = true)) AS __file`;
+      from = `(SELECT *, ROW_NUMBER() OVER () - 1 AS file_row_number FROM read_csv(${sqlString(path)}, header = true)) AS __file`;
       order = 'file_row_number';
     } else if (format === 'arrow') {
       await loadArrow(conn, path);

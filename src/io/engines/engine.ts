@@ -62,7 +62,7 @@ export class EngineSource implements DataSource {
     try {
       raw = await this.conn.query(sql);
     } catch (e) {
-      throw new UserError(`${this.name}: the ${def.name} query failed: ${redact((e as Error).message)}`);
+      throw new UserError(`${this.name}: the ${def.name} query failed: ${redact((e as Error).message)}`, { file: this.name });
     }
     const nk = def.groupBy.length;
     return raw.map((r) => {
@@ -80,8 +80,30 @@ export class EngineSource implements DataSource {
     const shift = head[0].map((v) => (v === null || !Number.isFinite(toNumber(v)) ? 0 : toNumber(v)));
     const def = inputPassDefinition(this.dx, this.dy, shift);
     const res = readInputPass(def, await this.run(def), this.dx, this.dy, shift);
-    checkInputPass(this, res, minLength);
+    await checkInputPass(this, res, minLength);
     return res;
+  }
+
+  /**
+   * Where the first row (in step order) satisfying `cond` (SQL over the relation's raw columns) is: "data row N"
+   * of a file (its reading order, 1-based, as the file readers count) or the sequence id and time of a table row.
+   */
+  async locate(cond: string): Promise<{ text: string; row?: number }> {
+    const q = this.conn.dialect.ident, rel = this.relation;
+    const order = rel.time !== undefined ? q(rel.time) : rel.order!;
+    const seq = rel.seq !== undefined ? q(rel.seq) : 'NULL';
+    try {
+      const r = (await this.conn.query(`SELECT ${seq}, ${order} FROM ${rel.from} WHERE ${cond} ORDER BY ${order} LIMIT 1`))[0];
+      if (r === undefined) return { text: '' };
+      if (rel.time === undefined) {
+        const row = toNumber(r[1]) + 1; // the reading orders are 0-based row numbers
+        return { text: ` (first at data row ${row})`, row };
+      }
+      const seqText = rel.seq !== undefined ? `${rel.seq} = ${String(r[0])}, ` : '';
+      return { text: ` (first at ${seqText}${rel.time} = ${String(r[1])})` };
+    } catch {
+      return { text: '' };
+    }
   }
 
   async *chunks(): AsyncGenerator<SequenceChunk> {
@@ -171,15 +193,15 @@ export function resolveRelation(name: string, from: string, columns: { name: str
   const typeOf = new Map(columns.map((c) => [c.name, c.type]));
   for (const c of [...layout.x, ...layout.y]) {
     const t = typeOf.get(c)!;
-    if (!isNumericType(t)) throw new UserError(`${name}: column ${JSON.stringify(c)} has type ${t}; expected a number`);
+    if (!isNumericType(t)) throw new UserError(`${name}: column ${JSON.stringify(c)} has type ${t}; expected a number`, { file: name, column: c });
   }
   if (sel.time !== undefined) {
     const t = typeOf.get(sel.time);
-    if (t === undefined) throw new UserError(`${name}: missing column ${JSON.stringify(sel.time)} (the --time column; have: ${header.slice(0, 20).join(',')})`);
-    if (!ORDER_TYPES.test(t)) throw new UserError(`${name}: time column ${JSON.stringify(sel.time)} has type ${t}; expected a number, date or timestamp`);
+    if (t === undefined) throw new UserError(`${name}: missing column ${JSON.stringify(sel.time)} (the --time column; have: ${header.slice(0, 20).join(',')})`, { file: name, column: sel.time });
+    if (!ORDER_TYPES.test(t)) throw new UserError(`${name}: time column ${JSON.stringify(sel.time)} has type ${t}; expected a number, date or timestamp`, { file: name, column: sel.time });
   }
   if (layout.seq !== undefined && !/INT|DECIMAL|NUMERIC/i.test(typeOf.get(layout.seq)!)) {
-    throw new UserError(`${name}: sequence column ${JSON.stringify(layout.seq)} has type ${typeOf.get(layout.seq)}; expected an integer sequence id`);
+    throw new UserError(`${name}: sequence column ${JSON.stringify(layout.seq)} has type ${typeOf.get(layout.seq)}; expected an integer sequence id`, { file: name, column: layout.seq });
   }
   if (sel.time === undefined && order === undefined) {
     throw new UserError(`${name}: a table has no row order; give the time column (--time C) that orders the steps of a sequence`);
@@ -187,21 +209,34 @@ export function resolveRelation(name: string, from: string, columns: { name: str
   return { from, x: layout.x, y: layout.y, seq: layout.seq, time: sel.time, order, name };
 }
 
-/** Pass 1's checks as one-line UserErrors (the same conditions as the file readers and src/learn/common.ts). */
-export function checkInputPass(src: EngineSource, r: InputPassResult, minLength: number): void {
-  const rel = src.relation, name = src.name;
+/**
+ * Pass 1's checks as one-line UserErrors (the same conditions as the file readers and src/learn/data-passes.ts),
+ * with `file` (the file or the table, credentials removed), `column` and, for a file, the first offending data row.
+ */
+export async function checkInputPass(src: EngineSource, r: InputPassResult, minLength: number): Promise<void> {
+  const rel = src.relation, name = src.name, q = src.conn.dialect.ident;
   const colName = (c: string) => (c.startsWith('x') ? rel.x[Number(c.slice(1))] : rel.y[Number(c.slice(1))]);
-  if (r.nullSeq > 0) throw new UserError(`${name}: sequence column ${JSON.stringify(rel.seq)} has ${r.nullSeq} NULL values; expected an integer sequence id on every row`);
-  if (r.nullOrder > 0) throw new UserError(`${name}: time column ${JSON.stringify(rel.time)} has ${r.nullOrder} NULL values; expected a time on every row`);
-  for (const [c, k] of r.nulls) if (k > 0) throw new UserError(`${name}: column ${JSON.stringify(colName(c))} has ${k} NULL values; expected a number on every row`);
-  for (const [c, k] of r.nonFinite) if (k > 0) throw new UserError(`${name}: column ${JSON.stringify(colName(c))} has ${k} non-finite values (NaN or Infinity); expected finite numbers`);
-  if (r.rows === 0) throw new UserError(`${name}: no data rows`);
+  const fail = async (column: string | undefined, cond: string | null, text: (where: string) => string): Promise<never> => {
+    const at = cond !== null ? await src.locate(cond) : { text: '' };
+    throw new UserError(`${name}: ${text(at.text)}`, { file: name, ...(column !== undefined ? { column } : {}), ...(at.row !== undefined ? { row: at.row } : {}) });
+  };
+  if (r.nullSeq > 0) await fail(rel.seq, `${q(rel.seq!)} IS NULL`, (w) => `sequence column ${JSON.stringify(rel.seq)} has ${r.nullSeq} NULL value(s)${w}; expected an integer sequence id on every row`);
+  if (r.nullOrder > 0) await fail(rel.time, null, () => `time column ${JSON.stringify(rel.time)} has ${r.nullOrder} NULL value(s); expected a time on every row`);
+  for (const [c, k] of r.nulls) {
+    const col = colName(c);
+    if (k > 0) await fail(col, `${q(col)} IS NULL`, (w) => `column ${JSON.stringify(col)} has ${k} NULL value(s)${w}; expected a number on every row`);
+  }
+  for (const [c, k] of r.nonFinite) {
+    const col = colName(c);
+    if (k > 0) await fail(col, src.conn.dialect.notFinite(src.conn.dialect.toDouble(q(col))), (w) => `column ${JSON.stringify(col)} has ${k} non-finite value(s) (NaN or Infinity)${w}; expected finite numbers`);
+  }
+  if (r.rows === 0) await fail(undefined, null, () => 'no data rows');
   if (r.ties > 0) {
     const what = rel.time !== undefined ? `time column ${JSON.stringify(rel.time)}` : 'reading order';
-    throw new UserError(`${name}: ${r.ties} rows repeat the ${what} value of the previous step of their sequence; the steps of a sequence must be strictly ordered`);
+    await fail(rel.time, null, () => `${r.ties} row(s) repeat the ${what} value of the previous step of their sequence; the steps of a sequence must be strictly ordered (one row per time)`);
   }
   if (r.gaps > 0) {
-    throw new UserError(`${name}: a sequence id appears again after other sequences (${r.gaps} time(s)); the rows of a sequence must be contiguous in the file: sort it by sequence, or give the time column`);
+    await fail(rel.seq, null, () => `a sequence id appears again after other sequences (${r.gaps} time(s)); the rows of a sequence must be contiguous in the file: sort it by sequence, or give the time column (--time)`);
   }
-  if (r.minLength < minLength) throw new UserError(`${name}: a sequence has ${r.minLength} step(s); at least ${minLength} are needed`);
+  if (r.minLength < minLength) await fail(rel.seq, null, () => `a sequence has ${r.minLength} step(s); at least ${minLength} are needed (the recurrence is read off consecutive steps)`);
 }

@@ -56,10 +56,10 @@ test('fit --engine duckdb: bad input gets one-line errors naming file, column an
   await fails(['fit', f('good.csv'), '--x', 'x1,x2', '--y', 'label', ...out], /good\.csv: column "label" has type VARCHAR; expected a number/);
   // Repeated time value within a sequence.
   const tie = lines.map((l, i) => (i === 3 ? l.replace(/^(\d+),\d+/, '$1,1') : l)).join('\n') + '\n';
-  await fails(['fit', csv('tie.csv', tie), '--x', 'x1,x2', '--time', 't', ...out], /tie\.csv: 1 row\(s\) repeat the time column "t" value/);
+  await fails(['fit', csv('tie.csv', tie), '--x', 'x1,x2', '--time', 't', ...out], /tie\.csv: a step repeats the time column "t" value of the previous step of its sequence \(first at seq = 0, t = 1\)/);
   // Rows of a sequence not contiguous in the file (no time column to order them).
   const gap = [lines[0], lines[1], lines[5], ...lines.slice(2, 5), ...lines.slice(6)].join('\n') + '\n';
-  await fails(['fit', csv('gap.csv', gap), '--x', 'x1,x2', ...out], /gap\.csv: a sequence id appears again after other sequences/);
+  await fails(['fit', csv('gap.csv', gap), '--x', 'x1,x2', ...out], /gap\.csv: sequence id 0 appears again at data row 3 after other sequences/);
   // Unordered time is fine when --time is given: the engine sorts (same model as the sorted file).
   const shuffled = [lines[0], ...lines.slice(1).reverse()].join('\n') + '\n';
   await ok(['fit', csv('rev.csv', shuffled), '--x', 'x1,x2', '--time', 't', '--no-refine', '--hidden', '1', '--out', f('rev.json'), '--engine', 'duckdb', '--quiet']);

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { SequenceChunk, makeChunk } from '../src/io/dataset.js';
 import { openDataSource } from '../src/io/open.js';
 import { openPostgresTable } from '../src/io/engines/postgres.js';
-import { comparePasses, randomData } from './sql-fixtures.js';
+import { compareIdentifyPasses, comparePasses, randomData } from './sql-fixtures.js';
 import { FIT_TOL, fails, modelDifference, ok, run } from './sql-fit.js';
 
 /**
@@ -109,6 +109,7 @@ test('PostgreSQL engine: every pass equals the in-process accumulators (VAR(1) a
   try {
     await comparePasses(src, chunk, true);
     await comparePasses(src, chunk, false);
+    await compareIdentifyPasses(src, chunk);
   } finally {
     await src.conn.close();
   }

@@ -29,7 +29,7 @@ export async function openFitSource(data: string, o: EngineFlags, minLength: num
     return { source, engine, close: async () => undefined };
   }
   if (engine === 'postgres' && o.format !== undefined) throw new UsageError('--format applies to files, not to a postgres:// table');
-  const src = await openEngineSource(data, engine, { x: columns(o.x), y: columns(o.y), seq: o.seq, time: o.time, table: o.table, format: o.format, minLength });
+  const src = await openEngineSource(data, engine, { x: columns(o.x), y: columns(o.y), seq: o.seq, time: o.time, table: o.table, format: o.format });
   // An EngineSource has what the fit command reads of a file source: dx, dy, name, columns, chunks.
   return { source: src as unknown as CSVSource & DataSource, engine, close: () => src.conn.close() };
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBDoubleVector, DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
@@ -57,10 +57,19 @@ export class DuckDBConnectionAdapter implements SqlConnection {
       if (chunk === null || chunk.rowCount === 0) break;
       const n = chunk.rowCount, out: Float64Array[] = [];
       for (let c = 0; c < chunk.columnCount; c++) {
-        const v = chunk.getColumnVector(c), col = new Float64Array(n);
-        for (let r = 0; r < n; r++) {
-          const item = v.getItem(r);
-          col[r] = item === null ? NaN : Number(item);
+        const v = chunk.getColumnVector(c);
+        let col: Float64Array;
+        if (v instanceof DuckDBDoubleVector) {
+          // DOUBLE columns: copy the vector's float64 buffer at once (it is freed with the chunk); NULL → NaN.
+          const raw = v as unknown as { items: Float64Array; validity: { itemValid(i: number): boolean } };
+          col = raw.items.slice(0, n);
+          for (let r = 0; r < n; r++) if (!raw.validity.itemValid(r)) col[r] = NaN;
+        } else {
+          col = new Float64Array(n);
+          for (let r = 0; r < n; r++) {
+            const item = v.getItem(r);
+            col[r] = item === null ? NaN : Number(item);
+          }
         }
         out.push(col);
       }

@@ -48,15 +48,15 @@ export async function chooseEngine(data: string, requested: string | undefined, 
 export interface EngineOpenOptions extends EngineColumns {
   table?: string;
   format?: string;
-  /** Steps per sequence the fit needs (pass 1's check). */
-  minLength?: number;
 }
 
 /**
- * Open `data` on `engine` ('duckdb' or 'postgres') and run pass 1 there as one aggregate query, whose input
- * checks (missing column, non-numeric type, NULLs, NaN/Infinity, repeated or unordered times, short sequences)
- * raise the same kind of one-line UserErrors as the file readers, naming the file or table, column and the first
- * offending row — before any row is streamed.
+ * Open `data` on `engine` ('duckdb' or 'postgres') and check it as the file readers do, with the same kind of
+ * one-line UserErrors naming the file or table, the column and the first offending row: missing columns and
+ * non-numeric types when opening; NULLs and NaN/Infinity in one aggregate query before any row is streamed
+ * (`checkColumns`); repeated times and non-contiguous sequences while streaming (`chunks`); sequences too short
+ * in the learner's first pass. (The full pass 1 as one aggregate, `inputPass`, adds a sort of the whole relation
+ * for its window functions: on one machine that costs more than the in-process pass it would replace.)
  */
 export async function openEngineSource(data: string, engine: 'duckdb' | 'postgres', o: EngineOpenOptions): Promise<EngineSource> {
   const sel: EngineColumns = { x: o.x, y: o.y, seq: o.seq, time: o.time };
@@ -72,7 +72,7 @@ export async function openEngineSource(data: string, engine: 'duckdb' | 'postgre
     src = await openDuckDBFile(data, { ...sel, format: o.format });
   }
   try {
-    await src.inputPass(o.minLength ?? 1);
+    await src.checkColumns();
   } catch (e) {
     await src.conn.close().catch(() => undefined);
     throw e;

@@ -208,3 +208,29 @@ test('gloree fit postgres://… --table --time: the in-process model for IO-RNN,
     rmSync(dirF, { recursive: true, force: true });
   }
 });
+
+test('README: the PostgreSQL fit command, run against this server, gives the in-process model', { skip }, async () => {
+  const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const section = /## Data that does not fit in one process([\s\S]*?)\n## /.exec(readme)![1];
+  const line = [...section.matchAll(/```sh\n([\s\S]*?)```/g)][1][1].trim();
+  const w = line.split(/\s+/);
+  assert.equal(w[0], 'gloree');
+  assert.match(w[2], /^postgres:\/\/analyst@[^/]+\/lake$/);
+  const d = mkdtempSync(path.join(tmpdir(), 'gloree-pg-readme-'));
+  try {
+    await sql("CREATE ROLE analyst LOGIN");
+    const file = path.join(d, 'lake.parquet');
+    await ok(['simulate', '--scenario', 'default', '--sequences', '200', '--out', file]);
+    await loadTable('measurements', await readAll(file), false);
+    await sql('GRANT SELECT ON measurements TO analyst');
+    // The README's address and database, pointed at the throw-away server.
+    const args = w.slice(1).map((a) => (a.startsWith('postgres://') ? url('analyst') : a.endsWith('.json') ? path.join(d, a) : a));
+    await ok(args);
+    await ok(['fit', file, '--hidden', '4', '--no-refine', '--out', path.join(d, 'model.json')]);
+    const diff = modelDifference(path.join(d, 'model-pg.json'), path.join(d, 'model.json'));
+    assert.ok(diff <= FIT_TOL, `relative difference ${diff}`);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});

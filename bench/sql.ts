@@ -1,7 +1,10 @@
 /**
- * SQL engines vs in-process (issue 16): the data passes of a GLOREE fit (σ = z², --no-refine) on an N-row Parquet
- * file generated into a temp dir (deleted afterwards; never committed), once in-process (`fitGloree` over
- * `openDataSource`: the hyparquet reader, spill file, WebAssembly kernels) and once through embedded DuckDB:
+ * SQL engines vs in-process (issue 16): `gloree fit FILE --no-refine` (σ = z², dh = 2) on an N-row Parquet file
+ * generated into a temp dir (deleted afterwards; never committed), through the CLI exactly as a user runs it:
+ *   --engine process   the in-process readers (hyparquet, spill file, WebAssembly kernels);
+ *   --engine duckdb    embedded DuckDB reads the file (pass 1 as one aggregate query with the input checks, then
+ *                      ordered whole sequences streamed into the spill and the in-process passes);
+ * and, with --aggregate, every moment pass as one DuckDB aggregate query (the route `gloree sql` prints):
  *   pass 1  input-model statistics + checks          one aggregate query
  *   pass 2  T2 halves + input residual moments        one aggregate query
  *   CV      control-variate normal equations           one aggregate query on the strided sample of sequences
@@ -13,7 +16,7 @@
  * that reads (dx + dy + 1) float64 per row cannot beat bandwidth / (8·(dx + dy + 1)) rows/s.
  * Each variant runs in its own child process (peak RSS per process).
  *
- *   node --import tsx bench/sql.ts [--rows 1e7] [--1e8]    (--1e8 adds a DuckDB-only 1e8-row run)
+ *   node --import tsx bench/sql.ts [--rows 1e7] [--aggregate] [--1e8]    (--1e8 adds a DuckDB-only 1e8-row run)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -35,6 +38,7 @@ import { openDuckDBFile } from '../src/io/engines/duckdb.js';
 import { controlPassDefinition, mixedPassDefinition, momentsPassDefinition } from '../src/sql/passes.js';
 import { readControlVariate, readMixed, readT2Halves } from '../src/sql/statistics.js';
 import { SQUARE, IORNNParams } from '../src/models/params.js';
+import { main as cli } from '../src/cli/main.js';
 
 const here = fileURLToPath(import.meta.url);
 const DX = 3, DY = 2, DH = 2, SEQ = 100;
@@ -117,6 +121,19 @@ async function hybrid(file: string): Promise<{ seconds: number; timings: Record<
   }
 }
 
+/** `gloree fit FILE --engine E --no-refine` through the CLI; the model from the written file. */
+async function viaCLI(file: string, engine: string): Promise<{ seconds: number; timings: Record<string, number>; model: Model }> {
+  const out = `${file}.${engine}.json`;
+  let stdout = '', stderr = '';
+  const t0 = performance.now();
+  const code = await cli(['node', 'gloree', 'fit', file, '--engine', engine, '--hidden', String(DH), '--x', 'x1,x2,x3', '--y', 'y1,y2', '--no-refine', '--json', '--out', out], { out: (t) => (stdout += t), err: (t) => (stderr += t) });
+  const seconds = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`fit --engine ${engine}: ${stderr}`);
+  const m = JSON.parse((await import('node:fs')).readFileSync(out, 'utf8'));
+  rmSync(out, { force: true });
+  return { seconds, timings: JSON.parse(stdout).timingsMs, model: { A1: m.A1, U: m.U, A2: m.A2 } };
+}
+
 /** GB/s of a streaming sum over 1 GiB of float64 (the bound for any pass that reads its rows once). */
 function bandwidth(): number {
   const a = new Float64Array(2 ** 27).fill(1);
@@ -163,26 +180,29 @@ export async function benchSQL(): Promise<unknown> {
     child('generate', `${file}:${rows}`);
     results.generateSeconds = +((performance.now() - t0) / 1000).toFixed(1);
     results.fileMB = Math.round(statSync(file).size / 1e6);
-    const ip = child('inprocess', file) as { seconds: number; timings: Record<string, number>; model: Model; maxRSSMB: number };
-    const dk = child('duckdb', file) as typeof ip;
-    const hy = child('hybrid', file) as typeof ip;
-    results.hybrid = hy;
-    results.hybridRatio = +(hy.seconds / ip.seconds).toFixed(3);
+    const ip = child('cli-process', file) as { seconds: number; timings: Record<string, number>; model: Model; maxRSSMB: number };
+    const hy = child('cli-duckdb', file) as typeof ip;
+    const dk = process.argv.includes('--aggregate') ? (child('duckdb', file) as typeof ip) : null;
     results.inProcess = ip;
-    results.duckdb = dk;
-    results.ratio = +(dk.seconds / ip.seconds).toFixed(3);
-    results.modelMaxRelDiff = maxRelDiff(dk.model, ip.model);
+    results.engineDuckdb = hy;
+    results.engineDuckdbRatio = +(hy.seconds / ip.seconds).toFixed(3);
+    results.engineDuckdbModelMaxRelDiff = maxRelDiff(hy.model, ip.model);
+    if (dk) {
+      results.aggregate = dk;
+      results.aggregateRatio = +(dk.seconds / ip.seconds).toFixed(3);
+      results.aggregateModelMaxRelDiff = maxRelDiff(dk.model, ip.model);
+    }
     const rps = (s: number) => `${(rows / s / 1e6).toFixed(2)}M`;
     lines.push(
-      `| ${rows.toExponential(0)} rows, fit --no-refine (σ = z², dh = ${DH}) | seconds | rows/s (whole fit) | peak RSS |`,
-      '|---|---|---|---|',
-      `| in-process (hyparquet, spill, kernels) | ${ip.seconds.toFixed(1)} | ${rps(ip.seconds)} | ${ip.maxRSSMB} MB |`,
-      `| DuckDB (aggregate queries + streamed output layer) | ${dk.seconds.toFixed(1)} | ${rps(dk.seconds)} | ${dk.maxRSSMB} MB |`,
-      `| hybrid (DuckDB reads, in-process passes on the spill) | ${hy.seconds.toFixed(1)} | ${rps(hy.seconds)} | ${hy.maxRSSMB} MB |`,
+      `| ${rows.toExponential(0)} rows (${results.fileMB} MB Parquet), fit --no-refine (σ = z², dh = ${DH}) | seconds | ratio | rows/s (whole fit) | peak RSS |`,
+      '|---|---|---|---|---|',
+      `| --engine process (hyparquet, spill, kernels) | ${ip.seconds.toFixed(1)} | 1 | ${rps(ip.seconds)} | ${ip.maxRSSMB} MB |`,
+      `| --engine duckdb (DuckDB reads + checks, in-process passes on the spill) | ${hy.seconds.toFixed(1)} | ${results.engineDuckdbRatio} | ${rps(hy.seconds)} | ${hy.maxRSSMB} MB |`,
+      ...(dk ? [`| every moment pass one DuckDB aggregate query (bench only) | ${dk.seconds.toFixed(1)} | ${results.aggregateRatio} | ${rps(dk.seconds)} | ${dk.maxRSSMB} MB |`] : []),
       '',
-      `DuckDB / in-process: ${results.ratio}; hybrid / in-process: ${results.hybridRatio} (same model: ${maxRelDiff(hy.model, ip.model).toExponential(1)}). Memory-bandwidth bound: ${bw.toFixed(1)} GB/s → ${(bound / 1e6).toFixed(0)}M rows/s per pass (6 float64 per row). ` +
-        `Same model: max relative difference of A1, U, A2 = ${(results.modelMaxRelDiff as number).toExponential(1)}.`,
-      `Per step (ms): in-process ${JSON.stringify(ip.timings)}; DuckDB ${JSON.stringify(dk.timings)}.`,
+      `Same model as --engine process: max relative difference of A1, U, A2 = ${(results.engineDuckdbModelMaxRelDiff as number).toExponential(1)}${dk ? ` (aggregate route ${(results.aggregateModelMaxRelDiff as number).toExponential(1)})` : ''}. ` +
+        `Memory-bandwidth bound: a streaming sum ran at ${bw.toFixed(1)} GB/s → ${(bound / 1e6).toFixed(0)}M rows/s for one pass over 6 float64 per row.`,
+      `Per stage (ms): process ${JSON.stringify(ip.timings)}; duckdb ${JSON.stringify(hy.timings)}.`,
     );
     rmSync(file, { force: true });
     if (long) {
@@ -190,9 +210,9 @@ export async function benchSQL(): Promise<unknown> {
       t0 = performance.now();
       child('generate', `${big}:1e8`);
       const gen = (performance.now() - t0) / 1000;
-      const dbig = child('duckdb', big) as typeof ip;
+      const dbig = child('cli-duckdb', big) as typeof ip;
       results.duckdb1e8 = { ...dbig, generateSeconds: gen, fileMB: Math.round(statSync(big).size / 1e6) };
-      lines.push('', `1e8 rows through DuckDB: ${dbig.seconds.toFixed(1)} s (${rps(dbig.seconds / 10)} rows/s), peak RSS ${dbig.maxRSSMB} MB; timings ${JSON.stringify(dbig.timings)}.`);
+      lines.push('', `1e8 rows (${results.duckdb1e8 && (results.duckdb1e8 as { fileMB: number }).fileMB} MB Parquet) through fit --engine duckdb --no-refine: ${dbig.seconds.toFixed(1)} s (${(1e8 / dbig.seconds / 1e6).toFixed(2)}M rows/s), peak RSS ${dbig.maxRSSMB} MB; per stage ${JSON.stringify(dbig.timings)}.`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -211,7 +231,7 @@ async function main(): Promise<void> {
       await generate(file.slice(0, k), Number(file.slice(k + 1)));
       return void process.stdout.write('null\n');
     }
-    const r = kind === 'duckdb' ? await duck(file) : kind === 'hybrid' ? await hybrid(file) : await inProcess(file);
+    const r = kind === 'duckdb' ? await duck(file) : kind === 'hybrid' ? await hybrid(file) : kind === 'cli-process' ? await viaCLI(file, 'process') : kind === 'cli-duckdb' ? await viaCLI(file, 'duckdb') : await inProcess(file);
     process.stdout.write(JSON.stringify({ ...r, maxRSSMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\n');
     return;
   }

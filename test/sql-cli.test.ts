@@ -75,3 +75,29 @@ test('gloree sql prints every dialect; --model adds the later passes with the mo
   assert.equal(code, 1);
   assert.match(stderr, /give --time C/);
 });
+
+test('README "Data that does not fit in one process": the file → DuckDB → printed SQL commands run as written', async () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const section = /## Data that does not fit in one process([\s\S]*?)\n## /.exec(readme)![1];
+  const block = /```sh\n([\s\S]*?)```/.exec(section)![1];
+  const d = mkdtempSync(path.join(tmpdir(), 'gloree-readme-sql-'));
+  const cwd = process.cwd();
+  try {
+    process.chdir(d);
+    let printed = '';
+    for (const l of block.trim().split('\n')) {
+      const w = words(l);
+      assert.equal(w[0], 'gloree');
+      printed = await gloree(w.slice(1));
+    }
+    // The DuckDB fit is the in-process fit (independent route: the in-process readers).
+    await gloree(['fit', 'lake.parquet', '--engine', 'process', '--hidden', '4', '--no-refine', '--out', 'model-process.json']);
+    assert.equal(readFileSync('model.json', 'utf8'), readFileSync('model-process.json', 'utf8'));
+    const qs = printed.split(';\n').filter((q) => q.trim().length > 0);
+    assert.equal(qs.length, 4, 'the README says four queries');
+    assert.ok(qs.every((q) => q.includes('FROM "lake"."measurements"')));
+  } finally {
+    process.chdir(cwd);
+    rmSync(d, { recursive: true, force: true });
+  }
+});

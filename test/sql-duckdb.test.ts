@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeDataFile } from '../src/io/open.js';
 import { openDuckDBFile } from '../src/io/engines/duckdb.js';
-import { close, comparePasses, randomData } from './sql-fixtures.js';
+import { close, compareIdentifyPasses, comparePasses, randomData } from './sql-fixtures.js';
 import { Matrix } from '../src/linalg/matrix.js';
 import { VAR1Stats, estimateVAR1 } from '../src/input/fit.js';
 import { momentPass } from '../src/moments/accumulator.js';
@@ -26,6 +26,7 @@ for (const format of ['parquet', 'csv', 'arrow'] as const) {
     try {
       await comparePasses(src, chunk, true);
       await comparePasses(src, chunk, false);
+      if (format === 'parquet') await compareIdentifyPasses(src, chunk);
     } finally {
       await src.conn.close();
     }
@@ -75,10 +76,10 @@ test('DuckDB engine: bad input gets one-line errors naming the file and column',
   };
   await bad('missing.csv', 'x1,x2,y1\n1,2,3\n2,3,4\n', /missing column "x3"/, { x: ['x1', 'x3'] });
   await bad('text.csv', 'x1,y1\n1,a\n2,b\n', /column "y1" has type VARCHAR; expected a number/);
-  await bad('nulls.csv', 'x1,y1\n1,2\n,3\n4,5\n', /column "x1" has 1 NULL values/);
-  await bad('nan.csv', 'x1,y1\n1,2\nnan,3\n4,5\n', /column "x1" has 1 non-finite values/);
+  await bad('nulls.csv', 'x1,y1\n1,2\n,3\n4,5\n', /column "x1" has 1 NULL value\(s\) \(first at data row 2\)/);
+  await bad('nan.csv', 'x1,y1\n1,2\nnan,3\n4,5\n', /column "x1" has 1 non-finite value\(s\) \(NaN or Infinity\) \(first at data row 2\)/);
   await bad('ties.csv', 'seq,time,x1,y1\n0,1,1,2\n0,1,2,3\n0,2,4,5\n', /repeat the time column "time" value/, { time: 'time' });
-  await bad('nulltime.csv', 'seq,time,x1,y1\n0,1,1,2\n0,,2,3\n0,2,4,5\n', /time column "time" has 1 NULL values/, { time: 'time' });
+  await bad('nulltime.csv', 'seq,time,x1,y1\n0,1,1,2\n0,,2,3\n0,2,4,5\n', /time column "time" has 1 NULL value\(s\)/, { time: 'time' });
   await bad('split.csv', 'seq,x1,y1\n0,1,2\n1,2,3\n0,4,5\n', /a sequence id appears again after other sequences \(1 time\(s\)\)/);
   await bad('notime.csv', 'seq,x1,y1\n0,1,2\n', /no such file|missing column "t"/, { time: 't' });
   await assert.rejects(openDuckDBFile(path.join(dir, 'absent.parquet')), /absent\.parquet: no such file/);

@@ -8,7 +8,13 @@ import { momentPass, chunkScores } from '../src/moments/accumulator.js';
 import { T1Accumulator, T2Accumulator } from '../src/moments/single.js';
 import { ControlVariate, ControlVariateFit, QuadraticMode } from '../src/moments/control.js';
 import { ProjectedMixedAccumulator } from '../src/moments/mixed.js';
-import { centredChunk, strideSubchunk } from '../src/learn/chunks.js';
+import { bySubchunks, centredChunk, strideSubchunk } from '../src/learn/chunks.js';
+import { foldParts } from '../src/learn/identify/split.js';
+import { DiagonalHermiteAccumulator, HermiteMode, HermiteMomentAccumulator } from '../src/moments/higher.js';
+import { diagonalPassDefinition, DiagonalPassSpec, readDiagonal, readTensor, tensorPassDefinition, TensorPassSpec } from '../src/sql/hermite-passes.js';
+import { readMixedFolds } from '../src/sql/statistics.js';
+import { TargetSpec } from '../src/sql/passes.js';
+import { svd } from '../src/linalg/svd.js';
 import { EngineSource } from '../src/io/engines/engine.js';
 import { controlPassDefinition, mixedPassDefinition, momentsPassDefinition, MixedPassSpec } from '../src/sql/passes.js';
 import { readControlVariate, readMixed, readResidualMoments, readT1, readT2Halves } from '../src/sql/statistics.js';
@@ -147,4 +153,76 @@ export async function comparePasses(engine: EngineSource, chunk: SequenceChunk, 
   assert.deepEqual(ls, lengths, 'streamed sequence lengths');
   assert.deepEqual(Float64Array.from(xs), chunk.x, 'streamed x (exact)');
   assert.deepEqual(Float64Array.from(ys), chunk.y, 'streamed y (exact)');
+}
+
+/**
+ * The identification modules' own passes through `engine` against their in-process accumulators on `chunk`:
+ * the BRNN's per-fold projected mixed moments (src/learn/identify/split.ts), the polynomial learner's order-l
+ * Hermite moment (explicit, projected on a subspace, and the sketch's mixed projections) and its diagonal
+ * contractions P1 (all steps and t < L − 1) and P2′, each with the control-variate residual and the centred
+ * output as target.
+ */
+export async function compareIdentifyPasses(engine: EngineSource, chunk: SequenceChunk): Promise<void> {
+  const { dx, dy } = chunk;
+  const model = estimateVAR1(new VAR1Stats(dx).add(chunk)).model;
+  const yMean = new Float64Array(dy);
+  for (let r = 0; r < chunk.rows; r++) for (let i = 0; i < dy; i++) yMean[i] += chunk.y[r * dy + i] / chunk.rows;
+  const cv = new ControlVariate(dx, dy, { center: model.mean });
+  momentPass(null, chunk, [cv]);
+  const cvFit = cv.solve();
+  const centred = centredChunk(chunk, yMean);
+  const targets: [string, TargetSpec, Float64Array][] = [
+    ['residual', { kind: 'residual', coef: cvFit.coef, center: cvFit.center, quadratic: cvFit.quadratic }, bySubchunks(chunk, (sub) => cvFit.residualChunk(sub))],
+    ['centred', { kind: 'centred', yMean }, centred.y],
+  ];
+  const rng = new Rng(17);
+  const dh = 2;
+  const scores = chunkScores(model, chunk);
+
+  // ---- BRNN folds: whole sequences, fold = sequence index mod F
+  const F = 4;
+  for (const direction of ['prev', 'next'] as const) {
+    const spec: MixedPassSpec = { model, direction, demix: randomMatrix(rng, dh, dy), first: randomMatrix(rng, dx, dh), pair: randomMatrix(rng, dx, dh), target: { kind: 'residual', coef: cvFit.coef, center: cvFit.center, quadratic: cvFit.quadratic }, folds: F };
+    const def = mixedPassDefinition(spec);
+    const got = readMixedFolds(def, await engine.run(def), spec, dy);
+    const parts = foldParts(chunk, 0, F, false);
+    for (let f = 0; f < F; f++) {
+      const acc = new ProjectedMixedAccumulator(model, dy, direction, spec.demix, spec.first, spec.pair, { target: 'residual' });
+      momentPass(model, parts[f]!, [acc], cvFit);
+      assert.equal(got[f].count, acc.count, `fold ${f} ${direction} count`);
+      close(got[f].result(), acc.result(), `fold ${f} ${direction}`);
+    }
+  }
+
+  for (const [tname, target, ty] of targets) {
+    // ---- diagonal contractions (degree 3 and 4)
+    for (const degree of [3, 4]) {
+      const G = randomMatrix(rng, dx, dh);
+      for (const [kind, skipLast] of [['P1', 0], ['P1', 1], ['P2prime', 0]] as const) {
+        const spec: DiagonalPassSpec = { model, G, kind, degree, target, dy, skipLast };
+        const def = diagonalPassDefinition(spec);
+        const got = readDiagonal(def, await engine.run(def), spec);
+        const acc = new DiagonalHermiteAccumulator(model, dy, G, kind, degree, { skipLast }).add(chunk, scores, ty);
+        assert.equal(got.count, acc.count, `${kind} count`);
+        close(got.result(), acc.result(), `${kind} (degree ${degree}, skipLast ${skipLast}, ${tname})`);
+      }
+    }
+    // ---- order-l tensor: explicit, projected on a subspace, sketch (Θ on l − 1 modes, identity on the last)
+    const Q = new Matrix(dx, dh, Float64Array.from({ length: dx * dh }, (_, i) => svd(randomMatrix(new Rng(3), dx, dh)).U.get(Math.floor(i / dh), i % dh)));
+    const Theta = randomMatrix(rng, dx, 2);
+    const cases: [string, HermiteMode[]][] = [
+      ['explicit l = 3', [0, 1, 2].map(() => ({ lag: 0 as const, Q: null }))],
+      ['projected l = 4', [0, 1, 2, 3].map(() => ({ lag: 0 as const, Q }))],
+      ['sketch l = 3', [{ lag: 0, Q: Theta }, { lag: 0, Q: Theta }, { lag: 0, Q: null }]],
+    ];
+    for (const [name, modes] of cases) {
+      const spec: TensorPassSpec = { model, modes, target, dy };
+      const { def, index } = tensorPassDefinition(spec);
+      const got = readTensor(def, index, await engine.run(def), spec);
+      const acc = new HermiteMomentAccumulator(model, dy, modes);
+      acc.add(chunk, scores, ty);
+      assert.equal(got.count, acc.count, `${name} count`);
+      close(got.result(), acc.result(), `${name} (${tname})`);
+    }
+  }
 }

@@ -1,14 +1,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { SequenceChunk } from '../src/io/dataset.js';
+import { SequenceChunk, makeChunk } from '../src/io/dataset.js';
+import { openDataSource } from '../src/io/open.js';
 import { openPostgresTable } from '../src/io/engines/postgres.js';
-import { comparePasses, randomData } from './sql-fixtures.js';
+import { compareIdentifyPasses, comparePasses, randomData } from './sql-fixtures.js';
+import { FIT_TOL, fails, modelDifference, ok, run } from './sql-fit.js';
 
 /**
  * Against a real PostgreSQL 15 server: a throw-away cluster (initdb -A trust in a temp dir owned by `postgres`,
@@ -61,8 +63,11 @@ async function sql(text: string): Promise<void> {
   }
 }
 
-/** A table seq, t, x1.., y1.. with the chunk's rows (float8 text of String(v): exact round trip). */
-async function loadTable(name: string, chunk: SequenceChunk): Promise<void> {
+/**
+ * A table seq, t, x1.., y1.. with the chunk's rows (float8 text of String(v): exact round trip); t runs
+ * backwards in the step (100 − 7t, see the view in the first test) unless `reversed` is false (t = step).
+ */
+async function loadTable(name: string, chunk: SequenceChunk, reversed = true): Promise<void> {
   const { dx, dy } = chunk;
   const cols = [...Array.from({ length: dx }, (_, a) => `x${a + 1} float8`), ...Array.from({ length: dy }, (_, i) => `y${i + 1} float8`)];
   await sql(`DROP TABLE IF EXISTS ${name}; CREATE TABLE ${name} (seq integer, t integer, ${cols.join(', ')})`);
@@ -71,9 +76,14 @@ async function loadTable(name: string, chunk: SequenceChunk): Promise<void> {
   chunk.lengths.forEach((L, k) => {
     for (let t = 0; t < L; t++, r++) {
       const v = [...chunk.x.subarray(r * dx, (r + 1) * dx), ...chunk.y.subarray(r * dy, (r + 1) * dy)].map((u) => `'${String(u)}'::float8`);
-      values.push(`(${k}, ${100 - 7 * t}, ${v.join(', ')})`); // t column decreasing in the step: see the view below
+      values.push(`(${k}, ${reversed ? 100 - 7 * t : t}, ${v.join(', ')})`);
     }
   });
+  // Inserted in shuffled order (a table has no row order: the fit must order by --time).
+  for (let i = values.length - 1; i > 0; i--) {
+    const j = (i * 7919) % (i + 1);
+    [values[i], values[j]] = [values[j], values[i]];
+  }
   await sql(`INSERT INTO ${name} VALUES ${values.join(',\n')}`);
 }
 
@@ -99,6 +109,7 @@ test('PostgreSQL engine: every pass equals the in-process accumulators (VAR(1) a
   try {
     await comparePasses(src, chunk, true);
     await comparePasses(src, chunk, false);
+    await compareIdentifyPasses(src, chunk);
   } finally {
     await src.conn.close();
   }
@@ -131,11 +142,11 @@ test('PostgreSQL engine: bad input gets one-line errors; credentials never appea
   await fails(open('bad', { x: ['x1', 'x9'] }), /missing column "x9"/);
   await fails(open('bad', { y: ['label'] }), /column "label" has type text; expected a number/);
   await fails(openPostgresTable(u, 'bad'), /has no row order; give the time column/);
-  await fails(pass1('bad'), /column "x1" has 1 NULL values/);
+  await fails(pass1('bad'), /column "x1" has 1 NULL value\(s\) \(first at seq = 0, t = 2\)/);
   await sql('UPDATE bad SET x1 = 0 WHERE x1 IS NULL');
   await fails(pass1('bad'), /repeat the time column "t" value/);
   await sql("UPDATE bad SET x1 = 'NaN' WHERE seq = 0 AND t = 1");
-  await fails(pass1('bad'), /column "x1" has 1 non-finite values/);
+  await fails(pass1('bad'), /column "x1" has 1 non-finite value\(s\) \(NaN or Infinity\) \(first at seq = 0, t = 1\)/);
   // Wrong port: the client's own error, scrubbed.
   await fails(openPostgresTable(`postgres://gloree:${secret}@127.0.0.1:1/postgres`, 'bad', { time: 't' }), /cannot connect/);
   // The source's name (what messages and model files would carry) has no user-info.
@@ -146,5 +157,80 @@ test('PostgreSQL engine: bad input gets one-line errors; credentials never appea
     assert.ok(!s.name.includes('gloree@'));
   } finally {
     await s.conn.close();
+  }
+});
+
+/** The rows of a data file as one chunk (the in-process reader's order). */
+async function readAll(file: string): Promise<SequenceChunk> {
+  const parts: SequenceChunk[] = [];
+  for await (const c of (await openDataSource(file)).chunks()) parts.push(c);
+  const dx = parts[0].dx, dy = parts[0].dy;
+  const cat = (k: 'x' | 'y') => Float64Array.from(parts.flatMap((p) => Array.from(p[k])));
+  return makeChunk(dx, dy, cat('x'), cat('y'), parts.flatMap((p) => Array.from(p.lengths)));
+}
+
+test('gloree fit postgres://… --table --time: the in-process model for IO-RNN, BRNN and polynomial; no password anywhere', { skip }, async () => {
+  const secret = 'Fit-s3cret-PW';
+  await sql(`CREATE ROLE fitter LOGIN PASSWORD '${secret}'`);
+  const dirF = mkdtempSync(path.join(tmpdir(), 'gloree-pg-fit-'));
+  try {
+    const cases: [string, string, string[]][] = [
+      ['default', 'z2', ['--hidden', '4']],
+      ['brnn', 'brnn', ['--kind', 'brnn', '--hidden', '2', '--backward', '2']],
+      ['cubic', 'poly', ['--hidden', '3', '--activation', '0,0.1,0.5,1']],
+    ];
+    for (const [scenario, table, args] of cases) {
+      const file = path.join(dirF, `${scenario}.parquet`);
+      await ok(['simulate', '--scenario', scenario, '--sequences', '150', '--out', file]);
+      const chunk = await readAll(file);
+      await loadTable(table, chunk, false);
+      await sql(`GRANT SELECT ON ${table} TO fitter`);
+      const inProcess = path.join(dirF, `${table}-p.json`), onServer = path.join(dirF, `${table}-s.json`);
+      await ok(['fit', file, ...args, '--no-refine', '--quiet', '--out', inProcess]);
+      const r = await run(['fit', url('fitter', secret), '--table', table, '--seq', 'seq', '--time', 't', ...args, '--no-refine', '--out', onServer, '--report', path.join(dirF, `${table}.html`)]);
+      assert.equal(r.code, 0, r.stderr);
+      const d = modelDifference(onServer, inProcess);
+      assert.ok(d <= FIT_TOL, `${table}: relative difference ${d}`);
+      for (const text of [r.stdout, r.stderr, readFileSync(onServer, 'utf8'), readFileSync(path.join(dirF, `${table}.html`), 'utf8')]) {
+        assert.ok(!text.includes(secret) && !text.includes('fitter:'), `${table}: credentials in an output`);
+      }
+    }
+    // Errors through the CLI: one line, no password, the table named.
+    const u = url('fitter', secret);
+    const e1 = await fails(['fit', u, '--table', 'nosuch', '--time', 't', '--hidden', '1', '--out', path.join(dirF, 'x.json')], /table nosuch: no such table/);
+    const e2 = await fails(['fit', u, '--table', 'z2', '--time', 'nosuch', '--hidden', '1', '--out', path.join(dirF, 'x.json')], /missing column "nosuch"/);
+    const e3 = await fails(['fit', u, '--table', 'z2', '--hidden', '1', '--out', path.join(dirF, 'x.json')], /no row order; give the time column/);
+    const e4 = await fails(['fit', `postgres://fitter:${secret}@127.0.0.1:1/postgres`, '--table', 'z2', '--time', 't', '--hidden', '1', '--out', path.join(dirF, 'x.json')], /cannot connect/);
+    await sql('CREATE TABLE z2null AS SELECT * FROM z2; UPDATE z2null SET x3 = NULL WHERE seq = 7 AND t = 4; GRANT SELECT ON z2null TO fitter');
+    const e5 = await fails(['fit', u, '--table', 'z2null', '--time', 't', '--hidden', '1', '--out', path.join(dirF, 'x.json')], /table z2null: column "x3" has 1 NULL value\(s\) \(first at seq = 7, t = 4\)/);
+    for (const e of [e1, e2, e3, e4, e5]) assert.ok(!e.includes(secret), `password in: ${e}`);
+  } finally {
+    rmSync(dirF, { recursive: true, force: true });
+  }
+});
+
+test('README: the PostgreSQL fit command, run against this server, gives the in-process model', { skip }, async () => {
+  const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const section = /## Data that does not fit in one process([\s\S]*?)\n## /.exec(readme)![1];
+  const line = [...section.matchAll(/```sh\n([\s\S]*?)```/g)][1][1].trim();
+  const w = line.split(/\s+/);
+  assert.equal(w[0], 'gloree');
+  assert.match(w[2], /^postgres:\/\/analyst@[^/]+\/lake$/);
+  const d = mkdtempSync(path.join(tmpdir(), 'gloree-pg-readme-'));
+  try {
+    await sql("CREATE ROLE analyst LOGIN");
+    const file = path.join(d, 'lake.parquet');
+    await ok(['simulate', '--scenario', 'default', '--sequences', '200', '--out', file]);
+    await loadTable('measurements', await readAll(file), false);
+    await sql('GRANT SELECT ON measurements TO analyst');
+    // The README's address and database, pointed at the throw-away server.
+    const args = w.slice(1).map((a) => (a.startsWith('postgres://') ? url('analyst') : a.endsWith('.json') ? path.join(d, a) : a));
+    await ok(args);
+    await ok(['fit', file, '--hidden', '4', '--no-refine', '--out', path.join(d, 'model.json')]);
+    const diff = modelDifference(path.join(d, 'model-pg.json'), path.join(d, 'model.json'));
+    assert.ok(diff <= FIT_TOL, `relative difference ${diff}`);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
   }
 });

@@ -24,6 +24,7 @@ import { checkFitSize, checkScenarioSize } from './limits.js';
 import { predictOrExplain, predictSkippingBlowUps } from './predictions.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { isDataURL, openFitSource } from './engine-option.js';
 import { INPUT_MODEL_NAMES, InputModelName } from '../learn/input-models.js';
 
 
@@ -96,6 +97,10 @@ export interface FitOpts {
   json?: boolean;
   report?: string;
   format?: string;
+  /** auto | process | duckdb | postgres (src/io/engines/open.ts); with a postgres:// source, --table and --time. */
+  engine?: string;
+  table?: string;
+  time?: string;
 }
 
 export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
@@ -111,17 +116,26 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  checkOutputs([dataFile], [o.out, o.report]);
-  const opened = await openData(dataFile, o, 2);
-  checkFitSize(opened, dataFile);
-  // The same chunks, hence the same model, for every number of workers (src/io/csv-parallel.ts).
-  const source = parallelCSVSource(opened, { workers: o.workers ?? availableParallelism(), minLength: 2 });
+  checkOutputs(isDataURL(dataFile) ? [] : [dataFile], [o.out, o.report]);
+  const opened = await openFitSource(dataFile, o, 2);
+  try {
+    // The in-process reader parses CSV on worker threads: the same chunks, hence the same model, for every number
+    // of workers (src/io/csv-parallel.ts). Engines deliver their own chunks.
+    const source = opened.engine === 'process' ? parallelCSVSource(opened.source, { workers: o.workers ?? availableParallelism(), minLength: 2 }) : opened.source;
+    await fitOn(source, dataFile, o, activation, hidden);
+  } finally {
+    await opened.close();
+  }
+}
+
+async function fitOn(source: CSVSource, dataFile: string, o: FitOpts, activation: ReturnType<typeof activationFromSpec>, hidden: number | 'auto'): Promise<void> {
+  checkFitSize(source, source.name);
   const bar = new PassProgressBar();
   const t0 = performance.now();
   let res;
   try {
     res = await fitRNN(source, {
-      kind: o.kind,
+      kind: o.kind as 'iornn' | 'brnn',
       backward: o.backward,
       hidden,
       activation,
@@ -140,7 +154,7 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
     // A singular covariance (or a numerical failure deeper in the learner) is most often one wild value, not
     // collinear columns: if there is one, say which, and where.
     if (!(e instanceof UserError) || /collinear|singular|ill-conditioned|not positive definite|constant/.test(e.message)) {
-      throw (await explainIllConditioning(source, dataFile, (e as Error).message)) ?? e;
+      throw (await explainIllConditioning(source, source.name, (e as Error).message)) ?? e;
     }
     throw e;
   } finally {
@@ -151,10 +165,10 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   if (o.report) {
     // Rendered before the model is saved so a failure leaves neither file behind.
     const html = await buildReport({ params: res.params, ...file }, source, {
-      dataLabel: `${path.basename(dataFile)} (the training data)`,
+      dataLabel: `${isDataURL(dataFile) ? source.name : path.basename(dataFile)} (the training data)`,
       modelName: path.basename(o.out),
       inSample: true,
-      title: `gloree fit ${path.basename(dataFile)} --out ${path.basename(o.out)}: fit report (in-sample)`,
+      title: `gloree fit ${isDataURL(dataFile) ? source.name : path.basename(dataFile)} --out ${path.basename(o.out)}: fit report (in-sample)`,
     });
     await saveModel(o.out, res.params, file);
     await writeFileAtomic(o.report, html);

@@ -87,7 +87,7 @@ export function buildProgram(sink?: Sink): Command {
     program
       .command('fit')
       .description('fit an IO-RNN (or a bidirectional RNN) to a data file and write the model file')
-      .argument('<data>', 'CSV, Arrow or Parquet with columns x1..x<dx>, y1..y<dy>, optional seq')
+      .argument('<data>', 'CSV, Arrow or Parquet with columns x1..x<dx>, y1..y<dy>, optional seq; or postgres://… with --table')
       .requiredOption('--hidden <k|auto>', 'hidden neurons (≤ dx and ≤ dy; BRNN: forward neurons with --backward, else the total), or "auto" to pick from the data (T2 spectrum; Hankel spectrum with --activation linear; order-2/3 score moments with tanh, sigmoid, softplus)')
       .addOption(new Option('--kind <kind>', 'model kind: iornn, or brnn (bidirectional)').choices(['iornn', 'brnn']).default('iornn'))
       .option('--backward <k2>', 'BRNN: number of backward neurons (without it the split is inferred from the data)', intArg('--backward', 0))
@@ -104,7 +104,10 @@ export function buildProgram(sink?: Sink): Command {
       .requiredOption('--out <model.json>', 'output model file (written atomically)')
       .option('--report <report.html>', 'also write a self-contained HTML report of the fit')
       .option('--quiet', 'print nothing on success')
-      .option('--json', 'print a JSON summary (learner, per-stage timings, warnings) instead of the text summary'),
+      .option('--json', 'print a JSON summary (learner, per-stage timings, warnings) instead of the text summary')
+      .addOption(new Option('--engine <e>', 'what reads the rows: process (in-process readers), duckdb (embedded DuckDB reads the file), postgres (a postgres:// source); auto: postgres for a connection string, duckdb for a Parquet file ≥ 64 MiB, else process').choices(['auto', 'process', 'duckdb', 'postgres']).default('auto'))
+      .option('--table <name>', 'with a postgres:// source: the table (or schema.table) holding the rows')
+      .option('--time <col>', 'with an engine: the column that orders the steps of a sequence (required for a table)'),
   ).action(async (data, o) => fitCommand(data, o));
 
   inputColumns(

@@ -60,15 +60,17 @@ export interface Aggregate {
  * the order of their first row: the even / odd split of the rank rule), `uprev` / `unext` the position class of
  * the pair step u = t − 1 / t + 1 (1 first / 2 interior / 3 last) of the mixed moments, and `tie` / `gap`
  * (0/1) for the ordering checks (a repeated time value; a sequence whose rows are not contiguous in the reading
- * order).
+ * order), `fold` the sequence index mod `PassDefinition.folds`.
  */
-export type GroupKey = 'pos' | 'half' | 'uprev' | 'unext';
+export type GroupKey = 'pos' | 'half' | 'uprev' | 'unext' | 'fold';
 
 export interface PassDefinition {
   /** Short name (query comment and messages). */
   name: string;
   /** Keep only sequences with index ≡ 0 (mod stride) (whole sequences, before any neighbour is taken). */
   stride?: number;
+  /** Number of folds of whole sequences (sequence index mod folds) for the group key `fold`. */
+  folds?: number;
   /** Keep only rows in this class (the row count `n` counts kept rows). */
   where?: Cond;
   features: Feature[];

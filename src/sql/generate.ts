@@ -36,7 +36,8 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
     ...rel.y.map((c, i) => `${d.toDouble(q(c))} AS ${yName(i)}`),
   ];
   const ctes: string[] = [`__src AS (\n  SELECT ${cols.join(', ')}\n  FROM ${rel.from}\n)`];
-  const needIdx = def.stride !== undefined || def.groupBy.includes('half');
+  const needIdx = def.stride !== undefined || def.groupBy.includes('half') || def.groupBy.includes('fold');
+  if (def.groupBy.includes('fold') && !(Number.isInteger(def.folds) && def.folds! >= 1)) throw new Error(`sql pass ${def.name}: group key fold needs folds ≥ 1`);
   if (needIdx) ctes.push(`__sq AS (\n  SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq\n)`);
   const first = 'LAG(__ord) OVER w IS NULL', last = 'LEAD(__ord) OVER w IS NULL';
   const base = [
@@ -45,6 +46,7 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
     'ROW_NUMBER() OVER w AS t1',
   ];
   if (needIdx) base.push('__sidx % 2 AS __half');
+  if (def.groupBy.includes('fold')) base.push(`__sidx % ${def.folds} AS __fold`);
   if (def.groupBy.includes('uprev')) base.push('CASE WHEN LAG(__ord, 2) OVER w IS NULL THEN 1 ELSE 2 END AS __uprev');
   if (def.groupBy.includes('unext')) base.push('CASE WHEN LEAD(__ord, 2) OVER w IS NULL THEN 3 ELSE 2 END AS __unext');
   base.push('CASE WHEN LAG(__ord) OVER w = __ord THEN 1 ELSE 0 END AS __tie');

@@ -194,6 +194,28 @@ export function controlPassDefinition(dx: number, dy: number, mode: QuadraticMod
 // ---------------------------------------------------------------------------------------------
 // Projected mixed moments (docs/method.md §4 F4/F5, §5 step 5)
 
+/** The output a moment multiplies: the control-variate residual y − βᵀφ (coef p×dy, centre, mode) or y − ȳ. */
+export type TargetSpec = { kind: 'residual'; coef: Float64Array; center: ArrayLike<number>; quadratic: QuadraticMode } | { kind: 'centred'; yMean: ArrayLike<number> };
+
+/**
+ * The target as features r0..r{dy−1} (plus the control-variate base features it reads): the residual of
+ * src/moments/control.ts (`residualChunk`) written out as y_i − Σ_a β_ai φ_a, or the centred output.
+ */
+export function targetFeatures(tgt: TargetSpec, dx: number, dy: number): Feature[] {
+  if (tgt.kind === 'centred') return centredY(tgt.yMean).map((f, i) => ({ ...f, name: `r${i}` }));
+  const features = controlBaseFeatures(dx, tgt.center);
+  const phi = controlFeatureFactors(dx, tgt.quadratic);
+  for (let i = 0; i < dy; i++) {
+    const terms: Term[] = [{ coef: 1, factors: [{ ref: yName(i) }] }];
+    for (let a = 0; a < phi.length; a++) {
+      const c = tgt.coef[a * dy + i];
+      if (c !== 0) terms.push({ coef: -c, factors: phi[a].map((ref) => ({ ref })) });
+    }
+    features.push({ name: `r${i}`, terms });
+  }
+  return features;
+}
+
 export interface MixedPassSpec {
   model: InputModel;
   direction: 'prev' | 'next';
@@ -203,7 +225,12 @@ export interface MixedPassSpec {
   pair: Matrix;
   full?: boolean;
   /** The moment's output: the control-variate residual (coef p×dy, centre, mode) or y − ȳ. */
-  target: { kind: 'residual'; coef: Float64Array; center: ArrayLike<number>; quadratic: QuadraticMode } | { kind: 'centred'; yMean: ArrayLike<number> };
+  target: TargetSpec;
+  /**
+   * Per fold of whole sequences (sequence index mod `folds`, grouped by the key `fold`): the BRNN's split
+   * statistics (src/learn/identify/split.ts `foldParts` without cutting).
+   */
+  folds?: number;
 }
 
 /**
@@ -214,19 +241,7 @@ export interface MixedPassSpec {
 export function mixedPassDefinition(spec: MixedPassSpec): PassDefinition {
   const m = gaussianModel(spec.model), dx = m.dx, dh = spec.demix.rows, dy = spec.demix.cols;
   const features: Feature[] = [...scoreFeatures(m)];
-  const tgt = spec.target;
-  if (tgt.kind === 'residual') {
-    features.push(...controlBaseFeatures(dx, tgt.center));
-    const phi = controlFeatureFactors(dx, tgt.quadratic);
-    for (let i = 0; i < dy; i++) {
-      const terms: Term[] = [{ coef: 1, factors: [{ ref: yName(i) }] }];
-      for (let a = 0; a < phi.length; a++) {
-        const c = tgt.coef[a * dy + i];
-        if (c !== 0) terms.push({ coef: -c, factors: phi[a].map((ref) => ({ ref })) });
-      }
-      features.push({ name: `r${i}`, terms });
-    }
-  } else features.push(...centredY(tgt.yMean).map((f, i) => ({ ...f, name: `r${i}` })));
+  features.push(...targetFeatures(spec.target, dx, dy));
   const col = (M: Matrix, j: number) => Float64Array.from({ length: M.rows }, (_, a) => M.data[a * M.cols + j]);
   const sRef = (a: number) => `s${a}`, rRef = (i: number) => `r${i}`;
   for (let j = 0; j < dh; j++) {
@@ -247,7 +262,8 @@ export function mixedPassDefinition(spec: MixedPassSpec): PassDefinition {
     name: `projected mixed moment (${spec.direction})`,
     where: spec.direction === 'prev' ? 'notFirst' : 'notLast',
     features,
-    groupBy: [spec.direction === 'prev' ? 'uprev' : 'unext'],
+    groupBy: [...(spec.folds !== undefined ? (['fold'] as const) : []), spec.direction === 'prev' ? 'uprev' : 'unext'],
+    ...(spec.folds !== undefined ? { folds: spec.folds } : {}),
     aggregates: ag,
   };
 }

@@ -189,3 +189,10 @@ export function readMixed(def: PassDefinition, rows: ResultRow[], spec: MixedPas
   if (full) for (let j = 0; j < dh; j++) for (let k = 0; k < dh; k++) for (let l = 0; l < k; l++) S[(j * dh + k) * dh + l] = S[(j * dh + l) * dh + k];
   return acc.loadState(n, S);
 }
+
+/** Per-fold ProjectedMixedAccumulators (fold f: the sequences with index ≡ f mod folds) from a mixed pass with folds. */
+export function readMixedFolds(def: PassDefinition, rows: ResultRow[], spec: MixedPassSpec, dy: number): ProjectedMixedAccumulator[] {
+  const F = def.folds;
+  if (F === undefined || !def.groupBy.includes('fold')) throw new Error(`sql pass ${def.name}: not grouped by fold`);
+  return Array.from({ length: F }, (_, f) => readMixed(def, rows.filter((r) => r.keys.fold === f), spec, dy));
+}

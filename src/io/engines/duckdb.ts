@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBDoubleVector, DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
@@ -10,7 +10,7 @@ import { EngineColumns, EngineSource, SqlConnection, resolveRelation } from './e
 /**
  * DuckDB, embedded (@duckdb/node-api: the engine's binary ships inside the npm package). The pass queries run
  * over the file where it lies, multi-threaded and out of core:
- *   CSV     read_csv; the reading order is ROW_NUMBER() OVER () of the scan (DuckDB keeps insertion order by
+ *   CSV     read_csv; the reading order is ROW_NUMBER() OVER () − 1 of the scan (DuckDB keeps insertion order by
  *           default: preserve_insertion_order), so a file without a time column keeps its row order;
  *   Parquet read_parquet(file_row_number = true): the row number within the file;
  *   Arrow   DuckDB's core has no Arrow IPC reader (its `arrow` extension is a download), so an Arrow file is read
@@ -57,10 +57,19 @@ export class DuckDBConnectionAdapter implements SqlConnection {
       if (chunk === null || chunk.rowCount === 0) break;
       const n = chunk.rowCount, out: Float64Array[] = [];
       for (let c = 0; c < chunk.columnCount; c++) {
-        const v = chunk.getColumnVector(c), col = new Float64Array(n);
-        for (let r = 0; r < n; r++) {
-          const item = v.getItem(r);
-          col[r] = item === null ? NaN : Number(item);
+        const v = chunk.getColumnVector(c);
+        let col: Float64Array;
+        if (v instanceof DuckDBDoubleVector) {
+          // DOUBLE columns: copy the vector's float64 buffer at once (it is freed with the chunk); NULL → NaN.
+          const raw = v as unknown as { items: Float64Array; validity: { itemValid(i: number): boolean } };
+          col = raw.items.slice(0, n);
+          for (let r = 0; r < n; r++) if (!raw.validity.itemValid(r)) col[r] = NaN;
+        } else {
+          col = new Float64Array(n);
+          for (let r = 0; r < n; r++) {
+            const item = v.getItem(r);
+            col[r] = item === null ? NaN : Number(item);
+          }
         }
         out.push(col);
       }
@@ -90,7 +99,7 @@ export async function openDuckDBFile(path: string, sel: EngineColumns & { format
       from = `read_parquet(${sqlString(path)}, file_row_number = true)`;
       order = 'file_row_number';
     } else if (format === 'csv') {
-      from = `(SELECT *, ROW_NUMBER() OVER () AS file_row_number FROM read_csv(${sqlString(path)}, header = true)) AS __file`;
+      from = `(SELECT *, ROW_NUMBER() OVER () - 1 AS file_row_number FROM read_csv(${sqlString(path)}, header = true)) AS __file`;
       order = 'file_row_number';
     } else if (format === 'arrow') {
       await loadArrow(conn, path);

@@ -62,7 +62,7 @@ export class EngineSource implements DataSource {
     try {
       raw = await this.conn.query(sql);
     } catch (e) {
-      throw new UserError(`${this.name}: the ${def.name} query failed: ${redact((e as Error).message)}`);
+      throw new UserError(`${this.name}: the ${def.name} query failed: ${redact((e as Error).message)}`, { file: this.name });
     }
     const nk = def.groupBy.length;
     return raw.map((r) => {
@@ -80,29 +80,57 @@ export class EngineSource implements DataSource {
     const shift = head[0].map((v) => (v === null || !Number.isFinite(toNumber(v)) ? 0 : toNumber(v)));
     const def = inputPassDefinition(this.dx, this.dy, shift);
     const res = readInputPass(def, await this.run(def), this.dx, this.dy, shift);
-    checkInputPass(this, res, minLength);
+    await checkInputPass(this, res, minLength);
     return res;
   }
 
+  /**
+   * Where the first row (in step order) satisfying `cond` (SQL over the relation's raw columns) is: "data row N"
+   * of a file (its reading order, 1-based, as the file readers count) or the sequence id and time of a table row.
+   */
+  async locate(cond: string): Promise<{ text: string; row?: number }> {
+    const q = this.conn.dialect.ident, rel = this.relation;
+    const order = rel.time !== undefined ? q(rel.time) : rel.order!;
+    const seq = rel.seq !== undefined ? q(rel.seq) : 'NULL';
+    try {
+      const r = (await this.conn.query(`SELECT ${seq}, ${order} FROM ${rel.from} WHERE ${cond} ORDER BY ${order} LIMIT 1`))[0];
+      if (r === undefined) return { text: '' };
+      if (rel.time === undefined) {
+        const row = toNumber(r[1]) + 1; // the reading orders are 0-based row numbers
+        return { text: ` (first at data row ${row})`, row };
+      }
+      const seqText = rel.seq !== undefined ? `${rel.seq} = ${String(r[0])}, ` : '';
+      return { text: ` (first at ${seqText}${rel.time} = ${String(r[1])})` };
+    } catch {
+      return { text: '' };
+    }
+  }
+
+  /**
+   * Ordered whole sequences (chunks of ≥ `chunkRows` rows, cut at a sequence start), checked on the way as the
+   * file readers check: in reading order a sequence id must not reappear after other sequences; with a time
+   * column no two steps of a sequence may share a time (UserErrors naming the data row or the sequence and time).
+   * NULLs and non-finite values are `checkColumns`' job (one aggregate before the first pass).
+   */
   async *chunks(): AsyncGenerator<SequenceChunk> {
     const { dialect: d } = this.conn, rel = this.relation, q = d.ident;
     const order = rel.time !== undefined ? q(rel.time) : rel.order!;
     const seq = rel.seq !== undefined ? q(rel.seq) : '0';
     const vals = [...rel.x, ...rel.y].map((c) => d.toDouble(q(c)));
-    const cols = `${seq} AS __seq, ${vals.map((v, i) => `${v} AS v${i}`).join(', ')}`;
-    // In reading order (pass 1 checked that sequences are contiguous there) a plain scan keeps the file order
-    // (DuckDB preserves insertion order), so no sort and no sequence numbering are needed; a time column or a
-    // sample needs both.
-    const sql =
-      rel.time === undefined && this.stride === 1 && this.conn.dialect.name === 'duckdb'
-        ? `SELECT ${cols} FROM ${rel.from}`
-        : `WITH __src AS (SELECT ${seq} AS __seq, ${order} AS __ord, ${vals.map((v, i) => `${v} AS v${i}`).join(', ')} FROM ${rel.from}),\n` +
-          `__sq AS (SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq)\n` +
-          `SELECT __sidx, ${vals.map((_, i) => `v${i}`).join(', ')} FROM __src JOIN __sq ON __src.__seq = __sq.__k` +
-          `${this.stride > 1 ? ` WHERE __sidx % ${this.stride} = 0` : ''} ORDER BY __sidx, __ord`;
-    const { dx, dy } = this, cap = this.chunkRows;
+    const plain = rel.time === undefined && this.stride === 1 && this.conn.dialect.name === 'duckdb';
+    // In reading order a plain scan keeps the file order (DuckDB preserves insertion order), so no sort and no
+    // sequence numbering are needed; a time column or a sample needs both. Every column is streamed as DOUBLE.
+    const tie = rel.time !== undefined ? `, CASE WHEN LAG(__ord) OVER (PARTITION BY __sidx ORDER BY __ord) = __ord THEN 1 ELSE 0 END` : '';
+    const sql = plain
+      ? `SELECT ${d.toDouble(seq)}, ${vals.join(', ')} FROM ${rel.from}`
+      : `WITH __src AS (SELECT ${seq} AS __seq, ${order} AS __ord, ${vals.map((v, i) => `${v} AS v${i}`).join(', ')} FROM ${rel.from}),\n` +
+        `__sq AS (SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq)\n` +
+        `SELECT ${d.toDouble('__sidx')}${tie}, ${vals.map((_, i) => `v${i}`).join(', ')} FROM __src JOIN __sq ON __src.__seq = __sq.__k` +
+        `${this.stride > 1 ? ` WHERE __sidx % ${this.stride} = 0` : ''} ORDER BY __sidx, __ord`;
+    const { dx, dy } = this, cap = this.chunkRows, c0 = tie ? 2 : 1;
+    const seen = plain && rel.seq !== undefined ? new Set<number>() : null;
     // Chunk buffers grow by doubling; a chunk is cut at the first sequence start once it holds ≥ chunkRows rows.
-    let x = new Float64Array(cap * dx), y = new Float64Array(cap * dy), lengths: number[] = [], rows = 0, cur = NaN;
+    let x = new Float64Array(cap * dx), y = new Float64Array(cap * dy), lengths: number[] = [], rows = 0, cur = NaN, streamed = 0;
     const emit = (): SequenceChunk => {
       const c = makeChunk(dx, dy, x.slice(0, rows * dx), y.slice(0, rows * dy), lengths);
       lengths = [];
@@ -111,8 +139,15 @@ export class EngineSource implements DataSource {
     };
     for await (const cols of this.conn.streamColumns(sql, 16384)) {
       const sid = cols[0], n = sid.length;
+      if (tie) for (let r = 0; r < n; r++) if (cols[1][r] !== 0) await this.orderError();
       for (let r = 0; r < n; r++) {
         if (sid[r] !== cur) {
+          if (seen) {
+            if (seen.has(sid[r])) {
+              throw new UserError(`${this.name}: sequence id ${sid[r]} appears again at data row ${streamed + r + 1} after other sequences; the rows of a sequence must be contiguous in the file: sort it by sequence, or give the time column (--time)`, { file: this.name, row: streamed + r + 1, column: rel.seq });
+            }
+            seen.add(sid[r]);
+          }
           if (rows >= cap) yield emit();
           lengths.push(0);
           cur = sid[r];
@@ -125,12 +160,47 @@ export class EngineSource implements DataSource {
           y = ny;
         }
         lengths[lengths.length - 1]++;
-        for (let a = 0; a < dx; a++) x[rows * dx + a] = cols[1 + a][r];
-        for (let i = 0; i < dy; i++) y[rows * dy + i] = cols[1 + dx + i][r];
+        for (let a = 0; a < dx; a++) x[rows * dx + a] = cols[c0 + a][r];
+        for (let i = 0; i < dy; i++) y[rows * dy + i] = cols[c0 + dx + i][r];
         rows++;
       }
+      streamed += n;
     }
     if (lengths.length > 0) yield emit();
+  }
+
+  /** A repeated time value within a sequence: locate the first and throw. */
+  private async orderError(): Promise<never> {
+    const rel = this.relation, q = this.conn.dialect.ident, t = q(rel.time!), s = rel.seq !== undefined ? q(rel.seq) : '0';
+    const r = (await this.conn.query(`SELECT __s, __t FROM (SELECT ${s} AS __s, ${t} AS __t, LAG(${t}) OVER (PARTITION BY ${s} ORDER BY ${t}) AS __p FROM ${rel.from}) __w WHERE __p = __t ORDER BY __s, __t LIMIT 1`))[0];
+    const at = r ? ` (first at ${rel.seq !== undefined ? `${rel.seq} = ${String(r[0])}, ` : ''}${rel.time} = ${String(r[1])})` : '';
+    throw new UserError(`${this.name}: a step repeats the time column ${JSON.stringify(rel.time)} value of the previous step of its sequence${at}; the steps of a sequence must be strictly ordered (one row per time)`, { file: this.name, column: rel.time });
+  }
+
+  /**
+   * The input checks that need no order, as one aggregate without windows (a single parallel scan): NULLs in
+   * the sequence, time and value columns, NaN/±Infinity values, no rows. One-line UserErrors as `checkInputPass`.
+   */
+  async checkColumns(): Promise<void> {
+    const d = this.conn.dialect, q = d.ident, rel = this.relation;
+    const nulls = (e: string) => `SUM(CASE WHEN ${e} IS NULL THEN 1 ELSE 0 END)`;
+    const cols = [...rel.x, ...rel.y];
+    const parts = ['COUNT(*)', rel.seq !== undefined ? nulls(q(rel.seq)) : '0', rel.time !== undefined ? nulls(q(rel.time)) : '0'];
+    for (const c of cols) parts.push(nulls(q(c)), `SUM(CASE WHEN ${d.notFinite(d.toDouble(q(c)))} THEN 1 ELSE 0 END)`);
+    let r: unknown[];
+    try {
+      r = (await this.conn.query(`SELECT ${parts.join(', ')} FROM ${rel.from}`))[0];
+    } catch (e) {
+      throw new UserError(`${this.name}: the input check query failed: ${redact((e as Error).message)}`, { file: this.name });
+    }
+    const v = r.map((u) => (u === null ? 0 : toNumber(u)));
+    const res = { rows: v[0], nullSeq: v[1], nullOrder: v[2], nulls: new Map<string, number>(), nonFinite: new Map<string, number>() };
+    cols.forEach((_, k) => {
+      const key = k < rel.x.length ? `x${k}` : `y${k - rel.x.length}`;
+      res.nulls.set(key, v[3 + 2 * k]);
+      res.nonFinite.set(key, v[4 + 2 * k]);
+    });
+    await checkValues(this, res);
   }
 
   /** The same relation streamed as a bounded sample: every `stride`-th sequence. */
@@ -171,15 +241,15 @@ export function resolveRelation(name: string, from: string, columns: { name: str
   const typeOf = new Map(columns.map((c) => [c.name, c.type]));
   for (const c of [...layout.x, ...layout.y]) {
     const t = typeOf.get(c)!;
-    if (!isNumericType(t)) throw new UserError(`${name}: column ${JSON.stringify(c)} has type ${t}; expected a number`);
+    if (!isNumericType(t)) throw new UserError(`${name}: column ${JSON.stringify(c)} has type ${t}; expected a number`, { file: name, column: c });
   }
   if (sel.time !== undefined) {
     const t = typeOf.get(sel.time);
-    if (t === undefined) throw new UserError(`${name}: missing column ${JSON.stringify(sel.time)} (the --time column; have: ${header.slice(0, 20).join(',')})`);
-    if (!ORDER_TYPES.test(t)) throw new UserError(`${name}: time column ${JSON.stringify(sel.time)} has type ${t}; expected a number, date or timestamp`);
+    if (t === undefined) throw new UserError(`${name}: missing column ${JSON.stringify(sel.time)} (the --time column; have: ${header.slice(0, 20).join(',')})`, { file: name, column: sel.time });
+    if (!ORDER_TYPES.test(t)) throw new UserError(`${name}: time column ${JSON.stringify(sel.time)} has type ${t}; expected a number, date or timestamp`, { file: name, column: sel.time });
   }
   if (layout.seq !== undefined && !/INT|DECIMAL|NUMERIC/i.test(typeOf.get(layout.seq)!)) {
-    throw new UserError(`${name}: sequence column ${JSON.stringify(layout.seq)} has type ${typeOf.get(layout.seq)}; expected an integer sequence id`);
+    throw new UserError(`${name}: sequence column ${JSON.stringify(layout.seq)} has type ${typeOf.get(layout.seq)}; expected an integer sequence id`, { file: name, column: layout.seq });
   }
   if (sel.time === undefined && order === undefined) {
     throw new UserError(`${name}: a table has no row order; give the time column (--time C) that orders the steps of a sequence`);
@@ -187,21 +257,45 @@ export function resolveRelation(name: string, from: string, columns: { name: str
   return { from, x: layout.x, y: layout.y, seq: layout.seq, time: sel.time, order, name };
 }
 
-/** Pass 1's checks as one-line UserErrors (the same conditions as the file readers and src/learn/common.ts). */
-export function checkInputPass(src: EngineSource, r: InputPassResult, minLength: number): void {
+/**
+ * Pass 1's checks as one-line UserErrors (the same conditions as the file readers and src/learn/data-passes.ts),
+ * with `file` (the file or the table, credentials removed), `column` and, for a file, the first offending data row.
+ */
+export async function checkInputPass(src: EngineSource, r: InputPassResult, minLength: number): Promise<void> {
+  await checkValues(src, r);
   const rel = src.relation, name = src.name;
-  const colName = (c: string) => (c.startsWith('x') ? rel.x[Number(c.slice(1))] : rel.y[Number(c.slice(1))]);
-  if (r.nullSeq > 0) throw new UserError(`${name}: sequence column ${JSON.stringify(rel.seq)} has ${r.nullSeq} NULL values; expected an integer sequence id on every row`);
-  if (r.nullOrder > 0) throw new UserError(`${name}: time column ${JSON.stringify(rel.time)} has ${r.nullOrder} NULL values; expected a time on every row`);
-  for (const [c, k] of r.nulls) if (k > 0) throw new UserError(`${name}: column ${JSON.stringify(colName(c))} has ${k} NULL values; expected a number on every row`);
-  for (const [c, k] of r.nonFinite) if (k > 0) throw new UserError(`${name}: column ${JSON.stringify(colName(c))} has ${k} non-finite values (NaN or Infinity); expected finite numbers`);
-  if (r.rows === 0) throw new UserError(`${name}: no data rows`);
+  const fail = (column: string | undefined, text: string): never => {
+    throw new UserError(`${name}: ${text}`, { file: name, ...(column !== undefined ? { column } : {}) });
+  };
   if (r.ties > 0) {
     const what = rel.time !== undefined ? `time column ${JSON.stringify(rel.time)}` : 'reading order';
-    throw new UserError(`${name}: ${r.ties} rows repeat the ${what} value of the previous step of their sequence; the steps of a sequence must be strictly ordered`);
+    fail(rel.time, `${r.ties} row(s) repeat the ${what} value of the previous step of their sequence; the steps of a sequence must be strictly ordered (one row per time)`);
   }
   if (r.gaps > 0) {
-    throw new UserError(`${name}: a sequence id appears again after other sequences (${r.gaps} time(s)); the rows of a sequence must be contiguous in the file: sort it by sequence, or give the time column`);
+    fail(rel.seq, `a sequence id appears again after other sequences (${r.gaps} time(s)); the rows of a sequence must be contiguous in the file: sort it by sequence, or give the time column (--time)`);
   }
-  if (r.minLength < minLength) throw new UserError(`${name}: a sequence has ${r.minLength} step(s); at least ${minLength} are needed`);
+  if (r.minLength < minLength) fail(rel.seq, `a sequence has ${r.minLength} step(s); at least ${minLength} are needed (the recurrence is read off consecutive steps)`);
+}
+
+type ValueCounts = Pick<InputPassResult, 'rows' | 'nullSeq' | 'nullOrder' | 'nulls' | 'nonFinite'>;
+
+/** NULLs, non-finite values and no rows as one-line UserErrors naming the column and the first offending row. */
+async function checkValues(src: EngineSource, r: ValueCounts): Promise<void> {
+  const rel = src.relation, name = src.name, q = src.conn.dialect.ident;
+  const colName = (c: string) => (c.startsWith('x') ? rel.x[Number(c.slice(1))] : rel.y[Number(c.slice(1))]);
+  const fail = async (column: string | undefined, cond: string | null, text: (where: string) => string): Promise<never> => {
+    const at = cond !== null ? await src.locate(cond) : { text: '' };
+    throw new UserError(`${name}: ${text(at.text)}`, { file: name, ...(column !== undefined ? { column } : {}), ...(at.row !== undefined ? { row: at.row } : {}) });
+  };
+  if (r.nullSeq > 0) await fail(rel.seq, `${q(rel.seq!)} IS NULL`, (w) => `sequence column ${JSON.stringify(rel.seq)} has ${r.nullSeq} NULL value(s)${w}; expected an integer sequence id on every row`);
+  if (r.nullOrder > 0) await fail(rel.time, null, () => `time column ${JSON.stringify(rel.time)} has ${r.nullOrder} NULL value(s); expected a time on every row`);
+  for (const [c, k] of r.nulls) {
+    const col = colName(c);
+    if (k > 0) await fail(col, `${q(col)} IS NULL`, (w) => `column ${JSON.stringify(col)} has ${k} NULL value(s)${w}; expected a number on every row`);
+  }
+  for (const [c, k] of r.nonFinite) {
+    const col = colName(c);
+    if (k > 0) await fail(col, src.conn.dialect.notFinite(src.conn.dialect.toDouble(q(col))), (w) => `column ${JSON.stringify(col)} has ${k} non-finite value(s) (NaN or Infinity)${w}; expected finite numbers`);
+  }
+  if (r.rows === 0) await fail(undefined, null, () => 'no data rows');
 }

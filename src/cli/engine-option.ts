@@ -1,0 +1,38 @@
+import type { CSVSource } from '../io/csv.js';
+import type { DataSource } from '../io/dataset.js';
+import { chooseEngine, EngineName, isConnectionString, openEngineSource } from '../io/engines/open.js';
+import { openDataSource } from '../io/open.js';
+import { UsageError } from './io.js';
+import { columns } from './report-command.js';
+
+/**
+ * `gloree fit DATA [--engine auto|process|duckdb|postgres] [--table T] [--time C]`: the data source of a fit on
+ * the engine chosen (src/io/engines/open.ts). Every engine yields a DataSource of ordered whole sequences, so the
+ * learner runs the same passes on it; `close` releases the engine's connection.
+ */
+export interface EngineFlags {
+  engine?: string;
+  table?: string;
+  time?: string;
+  x?: string;
+  y?: string;
+  seq?: string;
+  format?: string;
+}
+
+export async function openFitSource(data: string, o: EngineFlags, minLength: number): Promise<{ source: CSVSource & DataSource; engine: EngineName; close: () => Promise<void> }> {
+  const engine = await chooseEngine(data, o.engine, o.format);
+  if (engine === 'process') {
+    if (o.table !== undefined) throw new UsageError('--table names a table of a postgres:// source (a file is read as a whole)');
+    if (o.time !== undefined) throw new UsageError('--time orders the rows through an engine: add --engine duckdb (the in-process readers take the file order)');
+    const source = await openDataSource(data, { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY: true, format: o.format });
+    return { source, engine, close: async () => undefined };
+  }
+  if (engine === 'postgres' && o.format !== undefined) throw new UsageError('--format applies to files, not to a postgres:// table');
+  const src = await openEngineSource(data, engine, { x: columns(o.x), y: columns(o.y), seq: o.seq, time: o.time, table: o.table, format: o.format });
+  // An EngineSource has what the fit command reads of a file source: dx, dy, name, columns, chunks.
+  return { source: src as unknown as CSVSource & DataSource, engine, close: () => src.conn.close() };
+}
+
+/** The data argument is a connection string (it is then no file: no output can be the same file). */
+export const isDataURL = isConnectionString;

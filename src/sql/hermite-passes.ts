@@ -1,0 +1,195 @@
+import { InputModel } from '../input/model.js';
+import { Matrix, matmul, matmulTN } from '../linalg/matrix.js';
+import { DiagonalHermiteAccumulator, HermiteMode, HermiteMomentAccumulator, partialMatchings } from '../moments/higher.js';
+import { Aggregate, Feature, PassDefinition, Pos, POSITIONS, ResultRow, Term, linear } from './definition.js';
+import { TargetSpec, diagBlock, gaussianModel, neighbourBlock, scoreFeatures, targetFeatures } from './passes.js';
+
+/**
+ * The polynomial learner's own passes (docs/method.md §4 P1–P2′; src/learn/identify/poly-directions.ts and
+ * poly-recurrence.ts) as aggregate queries, from the definitions of src/moments/higher.ts:
+ *  - the order-l moment E[r ⊗ H(t, …, t)] projected on the modes' Q (explicit tensor, T1 subspace, or sketch):
+ *    `HermiteMomentAccumulator` with lag-0 modes;
+ *  - the diagonal contractions 'P1' (E[r_i He_l(q_j; a_j)]) and 'P2prime'
+ *    (E[r_i (He_{l−1}(q_j; a_j) p_k − (l−1) c_jk He_{l−2}(q_j; a_j))]): `DiagonalHermiteAccumulator`.
+ * Unlike the T2 / mixed passes (which sum raw products and apply the Wick terms when the state is rebuilt), the
+ * Hermite polynomials are written out per position class: the per-class constants (the projected precision
+ * blocks a_j, c_jk, C) are coefficients of byPos terms, so each result column IS an entry of the accumulator's
+ * running sum. Not covered: 'P2' (l = 2; its He(p_k; b_k) needs the class of step t − 1, which a per-row CASE on
+ * the class of t does not see) — the quadratic learner's F4 pass (`mixedPassDefinition`) is that moment.
+ */
+
+/** He_n(x; v) = Σ_m (−1)^m n!/(m!(n−2m)! 2^m) v^m x^{n−2m} as terms in `ref` (times `extra` factors, × scale). */
+export function hermiteTerms(ref: string, n: number, v: number, scale = 1, extra: string[] = []): Term[] {
+  const out: Term[] = [];
+  let c = 1; // n!/(m!(n−2m)! 2^m) (−v)^m, updated in m
+  for (let m = 0; 2 * m <= n; m++) {
+    if (m > 0) c *= (-v * (n - 2 * m + 2) * (n - 2 * m + 1)) / (2 * m);
+    if (c !== 0) out.push({ coef: scale * c, factors: [...Array.from({ length: n - 2 * m }, () => ({ ref })), ...extra.map((e) => ({ ref: e }))] });
+  }
+  return out;
+}
+
+const col = (M: Matrix, j: number) => Float64Array.from({ length: M.rows }, (_, a) => M.data[a * M.cols + j]);
+const sRef = (a: number) => `s${a}`;
+
+export interface DiagonalPassSpec {
+  model: InputModel;
+  /** dx×dh duals G (columns g_j). */
+  G: Matrix;
+  kind: 'P1' | 'P2prime';
+  degree: number;
+  target: TargetSpec;
+  dy: number;
+  /** 'P1': leave out the last steps of each sequence (0 or 1). */
+  skipLast?: 0 | 1;
+}
+
+export function diagonalPassDefinition(spec: DiagonalPassSpec): PassDefinition {
+  const m = gaussianModel(spec.model), dx = m.dx, dh = spec.G.cols, l = spec.degree, dy = spec.dy;
+  const features: Feature[] = [...scoreFeatures(m), ...targetFeatures(spec.target, dx, dy)];
+  for (let j = 0; j < dh; j++) features.push({ name: `q${j}`, terms: linear(col(spec.G, j), sRef) });
+  const proj = (B: Matrix | null) => (B ? matmulTN(spec.G, matmul(B, spec.G)).data : new Float64Array(dh * dh));
+  const names: string[] = [];
+  if (spec.kind === 'P1') {
+    for (let j = 0; j < dh; j++) {
+      const byPos: Partial<Record<Pos, Term[]>> = {};
+      for (const pos of POSITIONS) byPos[pos] = hermiteTerms(`q${j}`, l, proj(diagBlock(m, pos))[j * dh + j]);
+      features.push({ name: `f${j}`, byPos });
+      names.push(`f${j}`);
+    }
+  } else {
+    for (let k = 0; k < dh; k++) features.push({ name: `p${k}`, terms: [{ coef: 1, factors: [{ ref: `q${k}`, offset: -1 }] }] });
+    const c = proj(neighbourBlock(m, 'prev')); // Λ_{t,t−1}: the same block at every t ≥ 1
+    for (let j = 0; j < dh; j++)
+      for (let k = 0; k < dh; k++) {
+        const byPos: Partial<Record<Pos, Term[]>> = {};
+        for (const pos of ['interior', 'last'] as const) {
+          const a = proj(diagBlock(m, pos))[j * dh + j];
+          byPos[pos] = [...hermiteTerms(`q${j}`, l - 1, a, 1, [`p${k}`]), ...hermiteTerms(`q${j}`, l - 2, a, -(l - 1) * c[j * dh + k])];
+        }
+        features.push({ name: `f${j}_${k}`, byPos });
+        names.push(`f${j}_${k}`);
+      }
+  }
+  const ag: Aggregate[] = [];
+  for (let i = 0; i < dy; i++) for (const f of names) ag.push({ name: `S${i}:${f}`, fn: 'sum', factors: [`r${i}`, f] });
+  const where = spec.kind === 'P2prime' ? 'notFirst' : spec.skipLast === 1 ? 'notLast' : undefined;
+  return { name: `diagonal Hermite moment (${spec.kind}, degree ${l})`, features, groupBy: [], aggregates: ag, ...(where ? { where } : {}) };
+}
+
+/** The DiagonalHermiteAccumulator whose state the pass's single result row holds. */
+export function readDiagonal(def: PassDefinition, rows: ResultRow[], spec: DiagonalPassSpec): DiagonalHermiteAccumulator {
+  const acc = new DiagonalHermiteAccumulator(spec.model, spec.dy, spec.G, spec.kind, spec.degree, { skipLast: spec.skipLast ?? 0 });
+  return loadSums(def, rows, acc);
+}
+
+/** Sum of the result rows into the accumulator's running sum (aggregates in the accumulator's entry order). */
+function loadSums<A extends { sum: Float64Array; count: number }>(def: PassDefinition, rows: ResultRow[], acc: A, index?: Int32Array): A {
+  const nAgg = def.aggregates.length;
+  const tot = new Float64Array(nAgg);
+  let n = 0;
+  for (const r of rows) {
+    n += r.n;
+    for (let k = 0; k < nAgg; k++) if (!Number.isNaN(r.values[k])) tot[k] += r.values[k];
+  }
+  const map = index ?? Int32Array.from({ length: acc.sum.length }, (_, e) => e);
+  if (map.length !== acc.sum.length) throw new Error(`sql pass ${def.name}: ${map.length} entries for an accumulator of ${acc.sum.length}`);
+  for (let e = 0; e < map.length; e++) acc.sum[e] = tot[map[e]];
+  acc.count = n;
+  return acc;
+}
+
+export interface TensorPassSpec {
+  model: InputModel;
+  /** Lag-0 modes (their projections Q_m, dx×k_m; null = identity), as given to HermiteMomentAccumulator. */
+  modes: readonly HermiteMode[];
+  target: TargetSpec;
+  dy: number;
+  skipLast?: 0 | 1;
+}
+
+/**
+ * E[r ⊗ H(t, …, t)] with H = Σ_{partial matchings π} (−1)^{|π|} Π_{(m,m')∈π} C_{mm'} Π_{m unmatched} v_m
+ * (src/moments/higher.ts), v_m = Q_mᵀ s_t, C_{mm'} = Q_mᵀ P_t Q_m' per position class. Entries that are the same
+ * polynomial (modes sharing one Q: permutations of the multi-index) are one feature and one aggregate.
+ */
+export function tensorPassDefinition(spec: TensorPassSpec): { def: PassDefinition; index: Int32Array } {
+  const m = gaussianModel(spec.model), dx = m.dx, dy = spec.dy, modes = spec.modes, n = modes.length;
+  if (modes.some((md) => md.lag !== 0)) throw new Error('SQL engines: the order-l tensor pass takes lag-0 modes only');
+  const features: Feature[] = [...scoreFeatures(m), ...targetFeatures(spec.target, dx, dy)];
+  // One feature set per distinct projection.
+  const qs: (Matrix | null)[] = [];
+  const qIndex = modes.map((md) => {
+    let i = qs.indexOf(md.Q);
+    if (i < 0) {
+      i = qs.length;
+      qs.push(md.Q);
+      const Q = md.Q;
+      const k = Q ? Q.cols : dx;
+      for (let c = 0; c < k; c++) features.push({ name: `v${i}_${c}`, terms: Q ? linear(col(Q, c), sRef) : [{ coef: 1, factors: [{ ref: sRef(c) }] }] });
+    }
+    return i;
+  });
+  const k = modes.map((md) => (md.Q ? md.Q.cols : dx));
+  const blocks = new Map<Pos, Float64Array[][]>();
+  for (const pos of POSITIONS) {
+    const P = diagBlock(m, pos);
+    blocks.set(pos, modes.map((a) => modes.map((b) => projected(P, a.Q, b.Q, dx))));
+  }
+  const matchings = partialMatchings(n);
+  const E = k.reduce((a, b) => a * b, 1);
+  const index = new Int32Array(dy * E);
+  const featureOf = new Map<string, string>();
+  const ag: Aggregate[] = [];
+  const aggOf = new Map<string, number>();
+  const idx = new Int32Array(n);
+  for (let e = 0; e < E; e++) {
+    // Canonical key: sort indices within groups of modes that share a projection (the polynomial is symmetric there).
+    const key = Array.from(idx, (v, mm) => [qIndex[mm], v] as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([q, v]) => `${q}.${v}`).join(',');
+    let fname = featureOf.get(key);
+    if (fname === undefined) {
+      fname = `h${featureOf.size}`;
+      featureOf.set(key, fname);
+      const byPos: Partial<Record<Pos, Term[]>> = {};
+      for (const pos of POSITIONS) {
+        const C = blocks.get(pos)!;
+        const terms: Term[] = [];
+        for (const mt of matchings) {
+          let w = mt.pairs.length % 2 === 0 ? 1 : -1;
+          for (const [p, q] of mt.pairs) w *= C[p][q][idx[p] * k[q] + idx[q]];
+          if (w !== 0) terms.push({ coef: w, factors: mt.singles.map((s) => ({ ref: `v${qIndex[s]}_${idx[s]}` })) });
+        }
+        byPos[pos] = terms;
+      }
+      features.push({ name: fname, byPos });
+    }
+    for (let i = 0; i < dy; i++) {
+      const akey = `${i}:${fname}`;
+      let a = aggOf.get(akey);
+      if (a === undefined) {
+        a = ag.length;
+        aggOf.set(akey, a);
+        ag.push({ name: `S${akey}`, fn: 'sum', factors: [`r${i}`, fname] });
+      }
+      index[i * E + e] = a;
+    }
+    for (let mm = n - 1; mm >= 0; mm--) {
+      if (++idx[mm] < k[mm]) break;
+      idx[mm] = 0;
+    }
+  }
+  const def: PassDefinition = { name: `order-${n} Hermite moment`, features, groupBy: [], aggregates: ag, ...(spec.skipLast === 1 ? { where: 'notLast' as const } : {}) };
+  return { def, index };
+}
+
+/** The HermiteMomentAccumulator whose state the tensor pass's result row holds. */
+export function readTensor(def: PassDefinition, index: Int32Array, rows: ResultRow[], spec: TensorPassSpec): HermiteMomentAccumulator {
+  const acc = new HermiteMomentAccumulator(spec.model, spec.dy, spec.modes, { skipLast: spec.skipLast ?? 0 });
+  return loadSums(def, rows, acc, index);
+}
+
+/** Q_aᵀ P Q_b (identity for a null Q). */
+function projected(P: Matrix, Qa: Matrix | null, Qb: Matrix | null, dx: number): Float64Array {
+  const I = Matrix.identity(dx);
+  return matmulTN(Qa ?? I, matmul(P, Qb ?? I)).data;
+}

@@ -69,6 +69,8 @@ export class ChunkAssembler {
     private readonly layout: ColumnLayout,
     private readonly chunkRows: number,
     private readonly minLength: number,
+    /** Cut a sequence longer than chunkRows into pieces (CSVOptions.splitSequences). */
+    private readonly split = false,
   ) {
     this.dx = layout.x.length;
     this.dy = layout.y.length;
@@ -127,7 +129,7 @@ export class ChunkAssembler {
       for (let r = 0; r < bad; r++) {
         const id = seqVals[r];
         if (this.open && id === this.curId) continue;
-        this.copyRows(vals, segStart, r);
+        this.copyRows(vals, segStart, r, b);
         segStart = r;
         if (!Number.isInteger(id)) {
           throw cellError(this.file, this.rowNumber(b, r), this.layout.header[this.layout.seqIndex], String(b.describe(this.layout.seqIndex, r) ?? id), 'an integer sequence id');
@@ -149,12 +151,40 @@ export class ChunkAssembler {
         this.startSeq(id, this.rowNumber(b, r));
       }
     } else if (!this.open && bad > 0) this.startSeq(0, this.rowNumber(b, 0));
-    this.copyRows(vals, segStart, bad);
+    this.copyRows(vals, segStart, bad, b);
     if (bad < rows) this.badCell(b, badCol, bad);
   }
 
-  /** Append rows [r0, r1) of the block's columns to the buffers (row-major). */
-  private copyRows(vals: Float64Array[], r0: number, r1: number): void {
+  /**
+   * Append rows [r0, r1) of the block's columns (all of the open sequence) to the buffers. When splitting, a
+   * piece is cut whenever the buffer is full and more rows of the sequence follow: the fast CSV reader's rule, so
+   * every format gives the same pieces.
+   */
+  private copyRows(vals: Float64Array[], r0: number, r1: number, b: RowBlock): void {
+    if (!this.split) return this.copyRun(vals, r0, r1);
+    while (r0 < r1) {
+      if (this.n >= this.chunkRows) this.emitPiece(this.rowNumber(b, r0));
+      const end = Math.min(r1, r0 + this.chunkRows - this.n);
+      this.copyRun(vals, r0, end);
+      r0 = end;
+    }
+  }
+
+  /** The buffer is full and row `nextRow` continues the open sequence: emit the sequence's rows so far as a piece. */
+  private emitPiece(nextRow: number): void {
+    const len = this.n - this.curStart;
+    if (len > 0) {
+      this.lengths.push(len);
+      this.ids.push(this.curId);
+      this.firsts.push(this.curFirst);
+      this.curDone += len;
+    }
+    this.emit(len > 0);
+    this.curStart = 0;
+    this.curFirst = nextRow;
+  }
+
+  private copyRun(vals: Float64Array[], r0: number, r1: number): void {
     const len = r1 - r0;
     if (len <= 0) return;
     while (this.n + len > this.cap) this.grow();
@@ -211,13 +241,21 @@ export class ChunkAssembler {
     this.curId = id;
     this.curStart = this.n;
     this.curFirst = row;
+    this.seqFirst = row;
+    this.curDone = 0;
   }
+
+  /** Rows of the open sequence in pieces already emitted; file row of its first row; next chunk is `continued`. */
+  private curDone = 0;
+  private seqFirst = 0;
+  private contNext = false;
 
   private closeSeq(): void {
     const len = this.n - this.curStart;
-    if (len < this.minLength) {
+    const total = this.curDone + len;
+    if (total < this.minLength) {
       const what = this.hasSeq ? `sequence ${this.curId}` : 'the file (one sequence, no seq column)';
-      throw new UserError(`${this.file}:row ${this.curFirst}: ${what} has ${len} row${len === 1 ? '' : 's'}, need at least ${this.minLength}`);
+      throw new UserError(`${this.file}:row ${this.seqFirst}: ${what} has ${total} row${total === 1 ? '' : 's'}, need at least ${this.minLength}`);
     }
     this.lengths.push(len);
     this.ids.push(this.curId);
@@ -226,8 +264,8 @@ export class ChunkAssembler {
     this.open = false;
   }
 
-  /** Emit rows [0, n) as a chunk. */
-  private emit(): void {
+  /** Emit rows [0, n) as a chunk (`continues`: its last sequence goes on in the next chunk). */
+  private emit(continues = false): void {
     const n = this.n;
     if (n === 0) return;
     const { dx, dy } = this;
@@ -241,8 +279,11 @@ export class ChunkAssembler {
       seqIds: Float64Array.from(this.ids),
       firstLine: Float64Array.from(this.firsts),
       sequenceOffset: this.emitted,
+      ...(this.contNext ? { continued: true } : {}),
+      ...(continues ? { continues: true } : {}),
     });
-    this.emitted += this.lengths.length;
+    this.emitted += this.lengths.length - (continues ? 1 : 0);
+    this.contNext = continues;
     this.lengths = [];
     this.ids = [];
     this.firsts = [];
@@ -372,16 +413,16 @@ export async function openGeneralCSVSource(path: string, opts: GeneralCSVOptions
     path,
     header,
     columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
-    chunks: () => readGeneralChunks(path, delimiter, header, layout, chunkRows, minLength),
+    chunks: () => readGeneralChunks(path, delimiter, header, layout, chunkRows, minLength, opts.splitSequences ?? false),
   };
 }
 
 const BLOCK = 4096;
 
 async function* readGeneralChunks(
-  path: string, delimiter: string, header: string[], layout: ColumnLayout, chunkRows: number, minLength: number,
+  path: string, delimiter: string, header: string[], layout: ColumnLayout, chunkRows: number, minLength: number, split: boolean,
 ): AsyncGenerator<CSVChunk> {
-  const asm = new ChunkAssembler(path, layout, chunkRows, minLength);
+  const asm = new ChunkAssembler(path, layout, chunkRows, minLength, split);
   const ncol = header.length;
   const selected: number[] = [];
   layout.role.forEach((r, c) => {

@@ -16,7 +16,7 @@
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { isAscii } from 'node:buffer';
-import type { DataSource, SequenceChunk } from './dataset.js';
+import { joinChunks, type DataSource, type SequenceChunk } from './dataset.js';
 import { UserError, cellError } from './errors.js';
 import { AtomicWriter } from './atomic.js';
 import { ROLE_IGNORE, ROLE_SEQ, resolveColumns, type ColumnLayout } from './columns.js';
@@ -36,6 +36,12 @@ export interface CSVOptions {
   requireY?: boolean;
   /** Block size in bytes for reading (default 1 MiB). */
   blockBytes?: number;
+  /**
+   * Deliver a sequence longer than `chunkRows` in pieces (chunks of exactly `chunkRows` rows, the last one
+   * shorter), flagged `continued` / `continues` (see SequenceChunk), so memory does not grow with the length of
+   * one sequence (default false: whole sequences, as every consumer that cannot carry state needs).
+   */
+  splitSequences?: boolean;
 }
 
 
@@ -263,7 +269,7 @@ export async function openCSVSource(path: string, opts: CSVOptions = {}): Promis
     path,
     header,
     columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
-    chunks: () => readChunks(path, headerLine, layout, chunkRows, minLength, blockBytes),
+    chunks: () => readChunks(path, headerLine, layout, chunkRows, minLength, blockBytes, opts.splitSequences ?? false),
   };
 }
 
@@ -275,27 +281,10 @@ export async function readCSV(path: string, opts: CSVOptions = {}): Promise<CSVC
   return concatChunks(parts, src.dx, src.dy);
 }
 
-/** Concatenate CSV chunks (in order) into one. */
+/** Concatenate CSV chunks (in order) into one; pieces of a split sequence are joined (see `joinChunks`). */
 export function concatChunks(parts: CSVChunk[], dx: number, dy: number): CSVChunk {
-  if (parts.length === 1) return parts[0];
-  let rows = 0, nseq = 0;
-  for (const p of parts) {
-    rows += p.rows;
-    nseq += p.lengths.length;
-  }
-  const x = new Float64Array(rows * dx), y = new Float64Array(rows * dy);
-  const lengths = new Int32Array(nseq), seqIds = new Float64Array(nseq), firstLine = new Float64Array(nseq);
-  let r = 0, s = 0;
-  for (const p of parts) {
-    x.set(p.x, r * dx);
-    y.set(p.y, r * dy);
-    lengths.set(p.lengths, s);
-    seqIds.set(p.seqIds, s);
-    firstLine.set(p.firstLine, s);
-    r += p.rows;
-    s += p.lengths.length;
-  }
-  return { dx, dy, rows, x, y, lengths, seqIds, firstLine, sequenceOffset: 0 };
+  if (parts.length === 0) return { dx, dy, rows: 0, x: new Float64Array(0), y: new Float64Array(0), lengths: new Int32Array(0), seqIds: new Float64Array(0), firstLine: new Float64Array(0), sequenceOffset: 0 };
+  return joinChunks(parts) as CSVChunk;
 }
 
 /** Streaming parser state for one pass over a file. */
@@ -333,7 +322,7 @@ class Parser {
   /** Position of the next '"' at or after the current line in the current text (−1: none, −2: not searched). */
   private nextQuote = -2;
 
-  constructor(file: string, headerLine: string, layout: Layout, chunkRows: number, minLength: number) {
+  constructor(file: string, headerLine: string, layout: Layout, chunkRows: number, minLength: number, private readonly split = false) {
     this.file = file;
     this.headerLine = headerLine;
     this.dx = layout.x.length;
@@ -500,8 +489,9 @@ class Parser {
         // The row being ended (index n) already sits in the buffers: emit rows [0, n) and carry it over.
         if (this.n >= this.chunkRows) this.emit(true);
         this.startSeq(seqVal);
-      }
+      } else if (this.split && this.n >= this.chunkRows) this.emitPiece();
     } else if (!this.open) this.startSeq(0);
+    else if (this.split && this.n >= this.chunkRows) this.emitPiece();
     this.n++;
     this.totalRows++;
   }
@@ -511,13 +501,37 @@ class Parser {
     this.curId = id;
     this.curStart = this.n;
     this.curFirstLine = this.line;
+    this.seqFirstLine = this.line;
+    this.curDone = 0;
+  }
+
+  /** Rows of the open sequence in pieces already emitted, and the file line of its first row. */
+  private curDone = 0;
+  private seqFirstLine = 0;
+  /** The next chunk continues the previous chunk's last sequence. */
+  private contNext = false;
+
+  /**
+   * The buffer holds chunkRows rows and the row being ended (index n) continues the open sequence: emit rows
+   * [0, n) with the sequence's rows so far as a piece (`continues`), carry the row over.
+   */
+  private emitPiece(): void {
+    const len = this.n - this.curStart;
+    this.lengths.push(len);
+    this.ids.push(this.curId);
+    this.firsts.push(this.curFirstLine);
+    this.curDone += len;
+    this.emit(true, true);
+    this.curStart = 0;
+    this.curFirstLine = this.line;
   }
 
   private closeSeq(): void {
     const len = this.n - this.curStart;
-    if (len < this.minLength) {
+    const total = this.curDone + len;
+    if (total < this.minLength) {
       const what = this.hasSeq ? `sequence ${this.curId}` : 'the file (one sequence, no seq column)';
-      throw new UserError(`${this.file}:row ${this.curFirstLine}: ${what} has ${len} row${len === 1 ? '' : 's'}, need at least ${this.minLength}`);
+      throw new UserError(`${this.file}:row ${this.seqFirstLine}: ${what} has ${total} row${total === 1 ? '' : 's'}, need at least ${this.minLength}`);
     }
     this.lengths.push(len);
     this.ids.push(this.curId);
@@ -527,8 +541,11 @@ class Parser {
     this.seqCount++;
   }
 
-  /** Emit rows [0, n) as a chunk; with carryRow, row n (already parsed) moves to row 0 of the next chunk. */
-  private emit(carryRow = false): void {
+  /**
+   * Emit rows [0, n) as a chunk; with carryRow, row n (already parsed) moves to row 0 of the next chunk; with
+   * `continues`, the chunk's last sequence goes on in the next chunk.
+   */
+  private emit(carryRow = false, continues = false): void {
     const n = this.n;
     if (n === 0) return;
     const tight = n * 2 >= this.cap;
@@ -542,9 +559,12 @@ class Parser {
       seqIds: Float64Array.from(this.ids),
       firstLine: Float64Array.from(this.firsts),
       sequenceOffset: this.emittedSeqs,
+      ...(this.contNext ? { continued: true } : {}),
+      ...(continues ? { continues: true } : {}),
     };
     this.ready.push(chunk);
-    this.emittedSeqs += this.lengths.length;
+    this.emittedSeqs += this.lengths.length - (continues ? 1 : 0);
+    this.contNext = continues;
     this.lengths = [];
     this.ids = [];
     this.firsts = [];
@@ -569,9 +589,9 @@ class Parser {
 }
 
 async function* readChunks(
-  path: string, headerLine: string, layout: Layout, chunkRows: number, minLength: number, blockBytes: number,
+  path: string, headerLine: string, layout: Layout, chunkRows: number, minLength: number, blockBytes: number, split: boolean,
 ): AsyncGenerator<CSVChunk> {
-  const parser = new Parser(path, headerLine, layout, chunkRows, minLength);
+  const parser = new Parser(path, headerLine, layout, chunkRows, minLength, split);
   const stream = createReadStream(path, { highWaterMark: blockBytes });
   const dec = new StringDecoder('utf8');
   let carry = '';
@@ -664,7 +684,7 @@ export class DataCSVWriter {
       }
     }
     if (lines.length) await this.w.write(lines.join('\n') + '\n');
-    this.seqOffset += chunk.lengths.length;
+    this.seqOffset += chunk.lengths.length - (chunk.continues ? 1 : 0);
   }
 
   commit(): Promise<void> {
@@ -695,6 +715,8 @@ export async function writeCSV(path: string, chunk: SequenceChunk, opts: { seq?:
  */
 export class PredictionCSVWriter {
   private seqOffset = 0;
+  /** Steps already written of a sequence that goes on in the next chunk (pieces of one long sequence). */
+  private stepsDone = 0;
   private constructor(private readonly w: AtomicWriter, readonly k: number, private readonly includeY: boolean) {}
 
   static async open(path: string, k: number, opts: { includeY?: boolean } = {}): Promise<PredictionCSVWriter> {
@@ -712,10 +734,13 @@ export class PredictionCSVWriter {
     if (this.includeY && chunk.dy !== k) throw new RangeError(`PredictionCSVWriter: includeY needs dy = ${k}, the data has ${chunk.dy}`);
     const ids = seqIdsOf(chunk, this.seqOffset);
     const lines: string[] = [];
+    const n = chunk.lengths.length;
     let r = 0;
-    for (let s = 0; s < chunk.lengths.length; s++) {
+    for (let s = 0; s < n; s++) {
       const id = String(ids[s]);
-      for (let t = 0; t < chunk.lengths[s]; t++, r++) {
+      const t0 = s === 0 && chunk.continued ? this.stepsDone : 0;
+      if (s === n - 1) this.stepsDone = chunk.continues ? t0 + chunk.lengths[s] : 0;
+      for (let t = t0; t < t0 + chunk.lengths[s]; t++, r++) {
         let line = `${id},${t + 1}`;
         for (let i = 0; i < k; i++) line += ',' + num(yhat[r * k + i], `yhat[${r}][${i}]`);
         if (this.includeY) for (let i = 0; i < k; i++) line += ',' + num(chunk.y[r * k + i], `y[${r}][${i}]`);
@@ -727,7 +752,7 @@ export class PredictionCSVWriter {
       }
     }
     if (lines.length) await this.w.write(lines.join('\n') + '\n');
-    this.seqOffset += chunk.lengths.length;
+    this.seqOffset += chunk.lengths.length - (chunk.continues ? 1 : 0);
   }
 
   commit(): Promise<void> {

@@ -116,7 +116,7 @@ test('gloree fit --activation tanh --hidden 3: planted tanh IO-RNN (dx 5, dh 3, 
   }
 });
 
-test('fitRNN tanh with hidden 4 > dx = 2: linear identification first, then smoothFromLinear; the diagnostics say so; refined fit matches the planted tanh model', async () => {
+test('fitRNN tanh with hidden 4 > dx = 2: linear identification first, then the linear-regime start; the diagnostics say which start and why; refined fit matches the planted tanh model', async () => {
   // Planted tanh IO-RNN: the 4-state linear test system with A1 × 0.6 (pre-activations in tanh's curved range, not only
   // its linear part), 3e4 rows, output noise 0.02.
   const lin = plantedLinear(1);
@@ -129,6 +129,8 @@ test('fitRNN tanh with hidden 4 > dx = 2: linear identification first, then smoo
   assert.equal(d.smooth.route, 'linear');
   assert.equal(d.smooth.start, 'linear');
   assert.match(d.smooth.routeReason, /dh = 4 > dx = 2/);
+  assert.equal(d.smooth.linearStart?.used, 'linear-realization');
+  assert.match(d.smooth.startReason, /pre-activation RMS s = /);
   const clean = predictIORNN(truth, held);
   const e = nmse(predictIORNN(r.params as IORNNParams, held), clean, 2);
   // 1e-3: a consistent fit's held-out error is noise-limited (measured 1.1e-6); the fitted model with U = 0 scored
@@ -144,6 +146,9 @@ test('gloree fit --kind brnn --activation tanh: a one-line error naming the flag
     const r = await run(['fit', csv, '--kind', 'brnn', '--activation', 'tanh', '--hidden', '2', '--out', path.join(dir, 'm.json')]);
     assert.equal(r.code, 1);
     assert.match(r.err, /^gloree: --kind brnn with --activation tanh: bidirectional models are learned for σ\(z\) = c·z² only/);
+    // It says why (the identities carry over, the learner's steps do not) and what to do, on one line.
+    assert.match(r.err, /identities carry over to tanh .* not implemented for it; fit an IO-RNN \(without --kind brnn\) or use --activation z2\n$/);
+    assert.equal(r.err.trim().split('\n').length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

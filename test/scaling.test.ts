@@ -5,8 +5,8 @@ import { predict } from '../src/models/brnn.js';
 import { randomBRNN, randomIORNN, simulateIORNN, simulateInputs } from '../src/models/simulate.js';
 import { makeChunk, memorySource } from '../src/io/dataset.js';
 import { fitRNN } from '../src/learn/fit.js';
-import { VAR1Stats } from '../src/input/fit.js';
-import { scalingFromPass, scaleVAR1Stats, scaledSource } from '../src/learn/standardise.js';
+import { scaledSource, scalingOf, standardisationPass } from '../src/learn/standardise.js';
+import { modelFromJSON, modelToJSON } from '../src/models/serialize.js';
 import { Rng } from '../src/random/rng.js';
 
 /** Data "in volts": every column has its own offset and scale, far from unit variance. */
@@ -108,21 +108,59 @@ test('scaling JSON round trip is exact; bad JSON and constant columns are refuse
   assert.throws(() => scalingFromMoments({ mean: [5], variance: [0] }, { mean: [0], variance: [1] }, { x: ['V1'] }), /column "V1" has variance 0/);
 });
 
-test('pass-1 statistics mapped to standardised units equal the statistics of the standardised chunks', async () => {
+test('standardisationPass: column means and variances over several chunks equal the brute-force ones; scaledSource yields the standardised chunks', async () => {
   const c = voltsChunk(6, 3, 2, [40, 7, 120, 33]);
-  const raw = new VAR1Stats(3).add(c);
-  const s = scalingFromPass(raw, columnMoments(c.y, 2));
-  const direct = new VAR1Stats(3).add(scaleChunk(c, s));
-  const mapped = scaleVAR1Stats(raw, s);
-  const close = (a: Float64Array, b: Float64Array) => a.every((v, i) => Math.abs(v - b[i]) < 1e-10 * (1 + Math.abs(b[i])));
-  assert.ok(close(mapped.mean, direct.mean));
-  assert.ok(close(mapped.M2, direct.M2));
-  assert.ok(close(mapped.pairMean, direct.pairMean));
-  assert.ok(close(mapped.pairM2, direct.pairM2));
-  assert.equal(mapped.m, direct.m);
-  // Standardised x has unit variance by construction (M2/n on the diagonal).
-  for (let a = 0; a < 3; a++) assert.ok(Math.abs(mapped.M2[a * 4] / mapped.n - 1) < 1e-12);
-  // And a scaled source yields the standardised chunks.
-  const src = scaledSource(memorySource(c), s);
-  for await (const z of src.chunks()) assert.deepEqual(Array.from(z.x), Array.from(scaleChunk(c, s).x));
+  // Four chunks of one sequence each: the per-chunk sums are merged (Chan's rule), compared with one pass over all rows.
+  const parts = [0, 40, 47, 167, 200].slice(0, -1).map((r0, k, a) => {
+    const r1 = [40, 47, 167, 200][k];
+    void a;
+    return makeChunk(3, 2, c.x.slice(r0 * 3, r1 * 3), c.y.slice(r0 * 2, r1 * 2), [r1 - r0]);
+  });
+  const m = await standardisationPass(memorySource(parts));
+  const bx = columnMoments(c.x, 3), by = columnMoments(c.y, 2);
+  const close = (a: Float64Array, b: Float64Array) => a.every((v, i) => Math.abs(v - b[i]) < 1e-12 * (1 + Math.abs(b[i])));
+  assert.ok(close(m.x.mean, bx.mean) && close(m.x.variance, bx.variance), 'x moments');
+  assert.ok(close(m.y.mean, by.mean) && close(m.y.variance, by.variance), 'y moments');
+  assert.equal(m.rows, 200);
+  const s = scalingOf(m)!;
+  let k = 0;
+  for await (const z of scaledSource(memorySource(parts), s).chunks()) assert.deepEqual(Array.from(z.x), Array.from(scaleChunk(parts[k++], s).x));
+  // A constant column cannot be standardised: no scaling (the learner's own checks then name the column).
+  const flat = makeChunk(1, 1, new Float64Array(10).fill(2), Float64Array.from({ length: 10 }, (_, i) => i), [10]);
+  assert.equal(scalingOf(await standardisationPass(memorySource(flat))), null);
 });
+
+for (const act of ['linear', 'tanh'] as const) {
+  test(`fitRNN standardises inside the learner (${act}): data in "volts" (x·300 + 7, y·2e-3 − 0.4) give the rescaled predictions of the unit-scale fit, through the model file`, async () => {
+    // Planted tanh / linear IO-RNN with dh = 2 > dx = 1 (the linear route for tanh).
+    const truth = { ...randomIORNN({ dx: 1, dh: 2, dy: 1, seed: 11, uNorm: 0.5 }), activation: { name: act } } as ReturnType<typeof randomIORNN>;
+    const inputs = simulateInputs({ dx: 1, nSeq: 40, seqLength: 200, rho: 0.5, seed: 12 });
+    const unit = simulateIORNN(truth, inputs, { seed: 13, noise: 0.02 });
+    const test_ = simulateIORNN(truth, simulateInputs({ dx: 1, nSeq: 10, seqLength: 200, rho: 0.5, seed: 14 }), { seed: 15, noise: 0 });
+    const volts = (c: typeof unit) => makeChunk(1, 1, c.x.map((v) => 300 * v + 7), c.y.map((v) => 2e-3 * v - 0.4), c.lengths);
+    const opts = { activation: { name: act }, hidden: 2, seed: 1 } as const;
+    const a = await fitRNN(unit, opts);
+    const b = await fitRNN(volts(unit), opts);
+    const ya = predict(a.params, test_);
+    // Through the model file: the stored inputShift is applied by predict after loading.
+    const loaded = modelFromJSON(JSON.parse(JSON.stringify(modelToJSON(b.params, { inputModel: b.inputModel.toJSON(), diagnostics: b.diagnostics }))));
+    const yb = predict(loaded.params, volts(test_));
+    let diff = 0, res = 0, tot = 0;
+    const ym = test_.y.reduce((s, v) => s + v, 0) / test_.y.length;
+    for (let i = 0; i < ya.length; i++) {
+      // Both fits see the same standardised data up to rounding (standardisation removes any affine map of a
+      // column), so their predictions agree to far below the noise (0.02): 1e-6 in unit-scale output units.
+      diff = Math.max(diff, Math.abs((yb[i] + 0.4) / 2e-3 - ya[i]));
+      res += (ya[i] - test_.y[i]) ** 2;
+      tot += (test_.y[i] - ym) ** 2;
+    }
+    assert.ok(diff < 1e-6, `max difference ${diff}`);
+    // And the fit is a real one: held-out NMSE against the noise-free planted outputs.
+    assert.ok(res / tot < 0.05, `held-out NMSE ${res / tot}`);
+    const d = b.diagnostics as { standardisation?: { scaling: { x: { shift: number[]; scale: number[] } } } };
+    assert.ok(d.standardisation && Math.abs(d.standardisation.scaling.x.shift[0] - 7) < 300 * 0.5, 'scaling stored in the diagnostics');
+    assert.ok(loaded.params.inputShift && loaded.params.inputShift.length === 1, 'input shift stored in the model file');
+    // The stored input model speaks volts: its mean is the input mean in volts (x̄ ≈ 7 + 300·mean of a zero-mean input).
+    assert.ok(Math.abs(b.inputModel.mean[0] - 7) < 300 * 0.5, `input model mean ${b.inputModel.mean[0]}`);
+  });
+}

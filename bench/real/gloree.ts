@@ -7,7 +7,6 @@ import { makeChunk } from '../../src/io/dataset.js';
 import { fitRNN, type FitOptions } from '../../src/learn/fit.js';
 import { activationFromSpec } from '../../src/models/activation.js';
 import { predict } from '../../src/models/brnn.js';
-import { fitVARp } from '../../src/input/varp-fit.js';
 import type { RealData } from './data.js';
 
 export interface GloreeFlags {
@@ -46,25 +45,38 @@ export async function gloreeRow(d: RealData, f: GloreeFlags): Promise<GloreeRow>
   const notes: string[] = [];
   const t0 = performance.now();
   try {
-    const opts: FitOptions = { hidden: f.hidden, activation: activationFromSpec(f.activation), seed: f.seed ?? 0, onWarning: (w: string) => notes.push(w) } as FitOptions;
+    const opts: FitOptions = { hidden: f.hidden, activation: activationFromSpec(f.activation), seed: f.seed ?? 0 };
     if (f.refineIterations) opts.refineOptions = { maxIter: f.refineIterations };
-    if (f.inputModel === 'varp') {
-      const ip = await fitVARp([train]);
-      notes.push(`input model VAR(${ip.diagnostics.order}) by BIC (maxOrder ${ip.diagnostics.maxOrder})`);
-      (opts as { inputModel?: unknown }).inputModel = ip.model;
-    } else if (f.inputModel) (opts as { inputModel?: unknown }).inputModel = f.inputModel;
+    if (f.inputModel) opts.inputModel = f.inputModel;
     const res = await fitRNN(train, opts);
     const seconds = (performance.now() - t0) / 1000;
-    const start = (res.diagnostics as { start?: { used: string; reason: string } }).start;
-    if (start) notes.push(`start: ${start.used} (${start.reason})`);
-    const yhat = predictVolts(res, test);
+    notes.push(...describe(res.diagnostics));
+    // The model is in the recording's units (the learner standardised internally and folded the scaling back).
+    const yhat = predict(res.params, test);
     return { yhat, seconds, notes };
   } catch (e) {
     return { yhat: null, seconds: (performance.now() - t0) / 1000, error: (e as Error).message.split('\n')[0], notes };
   }
 }
 
-/** Predictions in the data's units: through the fitted model's scaling when it has one. */
-function predictVolts(res: Awaited<ReturnType<typeof fitRNN>>, test: ReturnType<typeof makeChunk>): Float64Array {
-  return predict(res.params, test);
+/** What the diagnostics say about the choices the fit made (input model order, start, refinement), for the notes. */
+function describe(diag: unknown): string[] {
+  const d = diag as {
+    inputModel?: { kind?: string; order?: number };
+    linear?: { order?: number };
+    smooth?: { start?: string; linearStart?: { used: string; preActivationRms?: number; candidates?: { name: string; failure?: string }[] } };
+    refine?: { iterations?: number; stopReason?: string };
+    stabilised?: { used?: string };
+  };
+  const out: string[] = [];
+  if (d.inputModel?.kind === 'varp') out.push(`input model VAR(${d.inputModel.order}) by BIC`);
+  if (d.linear?.order !== undefined) out.push(`state size ${d.linear.order}`);
+  const ls = d.smooth?.linearStart;
+  if (ls) {
+    const failed = (ls.candidates ?? []).filter((c) => c.failure).map((c) => `${c.name} failed`);
+    out.push(`start ${ls.used}${ls.preActivationRms !== undefined ? ` (s = ${ls.preActivationRms})` : ''}${failed.length ? `; ${failed.join(', ')}` : ''}`);
+  }
+  if (d.refine) out.push(`refinement ${d.refine.iterations ?? '?'} iterations (${d.refine.stopReason ?? '?'})`);
+  if (d.stabilised) out.push(`stabilised: ${d.stabilised.used}`);
+  return out;
 }

@@ -2,11 +2,14 @@
  * Real-data bench (issue 17): public nonlinear system-identification recordings, free-run simulation RMSE on the
  * test part, one table per data set.
  *
- *   node --import tsx bench/real/run.ts [--data DIR] [--bptt-seconds S] [--skip-bptt] [--only silverbox|tanks]
+ *   npm run bench:real -- [--data DIR] [--bptt-seconds S] [--skip-bptt] [--only silverbox|tanks]
+ *   (= node --import tsx bench/real/run.ts …)
  *
  * DIR defaults to ../shared/data relative to the repository (the recordings are the publishers' and are never
  * committed); when a recording is absent, the bench says where to download it and goes on with the others.
- * Rows: gloree with documented flags (the same flags on every data set: nothing is tuned to one), ARX(10) by least
+ * Rows: gloree through its public fit path (`fitRNN`, exactly what `gloree fit` runs; data in the recording's units,
+ * the learner standardises internally) with documented flags (the same flags on every data set: nothing is tuned
+ * to one), ARX(10) by least
  * squares (bench/real/arx.ts, independent of src/), BPTT on a tanh SimpleRNN in TensorFlow.js for a stated budget
  * (bench/real/bptt.ts), and published results with their sources. Wall time per row. Writes
  * bench/results/real.json and prints markdown tables.
@@ -25,9 +28,10 @@ const repo = path.resolve(here, '..', '..');
 /** The documented flags (docs/real-data.md): the same on every recording. */
 export const GLOREE_ROWS: { label: string; flags: GloreeFlags }[] = [
   { label: 'gloree linear', flags: { activation: 'linear', hidden: 'auto' } },
-  { label: 'gloree tanh, linear start', flags: { activation: 'tanh', hidden: 4 } },
+  { label: "gloree tanh from the linear start (gloree's best flags)", flags: { activation: 'tanh', hidden: 4 } },
   { label: 'gloree tanh, linear start, VAR(p) input model', flags: { activation: 'tanh', hidden: 4, inputModel: 'varp' } },
-  { label: "gloree's best flags", flags: { activation: 'tanh', hidden: 4, refineIterations: 300 } },
+  { label: 'gloree tanh, 6 states', flags: { activation: 'tanh', hidden: 6 } },
+  { label: 'gloree tanh, 50 refinement iterations', flags: { activation: 'tanh', hidden: 4, refineIterations: 50 } },
 ];
 
 /**
@@ -36,8 +40,8 @@ export const GLOREE_ROWS: { label: string; flags: GloreeFlags }[] = [
  * like-for-like ranking.
  */
 export const PUBLISHED_SILVERBOX: { method: string; rmse: string; source: string }[] = [
-  { method: 'best linear approximation (BLA), linear', rmse: '≈ 13–14 mV', source: 'as summarised in issue 17; e.g. Paduart et al., "Identification of nonlinear systems using Polynomial Nonlinear State Space models", Automatica 46(4), 2010' },
-  { method: 'polynomial nonlinear state space (PNLSS)', rmse: '0.26 mV', source: 'Paduart et al., Automatica 46(4):647–656, 2010' },
+  { method: 'best linear approximation (BLA), linear', rmse: '≈ 13–14 mV', source: 'as commonly summarised for Paduart et al., "Identification of nonlinear systems using Polynomial Nonlinear State Space models", Automatica 46(4), 2010 — not verified against the paper' },
+  { method: 'polynomial nonlinear state space (PNLSS)', rmse: '0.26 mV', source: 'as reported for Paduart et al., Automatica 46(4):647–656, 2010 — not verified against the paper' },
   { method: 'data sets and benchmark definition', rmse: '—', source: 'Wigren & Schoukens, "Three free data sets for development and benchmarking in nonlinear system identification", ECC 2013; results history at https://www.nonlinearbenchmark.org' },
 ];
 

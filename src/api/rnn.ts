@@ -10,6 +10,7 @@
 import { SequenceChunk } from '../io/dataset.js';
 import { InputModel, InputModelJSON, inputModelFromJSON } from '../input/model.js';
 import '../input/gaussian.js'; // registers the built-in input models with inputModelFromJSON
+import '../input/var1-mixture.js';
 import { RNNParams } from '../models/params.js';
 import { predict } from '../models/brnn.js';
 import { loadModel, modelToJSON, saveModel } from '../models/serialize.js';

@@ -22,6 +22,7 @@ import { checkFitSize, checkScenarioSize } from './limits.js';
 import { ChunkPredictor, SequenceNMSE, cliChunkRows, forPrediction, predictOrExplain } from './predictions.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { INPUT_MODEL_NAMES, InputModelName } from '../learn/input-models.js';
 
 
 function resolveScenario(spec: string): Scenario {
@@ -78,6 +79,9 @@ export interface FitOpts {
   backward?: number;
   activation: string;
   inputModel: string;
+  inputOrder?: number;
+  standardise?: boolean;
+  refineIterations?: number;
   refine: boolean;
   controlVariate: boolean;
   refineMaxRows?: number;
@@ -96,7 +100,8 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   if (o.kind !== 'iornn' && o.kind !== 'brnn') throw new UsageError(`--kind must be iornn or brnn, got "${o.kind}"`);
   const hidden = o.hidden === 'auto' ? 'auto' : Number(o.hidden);
   if (hidden !== 'auto' && (!/^\d+$/.test(o.hidden) || hidden < 1)) throw new UsageError(`--hidden must be a positive integer or "auto", got "${o.hidden}"`);
-  if (o.inputModel !== 'var1' && o.inputModel !== 'iid') throw new UsageError(`--input-model must be var1 or iid, got "${o.inputModel}"`);
+  if (!(INPUT_MODEL_NAMES as readonly string[]).includes(o.inputModel)) throw new UsageError(`--input-model must be one of ${INPUT_MODEL_NAMES.join(', ')}, got "${o.inputModel}"`);
+  if (o.inputOrder !== undefined && o.inputModel !== 'varp') throw new UsageError('--input-order only applies to --input-model varp');
   if (o.backward !== undefined && o.kind !== 'brnn') throw new UsageError('--backward only applies to --kind brnn');
   let activation;
   try {
@@ -116,14 +121,16 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
       backward: o.backward,
       hidden,
       activation,
-      inputModel: o.inputModel,
+      inputModel: o.inputModel as InputModelName,
+      ...(o.inputOrder !== undefined ? { inputOrder: o.inputOrder } : {}),
+      ...(o.standardise === false ? { standardise: false } : {}),
       refine: o.refine,
       controlVariate: o.controlVariate,
       refineMaxRows: o.refineMaxRows,
       seed: o.seed,
       onProgress: bar.update,
       onWarning: warnLine,
-      refineOptions: { onIteration: (i) => bar.update({ stage: 'refinement', rows: i.iteration, unit: 'iterations' }) },
+      refineOptions: { onIteration: (i) => bar.update({ stage: 'refinement', rows: i.iteration, unit: 'iterations' }), ...(o.refineIterations !== undefined ? { maxIter: o.refineIterations } : {}) },
     });
   } catch (e) {
     // A singular covariance (or a numerical failure deeper in the learner) is most often one wild value, not
@@ -176,6 +183,8 @@ function fitSummary(res: FitResult, seconds: number): string[] {
     lines.push(`chose dh = ${l.order} from the Hankel singular values ${l.hankelSpectrum.slice(0, l.order + 3).map(fmt).join(', ')} (noise floor ${fmt(l.noiseFloor)}, threshold ${fmt(l.threshold)}${l.orderCandidates.length > 1 ? `; BIC over orders ${l.orderCandidates.map((c) => c.order).join(', ')}` : ''})`);
   } else if (rank?.auto) {
     lines.push(`chose ${d.learner === 'gloree-b' ? 'dh + dz' : 'dh'} = ${rank.chosen} from the T2 spectrum ${rank.spectrum.slice(0, rank.chosen + 3).map(fmt).join(', ')} (noise floor ${fmt(rank.noiseFloor)}; rule: ${rank.rule})`);
+  } else if (d.learner === 'smooth' && d.smooth.hidden?.auto && d.smooth.hidden.rank) {
+    lines.push(`chose dh = ${d.smooth.hidden.chosen} from the score moments' spectra: ${d.smooth.hidden.rank.rule}`);
   } else if (d.learner === 'gloree-poly' && d.hidden.auto) {
     lines.push(`chose dh = ${d.hidden.chosen} from the T2 spectrum ${(d.hidden.spectrum ?? []).slice(0, d.hidden.chosen + 3).map(fmt).join(', ')} (noise floor ${fmt(d.hidden.noiseFloor ?? NaN)})`);
   }
@@ -190,6 +199,12 @@ function fitSummary(res: FitResult, seconds: number): string[] {
   else if (d.learner === 'smooth') lines.push(`  ${d.smooth.route} route (${d.smooth.routeReason}); start ${d.smooth.start}: ${d.smooth.startReason}`);
   else if (d.learner === 'linear') lines.push(`  ${d.linear.canonicalForm} realization (Hankel horizon ${d.linear.horizon}, ${d.linear.blockRows}×${d.linear.blockCols} blocks)`);
   else lines.push(`  CP residual ${fmt(d.cp.residual)}`);
+  const sel = 'selection' in d.inputModel ? d.inputModel.selection : undefined;
+  if (sel) {
+    const worst = sel.coordinates.reduce((m, c) => (c.pValue < m.pValue ? c : m), sel.coordinates[0]);
+    const comps = sel.mixture ? `; per component: ${sel.mixture.components.map((c) => (c.family === 'stein-poly' ? 'Stein polynomials' : `mixture of ${c.weights.length}`)).join(', ')}` : '';
+    lines.push(`  input model ${sel.requested}: ${sel.choice === 'mixture' ? 'non-Gaussian innovations' : 'Gaussian VAR(1)'} (smallest Jarque–Bera p ${fmt(worst?.pValue ?? NaN)} in ${worst?.column ?? '—'}, threshold ${fmt(sel.threshold)}${comps})`);
+  }
   const share = d.learner === 'gloree-b' ? d.varianceShareRecurrent : d.learner === 'linear' || d.learner === 'smooth' ? undefined : d.varianceShareU;
   if (share !== undefined) lines.push(`  share of output variance carried by the recurrence: ${(100 * share).toFixed(1)}%`);
   const r = d.refine;

@@ -10,6 +10,7 @@ import { Sink, UsageError, err, setSink } from './io.js';
 import { reportCommand } from './report-command.js';
 import { registerSqlCommand } from './sql-command.js';
 import { demoCommand, evaluateCommand, fitCommand, predictCommand, simulateCommand } from './commands.js';
+import { INPUT_MODEL_NAMES } from '../learn/input-models.js';
 
 /**
  * `gloree` command line (docs/method.md §8). Exit codes: 0 success, 1 a user error (one line on stderr),
@@ -87,11 +88,14 @@ export function buildProgram(sink?: Sink): Command {
       .command('fit')
       .description('fit an IO-RNN (or a bidirectional RNN) to a data file and write the model file')
       .argument('<data>', 'CSV, Arrow or Parquet with columns x1..x<dx>, y1..y<dy>, optional seq')
-      .requiredOption('--hidden <k|auto>', 'hidden neurons (≤ dx and ≤ dy; BRNN: forward neurons with --backward, else the total), or "auto" to pick from the T2 spectrum')
+      .requiredOption('--hidden <k|auto>', 'hidden neurons (≤ dx and ≤ dy; BRNN: forward neurons with --backward, else the total), or "auto" to pick from the data (T2 spectrum; Hankel spectrum with --activation linear; order-2/3 score moments with tanh, sigmoid, softplus)')
       .addOption(new Option('--kind <kind>', 'model kind: iornn, or brnn (bidirectional)').choices(['iornn', 'brnn']).default('iornn'))
       .option('--backward <k2>', 'BRNN: number of backward neurons (without it the split is inferred from the data)', intArg('--backward', 0))
       .option('--activation <spec>', 'activation σ: z2, z3, coefficients c0,c1,c2,… (e.g. 0,0.1,0.5,1 = z³+0.5z²+0.1z), or a name: tanh, sigmoid, softplus, linear', 'z2')
-      .addOption(new Option('--input-model <m>', 'input model fitted from the data').choices(['var1', 'iid']).default('var1'))
+      .addOption(new Option('--input-model <m>', 'input model fitted from the data: auto (Gaussian VAR(1) unless its residuals are clearly non-Gaussian, then mixture), var1, iid, mixture (VAR(1) with Gaussian-mixture innovations), or varp (Gaussian VAR(p), order by BIC; for coloured inputs)').choices([...INPUT_MODEL_NAMES]).default('auto'))
+      .option('--input-order <p>', 'with --input-model varp: the VAR order (default: chosen by BIC up to 8)', intArg('--input-order', 0))
+      .option('--no-standardise', 'linear/smooth activations: fit on the columns as given (default: standardise every input and output column inside the learner; the model is returned in the data units)')
+      .option('--refine-iterations <n>', 'maximum refinement iterations (default: 50 Levenberg–Marquardt / 300 L-BFGS)', intArg('--refine-iterations', 1))
       .option('--no-refine', 'spectral estimate (+ A2/b refit) only, no second-order refinement')
       .option('--no-control-variate', 'do not use the control variate for the mixed moment')
       .option('--refine-max-rows <n>', 'rows (whole sequences, spread over the file) kept in memory for refinement', intArg('--refine-max-rows', 1))

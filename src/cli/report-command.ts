@@ -21,11 +21,13 @@ import { NMSEAccumulator } from '../metrics/nmse.js';
 import type { InputModel, InputModelJSON } from '../input/model.js';
 import { inputModelFromJSON } from '../input/model.js';
 import '../input/gaussian.js'; // registers 'gaussian-var1' for inputModelFromJSON
+import '../input/var1-mixture.js'; // registers 'mixture-var1'
 import { fitVAR1 } from '../input/fit.js';
-import { T2Accumulator } from '../moments/single.js';
+import { t2For } from '../moments/nongaussian.js';
 import { momentPass } from '../moments/accumulator.js';
 import { selectRank, type RankSelection } from '../learn/rank.js';
 import { UsageError, out } from './io.js';
+import { learnerView } from '../report/learner-view.js';
 import { renderReport, type HeldOutNMSE, type RankSummary, type ReportHeldOut } from '../report/html.js';
 
 export interface BuildReportOptions {
@@ -172,7 +174,7 @@ export async function buildReport(
   // ---- Pass 2 (if needed): T2 of even- and odd-numbered sequences → rank selection.
   let rank = opts.rank ?? (model.diagnostics as { rank?: RankSummary } | undefined)?.rank;
   let rankSource = opts.rank ? opts.rankSource : rank ? 'the training data' : undefined;
-  if (!rank) {
+  if (!rank && learnerView(model.diagnostics).usesT2) {
     if (sequences < 2) {
       rank = undefined; // one sequence cannot be split into two independent halves
     } else {
@@ -193,7 +195,7 @@ export async function buildReport(
  */
 export async function rankFromData(source: DataSource, im: InputModel, yMean: Float64Array): Promise<Omit<RankSelection, 'T2'>> {
   const { dx, dy } = source;
-  const halves = [new T2Accumulator(im, dy), new T2Accumulator(im, dy)];
+  const halves = [t2For(im, dy), t2For(im, dy)];
   let seq = 0;
   for await (const chunk of source.chunks()) {
     const yc = new Float64Array(chunk.y.length);

@@ -4,6 +4,24 @@ import { GaussianVAR1 } from './gaussian.js';
 import { FitInputResult, fitVAR1 } from './fit.js';
 import { fastICA } from './ica.js';
 import { Mixture1D, selectMixture1D } from './mixture1d.js';
+import { fitSteinPoly } from './stein-poly.js';
+
+function excessKurtosis(z: Float64Array): number {
+  const n = z.length;
+  let m = 0;
+  for (let i = 0; i < n; i++) m += z[i];
+  m /= n;
+  let m2 = 0, m4 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = (z[i] - m) ** 2;
+    m2 += d;
+    m4 += d * d;
+  }
+  m2 /= n;
+  m4 /= n;
+  return m4 / (m2 * m2) - 3;
+}
+
 import { MixtureVAR1 } from './var1-mixture.js';
 
 /**
@@ -32,7 +50,13 @@ export interface MixtureDiagnostics {
   residualsUsed: number;
   ica: { iterations: number; converged: boolean };
   unmixing: number[][];
-  components: { weights: number[]; means: number[]; sds: number[]; bic: { components: number; bic: number }[] }[];
+  /**
+   * Per independent component: its excess kurtosis, the scores used ('mixture': the Gaussian mixture with the
+   * lowest BIC, whose weights/means/sds and BIC table are given; 'stein-poly': polynomial Stein representers
+   * of degree `steinDegree`, for light tails, src/input/stein-poly.ts: coefficients of T_1..T_4 in the standardised
+   * variable).
+   */
+  components: { family: 'mixture' | 'stein-poly'; excessKurtosis: number; steinDegree?: number; weights: number[]; means: number[]; sds: number[]; bic: { components: number; bic: number }[]; steinCoefficients?: number[][] }[];
 }
 
 export interface AutoDiagnostics {
@@ -57,6 +81,13 @@ export interface AutoOptions {
   maxResiduals?: number;
   seed?: number;
   columnNames?: readonly string[];
+  /**
+   * Degree K of the polynomial Stein representers of light-tailed components (src/input/stein-poly.ts; default 4):
+   * the degree of the outputs in the current innovation, i.e. the activation's degree (2 for σ = z²).
+   */
+  steinDegree?: number;
+  /** Force one score family for every component (default: by the sign of its excess kurtosis). */
+  family?: 'mixture' | 'stein-poly';
 }
 
 export interface AutoResult {
@@ -99,7 +130,11 @@ export function collectResiduals(model: GaussianVAR1, chunk: SequenceChunk, stri
 }
 
 /** The non-Gaussian model on the Gaussian fit's μ and F, from a sample of its residuals (n×dx). */
-export function fitMixtureVAR1(gaussian: GaussianVAR1, eps: Float64Array, opts: { maxComponents?: number; seed?: number } = {}): { model: MixtureVAR1; diagnostics: MixtureDiagnostics } {
+export function fitMixtureVAR1(
+  gaussian: GaussianVAR1,
+  eps: Float64Array,
+  opts: { maxComponents?: number; seed?: number; steinDegree?: number; family?: 'mixture' | 'stein-poly' } = {},
+): { model: MixtureVAR1; diagnostics: MixtureDiagnostics } {
   const dx = gaussian.dx, n = eps.length / dx;
   const ica = fastICA(eps, dx, { seed: opts.seed ?? 0 });
   const W = ica.W.data;
@@ -113,9 +148,21 @@ export function fitMixtureVAR1(gaussian: GaussianVAR1, eps: Float64Array, opts: 
       for (let a = 0; a < dx; a++) v += W[i * dx + a] * eps[r * dx + a];
       z[r] = v;
     }
-    const fit = selectMixture1D(z, opts.maxComponents ?? 4);
-    comps.push(fit.mixture);
-    diag.push({ weights: fit.mixture.weights, means: fit.mixture.means, sds: fit.mixture.variances.map(Math.sqrt), bic: fit.candidates.map((c) => ({ components: c.components, bic: c.bic })) });
+    const kurt = excessKurtosis(z);
+    // Light tails (negative excess kurtosis; bounded support at the extreme) are what a mixture of Gaussians
+    // captures worst: its edge components get ever narrower and the score moments ever noisier. Their
+    // polynomial moments, on the other hand, are well estimated, so the polynomial Stein representers replace the
+    // mixture's scores there (src/input/stein-poly.ts). Heavy tails keep the mixture (its scores are bounded).
+    const fam = opts.family ?? (kurt < 0 ? 'stein-poly' : 'mixture');
+    if (fam === 'stein-poly') {
+      const st = fitSteinPoly(z, opts.steinDegree);
+      comps.push({ weights: [1], means: [st.mean], variances: [st.sd * st.sd], stein: st });
+      diag.push({ family: fam, excessKurtosis: kurt, weights: [1], means: [st.mean], sds: [st.sd], bic: [], steinDegree: st.coef[0].length - 1, steinCoefficients: st.coef });
+    } else {
+      const fit = selectMixture1D(z, opts.maxComponents ?? 4);
+      comps.push(fit.mixture);
+      diag.push({ family: fam, excessKurtosis: kurt, weights: fit.mixture.weights, means: fit.mixture.means, sds: fit.mixture.variances.map(Math.sqrt), bic: fit.candidates.map((c) => ({ components: c.components, bic: c.bic })) });
+    }
   }
   // A non-stable F has no stationary covariance: keep the Gaussian fit's (empirical) Σ for the first step then.
   const model = new MixtureVAR1(gaussian.mean, gaussian.F, ica.W, comps, spectralRadius(gaussian.F) < 1 ? undefined : gaussian.Sigma);

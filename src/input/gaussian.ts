@@ -3,6 +3,9 @@ import { solveDiscreteLyapunov, spectralRadius } from '../linalg/lyapunov.js';
 import { Rng } from '../random/rng.js';
 import { InputModel, InputModelJSON, registerInputModel } from './model.js';
 import { spdInverse, spdSqrt, symmetrizeInPlace } from './spd.js';
+// The other built-in Gaussian kinds register with the same import (model files and worker threads revive them).
+import './varp.js';
+import './scaled.js';
 
 /**
  * Gaussian VAR(1) input model (docs/method.md §3), the default of gloree; i.i.d. Gaussian is F = 0.

@@ -39,6 +39,11 @@ export interface InputModel {
   precisionBlock(t: number, u: number, L: number): Matrix | null;
   /** Plain-JSON form (for model files and for sending the model to worker threads). */
   toJSON(): InputModelJSON;
+  /**
+   * rows×dx first-order scores of every sequence of a chunk, for models whose precision blocks are not constant
+   * (src/moments/accumulator.ts `chunkScores` uses this instead of the precision-block GEMMs when present).
+   */
+  chunkScores?(chunk: { x: Float64Array; rows: number; lengths: Int32Array }): Float64Array;
 }
 
 /** Serialised input model: `kind` selects the constructor in `inputModelFromJSON`. */

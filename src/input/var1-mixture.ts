@@ -6,7 +6,7 @@ import { solveDiscreteLyapunov, spectralRadius } from '../linalg/lyapunov.js';
 import { Rng } from '../random/rng.js';
 import { InputModel, InputModelJSON, registerInputModel } from './model.js';
 import { spdInverse, spdSqrt, symmetrizeInPlace } from './spd.js';
-import { MAX_DERIVATIVE_ORDER, Mixture1D, mixtureLogDensity, mixtureNegLogDerivatives, mixtureSample, mixtureVariance } from './mixture1d.js';
+import { MAX_DERIVATIVE_ORDER, Mixture1D, PreparedMixture, mixtureLogDensity, mixtureSample, mixtureVariance, prepareMixture, preparedNegLogDerivatives } from './mixture1d.js';
 
 /**
  * VAR(1) input with non-Gaussian innovations (docs/non-gaussian-inputs.md):
@@ -52,6 +52,7 @@ export class MixtureVAR1 implements InputModel {
   readonly logDetW: number;
   /** 0 when the model is exactly Gaussian, else 1 (see the class comment). */
   readonly firstExactStep: number;
+  private readonly prepared: PreparedMixture[];
 
   constructor(mean: ArrayLike<number>, F: Matrix, W: Matrix, components: Mixture1D[], Sigma?: Matrix) {
     const dx = mean.length;
@@ -72,7 +73,7 @@ export class MixtureVAR1 implements InputModel {
     this.mean = Float64Array.from(mean);
     this.F = F.clone();
     this.W = W.clone();
-    this.components = components.map((c) => ({ weights: [...c.weights], means: [...c.means], variances: [...c.variances] }));
+    this.components = components.map((c) => ({ weights: [...c.weights], means: [...c.means], variances: [...c.variances], ...(c.stein ? { stein: { mean: c.stein.mean, sd: c.stein.sd, coef: c.stein.coef.map((r) => [...r]) } } : {}) }));
     const d = det(W);
     if (!(Math.abs(d) > 0) || !Number.isFinite(d)) throw new Error('MixtureVAR1: unmixing matrix W is singular');
     this.logDetW = Math.log(Math.abs(d));
@@ -98,8 +99,9 @@ export class MixtureVAR1 implements InputModel {
     this.M0 = W.clone();
     const WF = matmul(W, F);
     this.M1 = new Matrix(dx, dx, WF.data.map((x) => -x));
-    const gaussian = components.every((c) => c.weights.length === 1 && c.means[0] === 0);
+    const gaussian = components.every((c) => c.weights.length === 1 && c.means[0] === 0 && c.stein === undefined);
     this.firstExactStep = gaussian ? 0 : 1;
+    this.prepared = this.components.map(prepareMixture);
   }
 
   /** True when every f_i is one zero-mean Gaussian (then this is the Gaussian VAR(1) with Q = WᵀD⁻¹W inverted). */
@@ -128,7 +130,7 @@ export class MixtureVAR1 implements InputModel {
         let z = 0;
         for (let a = 0; a < dx; a++) z += Wd[i * dx + a] * eps[a];
         if (zOut) zOut[t * dx + i] = z;
-        mixtureNegLogDerivatives(this.components[i], z, order, TMP, 0);
+        preparedNegLogDerivatives(this.prepared[i], z, order, TMP, 0);
         for (let k = 0; k < order; k++) out[outOffset + (t * order + k) * dx + i] = TMP[k];
       }
     }
@@ -162,6 +164,17 @@ export class MixtureVAR1 implements InputModel {
     const d = new Float64Array(n);
     this.innovationDerivatives(x, L, 1, d, xOffset, 0);
     scoresFromDerivatives(this, x, L, d, 1, out, xOffset, outOffset);
+  }
+
+  /** scoreSequence for every sequence of a chunk (rows×dx), for score-only accumulators (T1, Markov). */
+  chunkScores(chunk: { x: Float64Array; rows: number; lengths: Int32Array }): Float64Array {
+    const out = new Float64Array(chunk.rows * this.dx);
+    let row = 0;
+    for (const L of chunk.lengths) {
+      this.scoreSequence(chunk.x, L, out, row * this.dx, row * this.dx);
+      row += L;
+    }
+    return out;
   }
 
   precisionBlock(): Matrix | null {

@@ -15,8 +15,11 @@ export function sampleStride(totalRows: number, maxRows: number): number {
   return Math.max(1, Math.ceil(totalRows / maxRows));
 }
 
-/** The sequences of a chunk whose global index is a multiple of `stride` (copied; the chunk itself for stride 1), or null if none. */
-export function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: number): SequenceChunk | null {
+/**
+ * The sequences of a chunk whose global index is ≡ `phase` modulo `stride` (copied; the chunk itself for stride 1),
+ * or null if none. `stride` 2 with phase 0 / 1 gives the even / odd halves of the split-sample rules.
+ */
+export function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: number, phase = 0): SequenceChunk | null {
   if (stride === 1) return chunk;
   const { dx, dy } = chunk;
   let row = 0;
@@ -24,7 +27,7 @@ export function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: 
   const xParts: Float64Array[] = [], yParts: Float64Array[] = [];
   for (let k = 0; k < chunk.lengths.length; k++) {
     const L = chunk.lengths[k];
-    if ((seqOffset + k) % stride === 0) {
+    if ((seqOffset + k) % stride === phase) {
       lengths.push(L);
       xParts.push(chunk.x.subarray(row * dx, (row + L) * dx));
       yParts.push(chunk.y.subarray(row * dy, (row + L) * dy));

@@ -1,14 +1,19 @@
 import { DataSource, SequenceChunk } from '../io/dataset.js';
 import { OptionError, OptionNamer, UserError } from '../io/errors.js';
-import { InputModel } from '../input/model.js';
-import { InputDiagnostics, ResidualMoments, VAR1Stats, estimateVAR1, finishFit } from '../input/fit.js';
+import { VAR1Stats, finishFit } from '../input/fit.js';
 import { T2Accumulator } from '../moments/single.js';
+import { NGT2Accumulator, t2For } from '../moments/nongaussian.js';
+import { MixtureVAR1 } from '../input/var1-mixture.js';
+import { InputModelSetup, inputModelStage, setupInputModel } from './input-models.js';
 import { ControlVariate, ControlVariateFit } from '../moments/control.js';
 import { MomentAccumulator, PassData, chunkScores, momentPass } from '../moments/accumulator.js';
 import { ProgressCallback, forEachChunk } from './passes.js';
 import { RankSelection, selectRank } from './rank.js';
 import { LearnerOptions, RunLog } from './options.js';
 import { DataDiagnostics, InputModelDiagnostics } from './diagnostics.js';
+
+/** T2 of one half of the sequences: the Gaussian accumulator, or the non-Gaussian one for a MixtureVAR1. */
+export type T2Half = T2Accumulator | NGT2Accumulator;
 import { centredChunk, strideSubchunk } from './chunks.js';
 import type { MomentsPlan } from './identify/types.js';
 
@@ -95,30 +100,7 @@ export async function inputPass(
   return { stats, yMean, data: { rows, sequences: pass.sequences, dx, dy, minLength, maxLength } };
 }
 
-/** The input model for the moment passes, and what pass 2 needs to finish its diagnostics. */
-export interface InputModelSetup {
-  model: InputModel;
-  /** The least-squares estimate (null for a given model). */
-  estimate: ReturnType<typeof estimateVAR1> | null;
-  /** Residual moment sums for the Gaussianity diagnostics, filled in pass 2 (null for a given model). */
-  residual: ResidualMoments | null;
-  iid: boolean;
-}
-
-/**
- * The input model from pass 1's statistics ('var1' default, or 'iid'), or the given one (checked against dx).
- * Column names for the messages of the fit come from the source's `columns.x` when it has them.
- */
-export function setupInputModel(source: DataSource, stats: VAR1Stats, spec: 'var1' | 'iid' | InputModel | undefined): InputModelSetup {
-  const dx = source.dx;
-  if (typeof spec === 'object') {
-    if (spec.dx !== dx) throw new OptionError('inputModel', spec, () => `input model has dx = ${spec.dx}, the data has dx = ${dx}`);
-    return { model: spec, estimate: null, residual: null, iid: false };
-  }
-  const columnNames = (source as { columns?: { x?: readonly string[] } }).columns?.x;
-  const estimate = inputModelStage(source, () => estimateVAR1(stats, { iid: spec === 'iid', columnNames }));
-  return { model: estimate.model, estimate, residual: new ResidualMoments(dx), iid: spec === 'iid' };
-}
+export type { InputModelSetup } from './input-models.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pass 2: T2 halves, control variate, input residual moments (docs/method.md §5 steps 2 and 4)
@@ -137,7 +119,7 @@ export interface MomentsPassOptions {
 
 export interface MomentsPass {
   /** T2 on the even and the odd sequences (by global index); null unless `t2`. */
-  t2Halves: [T2Accumulator, T2Accumulator] | null;
+  t2Halves: [T2Half, T2Half] | null;
   cvFit: ControlVariateFit | null;
   inputDiagnostics: InputModelDiagnostics;
 }
@@ -155,7 +137,7 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
   const { yMean } = p1;
   const totalRows = p1.data.rows;
   const extra = opts.extra ?? [];
-  const t2Halves: [T2Accumulator, T2Accumulator] | null = opts.t2 ? [new T2Accumulator(inputModel, dy), new T2Accumulator(inputModel, dy)] : null;
+  const t2Halves: [T2Half, T2Half] | null = opts.t2 ? [t2For(inputModel, dy), t2For(inputModel, dy)] : null;
   const cv = (opts.controlVariate ?? true) ? new ControlVariate(dx, dy, { center: inputModel.mean }) : null;
   if (cv) for (const w of cv.warnings) log.warn(w);
   const cvStride = Math.max(1, Math.ceil(totalRows / (opts.controlVariateMaxRows ?? 25_000)));
@@ -167,7 +149,8 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
       const centred = centredChunk(chunk, yMean);
       if (t2Halves) {
         // Scores once for the chunk; each half reads its sequences through a mask (no subchunk copies).
-        const data: PassData = { chunk: centred, scores: chunkScores(inputModel, centred), residual: null };
+        // (The non-Gaussian accumulators compute their own scores, once per chunk: src/moments/nongaussian.ts.)
+        const data: PassData = { chunk: centred, scores: inputModel instanceof MixtureVAR1 ? null : chunkScores(inputModel, centred), residual: null };
         const nSeq = chunk.lengths.length;
         for (const h of [0, 1] as const) {
           const mask = new Uint8Array(nSeq);
@@ -195,7 +178,7 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
     opts.onProgress,
     totalRows,
   );
-  let inputDiagnostics: InputModelDiagnostics = { given: true };
+  let inputDiagnostics: InputModelDiagnostics = input.diagnostics ?? { given: true };
   if (residual && estimate) {
     const fin = finishFit(p1.stats, estimate, residual, input.iid);
     for (const w of fin.warnings) log.warn(w);
@@ -223,7 +206,7 @@ export async function dataPasses(
   hooks: MomentsPlan,
 ): Promise<DataPasses> {
   const p1 = await inputPass(source, learner, { minSequences: hooks.minSequences, onProgress: opts.onProgress });
-  const input = setupInputModel(source, p1.stats, opts.inputModel);
+  const input = await setupInputModel(opts.inputModel, { source, stats: p1.stats, log, seed: opts.seed ?? 0, onProgress: opts.onProgress, steinDegree: hooks.steinDegree, inputOrder: opts.inputOrder });
   log.lap('pass1_input');
   const p2 = await momentsPass(source, p1, input, log, {
     t2: hooks.t2,
@@ -238,7 +221,7 @@ export async function dataPasses(
 }
 
 /** Rank selection from the two T2 halves (src/learn/rank.ts); null when a half is empty (fewer than 2 sequences). */
-export function rankFromHalves(halves: [T2Accumulator, T2Accumulator], dy: number, dx: number): RankSelection | null {
+export function rankFromHalves(halves: [T2Half, T2Half], dy: number, dx: number): RankSelection | null {
   const [ta, tb] = halves;
   if (ta.count === 0 || tb.count === 0) return null;
   return selectRank(ta.result(), tb.result(), dy, dx, { counts: [ta.count, tb.count] });
@@ -249,7 +232,7 @@ export function rankFromHalves(halves: [T2Accumulator, T2Accumulator], dy: numbe
  * without `seq`) there is no split-sample noise estimate: `rank` is null, and `hidden: 'auto'` is refused.
  */
 export function t2AndRank(
-  halves: [T2Accumulator, T2Accumulator],
+  halves: [T2Half, T2Half],
   dy: number,
   dx: number,
   hidden: number | 'auto',
@@ -265,6 +248,23 @@ export function t2AndRank(
 }
 
 /**
+ * The full-data T2 from the two halves: the count-weighted mean (also with one half empty). The Gaussian halves
+ * hold complete sums; the non-Gaussian ones hold linear statistics that `result()` contracts, so they are merged.
+ */
+export function t2OfHalves(halves: [T2Half, T2Half], dy: number, dx: number): Float64Array {
+  const [a, b] = halves;
+  if (a instanceof NGT2Accumulator && b instanceof NGT2Accumulator) {
+    const all = new NGT2Accumulator(a.model, dy, { skipLast: a.skipLast });
+    for (const h of halves) if (h.count > 0) all.merge(h);
+    return all.result();
+  }
+  const t2 = new Float64Array(dy * dx * dx);
+  for (const h of halves) if (h.count > 0) for (let i = 0; i < t2.length; i++) t2[i] += h.sum[i];
+  for (let i = 0; i < t2.length; i++) t2[i] /= a.count + b.count;
+  return t2;
+}
+
+/**
  * `--hidden auto`: the rank rule's choice (its warnings passed on); a UserError ending in `hint` when nothing
  * stands above the noise floor.
  */
@@ -275,16 +275,3 @@ export function autoRank(rs: RankSelection, log: RunLog, hint: (name: OptionName
 }
 
 
-/**
- * The input-model fit works on the user's data: what fails there (a non-finite or constant input, collinear
- * inputs, too few steps) is the data's problem, reported with the data source's name. Errors of our own making
- * (RangeError, TypeError) pass through as bugs.
- */
-function inputModelStage<R>(source: DataSource, f: () => R): R {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof UserError || e instanceof RangeError || e instanceof TypeError || !(e instanceof Error)) throw e;
-    throw new UserError(`${source.name}: ${e.message}`, { file: source.name, key: 'inputModel' });
-  }
-}

@@ -1,7 +1,10 @@
 import { InputDiagnostics } from '../input/fit.js';
+import type { VARpDiagnostics } from '../input/varp-fit.js';
+import type { AutoDiagnostics } from '../input/auto.js';
 import { ControlVariateFit } from '../moments/control.js';
 import { RefineDiagnostics } from './refine.js';
 import { RankSelection } from './rank.js';
+import type { StandardisationDiagnostics } from './standardise.js';
 import type { GloreeBlock } from './identify/quadratic.js';
 import type { GloreeBBlock } from './identify/bidirectional.js';
 import type { GloreePolyBlock } from './identify/polynomial.js';
@@ -29,8 +32,12 @@ export interface DataDiagnostics {
   maxLength: number;
 }
 
-/** The fitted input model's diagnostics, or `{ given: true }` for a model the caller supplied. */
-export type InputModelDiagnostics = (InputDiagnostics & { given?: boolean }) | { given: true };
+/**
+ * The fitted input model's diagnostics, or `{ given: true }` for a model the caller supplied. `selection` (input
+ * models 'auto' and 'mixture'): the Gaussianity test per coordinate (skewness, kurtosis, Jarque–Bera p-value
+ * against the Bonferroni threshold), the choice, and the fitted mixture (unmixing matrix, components, BIC table).
+ */
+export type InputModelDiagnostics = (InputDiagnostics & { given?: boolean; selection?: AutoDiagnostics }) | VARpDiagnostics | { given: true };
 
 export interface ControlVariateDiagnostics {
   used: boolean;
@@ -65,6 +72,8 @@ export interface CommonDiagnostics {
   feedforward?: { A2: number[][]; b: number[] };
   refine?: RefineSummary;
   stabilised?: StabilisedDiagnostics;
+  /** Present when the fit ran on standardised columns (src/learn/standardise.ts). */
+  standardisation?: StandardisationDiagnostics;
   warnings: string[];
 }
 

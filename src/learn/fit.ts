@@ -49,7 +49,13 @@ export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitR
   const activation = opts.activation ?? SQUARE;
   if (kind === 'brnn') {
     if (activation.name !== undefined) {
-      throw new OptionError('activation', activation, (n) => `${n('kind')} brnn with ${n('activation')} ${activation.name}: bidirectional models are learned for σ(z) = c·z² only (named activations are IO-RNN only for now); use ${n('activation')} z2`);
+      // docs/activations.md §3: the identities carry over (directions from the order-m moment, the forward/backward
+      // split from the (t; t−1) and (t; t+1) mixed moments, two Hankel matrices for linear), but the BRNN learner's
+      // split and U/V steps are written for σ = c·z² (their factors are constants only there), so it refuses.
+      throw new OptionError('activation', activation, (n) =>
+        `${n('kind')} brnn with ${n('activation')} ${activation.name}: bidirectional models are learned for σ(z) = c·z² only. ` +
+          `The moment identities carry over to ${activation.name} (docs/activations.md, "What carries over to the BRNN"), but the bidirectional learner's forward/backward split and recurrent-weight steps are not implemented for it; ` +
+          `fit an IO-RNN (without ${n('kind')} brnn) or use ${n('activation')} z2`);
     }
     if (!isPureQuadratic(activation)) {
       throw new OptionError('activation', activation, (n) => `${n('kind')} brnn: bidirectional models are learned for σ(z) = c·z² only; use ${n('activation')} z2`);
@@ -67,8 +73,12 @@ export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitR
     return { ...r, learner: 'gloree-b' };
   }
   if (backward !== undefined) throw new OptionError('backward', backward, (n) => `${n('backward')} only applies to ${n('kind')} brnn`);
-  if (activation.name === 'linear') return { ...(await fitWith(linear({ hidden }), data, common)), learner: 'linear' };
-  if (activation.name !== undefined) return { ...(await fitWith(smooth({ activation, hidden }), data, common)), learner: 'smooth' };
+  // The linear and smooth learners are the ones for measured recordings (docs/real-data.md): they standardise by
+  // default. The polynomial learners keep their inputs as given unless asked (their planted-model identities are
+  // stated in the data's units).
+  const std = { ...common, standardise: common.standardise ?? true };
+  if (activation.name === 'linear') return { ...(await fitWith(linear({ hidden }), data, std)), learner: 'linear' };
+  if (activation.name !== undefined) return { ...(await fitWith(smooth({ activation, hidden }), data, std)), learner: 'smooth' };
   if (isPureQuadratic(activation)) return { ...(await fitGloree(data, { ...common, hidden })), learner: 'gloree' };
   return { ...(await fitGloreePoly(data, { ...common, activation, hidden })), learner: 'gloree-poly' };
 }

@@ -2,6 +2,9 @@ import { Matrix } from '../linalg/matrix.js';
 import { SequenceChunk } from '../io/dataset.js';
 import { forwardIORNN, predictIORNN } from '../models/iornn.js';
 import type { Activation, IORNNParams } from '../models/params.js';
+import { Rng } from '../random/rng.js';
+import { activationDerivative } from './identify/smooth.js';
+import { fitOutputLayer } from './refine.js';
 
 /**
  * Starts for a smooth activation with any state size (issue 17: dh > dx through the linear route).
@@ -15,6 +18,9 @@ import type { Activation, IORNNParams } from '../models/params.js';
  * (default 0.25, i.e. ≈ 0.7 % mean-square deviation per step): the start predicts like the linear model, and the
  * refinement (true σ, exact Jacobians) then bends it into the nonlinear regime where the data ask for it. This is
  * what system identification does when it starts nonlinear models from the best linear approximation.
+ * For σ′(0) = d ≠ 1 (sigmoid: ¼): A1 and U are divided by d, so that σ(z) ≈ σ(0) + d z gives h̃ ≈ σ(0) + D h. A σ(0) ≠ 0
+ * adds U·σ(0) to every pre-activation, which an IO-RNN has no hidden bias to cancel: that start is only approximate
+ * (the output layer refit of `linearRouteStart` and the refinement absorb the offset).
  */
 export interface LinearRegimeStart {
   params: IORNNParams;
@@ -29,6 +35,8 @@ export interface LinearRegimeStart {
 export function linearRegimeStart(linear: IORNNParams, sample: SequenceChunk[], opts: { activation: Activation; target?: number }): LinearRegimeStart {
   const target = opts.target ?? 0.25;
   if (!(target > 0 && target < 2)) throw new RangeError(`linearRegimeStart: target pre-activation RMS must be in (0, 2), got ${target}`);
+  const d1 = activationDerivative(opts.activation, 0, 1);
+  if (!(d1 > 0)) throw new RangeError(`linearRegimeStart: σ'(0) = ${d1} must be positive`);
   const dh = linear.A1.rows, dx = linear.A1.cols, dy = linear.A2.cols;
   const sumSq = new Float64Array(dh);
   let n = 0;
@@ -43,8 +51,8 @@ export function linearRegimeStart(linear: IORNNParams, sample: SequenceChunk[], 
   const scales = stateRms.map((r) => (r > 0 && Number.isFinite(r) ? target / r : 1));
   const A1 = new Matrix(dh, dx), U = new Matrix(dh, dh), A2 = new Matrix(dh, dy);
   for (let j = 0; j < dh; j++) {
-    for (let a = 0; a < dx; a++) A1.data[j * dx + a] = scales[j] * linear.A1.data[j * dx + a];
-    for (let k = 0; k < dh; k++) U.data[j * dh + k] = (scales[j] / scales[k]) * linear.U.data[j * dh + k];
+    for (let a = 0; a < dx; a++) A1.data[j * dx + a] = (scales[j] / d1) * linear.A1.data[j * dx + a];
+    for (let k = 0; k < dh; k++) U.data[j * dh + k] = (scales[j] / scales[k] / d1) * linear.U.data[j * dh + k];
     for (let i = 0; i < dy; i++) A2.data[j * dy + i] = linear.A2.data[j * dy + i] / scales[j];
   }
   return { params: { kind: 'iornn', A1, U, A2, b: linear.b ? Float64Array.from(linear.b) : undefined, activation: opts.activation }, scales, stateRms, target };
@@ -86,10 +94,35 @@ export function linearRouteStart(
     tried.push({ target, mse });
     if (best === null || mse < best.mse) best = { s, mse };
     if (mse <= tolerance * linearMse) {
-      return { ...s, linearMse, tried, reason: `largest pre-activation RMS s = ${target} whose start reproduces the linear model (training MSE ${mse.toExponential(2)} ≤ ${tolerance} × ${linearMse.toExponential(2)})` };
+      return { ...refit(s, sample), linearMse, tried, reason: `largest pre-activation RMS s = ${target} whose start reproduces the linear model (training MSE ${mse.toExponential(2)} ≤ ${tolerance} × ${linearMse.toExponential(2)})` };
     }
   }
-  return { ...best!.s, linearMse, tried, reason: `no pre-activation RMS in [${targets.join(', ')}] reproduced the linear model within ${tolerance}×; used s = ${best!.s.target} (training MSE ${best!.mse.toExponential(2)} vs linear ${linearMse.toExponential(2)})` };
+  return { ...refit(best!.s, sample), linearMse, tried, reason: `no pre-activation RMS in [${targets.join(', ')}] reproduced the linear model within ${tolerance}×; used s = ${best!.s.target} (training MSE ${best!.mse.toExponential(2)} vs linear ${linearMse.toExponential(2)})` };
+}
+
+/** A2, b by least squares on the start's own states (absorbs σ's curvature at s and a σ(0) offset); kept if finite. */
+function refit(s: LinearRegimeStart, sample: SequenceChunk[]): LinearRegimeStart {
+  try {
+    const o = fitOutputLayer(s.params, sample);
+    if (o.A2.data.every(Number.isFinite) && o.b.every(Number.isFinite)) return { ...s, params: { ...s.params, A2: o.A2, b: o.b } };
+  } catch {
+    // A start whose states escape keeps its scaled output layer; chooseStart then disqualifies it.
+  }
+  return s;
+}
+
+/**
+ * The stable start of last resort: U = 0 (no recursion, so nothing can escape), A1 seeded Gaussian with every
+ * pre-activation's RMS at `target` on standardised inputs (row norm target/√dx), A2 and b by least squares.
+ */
+export function feedforwardStart(dh: number, sample: SequenceChunk[], opts: { activation: Activation; seed: number; target?: number }): IORNNParams {
+  const dx = sample[0].dx, dy = sample[0].dy, target = opts.target ?? 0.5;
+  const rng = new Rng(opts.seed);
+  const A1 = new Matrix(dh, dx);
+  for (let e = 0; e < A1.data.length; e++) A1.data[e] = (rng.normal() * target) / Math.sqrt(dx);
+  const p: IORNNParams = { kind: 'iornn', A1, U: new Matrix(dh, dh), A2: new Matrix(dh, dy), b: new Float64Array(dy), activation: opts.activation };
+  const o = fitOutputLayer(p, sample);
+  return { ...p, A2: o.A2, b: o.b };
 }
 
 /** One candidate start and how it did on the training sample. */

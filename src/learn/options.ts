@@ -1,13 +1,24 @@
 import { DataSource } from '../io/dataset.js';
 import { SpillSource } from '../io/spill.js';
-import { InputModel } from '../input/model.js';
+import type { InputModelSpec } from './input-models.js';
 import { RefineOptions } from './refine.js';
 import { ProgressCallback, TrainingData, asSource } from './passes.js';
 
 /** Options every learner takes (the learner-specific ones are in src/learn/gloree*.ts). */
 export interface LearnerOptions {
-  /** 'var1' (default): fit a Gaussian VAR(1); 'iid': fit an i.i.d. Gaussian; or a given input model. */
-  inputModel?: 'var1' | 'iid' | InputModel;
+  /**
+   * 'auto' (default): a Gaussian VAR(1) when its residuals look Gaussian, else 'mixture'; 'var1': the Gaussian
+   * VAR(1); 'iid': an i.i.d. Gaussian; 'mixture': VAR(1) with Gaussian-mixture innovations
+   * (docs/non-gaussian-inputs.md); 'varp': Gaussian VAR(p), order by BIC or `inputOrder`; or a given input model. See src/learn/input-models.ts.
+   */
+  inputModel?: InputModelSpec;
+  /** 'varp': the VAR order p (default: chosen by BIC over 0..8). */
+  inputOrder?: number;
+  /**
+   * Fit on standardised input and output columns (mean 0, variance 1; one extra pass) and return the model in the
+   * data's units (src/learn/standardise.ts). `fitRNN` turns it on by default for the linear and smooth learners.
+   */
+  standardise?: boolean;
   /** Use the control variate of §5 step 4 for the moments of order ≥ 3 (default true). */
   controlVariate?: boolean;
   /** At most about this many rows (whole sequences, evenly spread) fit the control-variate regression. */

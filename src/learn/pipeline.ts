@@ -9,6 +9,7 @@ import { dataPasses } from './data-passes.js';
 import { sampleStride } from './chunks.js';
 import { OutputLayer, outputLayerPass, solveOutputLayer } from './output-layer.js';
 import { ensureStable } from './stability.js';
+import { scaledSource, scalingOf, standardisationPass, unstandardise } from './standardise.js';
 import { FittedOutput, IdentifyContext, Identifier } from './identify/types.js';
 
 /**
@@ -30,8 +31,12 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
   data: TrainingData,
   opts: LearnerOptions,
 ): Promise<LearnerResult<P, { learner: T } & CommonDiagnostics & B>> {
-  return withSpill(data, opts.spill, async (source) => {
+  return withSpill(data, opts.spill, async (raw) => {
     const log = runLog(opts.onWarning);
+    // Standardisation (issue 17): fit on standardised columns, return the model in the data's units.
+    const scaling = opts.standardise ? scalingOf(await standardisationPass(raw, opts.onProgress)) : null;
+    const source = scaling ? scaledSource(raw, scaling) : raw;
+    if (scaling) log.lap('standardise');
     const plan = identifier.plan(source, log);
     const { p1, input, p2 } = await dataPasses(source, identifier.name, opts, log, plan);
     const totalRows = p1.data.rows;
@@ -65,6 +70,7 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
       warnings: log.warnings,
     };
     const diagnostics = { learner: identifier.learner, ...common, ...block } as { learner: T } & CommonDiagnostics & B;
+    if (scaling) return { ...unstandardise(stable.params, input.model, diagnostics, scaling), timingsMs: log.timings };
     return { params: stable.params, inputModel: input.model, diagnostics, timingsMs: log.timings };
   });
 }
@@ -80,7 +86,7 @@ async function fitOutputAndRefine<P extends RNNParams>(
   totalRows: number,
   opts: LearnerOptions,
   log: RunLog,
-  labels: { tooLarge: string; shrunk: string },
+  labels: { tooLarge: string; shrunk: string; refineDefaults?: { maxIter?: number } },
 ): Promise<OutputLayer<P> & FittedOutput<P> & { spectralModel: P }> {
   const wantRefine = opts.refine ?? true;
   const pass = await outputLayerPass(source, model, {
@@ -90,7 +96,7 @@ async function fitOutputAndRefine<P extends RNNParams>(
   });
   const out = solveOutputLayer(model, pass, yMean, { refit: opts.refitOutput ?? true, refine: wantRefine, tooLarge: labels.tooLarge, shrunk: labels.shrunk }, log);
   log.lap('output_layer');
-  const refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, opts.refineOptions, log);
+  const refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, { ...labels.refineDefaults, ...opts.refineOptions }, log);
   return { ...out, spectralModel: out.params, params: refined.params, sample: pass.sample, refine: refined.diagnostics };
 }
 

@@ -9,7 +9,7 @@ import type { BRNNParams, RNNParams } from './params.js';
 import { activationKernel } from '../rnn/activation.js';
 import { runChunk } from '../rnn/recurrence.js';
 import {
-  DEFAULT_BLOWUP_THRESHOLD, addOutput, checkInputDim, checkSquare, forwardRecurrence, initOutput, predictIORNN, type PredictOptions,
+  DEFAULT_BLOWUP_THRESHOLD, addOutput, checkInputDim, checkSquare, forwardRecurrence, initOutput, predictIORNN, shiftedInputs, type PredictOptions,
 } from './iornn.js';
 
 /** Carried states of a BRNN chunk (streaming one long sequence): forward states run with the data, backward against it. */
@@ -42,16 +42,17 @@ export function predictBRNN(params: BRNNParams, chunk: SequenceChunk, opts: Omit
   const bound = opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD;
   const seqOffset = opts.sequenceOffset ?? 0;
   const c = opts.carry ?? {};
+  const x = params.inputShift ? shiftedInputs(chunk, params.inputShift) : chunk.x;
   const fwd = forwardRecurrence(A1, U, params.activation);
   const bwd = { n: dz, dx, W: B1.data, wOff: 0, R: V.data, rOff: 0, act: activationKernel(params.activationBackward ?? params.activation), reverse: true };
   // Forward direction over every sequence, then the backward one (each output entry: b, forward terms,
   // backward terms); outputs per sequence right after its states.
   const h = opts.hidden;
-  runChunk(fwd, chunk.x, chunk.lengths, h ? { states: h, offset: 0, stride: width } : null, {
+  runChunk(fwd, x, chunk.lengths, h ? { states: h, offset: 0, stride: width } : null, {
     bound, seqOffset, initial: c.forwardInitial, final: c.forwardFinal,
     onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dh, A2.data, 0, y, r0, dy, L),
   });
-  runChunk(bwd, chunk.x, chunk.lengths, h ? { states: h, offset: dh, stride: width } : null, {
+  runChunk(bwd, x, chunk.lengths, h ? { states: h, offset: dh, stride: width } : null, {
     bound, seqOffset, initial: c.backwardInitial, final: c.backwardFinal,
     onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dz, A2.data, dh, y, r0, dy, L),
   });

@@ -95,13 +95,26 @@ export function predictIORNN(params: IORNNParams, chunk: SequenceChunk, opts: Pr
     throw new RangeError(`hidden buffer has length ${opts.hidden.length}, expected ${chunk.rows}x${dh}`);
   }
   const y = initOutput(chunk.rows, dy, params.b, opts.out);
+  const x = params.inputShift ? shiftedInputs(chunk, params.inputShift) : chunk.x;
   // Outputs per sequence, right after its states (still in cache).
-  runChunk(forwardRecurrence(A1, U, params.activation), chunk.x, chunk.lengths, opts.hidden ? { states: opts.hidden, offset: 0, stride: dh } : null, {
+  runChunk(forwardRecurrence(A1, U, params.activation), x, chunk.lengths, opts.hidden ? { states: opts.hidden, offset: 0, stride: dh } : null, {
     bound: opts.blowUpThreshold ?? DEFAULT_BLOWUP_THRESHOLD, seqOffset: opts.sequenceOffset ?? 0,
     initial: opts.initialState ?? null, final: opts.finalState ?? null,
     onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dh, A2.data, 0, y, r0, dy, L),
   });
   return y;
+}
+
+/**
+ * x − shift per row (a copy): the stored input shift of a standardised fit (IORNNParams.inputShift), applied
+ * before the recursion.
+ */
+export function shiftedInputs(chunk: SequenceChunk, shift: Float64Array): Float64Array {
+  const dx = chunk.dx;
+  if (shift.length !== dx) throw new RangeError(`inputShift has ${shift.length} entries, the data have dx = ${dx}`);
+  const x = new Float64Array(chunk.rows * dx);
+  for (let r = 0, o = 0; r < chunk.rows; r++) for (let a = 0; a < dx; a++, o++) x[o] = chunk.x[o] - shift[a];
+  return x;
 }
 
 /** Hidden states h_t (rows×dh) and predictions of an IO-RNN. */

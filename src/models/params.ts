@@ -22,6 +22,12 @@ export interface IORNNParams {
   readonly A2: Matrix;
   readonly b?: Float64Array;
   readonly activation: Activation;
+  /**
+   * Subtracted from every input before the recursion (length dx; absent = 0). The part of a fit's
+   * standardisation that does not fold into the weights (src/models/scaling.ts `foldScaling`): it acts as a hidden
+   * bias −A1·inputShift, which the IO-RNN has no parameter for.
+   */
+  readonly inputShift?: Float64Array;
 }
 
 /**
@@ -40,6 +46,8 @@ export interface BRNNParams {
   readonly activation: Activation;
   /** Activation of the backward neurons; defaults to `activation`. */
   readonly activationBackward?: Activation;
+  /** As IORNNParams.inputShift (both directions read x − inputShift). */
+  readonly inputShift?: Float64Array;
 }
 
 export type RNNParams = IORNNParams | BRNNParams;

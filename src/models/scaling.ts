@@ -75,7 +75,8 @@ export function scaleChunk(chunk: SequenceChunk, s: Scaling): SequenceChunk {
   const x = new Float64Array(rows * dx), y = new Float64Array(rows * dy);
   for (let r = 0; r < rows; r++) for (let a = 0; a < dx; a++) x[r * dx + a] = (chunk.x[r * dx + a] - s.xShift[a]) / s.xScale[a];
   for (let r = 0; r < rows; r++) for (let i = 0; i < dy; i++) y[r * dy + i] = (chunk.y[r * dy + i] - s.yShift[i]) / s.yScale[i];
-  return { dx, dy, rows, x, y, lengths: chunk.lengths };
+  // Spread: a chunk may carry more than x and y (e.g. how a long sequence continues across chunks).
+  return { ...chunk, x, y };
 }
 
 /** ŷ ← y_shift + y_scale ∘ ŷ, in place, for rows×dy predictions in standardised units. Returns `yhat`. */

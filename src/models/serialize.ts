@@ -1,7 +1,8 @@
 /**
  * Model files (docs/method.md §8): JSON with "format": "gloree-model", "version": 1, "kind": "iornn" | "brnn",
  * "activation": {"coefficients": [c0, c1, …]} or {"name": "tanh" | "sigmoid" | "softplus" | "linear"}, nested row-major "A1", "U", "A2" (BRNN adds "B1", "V"),
- * optional "b", "inputModel", "diagnostics". Numbers are written in JavaScript's shortest round-trip form,
+ * optional "b", "inputShift" (subtracted from the inputs before the recursion: the unfolded part of a fit's
+ * standardisation), "inputModel", "diagnostics". Numbers are written in JavaScript's shortest round-trip form,
  * so save → load is bit-exact (except that −0 is written as 0).
  */
 import { readFileSync } from 'node:fs';
@@ -59,6 +60,10 @@ export function modelToJSON(params: RNNParams, extras: ModelExtras = {}): Record
   if (params.b) {
     if (!Array.from(params.b).every(Number.isFinite)) throw new RangeError('modelToJSON: b has a non-finite entry');
     o.b = Array.from(params.b);
+  }
+  if (params.inputShift) {
+    if (!Array.from(params.inputShift).every(Number.isFinite)) throw new RangeError('modelToJSON: inputShift has a non-finite entry');
+    o.inputShift = Array.from(params.inputShift);
   }
   if (extras.inputModel !== undefined) o.inputModel = extras.inputModel;
   if (extras.diagnostics !== undefined) o.diagnostics = extras.diagnostics;
@@ -224,11 +229,24 @@ export function modelFromJSON(obj: unknown, fileName = 'model'): LoadedModel {
       b[i] = x as number;
     }
   }
+  // Optional (files written before standardisation have none): subtracted from the inputs before the recursion.
+  let inputShift: Float64Array | undefined;
+  if (o.inputShift !== undefined) {
+    const v = o.inputShift;
+    if (!Array.isArray(v) || v.length !== dx) keyFail('inputShift', `must be an array of ${dx} numbers (dx)`);
+    inputShift = new Float64Array(dx);
+    for (let a = 0; a < dx; a++) {
+      const x = (v as unknown[])[a];
+      if (typeof x !== 'number' || !Number.isFinite(x)) keyFail('inputShift', `entry ${a} must be a finite number, got ${shownValue(x)}`);
+      inputShift[a] = x as number;
+    }
+  }
+  const shift = inputShift ? { inputShift } : {};
   let params: IORNNParams | BRNNParams;
   if (kind === 'brnn') {
-    params = { kind, A1, U, B1: B1!, V: V!, A2, activation: act, ...(b ? { b } : {}), ...(actB ? { activationBackward: actB } : {}) };
+    params = { kind, A1, U, B1: B1!, V: V!, A2, activation: act, ...(b ? { b } : {}), ...(actB ? { activationBackward: actB } : {}), ...shift };
   } else {
-    params = { kind, A1, U, A2, activation: act, ...(b ? { b } : {}) };
+    params = { kind, A1, U, A2, activation: act, ...(b ? { b } : {}), ...shift };
   }
   const out: LoadedModel = { params };
   if (o.inputModel !== undefined) out.inputModel = o.inputModel;

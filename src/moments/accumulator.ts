@@ -170,6 +170,8 @@ export function momentPass(model: InputModel | null, chunk: SequenceChunk, accs:
 export function chunkScores(model: InputModel, chunk: SequenceChunk): Float64Array {
   const dx = model.dx, rows = chunk.rows;
   if (chunk.dx !== dx) throw new RangeError(`scores: chunk has dx=${chunk.dx}, input model has dx=${dx}`);
+  // A model without constant precision blocks (the non-Gaussian VAR(1)) computes its own first-order scores.
+  if (model.chunkScores) return model.chunkScores(chunk);
   const ldo = pad4(dx);
   const K = kernels(), mark = K.mark();
   try {

@@ -35,8 +35,8 @@ export const COLORS = {
  * Singular values of the T2 unfolding (log scale) with the noise spectrum, the threshold and the chosen rank.
  * `kept` values are drawn filled, dropped ones hollow.
  */
-export function spectrumChart(s: { spectrum: number[]; noiseSpectrum: number[]; threshold: number; rank: number; noiseFloor: number }): string {
-  const pts = s.spectrum.map((v, k) => ({ k: k + 1, v, series: 'T2 (mean of the halves)', kept: k < s.rank }));
+export function spectrumChart(s: { spectrum: number[]; noiseSpectrum: number[]; threshold: number; rank: number; noiseFloor: number }, label = 'T2 (mean of the halves)'): string {
+  const pts = s.spectrum.map((v, k) => ({ k: k + 1, v, series: label, kept: k < s.rank }));
   const noise = s.noiseSpectrum.map((v, k) => ({ k: k + 1, v, series: 'split-half difference (noise)' }));
   const positive = [...pts, ...noise].filter((d) => d.v > 0);
   const minV = Math.min(...positive.map((d) => d.v), s.threshold);
@@ -48,7 +48,7 @@ export function spectrumChart(s: { spectrum: number[]; noiseSpectrum: number[]; 
     marginRight: 150,
     x: { label: 'index k', ticks: s.spectrum.map((_, k) => k + 1), tickFormat: 'd', domain: [0.5, s.spectrum.length + 0.5] },
     y: { type: 'log', label: 'singular value σk', domain: [minV / 1.5, maxV * 1.5], grid: true, tickFormat: '~g' },
-    color: { domain: ['T2 (mean of the halves)', 'split-half difference (noise)'], range: [COLORS.model, COLORS.noise], legend: true },
+    color: { domain: [label, 'split-half difference (noise)'], range: [COLORS.model, COLORS.noise], legend: true },
     marks: [
       Plot.ruleY([s.threshold], { stroke: '#d62728', strokeDasharray: '5,4' }),
       Plot.text([{ x: s.spectrum.length + 0.5, y: s.threshold }], {

@@ -148,7 +148,8 @@ export function renderReport(input: ReportInput): string {
   const dataLine = d.data ? `; fitted on ${d.data.rows.toLocaleString('en-US')} rows in ${d.data.sequences.toLocaleString('en-US')} sequences (length ${d.data.minLength === d.data.maxLength ? d.data.minLength : `${d.data.minLength}–${d.data.maxLength}`})` : '';
   parts.push(`<p class="sub">${input.modelName ? `<code>${esc(input.modelName)}</code>: ` : ''}${esc(shape)}, ${esc(activationText(params.activation))}${esc(dataLine)}.</p>`);
 
-  const rank = input.rank ?? view.rank;
+  // A T2 spectrum (stored or computed from data) means nothing for a learner that does not use T2.
+  const rank = view.usesT2 ? input.rank ?? view.rank : undefined;
   const warnings = [...(d.warnings ?? []), ...(rank?.warnings ?? []).filter((w) => !(d.warnings ?? []).includes(w))];
   if (warnings.length > 0) parts.push(`<div class="warn"><b>Warnings</b><ul>${warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul></div>`);
 
@@ -167,23 +168,32 @@ export function renderReport(input: ReportInput): string {
   if (summary.length > 0) parts.push(table(summary));
 
   // ---- 1. Rank
-  parts.push('<h2>1. Rank: singular values of T2</h2>');
-  if (rank) {
-    parts.push(
-      figure(
-        'spectrum',
-        spectrumChart(rank),
-        `Singular values of the output-mode unfolding (dy × dx²) of T2 = E[y ⊗ S2] (log scale)${input.rankSource ? `, computed on ${esc(input.rankSource)}` : ''}: ` +
-          `filled circles are kept. Crosses: the same unfolding of the scaled difference of the T2 moments of two disjoint halves of the data, ` +
-          `whose spectral norm estimates that of the noise (noise floor). A singular value counts when it is above ${esc(rank.factor ?? 2)} × the noise floor.`,
-      ),
-    );
-    parts.push(`<p class="note">Rule: ${esc(rank.rule)}</p>`);
-    if (rank.spectrumInput && isNum(rank.rankInput)) {
-      parts.push(`<p class="note">Cross-check, input-mode unfolding (dx × dy·dx): singular values ${rank.spectrumInput.map((v) => esc(fmt(v))).join(', ')}; ${rank.rankInput} above its own noise floor.</p>`);
-    }
+  if (!view.usesT2) {
+    if (view.spectra.length === 0) parts.push('<h2>1. Rank</h2>', '<p class="note">The model file has no spectrum of the moments this learner used.</p>');
+    view.spectra.forEach((sp, i) => {
+      parts.push(`<h2>1${view.spectra.length > 1 ? String.fromCharCode(97 + i) : ''}. ${esc(sp.title)}</h2>`);
+      parts.push(figure(`spectrum-${i}`, spectrumChart(sp, sp.label), `${esc(sp.caption)} A singular value counts when it is above the threshold.`));
+      parts.push(`<p class="note">Rule: ${esc(sp.rule)}</p>`);
+    });
   } else {
-    parts.push(`<p class="note">No T2 spectrum available (the model file has no <code>diagnostics.rank</code> and no data were given).</p>`);
+    parts.push('<h2>1. Rank: singular values of T2</h2>');
+    if (rank) {
+      parts.push(
+        figure(
+          'spectrum',
+          spectrumChart(rank),
+          `Singular values of the output-mode unfolding (dy × dx²) of T2 = E[y ⊗ S2] (log scale)${input.rankSource ? `, computed on ${esc(input.rankSource)}` : ''}: ` +
+            `filled circles are kept. Crosses: the same unfolding of the scaled difference of the T2 moments of two disjoint halves of the data, ` +
+            `whose spectral norm estimates that of the noise (noise floor). A singular value counts when it is above ${esc(rank.factor ?? 2)} × the noise floor.`,
+        ),
+      );
+      parts.push(`<p class="note">Rule: ${esc(rank.rule)}</p>`);
+      if (rank.spectrumInput && isNum(rank.rankInput)) {
+        parts.push(`<p class="note">Cross-check, input-mode unfolding (dx × dy·dx): singular values ${rank.spectrumInput.map((v) => esc(fmt(v))).join(', ')}; ${rank.rankInput} above its own noise floor.</p>`);
+      }
+    } else {
+      parts.push(`<p class="note">No T2 spectrum available (the model file has no <code>diagnostics.rank</code> and no data were given).</p>`);
+    }
   }
 
   // ---- 2. CP and conditioning
@@ -207,7 +217,7 @@ export function renderReport(input: ReportInput): string {
     const sk = im.residualSkewness as number[], ku = im.residualExcessKurtosis as number[];
     const rho = im.spectralRadius as number;
     const rows: [string, string][] = [
-      ['kind', esc(im.kind === 'iid' ? 'i.i.d. Gaussian' : 'Gaussian VAR(1)')],
+      ['kind', esc(im.kind === 'iid' ? 'i.i.d. Gaussian' : (im.selection as { choice?: string } | undefined)?.choice === 'mixture' ? 'VAR(1), non-Gaussian innovations (F, μ below: least squares)' : 'Gaussian VAR(1)')],
       ['spectral radius of F̂ (< 1: stationary)', `${num(rho)} ${isNum(rho) ? (rho < 1 ? '<span class="ok">stable</span>' : '<span class="bad">not stable</span>') : ''}`],
       ['condition number of Q̂ / Σ̂', `${num(im.condQ)} / ${num(im.condSigma)}`],
       ['steps / transitions', `${num(im.steps)} / ${num(im.transitions)}`],
@@ -223,6 +233,7 @@ export function renderReport(input: ReportInput): string {
           'The method\'s score functions assume Gaussian inputs (docs/method.md §3): points far outside the band mean biased moments.',
       ),
     );
+    parts.push(selectionSection((im as { selection?: unknown }).selection));
   } else if (im && (im as { given?: boolean }).given) {
     parts.push('<p class="note">The input model was given by the user; no residual diagnostics.</p>');
   } else {
@@ -407,5 +418,29 @@ function heldOutSection(h: ReportHeldOut, dy: number, maxOutputs: number, varian
   if (ratio !== undefined) notes.push(`The U = 0 model's NMSE is ${esc(fmt(ratio))}× the model's (against the observed outputs).`);
   if (varianceShareU !== undefined) notes.push(`U carries ${(100 * varianceShareU).toFixed(1)}% of the fitted model's output variance.`);
   if (notes.length) out.push(`<p class="note">${notes.join(' ')}</p>`);
+  return out.join('\n');
+}
+
+/**
+ * The automatic input-model choice (docs/non-gaussian-inputs.md): the Jarque–Bera test per coordinate against its
+ * threshold, the choice, and per independent component the scores used. Read defensively (hand-edited files).
+ */
+function selectionSection(sel: unknown): string {
+  if (!sel || typeof sel !== 'object') return '';
+  const o = sel as { choice?: unknown; requested?: unknown; threshold?: unknown; alpha?: unknown; coordinates?: unknown; mixture?: { components?: unknown } };
+  const out: string[] = [];
+  out.push(`<p>Input model <b>${esc(o.requested)}</b>: chose <b>${esc(o.choice === 'mixture' ? 'non-Gaussian innovations' : 'Gaussian VAR(1)')}</b>. Test: Jarque–Bera per coordinate, Gaussian unless some p-value is below α/dx = ${num(o.threshold)} (α = ${num(o.alpha)}).</p>`);
+  if (Array.isArray(o.coordinates)) {
+    const rows = o.coordinates.map((c: Record<string, unknown> | null): [string, string] => [String(c?.column ?? "?"), `skewness ${num(c?.skewness)}, excess kurtosis ${num(c?.excessKurtosis)}, JB ${num(c?.jb)}, p ${num(c?.pValue)}`]);
+    out.push(table(rows, ['coordinate', 'residual evidence']));
+  }
+  const comps = o.mixture?.components;
+  if (Array.isArray(comps)) {
+    const rows = comps.map((c: Record<string, unknown> | null, i): [string, string] => {
+      const fam = c?.family === 'stein-poly' ? `polynomial Stein representers (degree ${num(c?.steinDegree)})` : `Gaussian mixture, ${Array.isArray(c?.weights) ? c.weights.length : '?'} components (weights ${esc(Array.isArray(c?.weights) ? c.weights.map((w) => num(w)).join(', ') : '—')})`;
+      return [`z${i + 1}`, `${fam}; excess kurtosis ${num(c?.excessKurtosis)}`];
+    });
+    out.push(table(rows, ['independent component', 'scores']));
+  }
   return out.join('\n');
 }

@@ -12,8 +12,29 @@ function p3(v: unknown, digits = 3): string {
  * `learner`, src/learn/diagnostics.ts; files written before the tag are recognised by their blocks):
  * the T2 spectrum, the decomposition's rows, the pseudo-inverses, the recurrence's share of the output variance.
  */
+/** A learner's own singular-value spectrum against its noise floor (the T2 rank rule's chart, for another moment). */
+export interface SpectrumView {
+  /** Section heading and chart legend, e.g. 'Hankel singular values of the Markov parameters'. */
+  title: string;
+  label: string;
+  caption: string;
+  spectrum: number[];
+  noiseSpectrum: number[];
+  noiseFloor: number;
+  threshold: number;
+  /** Components kept (the state size or dh). */
+  rank: number;
+  rule: string;
+}
+
 export interface LearnerView {
   learner: LearnerTag | null;
+  /**
+   * Whether the learner uses T2 = E[y ⊗ S2] at all (its rank rule or its CP). The linear learner never does, the
+   * smooth learner has its own spectra: for them the report shows `spectra` and no T2 spectrum.
+   */
+  usesT2: boolean;
+  spectra: SpectrumView[];
   /** The T2 rank selection stored by the fit (for the polynomial learner: its spectrum and noise floor). */
   rank?: RankSummary;
   /** Title of the decomposition section and its table rows (label, HTML-safe value). */
@@ -39,9 +60,17 @@ function pinvPair(label: string, p: { sMin: number; cond: number } | undefined):
   return p ? [[`pinv(${label}): smallest singular value`, p.sMin], [`pinv(${label}): condition number`, p.cond]] : [];
 }
 
+function hankelView(l: { hankelSpectrum: number[]; noiseFloor: number; threshold: number; order: number; orderRule: string }, where: string): SpectrumView {
+  return {
+    title: 'State size: Hankel singular values', label: 'block Hankel matrix of the Markov parameters', spectrum: l.hankelSpectrum.slice(0, l.order + 8), noiseSpectrum: [],
+    noiseFloor: l.noiseFloor, threshold: l.threshold, rank: l.order, rule: `state size ${l.order} (${l.orderRule}) in ${where}`,
+    caption: 'Singular values of the block Hankel matrix of the Markov parameters M_k = E[y_{t+k} ⊗ s_t] = A2ᵀU^kA1 (log scale); its rank is the minimal state size. The noise floor is the spectral norm of the Hankel matrix of the split-sample difference.',
+  };
+}
+
 export function learnerView(raw: unknown): LearnerView {
   const learner = learnerOf(raw);
-  const view: LearnerView = { learner, cpTitle: 'CP decomposition of T2 and conditioning', cpRows: [], pinvRows: [], details: [] };
+  const view: LearnerView = { learner, usesT2: learner !== 'linear' && learner !== 'smooth', spectra: [], cpTitle: 'CP decomposition of T2 and conditioning', cpRows: [], pinvRows: [], details: [] };
   if (learner === null) return view;
   const d = raw as FitDiagnostics;
   if (d.learner === 'gloree-poly' || learner === 'gloree-poly') {
@@ -80,6 +109,7 @@ export function learnerView(raw: unknown): LearnerView {
       ['spectral radius of U (realization)', l.spectralRadius ?? 'n/a'],
       ['condition number of the shift least squares', l.conditionShift],
     ];
+    view.spectra.push(hankelView(l, 'linear identification'));
   } else if (d.learner === 'smooth') {
     const sm = d.smooth;
     view.cpTitle = `Smooth activation (${sm.activation}): route and start`;
@@ -90,8 +120,29 @@ export function learnerView(raw: unknown): LearnerView {
     if (sm.order) view.cpRows.push(['order of the direction moment', `${sm.order.m} (${sm.order.reason})`]);
     if (sm.cpResidual !== undefined) view.cpRows.push(['relative residual of the CP', sm.cpResidual]);
     for (const s of sm.starts ?? []) view.cpRows.push([`start ${s.start}: sample MSE; scales α`, `${p3(s.mse)}; ${s.alpha.map((v) => p3(v)).join(', ')}`]);
-    if (sm.epsilon !== undefined) view.cpRows.push(['ε (linear route)', sm.epsilon]);
-    if (sm.linear) view.cpRows.push(['Hankel singular values (linear route)', sm.linear.hankelSpectrum.slice(0, sm.linear.order + 4).map((v) => p3(v)).join(', ')]);
+    const ls = sm.linearStart;
+    if (ls) {
+      if (ls.preActivationRms !== undefined) view.cpRows.push(['pre-activation RMS s (linear route)', ls.preActivationRms]);
+      for (const c of ls.candidates ?? []) view.cpRows.push([`start candidate ${c.name}: training MSE`, c.failure ? `failed: ${c.failure}` : c.mse === null ? '—' : p3(c.mse)]);
+    }
+    if (sm.linear) {
+      view.cpRows.push(['Hankel singular values (linear route)', sm.linear.hankelSpectrum.slice(0, sm.linear.order + 4).map((v) => p3(v)).join(', ')]);
+      view.spectra.push(hankelView(sm.linear, 'the linear route'));
+    }
+    const r = sm.hidden?.rank;
+    if (r && Array.isArray(r.spectrum3) && Array.isArray(r.spectrum2)) {
+      const how = sm.hidden.auto ? `dh = ${sm.hidden.chosen} chosen by the rule` : `dh = ${sm.hidden.chosen} given; the rule would count ${r.rank2} and ${r.rank3}`;
+      view.spectra.push({
+        title: 'Stein moment E[r ⊗ S3]: singular values', label: 'E[r ⊗ S3] (mean of the halves)', spectrum: r.spectrum3, noiseSpectrum: [], noiseFloor: r.noiseFloor3,
+        threshold: r.factor * r.noiseFloor3, rank: sm.hidden.chosen, rule: `${how}. ${r.rule}`,
+        caption: 'Singular values of the input-mode unfolding of the order-3 score moment of the control-variate residuals (log scale; projected on T1\'s row space when the tensor is large). Each neuron j adds E σ‴(z_j) A2^(j) ⊗ a1_j^{⊗3}; the noise floor is the spectral norm of the same unfolding of the split-sample difference.',
+      });
+      view.spectra.push({
+        title: 'Stein moment E[y ⊗ S2]: singular values', label: 'E[y ⊗ S2] (mean of the halves)', spectrum: r.spectrum2, noiseSpectrum: [], noiseFloor: r.noiseFloor2,
+        threshold: r.factor * r.noiseFloor2, rank: r.rank2, rule: `${r.rank2} component(s) above ${r.factor} × the noise floor (E σ″ vanishes for odd σ with symmetric pre-activations, so tanh data show none here)`,
+        caption: 'Singular values of the output-mode unfolding of the order-2 score moment (log scale). Each neuron j adds E σ″(z_j) A2^(j) ⊗ a1_j^{⊗2}.',
+      });
+    }
     view.cpResidual = sm.cpResidual;
   } else if (learner === 'gloree-b') {
     const b = d as Extract<FitDiagnostics, { learner: 'gloree-b' }>;

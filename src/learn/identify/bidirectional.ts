@@ -2,12 +2,12 @@ import { Matrix, transpose } from '../../linalg/matrix.js';
 import { pinv } from '../../linalg/pinv.js';
 import { OptionError } from '../../io/errors.js';
 import { SequenceChunk } from '../../io/dataset.js';
-import { ProjectedMixedAccumulator } from '../../moments/mixed.js';
+import { projectedMixedFor } from '../../moments/nongaussian.js';
 import { momentPass } from '../../moments/accumulator.js';
 import { Activation, BRNNParams, SQUARE } from '../../models/params.js';
 import { RankSelection, ODD_ACTIVATION_HINT } from '../rank.js';
 import { withoutT2 } from '../diagnostics.js';
-import { autoRank, rankFromHalves } from '../data-passes.js';
+import { autoRank, rankFromHalves, t2OfHalves } from '../data-passes.js';
 import { centredChunk } from '../chunks.js';
 import { varianceShare } from '../output-layer.js';
 import { CPDiagnostics, cpOfT2, quadraticCoefficient } from './quadratic.js';
@@ -85,15 +85,13 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
     plan(source) {
       sizes = resolveSizes(opts, source.dx, source.dy);
       if (!(Number.isInteger(nFolds) && nFolds >= 3)) throw new OptionError('splitFolds', nFolds, (n) => `${n('splitFolds')} must be an integer ≥ 3, got ${nFolds}`);
-      return { t2: true };
+      return { t2: true, steinDegree: 2 };
     },
     async identify({ source, p1, p2, input, log, seed, pass }) {
       const { dx, dy } = source;
       // The count-weighted mean of the halves is the full-data T2 (also with one half empty: no rank rule then).
       const halves = p2.t2Halves!;
-      const t2 = new Float64Array(dy * dx * dx);
-      for (const h of halves) if (h.count > 0) for (let i = 0; i < t2.length; i++) t2[i] += h.sum[i];
-      for (let i = 0; i < t2.length; i++) t2[i] /= halves[0].count + halves[1].count;
+      const t2 = t2OfHalves(halves, dy, dx);
       const rankSel = rankFromHalves(halves, dy, dx);
       let K: number;
       if (sizes.K === 'auto') {
@@ -108,7 +106,7 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
       const pAll = pinv(Aall), pA2T = pinv(transpose(A2all));
       for (const [name, p] of [['[A1; B1]', pAll], ['A2ᵀ', pA2T]] as const) checkPinv(name, p, K, 'dh + dz', 'the split, U and V are unreliable', log);
       const { cvFit } = p2, model = input.model, G = pAll.pinv, target = cvFit ? 'residual' : 'y';
-      const mk = (dir: 'prev' | 'next') => new ProjectedMixedAccumulator(model, dy, dir, pA2T.pinv, G, G, { target });
+      const mk = (dir: 'prev' | 'next') => projectedMixedFor(model, dy, dir, pA2T.pinv, G, G, { target });
       // Few sequences: cut them into blocks for the standard errors only (a cut makes a block's scores those of
       // its own marginal density), and take the point estimate from an uncut accumulator.
       const byBlocks = p1.data.sequences < 2 * nFolds;
@@ -142,8 +140,8 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
       if ((opts.groupDuals ?? true) && dh > 0 && dz > 0) {
         const W = pA2T.pinv;
         const GF = pinv(A1).pinv, GB = pinv(B1).pinv;
-        const accF = new ProjectedMixedAccumulator(model, dy, 'prev', rowsOf(W, fwd), GF, GF, { target });
-        const accB = new ProjectedMixedAccumulator(model, dy, 'next', rowsOf(W, bwd), GB, GB, { target });
+        const accF = projectedMixedFor(model, dy, 'prev', rowsOf(W, fwd), GF, GF, { target });
+        const accB = projectedMixedFor(model, dy, 'next', rowsOf(W, bwd), GB, GB, { target });
         await pass('mixed moments (groups)', (chunk) => momentPass(model, centred(chunk), [accF, accB], cvFit));
         const rf = accF.result(), rb = accB.result();
         for (let i = 0; i < dh * dh; i++) U.data[i] = rf[i] * s;

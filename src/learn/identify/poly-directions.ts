@@ -4,8 +4,7 @@ import { OptionError, OptionNamer } from '../../io/errors.js';
 import { SequenceChunk } from '../../io/dataset.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { liftDirections, tiedCP, tiedCPOrder, unitDirections } from '../../decomposition/tied.js';
-import { chunkScores } from '../../moments/accumulator.js';
-import { HermiteMomentAccumulator } from '../../moments/higher.js';
+import { hermiteMomentFor, scoresFor } from '../../moments/nongaussian-higher.js';
 import { Rng } from '../../random/rng.js';
 import { autoRank, t2AndRank } from '../data-passes.js';
 import { IdentifyContext } from './types.js';
@@ -102,9 +101,9 @@ export async function polyDirections(ctx: IdentifyContext, s: DirectionSettings)
       const rng = new Rng(seed + 7);
       const Theta = new Matrix(dx, K, takeCols(svd(new Matrix(dx, K, rng.normalArray(dx * K))).U, K));
       const modes = [...Array.from({ length: l - 1 }, () => ({ lag: 0 as const, Q: Theta })), { lag: 0 as const, Q: null }];
-      const sk = new HermiteMomentAccumulator(model, dy, modes);
+      const sk = hermiteMomentFor(model, dy, modes);
       s.memory.sketch = sk.memoryBytes;
-      await ctx.pass('subspace sketch', (chunk) => void sk.add(chunk, chunkScores(model, chunk), s.target(chunk)));
+      await ctx.pass('subspace sketch', (chunk) => void sk.add(chunk, scoresFor(model, chunk), s.target(chunk)));
       const R = sk.result();
       Q = new Matrix(dx, dh, takeCols(svd(transpose(new Matrix(R.length / dx, dx, R))).U, dh));
       subspace = 'sketch';
@@ -112,9 +111,9 @@ export async function polyDirections(ctx: IdentifyContext, s: DirectionSettings)
     }
   }
   const k = Q ? dh : dx;
-  const acc = new HermiteMomentAccumulator(model, dy, Array.from({ length: l }, () => ({ lag: 0 as const, Q })));
+  const acc = hermiteMomentFor(model, dy, Array.from({ length: l }, () => ({ lag: 0 as const, Q })));
   s.memory.P1 = acc.memoryBytes;
-  await ctx.pass('order-l moment', (chunk) => void acc.add(chunk, chunkScores(model, chunk), s.target(chunk)));
+  await ctx.pass('order-l moment', (chunk) => void acc.add(chunk, scoresFor(model, chunk), s.target(chunk)));
   const cp = tiedCPOrder(acc.result(), dy, k, l, dh, seed);
   // Directions in data coordinates: Q c_j (Q orthonormal ⇒ still unit); the P1 component is c_l l! A2^(j).
   const { A1 } = liftDirections(cp.dirs, Q, dx);

@@ -1,8 +1,7 @@
 import { Matrix, transpose } from '../../linalg/matrix.js';
 import { pinv } from '../../linalg/pinv.js';
 import { SequenceChunk } from '../../io/dataset.js';
-import { chunkScores } from '../../moments/accumulator.js';
-import { DiagonalHermiteAccumulator } from '../../moments/higher.js';
+import { diagonalFor, scoresFor } from '../../moments/nongaussian-higher.js';
 import { bySubchunks } from '../chunks.js';
 import { LeadingTermCV } from './leading-cv.js';
 import { IdentifyContext } from './types.js';
@@ -39,12 +38,12 @@ export async function polyRecurrence(
   // c_l Σ_j A2^(j) (a1_j·x_t)^l of y, which dominates its variance.
   const ucv = cvFit && l >= 3 ? LeadingTermCV.fit(s.cvSample, model.mean, cvFit.quadratic, s.A1, l, dy) : null;
   const uTarget = (chunk: SequenceChunk): Float64Array => (ucv ? bySubchunks(chunk, (sub) => ucv.residualChunk(sub)) : s.target(chunk));
-  const p1d = s.A2 === null ? new DiagonalHermiteAccumulator(model, dy, G, 'P1', l) : null;
-  const um = new DiagonalHermiteAccumulator(model, dy, G, uKind, l);
+  const p1d = s.A2 === null ? diagonalFor(model, dy, G, 'P1', l) : null;
+  const um = diagonalFor(model, dy, G, uKind, l);
   if (p1d) s.memory.P1 = p1d.memoryBytes;
   s.memory[uKind] = um.memoryBytes;
   await ctx.pass('mixed moment', (chunk) => {
-    const sc = chunkScores(model, chunk);
+    const sc = scoresFor(model, chunk);
     if (p1d) p1d.add(chunk, sc, s.target(chunk));
     um.add(chunk, sc, uTarget(chunk));
   });

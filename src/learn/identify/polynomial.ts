@@ -2,7 +2,8 @@ import { Matrix } from '../../linalg/matrix.js';
 import { pinv } from '../../linalg/pinv.js';
 import { OptionError } from '../../io/errors.js';
 import { SequenceChunk } from '../../io/dataset.js';
-import { T1Accumulator } from '../../moments/single.js';
+import { MomentAccumulator } from '../../moments/accumulator.js';
+import { t1For } from '../../moments/nongaussian.js';
 import { Activation, IORNNParams } from '../../models/params.js';
 import { activationCoefficients, activationSymmetry, activationToString } from '../../models/activation.js';
 import { ControlVariateDiagnostics, controlVariateDiagnostics } from '../diagnostics.js';
@@ -90,7 +91,7 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
   const memory: Record<string, number> = {};
   const cvSample: SequenceChunk[] = [];
   let route: 'S2' | 'P1';
-  let t1!: T1Accumulator;
+  let t1!: MomentAccumulator;
   let found!: { dirs: Directions; rec: Recurrence; spectral: IORNNParams; scales: GloreePolyBlock['scales']; scaleSample: SequenceChunk[]; covX: Matrix; pA1: { sMin: number; cond: number } };
   return {
     learner: 'gloree-poly',
@@ -110,7 +111,8 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
       return {
         t2: route === 'S2',
         minSequences: 1,
-        extra: (model) => [(t1 = new T1Accumulator(model, dy, { skipLast: 1 }))],
+        steinDegree: Math.min(4, l),
+        extra: (model) => [(t1 = t1For(model, dy, { skipLast: 1 }))],
         onControlSample: (sub, chunk) => cvSample.push(keptSubchunk(source, sub, chunk)),
       };
     },

@@ -4,7 +4,7 @@ import { OptionError } from '../../io/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { columnNorms } from '../../decomposition/cp_tensor.js';
 import { tiedCP } from '../../decomposition/tied.js';
-import { ProjectedMixedAccumulator } from '../../moments/mixed.js';
+import { projectedMixedFor } from '../../moments/nongaussian.js';
 import { momentPass } from '../../moments/accumulator.js';
 import { Activation, IORNNParams, SQUARE } from '../../models/params.js';
 import { activationDegree } from '../../models/activation.js';
@@ -127,7 +127,7 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
     name: 'GLOREE',
     plan(source) {
       if (opts.hidden !== 'auto') checkHidden(opts.hidden, source.dx, source.dy);
-      return { t2: true, minSequences: 1 };
+      return { t2: true, minSequences: 1, steinDegree: 2 };
     },
     async identify({ source, p1, p2, input, log, seed, pass }) {
       const { dx, dy } = source;
@@ -140,7 +140,7 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
       const pA1 = pinv(A1), pA2T = pinv(transpose(A2));
       for (const [name, p] of [['A1', pA1], ['A2ᵀ', pA2T]] as const) checkPinv(name, p, dh, 'dh', 'U is unreliable', log);
       const { cvFit } = p2, model = input.model, G = pA1.pinv;
-      const mixed = new ProjectedMixedAccumulator(model, dy, 'prev', pA2T.pinv, G, G, { target: cvFit ? 'residual' : 'y' });
+      const mixed = projectedMixedFor(model, dy, 'prev', pA2T.pinv, G, G, { target: cvFit ? 'residual' : 'y' });
       // Without the control variate y is centred: E[H] = 0 keeps either unbiased, but an output offset would add
       // ‖ȳ‖²-sized variance to the third-order moment.
       await pass('mixed moment', (chunk) => momentPass(model, cvFit ? chunk : centredChunk(chunk, p1.yMean), [mixed], cvFit));

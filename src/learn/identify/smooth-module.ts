@@ -1,10 +1,16 @@
 import { OptionError } from '../../io/errors.js';
 import type { SequenceChunk } from '../../io/dataset.js';
 import type { Activation, IORNNParams } from '../../models/params.js';
-import { copyChunk } from '../chunks.js';
+import { t1For } from '../../moments/nongaussian.js';
+import { MarkovAccumulator } from '../../moments/markov.js';
+import { momentPass } from '../../moments/accumulator.js';
+import { estimateVAR1 } from '../../input/fit.js';
+import { centredChunk, keptSubchunk, sampleStride, strideSubchunk } from '../chunks.js';
+import { chooseStart, feedforwardStart, linearRouteStart, type LinearRouteStart, type StartChoice } from '../linear-start.js';
 import { Identifier } from './types.js';
-import { identifySmooth, smoothFromLinear, subsample, type OrderChoice, type UStart } from './smooth.js';
-import { identifyLinear, type LinearDiagnostics } from './linear.js';
+import type { OrderChoice, UStart } from './smooth.js';
+import { NoComponentError, identifySmoothFrom, type SignsSummary, type SmoothRank } from './smooth-moments.js';
+import { chooseRealization, markovHankel, type LinearDiagnostics } from './linear.js';
 
 /**
  * IO-RNNs with a smooth activation (tanh, sigmoid, softplus) as a pipeline module (docs/activations.md, "Smooth
@@ -12,9 +18,11 @@ import { identifyLinear, type LinearDiagnostics } from './linear.js';
  * - 'moments' (dh ≤ dx): order-m score moments → tied CP → directions, the P2′ mixed moment → U, starts 'moment' and
  *   'zero' compared by their MSE on a subsample (identify/smooth.ts);
  * - 'linear' (dh > dx, where the order-m moments cannot separate the neurons): Ho–Kalman identification of a linear
- *   IO-RNN with dh states, scaled into σ's near-linear range (`smoothFromLinear`).
- * Limitation: the moments are computed by the in-memory functions of identify/smooth.ts, so this module holds the
- * training data in memory (one extra pass collects it); streaming them through pass 2 is future work.
+ *   IO-RNN with dh states, scaled into σ's near-linear range with a pre-activation scale chosen from the data
+ *   (`linearRouteStart`, src/learn/linear-start.ts); candidates that fail or blow up are listed, and when all do, the
+ *   stable feed-forward start (U = 0) is used and said (`diagnostics.smooth.linearStart`).
+ * Every moment streams (pass 2: T2 halves, T1, control variate, and the Markov accumulator for the linear route; then
+ * the T3 pass and the mixed-moment pass of identify/smooth-moments.ts); only subsamples of whole sequences are kept.
  */
 export interface SmoothModuleOptions {
   activation: Activation;
@@ -32,68 +40,133 @@ export interface SmoothBlock {
     /** The U start refined ('moment', 'zero', 'surrogate', or 'linear' for the linear route) and why. */
     start: UStart | 'linear';
     startReason: string;
+    /** The number of neurons: given, or chosen by the rank rule of `smoothRank` (`hidden: 'auto'`); the rule's spectra either way. */
+    hidden: { chosen: number; auto: boolean; rank?: SmoothRank };
     order?: OrderChoice;
     cpResidual?: number;
     /** Every start built and its MSE on the scale-fit sample (output layer by least squares). */
     starts?: { start: UStart; mse: number; alpha: number[]; maxLogFactor?: number }[];
-    /** Linear route: the scale ε of `smoothFromLinear` and the linear identification's diagnostics. */
-    epsilon?: number;
+    /** σ without sign symmetry: the neuron signs chosen by fit (identify/smooth-signs.ts) and the loss of each pattern. */
+    signs?: SignsSummary;
+    /**
+     * Linear route: which start was used and why, every candidate's training error (a candidate that blew up or
+     * failed is listed with its failure), the pre-activation RMS s chosen and the RMS values tried.
+     */
+    linearStart?: StartChoice & { preActivationRms?: number; linearMse?: number; tried?: { target: number; mse: number }[] };
+    /** Linear route: the linear identification's diagnostics of the start used. */
     linear?: LinearDiagnostics;
   };
 }
 
 export const SMOOTH_NAMES = ['tanh', 'sigmoid', 'softplus'] as const;
 
+/** Rows (whole sequences, evenly spread) on which the linear-route starts are realized, scaled and scored. */
+const START_ROWS = 20_000;
+/** Default refinement iterations on the linear route (see identify()). */
+export const LINEAR_ROUTE_ITERATIONS = 300;
+
 export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, SmoothBlock, 'smooth'> {
   const name = opts.activation.name ?? 'polynomial';
   let block!: SmoothBlock;
+  let t1!: ReturnType<typeof t1For>;
+  let markov: MarkovAccumulator | null = null;
   return {
     learner: 'smooth',
     name: `smooth (${name})`,
-    plan() {
+    plan(source) {
       const h = opts.hidden;
-      if (h === 'auto') {
-        throw new OptionError('hidden', h, (n) => `${n('hidden')} auto is not available for ${n('activation')} ${name} yet: give the number of neurons (${n('activation')} linear ${n('hidden')} auto prints the Hankel singular values, a guide to the state size)`);
-      }
-      if (!Number.isInteger(h) || h < 1) throw new OptionError('hidden', h, (n) => `${n('hidden')} must be a positive integer, got ${h}`);
-      return { t2: false };
+      if (h !== 'auto' && (!Number.isInteger(h) || h < 1)) throw new OptionError('hidden', h, (n) => `${n('hidden')} must be a positive integer or "auto", got ${h}`);
+      const linearRoute = h !== 'auto' && h > source.dx;
+      return {
+        t2: !linearRoute,
+        minSequences: linearRoute ? 1 : 2,
+        extra: (model) => {
+          t1 = t1For(model, source.dy, { skipLast: 1 });
+          if (linearRoute) markov = new MarkovAccumulator(model, source.dy, 64);
+          return markov ? [t1, markov] : [t1];
+        },
+      };
     },
-    async identify({ source, input, pass, seed, log }) {
-      const dh = opts.hidden as number;
-      const chunks: SequenceChunk[] = [];
-      await pass('collect (smooth)', (chunk) => void chunks.push(copyChunk(chunk)));
-      if (dh <= source.dx) {
-        const id = identifySmooth(chunks, input.model, { activation: opts.activation, hidden: dh, order: opts.order, seed });
+    async identify({ source, input, p1, p2, pass, seed, log }) {
+      const { dx, dy } = source;
+      if (!markov) {
+        const halves = p2.t2Halves!;
+        const moments = { yMean: p1.yMean, T2: [halves[0].result(), halves[1].result()] as [Float64Array, Float64Array], counts: [halves[0].count, halves[1].count] as [number, number], T1: t1.result(), cv: p2.cvFit, rows: p1.data.rows };
+        const run = (fn: (c: SequenceChunk, off: number) => void) => pass('moments (smooth)', fn);
+        let id: Awaited<ReturnType<typeof identifySmoothFrom>>;
+        try {
+          id = await identifySmoothFrom(run, input.model, moments, dx, dy, { activation: opts.activation, hidden: opts.hidden, order: opts.order, seed });
+        } catch (e) {
+          if (e instanceof NoComponentError) throw new OptionError('hidden', 'auto', (n) => `${n('hidden')} auto: ${e.message}; give ${n('hidden')} K`);
+          throw e;
+        }
+        const dh = id.dh;
         const best = id.starts[0];
         const others = id.starts.slice(1).map((s) => `${s.start} ${s.mse.toPrecision(3)}`).join(', ');
         block = {
           smooth: {
-            activation: name, route: 'moments', routeReason: `dh = ${dh} ≤ dx = ${source.dx}: the order-${id.order.m} score moment separates the neurons`,
+            activation: name, route: 'moments', routeReason: `dh = ${dh} ≤ dx = ${dx}: the order-${id.order.m} score moment separates the neurons`,
             start: best.start, startReason: `lowest MSE on the scale-fit sample (${best.start} ${best.mse.toPrecision(3)}${others ? `; ${others}` : ''})`,
+            hidden: { chosen: dh, auto: opts.hidden === 'auto', ...(id.rank ? { rank: id.rank } : {}) },
             order: id.order, cpResidual: id.cpResidual,
+            ...(id.signs ? { signs: id.signs } : {}),
             starts: id.starts.map((s) => ({ start: s.start, mse: s.mse, alpha: s.alpha, ...(s.maxLogFactor !== undefined ? { maxLogFactor: s.maxLogFactor } : {}) })),
           },
         };
         log.lap('identify');
         return { spectral: best.params, tooLarge: 'U is', shrunk: 'a shrunk U' };
       }
-      let lin: ReturnType<typeof identifyLinear>;
-      try {
-        lin = identifyLinear(chunks, input.model, { hidden: dh });
-      } catch (e) {
-        throw new OptionError('hidden', dh, () => (e as Error).message);
+      // Linear route: candidate starts scored by their free-run training error on a subsample (linear-start.ts).
+      const dh = opts.hidden as number;
+      const stride = sampleStride(p1.data.rows, START_ROWS);
+      const sample: SequenceChunk[] = [];
+      const markovs: { name: string; acc: MarkovAccumulator; why: string }[] = [{ name: 'linear-realization', acc: markov, why: `Ho–Kalman realization of the Markov parameters from the ${input.model.kind} input model's scores` }];
+      if (input.model.kind !== 'gaussian-var1') {
+        // A coloured or non-Gaussian input model can make the Markov estimates worse where the input is not excited;
+        // the VAR(1) scores are a second opinion (one more pass), and the start's training error decides.
+        const v1 = estimateVAR1(p1.stats).model;
+        markovs.push({ name: 'linear-realization-var1', acc: new MarkovAccumulator(v1, dy, markov.lags), why: 'Ho–Kalman realization of the Markov parameters from VAR(1) scores' });
       }
-      const s = smoothFromLinear(lin.params, opts.activation, subsample(chunks, 3000));
+      const second = markovs[1];
+      await pass('linear route (smooth)', (chunk, off) => {
+        if (second) momentPass(second.acc.model, centredChunk(chunk, p1.yMean), [second.acc]);
+        const sub = strideSubchunk(chunk, off, stride);
+        if (sub) sample.push(keptSubchunk(source, sub, chunk));
+      });
+      const built = new Map<string, { lin: ReturnType<typeof chooseRealization>; route: LinearRouteStart }>();
+      const candidates = markovs.map((m) => ({
+        name: m.name,
+        why: m.why,
+        build: () => {
+          const lin = chooseRealization(markovHankel(m.acc, { hidden: dh }), dy, dx, { hidden: dh }, sample);
+          const route = linearRouteStart(lin.params, sample, { activation: opts.activation });
+          built.set(m.name, { lin, route });
+          return route.params;
+        },
+      }));
+      const fallback = { name: 'feedforward', params: feedforwardStart(dh, sample, { activation: opts.activation, seed }) };
+      const chosen = chooseStart(candidates, sample, fallback);
+      const b = built.get(chosen.choice.used);
+      if (!b) log.warn(`smooth (${name}): ${chosen.choice.reason}`);
       block = {
         smooth: {
           activation: name, route: 'linear',
-          routeReason: `dh = ${dh} > dx = ${source.dx}: the order-m moments have rank ≤ dx and cannot separate the neurons, so a linear IO-RNN with ${dh} states (Ho–Kalman) is scaled into σ's near-linear range`,
-          start: 'linear', startReason: `the linear realization with pre-activations scaled by ε = ${s.epsilon.toPrecision(3)} (largest pre-activation standard deviation 0.5)`,
-          epsilon: s.epsilon, linear: lin.diagnostics,
+          routeReason: `dh = ${dh} > dx = ${dx}: the order-m moments have rank ≤ dx and cannot separate the neurons, so a linear IO-RNN with ${dh} states (Ho–Kalman) is scaled into σ's near-linear range`,
+          start: b ? 'linear' : 'zero',
+          startReason: b ? `${chosen.choice.used}: ${b.route.reason}` : chosen.choice.reason,
+          hidden: { chosen: dh, auto: false },
+          linearStart: {
+            ...chosen.choice,
+            ...(b ? { preActivationRms: b.route.target, linearMse: b.route.linearMse, tried: b.route.tried } : {}),
+          },
+          ...(b ? { linear: b.lin.diagnostics } : {}),
         },
       };
       log.lap('identify');
-      return { spectral: s.params, tooLarge: 'U is', shrunk: 'a shrunk U' };
+      // The start sits in σ's linear regime; bending it into the nonlinear one takes the refinement far longer than
+      // a moment start (Silverbox: still improving at 50 iterations, 2.95 mV, vs 0.30 mV at 300): up to
+      // LINEAR_ROUTE_ITERATIONS, stopped earlier by the validation split (patience) or the tolerance.
+      return { spectral: chosen.params, tooLarge: 'U is', shrunk: 'a shrunk U', refineDefaults: { maxIter: LINEAR_ROUTE_ITERATIONS } };
     },
     finish() {
       return block;

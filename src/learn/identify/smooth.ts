@@ -1,10 +1,10 @@
 /**
- * Spectral start for IO-RNNs with a smooth activation (tanh, sigmoid, softplus), as pure functions over in-memory
- * chunks (docs/activations.md, "Smooth activations").
+ * Spectral start for IO-RNNs with a smooth activation (tanh, sigmoid, softplus): the pure functions after the moment
+ * passes (those stream, identify/smooth-moments.ts; docs/activations.md, "Smooth activations").
  *
  * Identity (Stein with the Markov input's scores; h_{t−1} does not depend on x_t):
  *   E[y_t ⊗ S_m(t)] = Σ_j μ_j^{(m)} A2^(j) ⊗ a1_j^{⊗m},  μ_j^{(m)} = E σ^(m)(z_jt).
- * 1. Moments (`smoothMoments`): T2 = E[ȳ ⊗ S2] and T3 = E[r ⊗ S3] on two halves of the sequences (r: control-variate
+ * 1. Moments (smooth-moments.ts): T2 = E[ȳ ⊗ S2] and T3 = E[r ⊗ S3] on two halves of the sequences (r: control-variate
  *    residuals, valid for order ≥ 3), T1 = E[ȳ_t ⊗ s_t] over t ≤ L−2 (for ν in step 3).
  * 2. Order m (`chooseOrder`): the order whose moment stands higher above its own split-sample noise floor
  *    (σ_dh of the input-mode unfolding / spectral norm of the noise's unfolding). For odd σ with symmetric
@@ -21,21 +21,16 @@
  *      the scale fit (a plug-in fixed point; exact at the true parameters);
  *    - 'zero': U = 0.
  */
-import { Matrix, transpose } from '../../linalg/matrix.js';
-import { pinv } from '../../linalg/pinv.js';
-import { svd, singularValues } from '../../linalg/svd.js';
-import { makeChunk, type SequenceChunk } from '../../io/dataset.js';
-import type { InputModel } from '../../input/model.js';
-import { chunkScores, momentPass } from '../../moments/accumulator.js';
-import { T1Accumulator, T2Accumulator } from '../../moments/single.js';
-import { ControlVariate, type ControlVariateFit, type QuadraticMode } from '../../moments/control.js';
-import { DiagonalHermiteAccumulator, HermiteMomentAccumulator } from '../../moments/higher.js';
+import { Matrix } from '../../linalg/matrix.js';
+import { singularValues } from '../../linalg/svd.js';
+import type { SequenceChunk } from '../../io/dataset.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Activation, IORNNParams } from '../../models/params.js';
 import { forwardIORNN } from '../../models/iornn.js';
 import { activationSymmetry } from '../../models/activation.js';
 import { applyScales, fitScales } from './poly-scales.js';
 import { liftDirections, tiedCP, tiedCPOrder, unitDirections } from '../../decomposition/tied.js';
+import type { SmoothMoments } from './smooth-moments.js';
 import { fitOutputLayer } from '../refine.js';
 
 /** σ^(m)(z), m = 0..3, for the named smooth activations (closed forms) and polynomials (derivative coefficients). */
@@ -66,96 +61,16 @@ export function activationDerivative(act: Activation, z: number, m: number): num
   throw new RangeError(`activationDerivative: unknown activation ${JSON.stringify(act)}`);
 }
 
-export interface SmoothMoments {
-  dx: number;
-  dy: number;
-  yMean: Float64Array;
-  /** T2 (dy×dx×dx) and T3 (dy×k×k×k) on the two halves of the sequences, with their step counts. */
-  T2: [Float64Array, Float64Array];
-  T3: [Float64Array, Float64Array];
-  counts: [number, number];
-  /** dx×k orthonormal basis T3 was projected on (null: explicit, k = dx). */
-  Q: Matrix | null;
-  /** dy×dx, E[ȳ_t ⊗ s_t] over t ≤ L−2. */
-  T1: Float64Array;
-  cv: ControlVariateFit;
-}
-
-/** Sequences of a chunk with index parity `par` (copies). */
-function parity(c: SequenceChunk, par: number): SequenceChunk | null {
-  const lens: number[] = [], rowsSel: [number, number][] = [];
-  let r = 0, rows = 0;
-  for (let k = 0; k < c.lengths.length; k++) {
-    if (k % 2 === par) {
-      lens.push(c.lengths[k]);
-      rowsSel.push([r, c.lengths[k]]);
-      rows += c.lengths[k];
-    }
-    r += c.lengths[k];
-  }
-  if (rows === 0) return null;
-  const x = new Float64Array(rows * c.dx), y = new Float64Array(rows * c.dy);
-  let o = 0;
-  for (const [r0, L] of rowsSel) {
-    x.set(c.x.subarray(r0 * c.dx, (r0 + L) * c.dx), o * c.dx);
-    y.set(c.y.subarray(r0 * c.dy, (r0 + L) * c.dy), o * c.dy);
-    o += L;
-  }
-  return makeChunk(c.dx, c.dy, x, y, lens);
-}
-
 /**
- * Pass 1 (control variate, T2 halves, T1) and pass 2 (T3 halves on the residuals). T3 is projected on T1's row space
- * when dy·dx³ > maxTensorEntries (default 256) and dy ≥ dh. Measured on the tanh bench scenario (dx = 5, 1e5 rows):
- * projecting raised T3's ratio over its noise floor from 7.4 to 14 (seed 1; 4.7 → 6.3 seed 2) at a fifth of the cost,
- * and the control variate's 'current' features (default here) gave the same start as the full quadratic set.
+ * Singular values of the input-mode unfolding (k × dy·k^{m−1}) of the count-weighted mean of two half-sample moments
+ * (dy×k^m, row-major) and of their split-sample difference D = (Ta − Tb)·√(na·nb)/n, whose covariance is the mean's
+ * noise covariance (src/learn/rank.ts).
  */
-export function smoothMoments(chunks: readonly SequenceChunk[], model: InputModel, dh: number, opts: { maxTensorEntries?: number; quadratic?: QuadraticMode } = {}): SmoothMoments {
-  const maxTensorEntries = opts.maxTensorEntries ?? 256;
-  const { dx, dy } = chunks[0];
-  const yMean = new Float64Array(dy);
-  let n = 0;
-  for (const c of chunks) {
-    for (let e = 0; e < c.y.length; e++) yMean[e % dy] += c.y[e];
-    n += c.rows;
-  }
-  yMean.forEach((v, i) => (yMean[i] = v / n));
-  const centred = (c: SequenceChunk) => makeChunk(dx, dy, c.x, c.y.map((v, e) => v - yMean[e % dy]), c.lengths);
-  const halves = chunks.flatMap((c) => [parity(c, 0), parity(c, 1)]);
-  const t2 = [new T2Accumulator(model, dy), new T2Accumulator(model, dy)];
-  const t1 = new T1Accumulator(model, dy, { skipLast: 1 });
-  const cvAcc = new ControlVariate(dx, dy, { center: model.mean, quadratic: opts.quadratic ?? 'current' });
-  halves.forEach((h, i) => {
-    if (!h) return;
-    const hc = centred(h);
-    momentPass(model, hc, [t2[i % 2], t1, cvAcc]);
-  });
-  const cv = cvAcc.solve();
-  let Q: Matrix | null = null;
-  // Projection needs T1's row space to hold all dh directions (dy ≥ dh); otherwise the tensor is formed explicitly.
-  if (dy * dx ** 3 > maxTensorEntries && dy >= dh) {
-    // T1 = Σ_j ν_j α_j A2^(j) ⊗ â_j with ν_j = E σ'(z_j) > 0 for monotone σ: its row space is span{â_j}.
-    const V = svd(transpose(new Matrix(dy, dx, t1.result()))).U;
-    Q = new Matrix(dx, dh);
-    for (let a = 0; a < dx; a++) for (let j = 0; j < dh; j++) Q.data[a * dh + j] = V.get(a, j);
-  }
-  const modes = [0, 1, 2].map(() => ({ lag: 0 as const, Q }));
-  const t3 = [new HermiteMomentAccumulator(model, dy, modes), new HermiteMomentAccumulator(model, dy, modes)];
-  halves.forEach((h, i) => {
-    if (!h) return;
-    t3[i % 2].add(h, chunkScores(model, h), cv.residualChunk(h));
-  });
-  if (t2[0].count === 0 || t2[1].count === 0) throw new Error('smooth identification: needs at least 2 sequences (the order rule compares two halves of the sequences)');
-  return { dx, dy, yMean, T2: [t2[0].result(), t2[1].result()], T3: [t3[0].result(), t3[1].result()], counts: [t2[0].count, t2[1].count], Q, T1: t1.result(), cv };
-}
-
-/** σ_dh of the input-mode unfolding of (Ta + Tb)/2-weighted mean over the spectral norm of the split-sample noise's unfolding. */
-function snr(Ta: Float64Array, Tb: Float64Array, counts: [number, number], dy: number, k: number, m: number, dh: number): number {
+export function unfoldingSpectra(Ta: Float64Array, Tb: Float64Array, counts: [number, number], dy: number, k: number, m: number): { spectrum: number[]; noise: number[] } {
   const [na, nb] = counts, n = na + nb, w = Math.sqrt(na * nb) / n;
-  const rest = dy * k ** (m - 1);
+  const km1 = k ** (m - 1), rest = dy * km1;
   const M = new Matrix(k, rest), D = new Matrix(k, rest);
   // entry [i, a, rest…] at (i·k + a)·k^{m−1} + r → unfolding row a, column i·k^{m−1} + r.
-  const km1 = k ** (m - 1);
   for (let i = 0; i < dy; i++)
     for (let a = 0; a < k; a++)
       for (let r = 0; r < km1; r++) {
@@ -163,7 +78,13 @@ function snr(Ta: Float64Array, Tb: Float64Array, counts: [number, number], dy: n
         M.data[a * rest + i * km1 + r] = (na * Ta[e] + nb * Tb[e]) / n;
         D.data[a * rest + i * km1 + r] = (Ta[e] - Tb[e]) * w;
       }
-  return (singularValues(M)[dh - 1] ?? 0) / (singularValues(D)[0] || Number.MIN_VALUE);
+  return { spectrum: Array.from(singularValues(M)), noise: Array.from(singularValues(D)) };
+}
+
+/** σ_dh of the unfolding over the spectral norm of the noise's unfolding. */
+function snr(Ta: Float64Array, Tb: Float64Array, counts: [number, number], dy: number, k: number, m: number, dh: number): number {
+  const s = unfoldingSpectra(Ta, Tb, counts, dy, k, m);
+  return (s.spectrum[dh - 1] ?? 0) / (s.noise[0] || Number.MIN_VALUE);
 }
 
 export interface OrderChoice {
@@ -203,18 +124,6 @@ export function smoothDirections(mom: SmoothMoments, m: 2 | 3, dh: number, seed 
   const comps = new Matrix(dh, dy);
   for (let j = 0; j < dh; j++) for (let i = 0; i < dy; i++) comps.data[j * dy + i] = cp.comps.get(i, j) * norms[j] ** m;
   return { A1, comps, cpResidual: cp.residual };
-}
-
-/** The mixed moment of order m on the duals (dy×dh×dh, [i, j, k]): CV residuals for m = 3, centred y for m = 2. */
-export function mixedMoment(chunks: readonly SequenceChunk[], model: InputModel, mom: SmoothMoments, G: Matrix, m: 2 | 3): Float64Array {
-  const acc = new DiagonalHermiteAccumulator(model, mom.dy, G, 'P2prime', m);
-  for (const c of chunks) {
-    // The control variate's features include x_{t−1}x_t products, whose (t; t−1) derivative is not 0: only
-    // moments with ≥ 3 derivatives may use its residuals (m = 3: two at t, one at t−1).
-    const y = m === 3 ? mom.cv.residualChunk(c) : c.y.map((v, e) => v - mom.yMean[e % mom.dy]);
-    acc.add(c, chunkScores(model, c), y);
-  }
-  return acc.result();
 }
 
 /** Û in the unit gauge (the P2′ formula with `lead` for σ^(m)); see the file comment. */
@@ -343,115 +252,3 @@ export function smoothStarts(
   return out;
 }
 
-export interface SmoothIdentifyOptions {
-  activation: Activation;
-  hidden: number;
-  order?: 2 | 3;
-  starts?: UStart[];
-  seed?: number;
-  /** The order-3 moment is formed explicitly only when dy·dx³ ≤ this, else projected on T1's row space (default 256). */
-  maxTensorEntries?: number;
-  /** Control-variate features (src/moments/control.ts; default 'current'). */
-  quadratic?: QuadraticMode;
-  /** Rows (whole sequences, evenly spread) for the scale fit and the moment-route factors. Default 3000 (the start's
-   * held-out NMSE was the same as with 10 000 on the bench scenario, at a third of the cost). */
-  scaleFitMaxRows?: number;
-}
-
-/** Every s-th sequence so that about maxRows rows remain (all when fewer). */
-export function subsample(chunks: readonly SequenceChunk[], maxRows: number): SequenceChunk[] {
-  let rows = 0;
-  for (const c of chunks) rows += c.rows;
-  const stride = Math.max(1, Math.floor(rows / maxRows));
-  if (stride === 1) return chunks.slice();
-  const out: SequenceChunk[] = [];
-  let k = 0;
-  for (const c of chunks) {
-    const lens: number[] = [], xs: Float64Array[] = [], ys: Float64Array[] = [];
-    let r = 0;
-    for (let q = 0; q < c.lengths.length; q++, k++) {
-      const L = c.lengths[q];
-      if (k % stride === 0) {
-        lens.push(L);
-        xs.push(c.x.subarray(r * c.dx, (r + L) * c.dx));
-        ys.push(c.y.subarray(r * c.dy, (r + L) * c.dy));
-      }
-      r += L;
-    }
-    if (lens.length === 0) continue;
-    const cat = (parts: Float64Array[]) => {
-      const o = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
-      let off = 0;
-      for (const p of parts) {
-        o.set(p, off);
-        off += p.length;
-      }
-      return o;
-    };
-    out.push(makeChunk(c.dx, c.dy, cat(xs), cat(ys), lens));
-  }
-  return out.length > 0 ? out : [chunks[0]];
-}
-
-/**
- * Steps 1–3 on in-memory chunks; returns the requested starts (default: moment and zero) sorted by their MSE on the
- * scale-fit sample, so `starts[0]` is the one to refine. Why both by default: on the tanh scenario the moment start is
- * best (2.4e-3 vs 8.2e-2 held-out), on a planted sigmoid RNN the zero start was (1.4e-2 vs 1.8e-2) and only from it did
- * the refinement reach 5.4e-4 (6.8e-3 from the moment start); the sample MSE picks the better one in both.
- */
-export function identifySmooth(chunks: readonly SequenceChunk[], model: InputModel, opts: SmoothIdentifyOptions): { starts: SmoothStart[]; order: OrderChoice; cpResidual: number } {
-  const dh = opts.hidden;
-  if (dh > chunks[0].dx) throw new RangeError(`smooth identification: ${dh} neurons need dh ≤ dx = ${chunks[0].dx} (A1 of full row rank)`);
-  const mom = smoothMoments(chunks, model, dh, { maxTensorEntries: opts.maxTensorEntries, quadratic: opts.quadratic });
-  const order = chooseOrder(mom, dh, opts.order);
-  const m = order.m;
-  const dir = smoothDirections(mom, m, dh, opts.seed ?? 0);
-  const G = pinv(dir.A1).pinv;
-  const C = mixedMoment(chunks, model, mom, G, m);
-  const Uunit = unitGaugeU(C, mom.T1, G, dir.comps, 1);
-  const starts = smoothStarts(opts.activation, m, dir.A1, Uunit, dir.comps, mom.yMean, subsample(chunks, opts.scaleFitMaxRows ?? 3000), opts.starts ?? ['moment', 'zero']);
-  starts.sort((a, b) => a.mse - b.mse);
-  return { starts, order, cpResidual: dir.cpResidual };
-}
-
-/**
- * A smooth-σ start from a linear realization (for dh > dx, where the order-m moments cannot separate the neurons):
- * with σ(0) = 0 and σ'(0) = 1 (tanh), σ(εz)/ε → z, so A1' = εA1, U' = U, A2' = A2/ε (and the linear model's b)
- * behaves like the linear model when ε·std(z) is small. ε is chosen so that the largest pre-activation standard
- * deviation on `sample` is `target` (default 0.5: tanh(0.5) deviates from 0.5 by 7.6%), then A2, b are refitted by
- * least squares. For σ'(0) = d ≠ 1: A1' = (ε/d)A1 and U' = U/d keep h_t ≈ ε h^lin_t to first order. A σ(0) ≠ 0
- * (sigmoid) adds U'·σ(0) to every pre-activation, which the model has no hidden bias to cancel: that start is only
- * approximate and the refinement has to absorb the offset.
- */
-export function smoothFromLinear(linear: IORNNParams, act: Activation, sample: SequenceChunk[], target = 0.5): { params: IORNNParams; epsilon: number } {
-  const d1 = activationDerivative(act, 0, 1);
-  if (!(d1 > 0)) throw new Error(`smoothFromLinear: σ'(0) = ${d1} must be positive`);
-  const dh = linear.A1.rows;
-  // Pre-activation standard deviations of the linear model: its states h_t are its pre-activations.
-  let sd = 0;
-  const sum = new Float64Array(dh), sq = new Float64Array(dh);
-  let n = 0;
-  for (const c of sample) {
-    const h = forwardIORNN(linear, c).hidden;
-    for (let r = 0; r < c.rows; r++)
-      for (let j = 0; j < dh; j++) {
-        sum[j] += h[r * dh + j];
-        sq[j] += h[r * dh + j] ** 2;
-      }
-    n += c.rows;
-  }
-  for (let j = 0; j < dh; j++) sd = Math.max(sd, Math.sqrt(Math.max(0, sq[j] / n - (sum[j] / n) ** 2)));
-  const epsilon = sd > 0 ? target / sd : 1;
-  // Induction: h_{t−1} ≈ σ(0) + ε h^lin_{t−1} ⇒ z_t = (ε/d)A1x_t + (U/d)(ε h^lin_{t−1}) + (U/d)σ(0) = (ε/d) z^lin_t + offset,
-  // and σ(z_t) ≈ σ(0) + ε z^lin_t = σ(0) + ε h^lin_t.
-  const e = epsilon / d1;
-  const p: IORNNParams = {
-    kind: 'iornn', activation: act,
-    A1: new Matrix(dh, linear.A1.cols, linear.A1.data.map((v) => v * e)),
-    U: new Matrix(dh, dh, linear.U.data.map((v) => v / d1)),
-    A2: new Matrix(dh, linear.A2.cols, linear.A2.data.map((v) => v / epsilon)),
-    b: linear.b ? linear.b.slice() : undefined,
-  };
-  const out = fitOutputLayer(p, sample);
-  return { params: { ...p, A2: out.A2, b: out.b }, epsilon };
-}

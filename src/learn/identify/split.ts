@@ -1,6 +1,6 @@
 import { SequenceChunk, makeChunk } from '../../io/dataset.js';
 import { OptionError } from '../../io/errors.js';
-import { ProjectedMixedAccumulator } from '../../moments/mixed.js';
+import { MomentAccumulator } from '../../moments/accumulator.js';
 import { concat } from '../chunks.js';
 import type { BidirectionalOptions } from './bidirectional.js';
 
@@ -191,7 +191,7 @@ export function share(prev: Float64Array, next: Float64Array, K: number, j: numb
  * N = Σ n_f and m = Σ n_f m_f / N, se² = F/(F−1) · Σ n_f² (m_f − m)² / N² (the between-fold estimate of the
  * variance of m; = Σ (m_f − m)² / (F(F−1)) for equal folds). The mean comes from `full` when given.
  */
-export function foldStatistics(folds: ProjectedMixedAccumulator[], full: ProjectedMixedAccumulator | null): { mean: Float64Array; se: Float64Array; count: number } {
+export function foldStatistics(folds: MomentAccumulator[], full: MomentAccumulator | null): { mean: Float64Array; se: Float64Array; count: number } {
   const used = folds.filter((a) => a.count > 0);
   const size = folds[0].sum.length;
   let N = 0;

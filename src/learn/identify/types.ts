@@ -34,6 +34,11 @@ export interface MomentsPlan {
   extra?: (model: InputModel) => MomentAccumulator[];
   /** Called with every control-variate subchunk and the chunk it came from. */
   onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk) => void;
+  /**
+   * Degree of the outputs in the current input innovation (the activation's degree): the degree of the polynomial
+   * Stein representers a non-Gaussian input model uses for light-tailed inputs (src/input/stein-poly.ts; default 4).
+   */
+  steinDegree?: number;
 }
 
 /** What a module can use after passes 1–2. */
@@ -55,6 +60,8 @@ export interface Identified<P extends RNNParams> {
   /** What is too large when the spectral estimate blows up ('U is', 'U or V is'), and the refinement's start ('a shrunk U'). */
   tooLarge: string;
   shrunk: string;
+  /** Refinement defaults of this start (the user's refineOptions override them), e.g. more iterations for a start far from the data's regime. */
+  refineDefaults?: { maxIter?: number };
 }
 
 /** The shared stages' results that a module's diagnostics block reports. */

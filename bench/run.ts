@@ -31,6 +31,7 @@ const BENCHES: [string, string, string][] = [
   ['activations', 'activations.ts', 'benchActivations'],
   ['import', 'import.ts', 'benchImport'],
   ['sql', 'sql.ts', 'benchSQL'],
+  ['memory', 'memory.ts', 'benchMemory'],
 ];
 
 async function runChild(name: string, resultFile: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
-import { SequenceChunk } from '../io/dataset.js';
+import { SequenceChunk, sequencesStarting } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { PredictionCSVWriter, CSVSource } from '../io/csv.js';
 import { openDataSource, writeDataFile } from '../io/open.js';
@@ -21,7 +21,7 @@ import { checkOutputs } from './outputs.js';
 import { checkDiagnostics } from './diagnostics.js';
 import { explainIllConditioning } from './outliers.js';
 import { checkFitSize, checkScenarioSize } from './limits.js';
-import { predictOrExplain, predictSkippingBlowUps } from './predictions.js';
+import { ChunkPredictor, SequenceNMSE, cliChunkRows, forPrediction, predictOrExplain } from './predictions.js';
 import { buildReport, columns } from './report-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { isDataURL, openFitSource } from './engine-option.js';
@@ -43,8 +43,9 @@ function resolveScenario(spec: string): Scenario {
 }
 
 
-async function openData(file: string, o: { x?: string; y?: string; seq?: string; format?: string }, minLength = 1, requireY = true): Promise<CSVSource> {
-  return openDataSource(file, { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY, format: o.format });
+/** `split`: long sequences in pieces (predict, evaluate: the state is carried across them, src/cli/predictions.ts). */
+async function openData(file: string, o: { x?: string; y?: string; seq?: string; format?: string }, minLength = 1, requireY = true, split = false): Promise<CSVSource> {
+  return openDataSource(file, { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY, format: o.format, chunkRows: cliChunkRows(), splitSequences: split });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,16 +245,17 @@ export async function predictCommand(modelFile: string, dataFile: string, o: { o
   checkOutputs([modelFile, dataFile], [o.out]);
   if (!/\.(csv|txt|tsv)$/i.test(o.out)) throw new UsageError(`--out ${o.out}: predictions are written as CSV; give a .csv file name`);
   const m = loadModel(modelFile);
-  const source = await openDataSource(dataFile, { x: columns(o.x), y: columns(o.y), seq: o.seq, requireY: false, format: o.format });
+  const source = forPrediction(await openData(dataFile, o, 1, false, true), m.params);
   checkDims(m, source, modelFile, dataFile, false);
   const dy = m.params.A2.cols;
   const hasSeq = source.columns.seq !== undefined;
   const w = await PredictionCSVWriter.open(o.out, dy);
   let rows = 0;
   const bar = new PassProgressBar();
+  const pred = new ChunkPredictor(m.params);
   try {
     for await (const chunk of source.chunks()) {
-      const yhat = predictOrExplain(m.params, chunk, dataFile, modelFile, hasSeq);
+      const yhat = predictOrExplain(pred, chunk, dataFile, modelFile, hasSeq);
       await w.append(chunk, yhat);
       rows += chunk.rows;
       bar.update({ stage: 'predict', rows });
@@ -293,40 +295,46 @@ export async function evaluateCommand(
 ): Promise<void> {
   const m = loadModel(modelFile);
   checkDiagnostics(m, modelFile);
-  const source = await openData(dataFile, o, 1, true);
+  const truth0 = o.truth ? loadModel(o.truth) : null;
+  const ff = feedforwardOf(m);
+  const source = forPrediction(await openData(dataFile, o, 1, true, true), m.params, truth0?.params, ff);
   checkDims(m, source, modelFile, dataFile, true);
-  const truth = o.truth ? loadModel(o.truth) : null;
+  const truth = truth0;
   if (truth) {
     if (truth.params.A1.cols !== m.params.A1.cols || truth.params.A2.cols !== m.params.A2.cols) {
       throw new UserError(`${o.truth}: true model has dx=${truth.params.A1.cols}, dy=${truth.params.A2.cols}; ${modelFile} has dx=${m.params.A1.cols}, dy=${m.params.A2.cols}`);
     }
   }
-  const ff = feedforwardOf(m);
   const dy = m.params.A2.cols;
   const hasSeq = source.columns.seq !== undefined;
-  const accData = new NMSEAccumulator(dy), accFF = new NMSEAccumulator(dy);
-  const accTruth = new NMSEAccumulator(dy), accFFTruth = new NMSEAccumulator(dy), accTruthData = new NMSEAccumulator(dy);
+  // Per-sequence sums (SequenceNMSE): a long sequence read in pieces that blows up late is left out entirely.
+  const accData = new SequenceNMSE(dy), accFF = new SequenceNMSE(dy);
+  const accTruth = new SequenceNMSE(dy), accFFTruth = new SequenceNMSE(dy), accTruthData = new SequenceNMSE(dy);
+  const all = [accData, accFF, accTruth, accFFTruth, accTruthData];
+  const pred = new ChunkPredictor(m.params), ffPred = ff ? new ChunkPredictor(ff) : null, truthPred = truth ? new ChunkPredictor(truth.params) : null;
   // Sequences on which the model blows up are left out of every NMSE (so the rows compared are the same for each
   // line) and counted: the error on the others still says something, and the count says how often it escapes.
   let sequences = 0, blownCount = 0, rowsSeen = 0;
   let firstBlown: string | undefined;
   const bar = new PassProgressBar();
   for await (const chunk of source.chunks()) {
-    sequences += chunk.lengths.length;
+    sequences += sequencesStarting(chunk);
     rowsSeen += chunk.rows;
     bar.update({ stage: 'evaluate', rows: rowsSeen });
-    const { kept, yhat, blown } = predictSkippingBlowUps(m.params, chunk, dataFile, hasSeq);
+    const { kept, yhat, blown } = pred.predictSkipping(chunk, dataFile, hasSeq);
     blownCount += blown.length;
     firstBlown ??= blown[0]?.where;
+    // The sequence open from earlier pieces blew up (now or before): its earlier rows leave every sum.
+    if (chunk.continued && !kept.continued) for (const a of all) a.drop();
     if (kept.rows === 0) continue;
-    accData.add(yhat, kept.y);
-    const yff = ff ? predict(ff, kept) : null;
-    if (yff) accFF.add(yff, kept.y);
-    if (truth) {
-      const clean = predictOrExplain(truth.params, kept, dataFile, o.truth!, hasSeq);
-      accTruth.add(yhat, clean);
-      accTruthData.add(clean, kept.y);
-      if (yff) accFFTruth.add(yff, clean);
+    accData.add(yhat, kept.y, kept);
+    const yff = ffPred ? ffPred.predict(kept) : null;
+    if (yff) accFF.add(yff, kept.y, kept);
+    if (truthPred) {
+      const clean = predictOrExplain(truthPred, kept, dataFile, o.truth!, hasSeq);
+      accTruth.add(yhat, clean, kept);
+      accTruthData.add(clean, kept.y, kept);
+      if (yff) accFFTruth.add(yff, clean, kept);
     }
   }
   bar.stop();
@@ -334,9 +342,9 @@ export async function evaluateCommand(
     throw new UserError(`the model ${modelFile} blows up on every sequence of ${dataFile} (first: ${firstBlown}); it is outside the stable regime of docs/method.md §6`);
   }
   // NMSE divides by the output variance: constant outputs make it undefined, which is the data's problem.
-  const val = (a: NMSEAccumulator, what: string): number => {
+  const val = (a: SequenceNMSE, what: string): number => {
     try {
-      return a.value();
+      return a.total.value();
     } catch {
       throw new UserError(`${dataFile}: ${what} have zero variance, so the NMSE is undefined`);
     }

@@ -5,18 +5,17 @@
  */
 import path from 'node:path';
 import type { DataSource, SequenceChunk } from '../io/dataset.js';
-import { makeChunk } from '../io/dataset.js';
+import { joinChunks, makeChunk, sequencesStarting, wholeSequences } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { openDataSource } from '../io/open.js';
 import { checkOutputs } from './outputs.js';
 import { BlowUpError } from '../models/iornn.js';
-import { blowUpWhere } from './predictions.js';
+import { ChunkPredictor, blowUpWhere, cliChunkRows, forPrediction } from './predictions.js';
 import { PassProgressBar } from './progress.js';
 import { checkDiagnostics } from './diagnostics.js';
 import { feedforwardFromDiagnostics } from '../learn/fit.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { RNNParams } from '../models/params.js';
-import { predict } from '../models/brnn.js';
 import { loadModel } from '../models/serialize.js';
 import { NMSEAccumulator } from '../metrics/nmse.js';
 import type { InputModel, InputModelJSON } from '../input/model.js';
@@ -62,7 +61,8 @@ function headChunk(c: SequenceChunk, rows: number): SequenceChunk {
     lengths.push(L);
     r += L;
   }
-  return makeChunk(c.dx, c.dy, c.x.slice(0, r * c.dx), c.y.slice(0, r * c.dy), lengths);
+  // A continued first sequence stays marked, so the plotted stretch joins it to the previous piece.
+  return { ...makeChunk(c.dx, c.dy, c.x.slice(0, r * c.dx), c.y.slice(0, r * c.dy), lengths), ...(c.continued ? { continued: true } : {}) };
 }
 
 /**
@@ -86,6 +86,9 @@ export async function buildReport(
   const steps = opts.steps ?? 200;
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`buildReport: steps must be a positive integer, got ${steps}`);
   const ff = feedforwardModel(model);
+  // Long sequences may come in pieces: each model carries its state across them (src/cli/predictions.ts).
+  source = forPrediction(source, params, ff, truth);
+  const pred = new ChunkPredictor(params), ffPred = ff ? new ChunkPredictor(ff) : null, truthPred = truth ? new ChunkPredictor(truth) : null;
 
   // ---- Pass 1: predictions, NMSEs, output means, the plotted stretch.
   const acc = new NMSEAccumulator(dy), accFF = new NMSEAccumulator(dy);
@@ -99,18 +102,22 @@ export async function buildReport(
   const hasSeq = (source as { columns?: { seq?: string } }).columns?.seq !== undefined;
   for await (const chunk of source.chunks()) {
     let yhat: Float64Array;
+    // Index of the chunk's first sequence (a continued one was counted by an earlier chunk).
+    const first = sequences - (chunk.continued ? 1 : 0);
+    const stepOffset = pred.stepOffset(chunk);
     try {
-      yhat = predict(params, chunk, { sequenceOffset: sequences });
+      yhat = pred.predict(chunk, first);
     } catch (e) {
       // A model that escapes on this data is exactly what a report should show, not a reason to write none.
       if (!(e instanceof BlowUpError)) throw e;
-      blowUp = blowUpWhere(e, chunk, opts.dataLabel ?? source.name, e.sequence - sequences, hasSeq);
+      const k = e.sequence - first;
+      blowUp = blowUpWhere(e, chunk, opts.dataLabel ?? source.name, k, hasSeq, k === 0 ? stepOffset : 0);
       break;
     }
     acc.add(yhat, chunk.y);
-    const yff = ff ? predict(ff, chunk, { sequenceOffset: sequences }) : undefined;
+    const yff = ffPred ? ffPred.predict(chunk, first) : undefined;
     if (yff) accFF.add(yff, chunk.y);
-    const clean = truth ? predict(truth, chunk, { sequenceOffset: sequences }) : undefined;
+    const clean = truthPred ? truthPred.predict(chunk, first) : undefined;
     if (clean) {
       accT.add(yhat, clean);
       accTD.add(clean, chunk.y);
@@ -124,7 +131,7 @@ export async function buildReport(
       stretchRows += head.rows;
     }
     rows += chunk.rows;
-    sequences += chunk.lengths.length;
+    sequences += sequencesStarting(chunk);
     bar.update({ stage: 'report', rows });
   }
   bar.stop();
@@ -152,7 +159,8 @@ export async function buildReport(
     }
     return out;
   };
-  const lengths = stretch.flatMap((s) => Array.from(s.chunk.lengths));
+  // Pieces of one sequence join again (the plot draws each sequence as one line).
+  const lengths = joinChunks(stretch.map((s) => s.chunk)).lengths;
   const heldOut: ReportHeldOut = {
     chunk: makeChunk(dx, dy, cat((s) => s.chunk.x)!, cat((s) => s.chunk.y)!, lengths),
     yhat: cat((s) => s.yhat)!,
@@ -170,8 +178,10 @@ export async function buildReport(
     if (sequences < 2) {
       rank = undefined; // one sequence cannot be split into two independent halves
     } else {
-      const im = await inputModelFor(model, source);
-      rank = await rankFromData(source, im, ySum.map((v) => v / rows));
+      // T2 halves are per sequence: read them whole (this pass only runs for a model file without a stored rank).
+      const whole = wholeSequences(source);
+      const im = await inputModelFor(model, whole);
+      rank = await rankFromData(whole, im, ySum.map((v) => v / rows));
       rankSource = opts.dataLabel ?? source.name;
     }
   }
@@ -253,7 +263,7 @@ export async function reportCommand(modelFile: string, dataFile: string, opts: R
   const m = loadModel(modelFile);
   checkDiagnostics(m, modelFile);
   const truth = opts.truth ? loadModel(opts.truth).params : undefined;
-  const source = await openDataSource(dataFile, { x: columns(opts.x), y: columns(opts.y), seq: opts.seq, requireY: true, format: opts.format });
+  const source = await openDataSource(dataFile, { x: columns(opts.x), y: columns(opts.y), seq: opts.seq, requireY: true, format: opts.format, chunkRows: cliChunkRows(), splitSequences: true });
   const html = await buildReport(m, source, {
     truth,
     steps: opts.steps,

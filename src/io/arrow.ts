@@ -175,12 +175,12 @@ export async function openArrowSource(path: string, opts: CSVOptions = {}): Prom
     path,
     header,
     columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
-    chunks: () => readArrowChunks(path, header, layout, chunkRows, minLength),
+    chunks: () => readArrowChunks(path, header, layout, chunkRows, minLength, opts.splitSequences ?? false),
   };
 }
 
-async function* readArrowChunks(path: string, header: string[], layout: ColumnLayout, chunkRows: number, minLength: number): AsyncGenerator<CSVChunk> {
-  const asm = new ChunkAssembler(path, layout, chunkRows, minLength);
+async function* readArrowChunks(path: string, header: string[], layout: ColumnLayout, chunkRows: number, minLength: number, split: boolean): AsyncGenerator<CSVChunk> {
+  const asm = new ChunkAssembler(path, layout, chunkRows, minLength, split);
   const fh = await openHandle(path);
   try {
     const reader = await openReader(path, fh);

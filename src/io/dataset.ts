@@ -1,9 +1,16 @@
 /**
  * In-memory form of labelled sequence data, shared by every pass (input-model fit, moments, learner).
  *
- * A chunk holds whole sequences only: rows are time steps, sequences are contiguous and in time order,
- * `lengths[k]` is the number of steps of the k-th sequence in the chunk and Σ lengths = rows.
- * `x` is rows×dx row-major, `y` is rows×dy row-major (dy may be 0 for unlabelled input).
+ * Rows are time steps, sequences are contiguous and in time order, `lengths[k]` is the number of steps of the
+ * k-th sequence in the chunk and Σ lengths = rows. `x` is rows×dx row-major, `y` is rows×dy row-major (dy may be
+ * 0 for unlabelled input).
+ *
+ * A chunk holds whole sequences unless a flag says otherwise: a reader asked to (`splitSequences`) delivers a
+ * sequence longer than its chunk size in pieces, so memory does not grow with one sequence's length. Then
+ * `continued` says the chunk's FIRST sequence began in an earlier chunk (its first row is not a sequence start)
+ * and `continues` that its LAST sequence goes on in the next chunk (its last row is not a sequence end). Both
+ * absent (false) is the whole-sequence chunk every consumer understands; a consumer that cannot carry state
+ * across chunks reads through `wholeSequences(source)`.
  */
 export interface SequenceChunk {
   readonly dx: number;
@@ -12,6 +19,15 @@ export interface SequenceChunk {
   readonly x: Float64Array;
   readonly y: Float64Array;
   readonly lengths: Int32Array;
+  /** The first sequence started in an earlier chunk. */
+  readonly continued?: boolean;
+  /** The last sequence goes on in the next chunk. */
+  readonly continues?: boolean;
+}
+
+/** Number of sequences that START in this chunk (a continued first sequence was counted by an earlier chunk). */
+export function sequencesStarting(c: SequenceChunk): number {
+  return c.lengths.length - (c.continued ? 1 : 0);
 }
 
 /**
@@ -92,4 +108,92 @@ export function sliceSequences(c: SequenceChunk, s0: number, s1: number, r0?: nu
     y: c.y.subarray(r0 * c.dy, r1 * c.dy),
     lengths: c.lengths.subarray(s0, s1),
   };
+}
+
+/**
+ * The chunks of `source` with pieces of one sequence joined again (whole sequences, as before readers could
+ * split them). For consumers that need a whole sequence at once (a backward recursion, the T2 halves of the
+ * report's rank rule): memory then grows with the longest sequence, as it did before. Extra per-sequence fields
+ * of the pieces are not kept, except `seqIds` / `firstLine` / `sequenceOffset` of file chunks.
+ */
+export function wholeSequences<S extends DataSource>(source: S): S {
+  if ((source as { [WHOLE]?: true })[WHOLE]) return source;
+  // Everything else of the source (path, header, columns, format, …) is inherited unchanged.
+  const out = Object.create(source) as S & { [WHOLE]: true };
+  Object.defineProperty(out, 'chunks', { value: () => joinPieces(source.chunks()) });
+  Object.defineProperty(out, WHOLE, { value: true });
+  return out;
+}
+
+const WHOLE = Symbol('wholeSequences');
+
+type FileFields = { seqIds?: Float64Array; firstLine?: Float64Array; sequenceOffset?: number };
+
+async function* joinPieces(chunks: AsyncIterable<SequenceChunk>): AsyncGenerator<SequenceChunk> {
+  let pending: SequenceChunk[] = [];
+  for await (const c of chunks) {
+    if (!c.continues && !c.continued && pending.length === 0) {
+      yield c;
+      continue;
+    }
+    if (c.continued && pending.length === 0) throw new Error('wholeSequences: a chunk continues a sequence no chunk began');
+    // Pieces may be reused buffers of a streaming reader: keep copies.
+    pending.push(copyOf(c));
+    if (c.continues) continue;
+    yield joinChunks(pending);
+    pending = [];
+  }
+  if (pending.length > 0) throw new Error('wholeSequences: the last chunk says its sequence goes on');
+}
+
+function copyOf(c: SequenceChunk): SequenceChunk {
+  const f = c as SequenceChunk & FileFields;
+  return {
+    ...c,
+    x: c.x.slice(0, c.rows * c.dx),
+    y: c.y.slice(0, c.rows * c.dy),
+    lengths: Int32Array.from(c.lengths),
+    ...(f.seqIds ? { seqIds: Float64Array.from(f.seqIds) } : {}),
+    ...(f.firstLine ? { firstLine: Float64Array.from(f.firstLine) } : {}),
+  };
+}
+
+/**
+ * Join consecutive chunks into one: a `continued` chunk's first sequence is appended to the previous chunk's last
+ * one. The result keeps the first chunk's `continued` and the last one's `continues`.
+ */
+export function joinChunks(parts: SequenceChunk[]): SequenceChunk {
+  if (parts.length === 1) return parts[0];
+  const { dx, dy } = parts[0];
+  let rows = 0;
+  const lengths: number[] = [], ids: number[] = [], firsts: number[] = [];
+  const withFile = parts.every((p) => (p as FileFields).seqIds && (p as FileFields).firstLine);
+  for (const [i, p] of parts.entries()) {
+    rows += p.rows;
+    for (let k = 0; k < p.lengths.length; k++) {
+      if (k === 0 && i > 0 && p.continued) {
+        lengths[lengths.length - 1] += p.lengths[0];
+        continue;
+      }
+      lengths.push(p.lengths[k]);
+      if (withFile) {
+        ids.push((p as FileFields).seqIds![k]);
+        firsts.push((p as FileFields).firstLine![k]);
+      }
+    }
+  }
+  const x = new Float64Array(rows * dx), y = new Float64Array(rows * dy);
+  let r = 0;
+  for (const p of parts) {
+    x.set(p.x.subarray(0, p.rows * dx), r * dx);
+    y.set(p.y.subarray(0, p.rows * dy), r * dy);
+    r += p.rows;
+  }
+  const first = parts[0], last = parts[parts.length - 1];
+  return {
+    dx, dy, rows, x, y, lengths: Int32Array.from(lengths),
+    ...(first.continued ? { continued: true } : {}),
+    ...(last.continues ? { continues: true } : {}),
+    ...(withFile ? { seqIds: Float64Array.from(ids), firstLine: Float64Array.from(firsts), sequenceOffset: (first as FileFields).sequenceOffset ?? 0 } : {}),
+  } as SequenceChunk;
 }

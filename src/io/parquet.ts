@@ -139,7 +139,7 @@ export async function openParquetSource(path: string, opts: CSVOptions = {}): Pr
     path,
     header,
     columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
-    chunks: () => readParquetChunks(path, header, layout, chunkRows, minLength),
+    chunks: () => readParquetChunks(path, header, layout, chunkRows, minLength, opts.splitSequences ?? false),
   };
 }
 
@@ -160,8 +160,8 @@ function describeValue(v: unknown): string | null {
   return String(v);
 }
 
-async function* readParquetChunks(path: string, header: string[], layout: ColumnLayout, chunkRows: number, minLength: number): AsyncGenerator<CSVChunk> {
-  const asm = new ChunkAssembler(path, layout, chunkRows, minLength);
+async function* readParquetChunks(path: string, header: string[], layout: ColumnLayout, chunkRows: number, minLength: number, split: boolean): AsyncGenerator<CSVChunk> {
+  const asm = new ChunkAssembler(path, layout, chunkRows, minLength, split);
   const { fh, file } = await openFile(path);
   try {
     const md = await readMetadata(path, file);

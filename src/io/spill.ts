@@ -48,7 +48,8 @@ function spillError(e: unknown, dir: string): unknown {
  * whatever ends the process, even SIGKILL. Where the OS refuses to unlink an open file, it is removed by
  * `close()`, on exit and by the CLI's signal handlers.
  *
- * Record layout per chunk: [rows, nSeq] as float64, then lengths (nSeq float64), x (rows·dx), y (rows·dy).
+ * Record layout per chunk: [rows, nSeq, flags] as float64 (flags: 1 = `continued`, 2 = `continues`), then lengths
+ * (nSeq float64), x (rows·dx), y (rows·dy).
  * Extra per-chunk fields of the inner source (e.g. CSV line numbers) are kept for the first pass only; later
  * passes carry `sequenceOffset` so messages still name the right sequence.
  */
@@ -95,10 +96,11 @@ export class SpillSource implements DataSource {
     let pos = 0;
     try {
       for await (const c of this.inner.chunks()) {
-        const head = new Float64Array(2 + c.lengths.length);
+        const head = new Float64Array(3 + c.lengths.length);
         head[0] = c.rows;
         head[1] = c.lengths.length;
-        for (let k = 0; k < c.lengths.length; k++) head[2 + k] = c.lengths[k];
+        head[2] = (c.continued ? 1 : 0) + (c.continues ? 2 : 0);
+        for (let k = 0; k < c.lengths.length; k++) head[3 + k] = c.lengths[k];
         try {
           pos = writeAll(fd, head, pos);
           pos = writeAll(fd, c.x.subarray(0, c.rows * this.dx), pos);
@@ -118,11 +120,11 @@ export class SpillSource implements DataSource {
     const fd = this.fd!;
     {
       let pos = 0, seqOffset = 0;
-      const head = new Float64Array(2);
+      const head = new Float64Array(3);
       for (;;) {
         if (readAll(fd, head, pos) === 0) break;
-        pos += 16;
-        const rows = head[0], nSeq = head[1];
+        pos += 24;
+        const rows = head[0], nSeq = head[1], flags = head[2];
         const lens = new Float64Array(nSeq);
         readAll(fd, lens, pos);
         pos += 8 * nSeq;
@@ -132,8 +134,12 @@ export class SpillSource implements DataSource {
         const y = new Float64Array(rows * this.dy);
         readAll(fd, y, pos);
         pos += 8 * y.length;
-        yield { dx: this.dx, dy: this.dy, rows, x, y, lengths: Int32Array.from(lens), sequenceOffset: seqOffset };
-        seqOffset += nSeq;
+        const continued = (flags & 1) !== 0, continues = (flags & 2) !== 0;
+        yield {
+          dx: this.dx, dy: this.dy, rows, x, y, lengths: Int32Array.from(lens), sequenceOffset: seqOffset,
+          ...(continued ? { continued } : {}), ...(continues ? { continues } : {}),
+        };
+        seqOffset += nSeq - (continues ? 1 : 0);
       }
     }
   }

@@ -1,4 +1,4 @@
-import { DataSource, SequenceChunk, memorySource } from '../io/dataset.js';
+import { DataSource, SequenceChunk, memorySource, wholeSequences } from '../io/dataset.js';
 
 /** Progress of a pass over the data: `rows` done so far, `totalRows` when known (after the first pass). */
 export interface PassProgress {
@@ -12,9 +12,13 @@ export type ProgressCallback = (p: PassProgress) => void;
 /** Anything the learners accept as training data. */
 export type TrainingData = DataSource | SequenceChunk | SequenceChunk[];
 
+/**
+ * The learners' passes read whole sequences: a source that delivers one long sequence in pieces
+ * (`splitSequences`) has them joined again here (memory then grows with the longest sequence).
+ */
 export function asSource(data: TrainingData): DataSource {
-  if (Array.isArray(data)) return memorySource(data);
-  if ('chunks' in data && typeof data.chunks === 'function') return data;
+  if (Array.isArray(data)) return wholeSequences(memorySource(data));
+  if ('chunks' in data && typeof data.chunks === 'function') return wholeSequences(data);
   return memorySource(data as SequenceChunk);
 }
 

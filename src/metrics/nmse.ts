@@ -58,6 +58,21 @@ export class NMSEAccumulator {
     this.n += rows;
   }
 
+  /** this ← this ∪ other (Chan et al.'s pairwise update of the means and centred sums of squares). */
+  merge(other: NMSEAccumulator): this {
+    if (other.dy !== this.dy) throw new RangeError(`nmse: merging dy = ${other.dy} into dy = ${this.dy}`);
+    const n0 = this.n, n1 = other.n, n = n0 + n1;
+    if (n1 === 0) return this;
+    for (let i = 0; i < this.dy; i++) {
+      const delta = other.mean[i] - this.mean[i];
+      this.m2[i] += other.m2[i] + (delta * delta * n0 * n1) / n;
+      this.mean[i] += (delta * n1) / n;
+    }
+    this.sse += other.sse;
+    this.n = n;
+    return this;
+  }
+
   /** Rows seen so far. */
   get count(): number {
     return this.n;

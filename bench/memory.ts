@@ -1,0 +1,93 @@
+/**
+ * Peak memory of `gloree fit` and `gloree predict` on one long recording (a CSV without a `seq` column) against
+ * the same rows with a `seq` column (sequences of 20 steps), at 1e6 and 4e6 rows (`--long`: also 1e7). Each
+ * command runs as its own process (the built CLI, dist/cli/main.js); its peak RSS is the child's own
+ * `process.resourceUsage().maxRSS`, printed at exit. The reference in the same run is the `seq` file: memory that
+ * does not grow with the length of one sequence shows as the two columns staying close as rows grow.
+ *
+ * `node --import tsx bench/memory.ts` prints the table; `npm run bench -- --only memory` writes it to
+ * bench/results/memory.json. Needs `npm run build`.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeChunk } from '../src/io/dataset.js';
+import { writeDataFile } from '../src/io/open.js';
+import { saveModel } from '../src/models/serialize.js';
+import { SCENARIOS, scenarioModel, simulateIORNN, simulateInputs } from '../src/models/simulate.js';
+import type { IORNNParams } from '../src/models/params.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'dist/cli/main.js');
+
+interface Run {
+  seconds: number;
+  peakRssMiB: number;
+}
+
+/** Run the CLI in a child process; its own peak RSS (KiB from resourceUsage) comes back on stderr. */
+function runCli(args: string[]): Run {
+  const wrapper = `import('${cli.replace(/\\/g, '/')}').then(async (m) => { const code = await m.main(process.argv); process.stderr.write('\\n__RSS_KB__ ' + process.resourceUsage().maxRSS + '\\n'); process.exitCode = code; })`;
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', wrapper, '--', 'bench-wrapper', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`gloree ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+  return { seconds, peakRssMiB: Number(/__RSS_KB__ (\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024 };
+}
+
+export interface MemoryRow {
+  rows: number;
+  command: 'fit' | 'predict';
+  oneSequence: Run;
+  withSeq: Run;
+}
+
+export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: string }> {
+  if (!existsSync(cli)) throw new Error('bench memory: run `npm run build` first (needs dist/cli/main.js)');
+  const long = process.env.GLOREE_BENCH_LONG === '1';
+  const sizes = (process.env.GLOREE_MEMORY_ROWS ?? (long ? '1e6,4e6,1e7' : '1e6,4e6')).split(',').map(Number);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gloree-bench-memory-'));
+  const s = SCENARIOS.default;
+  const truth = scenarioModel(s) as IORNNParams;
+  const modelFile = path.join(dir, 'truth.json');
+  await saveModel(modelFile, truth);
+  const out: MemoryRow[] = [];
+  try {
+    for (const rows of sizes) {
+      // The same values twice: one sequence (no seq column), and cut into sequences of 20 steps (seq column).
+      const inputs = simulateInputs({ dx: s.dx, nSeq: 1, seqLength: rows, rho: s.input.rho, sigma: s.input.sigma, seed: 5 });
+      const data = simulateIORNN(truth, inputs, { noise: s.noise, seed: 6 });
+      const one = path.join(dir, `one-${rows}.csv`), seq = path.join(dir, `seq-${rows}.csv`);
+      await writeDataFile(one, data, { seq: false });
+      await writeDataFile(seq, makeChunk(data.dx, data.dy, data.x, data.y, new Int32Array(rows / 20).fill(20)));
+      for (const command of ['fit', 'predict'] as const) {
+        const args = (file: string): string[] =>
+          command === 'fit'
+            ? ['fit', file, '--hidden', '4', '--out', path.join(dir, 'model.json')]
+            : ['predict', modelFile, file, '--out', path.join(dir, 'pred.csv')];
+        const row: MemoryRow = { rows, command, oneSequence: runCli(args(one)), withSeq: runCli(args(seq)) };
+        out.push(row);
+        console.log(JSON.stringify(row));
+      }
+      rmSync(one, { force: true });
+      rmSync(seq, { force: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const f = (r: Run): string => `${r.peakRssMiB.toFixed(0)} MiB (${r.seconds.toFixed(1)} s)`;
+  const markdown = [
+    'Peak RSS of `gloree fit --hidden 4` and `gloree predict` (scenario `default`, dx = dy = 4), one process each:',
+    '',
+    '| rows | command | one sequence (no `seq`) | same rows, `seq` column (sequences of 20) |',
+    '|---|---|---|---|',
+    ...out.map((r) => `| ${r.rows.toExponential(0)} | ${r.command} | ${f(r.oneSequence)} | ${f(r.withSeq)} |`),
+  ].join('\n');
+  return { rows: out, markdown };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  benchMemory().then((r) => console.log('\n' + r.markdown));
+}

@@ -1,0 +1,156 @@
+/**
+ * Writing CSV files atomically (src/io/atomic.ts): data files (`gloree simulate`) and prediction files
+ * (`gloree predict`), streamed chunk by chunk; a sequence delivered in pieces keeps its id and step count.
+ */
+import type { SequenceChunk } from './dataset.js';
+import { AtomicWriter } from './atomic.js';
+import type { CSVChunk } from './csv.js';
+
+function num(v: number, what: string): string {
+  if (!Number.isFinite(v)) throw new RangeError(`writeCSV: ${what} is ${v}; refusing to write a non-finite number`);
+  // Shortest representation that round-trips exactly; String(-0) is "0", so keep the sign of zero.
+  return Object.is(v, -0) ? '-0' : String(v);
+}
+
+function seqIdsOf(chunk: SequenceChunk, offset: number): ArrayLike<number> {
+  const ids = (chunk as Partial<CSVChunk>).seqIds;
+  if (ids && ids.length === chunk.lengths.length) return ids;
+  const out = new Float64Array(chunk.lengths.length);
+  for (let k = 0; k < out.length; k++) out[k] = offset + k;
+  return out;
+}
+
+/** Streaming writer of data files (header seq,x1..x<dx>,y1..y<dy>); atomic on commit. */
+export class DataCSVWriter {
+  private seqOffset = 0;
+  private constructor(private readonly w: AtomicWriter, readonly dx: number, readonly dy: number, private readonly withSeq: boolean) {}
+
+  static async open(path: string, dx: number, dy: number, opts: { seq?: boolean } = {}): Promise<DataCSVWriter> {
+    const withSeq = opts.seq ?? true;
+    const w = await AtomicWriter.open(path);
+    const cols: string[] = [];
+    if (withSeq) cols.push('seq');
+    for (let i = 1; i <= dx; i++) cols.push(`x${i}`);
+    for (let i = 1; i <= dy; i++) cols.push(`y${i}`);
+    await w.write(cols.join(',') + '\n');
+    return new DataCSVWriter(w, dx, dy, withSeq);
+  }
+
+  /** Append a chunk's sequences (ids: the chunk's seqIds if it has them, else consecutive from 0). */
+  async append(chunk: SequenceChunk): Promise<void> {
+    const { dx, dy } = this;
+    if (chunk.dx !== dx || chunk.dy !== dy) throw new RangeError(`DataCSVWriter: chunk is dx=${chunk.dx}, dy=${chunk.dy}; writer expects ${dx}, ${dy}`);
+    const ids = seqIdsOf(chunk, this.seqOffset);
+    const lines: string[] = [];
+    let r = 0;
+    for (let s = 0; s < chunk.lengths.length; s++) {
+      const id = String(ids[s]);
+      for (let t = 0; t < chunk.lengths[s]; t++, r++) {
+        let line = this.withSeq ? id : '';
+        for (let i = 0; i < dx; i++) line += (i > 0 || this.withSeq ? ',' : '') + num(chunk.x[r * dx + i], `x[${r}][${i}]`);
+        for (let i = 0; i < dy; i++) line += ',' + num(chunk.y[r * dy + i], `y[${r}][${i}]`);
+        lines.push(line);
+        // Flush every 4096 lines, also inside a long sequence (its lines would otherwise pile up per chunk).
+        if (lines.length >= 4096) {
+          await this.w.write(lines.join('\n') + '\n');
+          lines.length = 0;
+        }
+      }
+    }
+    if (lines.length) await this.w.write(lines.join('\n') + '\n');
+    this.seqOffset += chunk.lengths.length - (chunk.continues ? 1 : 0);
+  }
+
+  commit(): Promise<void> {
+    return this.w.commit();
+  }
+
+  abort(): Promise<void> {
+    return this.w.abort();
+  }
+}
+
+/** Write a data file (for `gloree simulate`) atomically. `seq: false` omits the seq column (one sequence only). */
+export async function writeCSV(path: string, chunk: SequenceChunk, opts: { seq?: boolean } = {}): Promise<void> {
+  if (opts.seq === false && chunk.lengths.length > 1) throw new RangeError('writeCSV: seq: false needs a single sequence');
+  const w = await DataCSVWriter.open(path, chunk.dx, chunk.dy, opts);
+  try {
+    await w.append(chunk);
+  } catch (e) {
+    await w.abort();
+    throw e;
+  }
+  await w.commit();
+}
+
+/**
+ * Streaming writer of prediction files: header `seq,t,yhat1..yhat<k>` (t = 1-based step), plus `y1..y<k>`
+ * when `includeY` and the chunks carry outputs of the same width. Atomic on commit.
+ */
+export class PredictionCSVWriter {
+  private seqOffset = 0;
+  /** Steps already written of a sequence that goes on in the next chunk (pieces of one long sequence). */
+  private stepsDone = 0;
+  private constructor(private readonly w: AtomicWriter, readonly k: number, private readonly includeY: boolean) {}
+
+  static async open(path: string, k: number, opts: { includeY?: boolean } = {}): Promise<PredictionCSVWriter> {
+    const w = await AtomicWriter.open(path);
+    const cols = ['seq', 't'];
+    for (let i = 1; i <= k; i++) cols.push(`yhat${i}`);
+    if (opts.includeY) for (let i = 1; i <= k; i++) cols.push(`y${i}`);
+    await w.write(cols.join(',') + '\n');
+    return new PredictionCSVWriter(w, k, opts.includeY ?? false);
+  }
+
+  async append(chunk: SequenceChunk, yhat: Float64Array): Promise<void> {
+    const k = this.k;
+    if (yhat.length !== chunk.rows * k) throw new RangeError(`PredictionCSVWriter: yhat has ${yhat.length} values, expected ${chunk.rows}x${k}`);
+    if (this.includeY && chunk.dy !== k) throw new RangeError(`PredictionCSVWriter: includeY needs dy = ${k}, the data has ${chunk.dy}`);
+    const ids = seqIdsOf(chunk, this.seqOffset);
+    const lines: string[] = [];
+    const n = chunk.lengths.length;
+    let r = 0;
+    for (let s = 0; s < n; s++) {
+      const id = String(ids[s]);
+      const t0 = s === 0 && chunk.continued ? this.stepsDone : 0;
+      if (s === n - 1) this.stepsDone = chunk.continues ? t0 + chunk.lengths[s] : 0;
+      for (let t = t0; t < t0 + chunk.lengths[s]; t++, r++) {
+        let line = `${id},${t + 1}`;
+        for (let i = 0; i < k; i++) line += ',' + num(yhat[r * k + i], `yhat[${r}][${i}]`);
+        if (this.includeY) for (let i = 0; i < k; i++) line += ',' + num(chunk.y[r * k + i], `y[${r}][${i}]`);
+        lines.push(line);
+        // Flush every 4096 lines, also inside a long sequence (its lines would otherwise pile up per chunk).
+        if (lines.length >= 4096) {
+          await this.w.write(lines.join('\n') + '\n');
+          lines.length = 0;
+        }
+      }
+    }
+    if (lines.length) await this.w.write(lines.join('\n') + '\n');
+    this.seqOffset += chunk.lengths.length - (chunk.continues ? 1 : 0);
+  }
+
+  commit(): Promise<void> {
+    return this.w.commit();
+  }
+
+  abort(): Promise<void> {
+    return this.w.abort();
+  }
+}
+
+/** Write predictions ŷ (rows×k) for a chunk atomically (see PredictionCSVWriter for the columns). */
+export async function writePredictionsCSV(path: string, chunk: SequenceChunk, yhat: Float64Array, opts: { includeY?: boolean } = {}): Promise<void> {
+  if (chunk.rows === 0 || yhat.length % chunk.rows !== 0) throw new RangeError(`writePredictionsCSV: yhat has ${yhat.length} values for ${chunk.rows} rows`);
+  const k = yhat.length / chunk.rows;
+  const w = await PredictionCSVWriter.open(path, k, opts);
+  try {
+    await w.append(chunk, yhat);
+  } catch (e) {
+    await w.abort();
+    throw e;
+  }
+  await w.commit();
+}
+
+

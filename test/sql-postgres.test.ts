@@ -109,7 +109,8 @@ test('PostgreSQL engine: every pass equals the in-process accumulators (VAR(1) a
   try {
     await comparePasses(src, chunk, true);
     await comparePasses(src, chunk, false);
-    await compareIdentifyPasses(src, chunk);
+    // Every combination runs on DuckDB (test/sql-duckdb.test.ts); here every query shape once.
+    await compareIdentifyPasses(src, chunk, { shapes: 'each' });
   } finally {
     await src.conn.close();
   }

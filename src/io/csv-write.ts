@@ -41,7 +41,7 @@ export class DataCSVWriter {
     const { dx, dy } = this;
     if (chunk.dx !== dx || chunk.dy !== dy) throw new RangeError(`DataCSVWriter: chunk is dx=${chunk.dx}, dy=${chunk.dy}; writer expects ${dx}, ${dy}`);
     const ids = seqIdsOf(chunk, this.seqOffset);
-    const lines: string[] = [];
+    const lines = new LineBuffer(this.w);
     let r = 0;
     for (let s = 0; s < chunk.lengths.length; s++) {
       const id = String(ids[s]);
@@ -49,15 +49,10 @@ export class DataCSVWriter {
         let line = this.withSeq ? id : '';
         for (let i = 0; i < dx; i++) line += (i > 0 || this.withSeq ? ',' : '') + num(chunk.x[r * dx + i], `x[${r}][${i}]`);
         for (let i = 0; i < dy; i++) line += ',' + num(chunk.y[r * dy + i], `y[${r}][${i}]`);
-        lines.push(line);
-        // Flush every 4096 lines, also inside a long sequence (its lines would otherwise pile up per chunk).
-        if (lines.length >= 4096) {
-          await this.w.write(lines.join('\n') + '\n');
-          lines.length = 0;
-        }
+        await lines.push(line);
       }
     }
-    if (lines.length) await this.w.write(lines.join('\n') + '\n');
+    await lines.flush();
     this.seqOffset += chunk.lengths.length - (chunk.continues ? 1 : 0);
   }
 
@@ -107,7 +102,7 @@ export class PredictionCSVWriter {
     if (yhat.length !== chunk.rows * k) throw new RangeError(`PredictionCSVWriter: yhat has ${yhat.length} values, expected ${chunk.rows}x${k}`);
     if (this.includeY && chunk.dy !== k) throw new RangeError(`PredictionCSVWriter: includeY needs dy = ${k}, the data has ${chunk.dy}`);
     const ids = seqIdsOf(chunk, this.seqOffset);
-    const lines: string[] = [];
+    const lines = new LineBuffer(this.w);
     const n = chunk.lengths.length;
     let r = 0;
     for (let s = 0; s < n; s++) {
@@ -118,15 +113,10 @@ export class PredictionCSVWriter {
         let line = `${id},${t + 1}`;
         for (let i = 0; i < k; i++) line += ',' + num(yhat[r * k + i], `yhat[${r}][${i}]`);
         if (this.includeY) for (let i = 0; i < k; i++) line += ',' + num(chunk.y[r * k + i], `y[${r}][${i}]`);
-        lines.push(line);
-        // Flush every 4096 lines, also inside a long sequence (its lines would otherwise pile up per chunk).
-        if (lines.length >= 4096) {
-          await this.w.write(lines.join('\n') + '\n');
-          lines.length = 0;
-        }
+        await lines.push(line);
       }
     }
-    if (lines.length) await this.w.write(lines.join('\n') + '\n');
+    await lines.flush();
     this.seqOffset += chunk.lengths.length - (chunk.continues ? 1 : 0);
   }
 
@@ -153,4 +143,22 @@ export async function writePredictionsCSV(path: string, chunk: SequenceChunk, yh
   await w.commit();
 }
 
+/**
+ * Lines written in batches of 4096, also inside one long sequence (its lines would otherwise pile up per chunk
+ * and, at millions of rows, exceed V8's string length).
+ */
+class LineBuffer {
+  private readonly lines: string[] = [];
+  constructor(private readonly w: AtomicWriter) {}
 
+  async push(line: string): Promise<void> {
+    this.lines.push(line);
+    if (this.lines.length >= 4096) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.lines.length) return;
+    await this.w.write(this.lines.join('\n') + '\n');
+    this.lines.length = 0;
+  }
+}

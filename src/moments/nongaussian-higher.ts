@@ -191,10 +191,8 @@ export function scoresFor(model: InputModel, chunk: SequenceChunk): Float64Array
   return model instanceof MixtureVAR1 ? null : chunkScores(model, chunk);
 }
 
-/** HermiteMomentAccumulator, or its non-Gaussian twin (lag-0 modes only) for a MixtureVAR1. */
-export function hermiteMomentFor(model: InputModel, dy: number, modes: readonly HermiteMode[], opts: HigherOptions = {}): ScoreMoment {
-  if (model instanceof MixtureVAR1) return new NGStepMomentAccumulator(model, dy, modes, opts);
-  const acc = new HermiteMomentAccumulator(model, dy, modes, opts);
+/** A Gaussian score accumulator as a ScoreMoment: scores computed from the chunk when the caller passes none. */
+function gaussianScoreMoment(model: InputModel, acc: HermiteMomentAccumulator | DiagonalHermiteAccumulator): ScoreMoment {
   return {
     get sum() { return acc.sum; },
     get count() { return acc.count; },
@@ -202,6 +200,13 @@ export function hermiteMomentFor(model: InputModel, dy: number, modes: readonly 
     add: (c, s, y) => acc.add(c, s ?? chunkScores(model, c), y),
     result: () => acc.result(),
   };
+}
+
+/** HermiteMomentAccumulator, or its non-Gaussian twin (lag-0 modes only) for a MixtureVAR1. */
+export function hermiteMomentFor(model: InputModel, dy: number, modes: readonly HermiteMode[], opts: HigherOptions = {}): ScoreMoment {
+  if (model instanceof MixtureVAR1) return new NGStepMomentAccumulator(model, dy, modes, opts);
+  const acc = new HermiteMomentAccumulator(model, dy, modes, opts);
+  return gaussianScoreMoment(model, acc);
 }
 
 /** DiagonalHermiteAccumulator ('P1', 'P2prime'), or NGDiagonalAccumulator for a MixtureVAR1. */
@@ -222,13 +227,7 @@ export function diagonalFor(model: InputModel, dy: number, G: Matrix, kind: Diag
     };
   }
   const acc = new DiagonalHermiteAccumulator(model, dy, G, kind, degree, opts);
-  return {
-    get sum() { return acc.sum; },
-    get count() { return acc.count; },
-    get memoryBytes() { return acc.memoryBytes; },
-    add: (c, s, y) => acc.add(c, s ?? chunkScores(model, c), y),
-    result: () => acc.result(),
-  };
+  return gaussianScoreMoment(model, acc);
 }
 
 /**

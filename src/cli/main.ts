@@ -9,7 +9,8 @@ import { SCENARIOS } from '../models/simulate.js';
 import { Sink, UsageError, err, setSink } from './io.js';
 import { reportCommand } from './report-command.js';
 import { registerSqlCommand } from './sql-command.js';
-import { demoCommand, evaluateCommand, fitCommand, predictCommand, simulateCommand } from './commands.js';
+import { evaluateCommand, fitCommand, predictCommand } from './commands.js';
+import { demoCommand, simulateCommand } from './scenario-commands.js';
 import { INPUT_MODEL_NAMES } from '../learn/input-models.js';
 
 /**
@@ -111,30 +112,18 @@ export function buildProgram(sink?: Sink): Command {
   ).action(async (data, o) => fitCommand(data, o));
 
   inputColumns(
-    program
-      .command('predict')
-      .description('predict outputs for every step of a data file (writes CSV: seq, t, yhat1..)')
-      .argument('<model>', 'model file (JSON)')
-      .argument('<data>', 'CSV, Arrow or Parquet with the model\'s input columns')
+    modelOnData(program, 'predict', 'predict outputs for every step of a data file (writes CSV: seq, t, yhat1..)', 'CSV, Arrow or Parquet with the model\'s input columns')
       .requiredOption('--out <pred.csv>', 'output CSV (seq, t, yhat1..)'),
   ).action(async (model, data, o) => predictCommand(model, data, o));
 
   dataColumns(
-    program
-      .command('evaluate')
-      .description('held-out NMSE of a model on a data file, next to the U = 0 model (and against a true model, with parameter errors)')
-      .argument('<model>', 'model file (JSON)')
-      .argument('<data>', 'CSV, Arrow or Parquet with inputs and outputs')
+    modelOnData(program, 'evaluate', 'held-out NMSE of a model on a data file, next to the U = 0 model (and against a true model, with parameter errors)', 'CSV, Arrow or Parquet with inputs and outputs')
       .option('--truth <model.json>', 'true model: NMSE against its noise-free outputs, and parameter errors')
       .option('--json', 'print the results as JSON'),
   ).action(async (model, data, o) => evaluateCommand(model, data, o));
 
   dataColumns(
-    program
-      .command('report')
-      .description('write a self-contained HTML report: spectrum, conditioning, input diagnostics, predictions, weights')
-      .argument('<model>', 'model file (JSON)')
-      .argument('<data>', 'CSV, Arrow or Parquet with inputs and outputs (held-out data is best)')
+    modelOnData(program, 'report', 'write a self-contained HTML report: spectrum, conditioning, input diagnostics, predictions, weights', 'CSV, Arrow or Parquet with inputs and outputs (held-out data is best)')
       .requiredOption('--out <report.html>', 'output HTML file (written atomically)')
       .option('--truth <model.json>', 'true model: parameter errors and NMSE against its noise-free outputs'),
   ).action(async (model, data, o) => reportCommand(model, data, o));
@@ -145,6 +134,11 @@ export function buildProgram(sink?: Sink): Command {
     for (const opt of cmd.options) if (opt.mandatory) opt.description = `(required) ${opt.description}`;
   }
   return program;
+}
+
+/** A command that runs a model file on a data file (predict, evaluate, report). */
+function modelOnData(program: Command, name: string, description: string, dataHelp: string): Command {
+  return program.command(name).description(description).argument('<model>', 'model file (JSON)').argument('<data>', dataHelp);
 }
 
 /** Levenshtein distance (small strings: option names). */

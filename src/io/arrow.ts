@@ -16,6 +16,7 @@ import {
 import type { SequenceChunk } from './dataset.js';
 import type { CSVChunk, CSVOptions, CSVSource } from './csv.js';
 import { ChunkAssembler, ColumnLayout, DEFAULT_CHUNK_ROWS, ROLE_IGNORE, RowBlock, resolveColumns } from './csv-general.js';
+import { chunkOptions, layoutSource } from './columns.js';
 import { UserError } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -152,10 +153,7 @@ function numericColumn(v: Vector): ArrayLike<number> {
  * which makes a fresh pass over the file on every call.
  */
 export async function openArrowSource(path: string, opts: CSVOptions = {}): Promise<CSVSource> {
-  const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
-  const minLength = opts.minLength ?? 1;
-  if (!(chunkRows >= 1)) throw new RangeError(`openArrowSource: chunkRows must be ≥ 1, got ${chunkRows}`);
-  if (!Number.isInteger(minLength) || minLength < 1) throw new RangeError(`openArrowSource: minLength must be a positive integer, got ${minLength}`);
+  const { chunkRows, minLength } = chunkOptions('openArrowSource', opts, DEFAULT_CHUNK_ROWS);
   const fh = await openHandle(path);
   let header: string[];
   let layout: ColumnLayout;
@@ -168,15 +166,7 @@ export async function openArrowSource(path: string, opts: CSVOptions = {}): Prom
   } finally {
     await fh.close().catch(() => undefined);
   }
-  return {
-    dx: layout.x.length,
-    dy: layout.y.length,
-    name: path,
-    path,
-    header,
-    columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
-    chunks: () => readArrowChunks(path, header, layout, chunkRows, minLength, opts.splitSequences ?? false),
-  };
+  return layoutSource(path, header, layout, () => readArrowChunks(path, header, layout, chunkRows, minLength, opts.splitSequences ?? false));
 }
 
 async function* readArrowChunks(path: string, header: string[], layout: ColumnLayout, chunkRows: number, minLength: number, split: boolean): AsyncGenerator<CSVChunk> {

@@ -1,4 +1,4 @@
-import type { CSVOptions } from './csv.js';
+import type { CSVChunk, CSVOptions, CSVSource } from './csv.js';
 import { UserError } from './errors.js';
 
 /**
@@ -94,3 +94,25 @@ export function resolveColumns(header: readonly string[], opts: CSVOptions, file
   return { header: [...header], x, y, seq, role, xIndex, yIndex, seqIndex };
 }
 
+
+/** Chunk size and shortest kept sequence, checked the same way by every opener (`opener` names it in the error). */
+export function chunkOptions(opener: string, opts: CSVOptions, defaultRows: number): { chunkRows: number; minLength: number } {
+  const chunkRows = opts.chunkRows ?? defaultRows;
+  const minLength = opts.minLength ?? 1;
+  if (!(chunkRows >= 1)) throw new RangeError(`${opener}: chunkRows must be ≥ 1, got ${chunkRows}`);
+  if (!Number.isInteger(minLength) || minLength < 1) throw new RangeError(`${opener}: minLength must be a positive integer, got ${minLength}`);
+  return { chunkRows, minLength };
+}
+
+/** The source every reader returns once its header is resolved; `chunks` re-reads the file on each call. */
+export function layoutSource(path: string, header: string[], layout: ColumnLayout, chunks: () => AsyncGenerator<CSVChunk>): CSVSource {
+  return {
+    dx: layout.x.length,
+    dy: layout.y.length,
+    name: path,
+    path,
+    header,
+    columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
+    chunks,
+  };
+}

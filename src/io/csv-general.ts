@@ -10,7 +10,7 @@ import type { CSVChunk, CSVOptions, CSVSource } from './csv.js';
 import { parseDecimal } from './csv-number.js';
 import { UserError } from './errors.js';
 import { ChunkAssembler, DEFAULT_CHUNK_ROWS as DEFAULT_ROWS, type RowBlock } from './assembler.js';
-import { ROLE_IGNORE, resolveColumns, type ColumnLayout } from './columns.js';
+import { ROLE_IGNORE, chunkOptions, layoutSource, resolveColumns, type ColumnLayout } from './columns.js';
 
 export { ChunkAssembler, DEFAULT_CHUNK_ROWS, type RowBlock } from './assembler.js';
 export { ROLE_IGNORE, ROLE_SEQ, resolveColumns, type ColumnLayout } from './columns.js';
@@ -119,22 +119,11 @@ async function readGeneralHead(path: string, delimiter: string | undefined): Pro
  * the file line on which a record starts.
  */
 export async function openGeneralCSVSource(path: string, opts: GeneralCSVOptions = {}): Promise<CSVSource> {
-  const chunkRows = opts.chunkRows ?? DEFAULT_ROWS;
-  const minLength = opts.minLength ?? 1;
-  if (!(chunkRows >= 1)) throw new RangeError(`openGeneralCSVSource: chunkRows must be ≥ 1, got ${chunkRows}`);
-  if (!Number.isInteger(minLength) || minLength < 1) throw new RangeError(`openGeneralCSVSource: minLength must be a positive integer, got ${minLength}`);
+  const { chunkRows, minLength } = chunkOptions('openGeneralCSVSource', opts, DEFAULT_ROWS);
   const { header, delimiter, hasData } = await readGeneralHead(path, opts.delimiter);
   const layout = resolveColumns(header, opts, path);
   if (!hasData) throw new UserError(`${path}: no data rows after the header`);
-  return {
-    dx: layout.x.length,
-    dy: layout.y.length,
-    name: path,
-    path,
-    header,
-    columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
-    chunks: () => readGeneralChunks(path, delimiter, header, layout, chunkRows, minLength, opts.splitSequences ?? false),
-  };
+  return layoutSource(path, header, layout, () => readGeneralChunks(path, delimiter, header, layout, chunkRows, minLength, opts.splitSequences ?? false));
 }
 
 const BLOCK = 4096;

@@ -20,10 +20,46 @@ function seqIdsOf(chunk: SequenceChunk, offset: number): ArrayLike<number> {
   return out;
 }
 
-/** Streaming writer of data files (header seq,x1..x<dx>,y1..y<dy>); atomic on commit. */
-export class DataCSVWriter {
+/**
+ * What both writers share: one line per row, sequence ids that carry on across chunks, steps that carry on across
+ * the pieces of one long sequence, and the atomic commit/abort.
+ */
+abstract class RowWriter {
   private seqOffset = 0;
-  private constructor(private readonly w: AtomicWriter, readonly dx: number, readonly dy: number, private readonly withSeq: boolean) {}
+  /** Steps already written of a sequence that goes on in the next chunk (pieces of one long sequence). */
+  private stepsDone = 0;
+  protected constructor(protected readonly w: AtomicWriter) {}
+
+  /** `line(id, t, r)`: the row's line from its sequence id as written, its 0-based step in the whole sequence and its chunk row. */
+  protected async writeRows(chunk: SequenceChunk, line: (id: string, t: number, r: number) => string): Promise<void> {
+    const ids = seqIdsOf(chunk, this.seqOffset);
+    const lines = new LineBuffer(this.w);
+    const n = chunk.lengths.length;
+    let r = 0;
+    for (let s = 0; s < n; s++) {
+      const id = String(ids[s]);
+      const t0 = s === 0 && chunk.continued ? this.stepsDone : 0;
+      if (s === n - 1) this.stepsDone = chunk.continues ? t0 + chunk.lengths[s] : 0;
+      for (let t = t0; t < t0 + chunk.lengths[s]; t++, r++) await lines.push(line(id, t, r));
+    }
+    await lines.flush();
+    this.seqOffset += n - (chunk.continues ? 1 : 0);
+  }
+
+  commit(): Promise<void> {
+    return this.w.commit();
+  }
+
+  abort(): Promise<void> {
+    return this.w.abort();
+  }
+}
+
+/** Streaming writer of data files (header seq,x1..x<dx>,y1..y<dy>); atomic on commit. */
+export class DataCSVWriter extends RowWriter {
+  private constructor(w: AtomicWriter, readonly dx: number, readonly dy: number, private readonly withSeq: boolean) {
+    super(w);
+  }
 
   static async open(path: string, dx: number, dy: number, opts: { seq?: boolean } = {}): Promise<DataCSVWriter> {
     const withSeq = opts.seq ?? true;
@@ -40,28 +76,12 @@ export class DataCSVWriter {
   async append(chunk: SequenceChunk): Promise<void> {
     const { dx, dy } = this;
     if (chunk.dx !== dx || chunk.dy !== dy) throw new RangeError(`DataCSVWriter: chunk is dx=${chunk.dx}, dy=${chunk.dy}; writer expects ${dx}, ${dy}`);
-    const ids = seqIdsOf(chunk, this.seqOffset);
-    const lines = new LineBuffer(this.w);
-    let r = 0;
-    for (let s = 0; s < chunk.lengths.length; s++) {
-      const id = String(ids[s]);
-      for (let t = 0; t < chunk.lengths[s]; t++, r++) {
-        let line = this.withSeq ? id : '';
-        for (let i = 0; i < dx; i++) line += (i > 0 || this.withSeq ? ',' : '') + num(chunk.x[r * dx + i], `x[${r}][${i}]`);
-        for (let i = 0; i < dy; i++) line += ',' + num(chunk.y[r * dy + i], `y[${r}][${i}]`);
-        await lines.push(line);
-      }
-    }
-    await lines.flush();
-    this.seqOffset += chunk.lengths.length - (chunk.continues ? 1 : 0);
-  }
-
-  commit(): Promise<void> {
-    return this.w.commit();
-  }
-
-  abort(): Promise<void> {
-    return this.w.abort();
+    await this.writeRows(chunk, (id, _t, r) => {
+      let line = this.withSeq ? id : '';
+      for (let i = 0; i < dx; i++) line += (i > 0 || this.withSeq ? ',' : '') + num(chunk.x[r * dx + i], `x[${r}][${i}]`);
+      for (let i = 0; i < dy; i++) line += ',' + num(chunk.y[r * dy + i], `y[${r}][${i}]`);
+      return line;
+    });
   }
 }
 
@@ -82,11 +102,10 @@ export async function writeCSV(path: string, chunk: SequenceChunk, opts: { seq?:
  * Streaming writer of prediction files: header `seq,t,yhat1..yhat<k>` (t = 1-based step), plus `y1..y<k>`
  * when `includeY` and the chunks carry outputs of the same width. Atomic on commit.
  */
-export class PredictionCSVWriter {
-  private seqOffset = 0;
-  /** Steps already written of a sequence that goes on in the next chunk (pieces of one long sequence). */
-  private stepsDone = 0;
-  private constructor(private readonly w: AtomicWriter, readonly k: number, private readonly includeY: boolean) {}
+export class PredictionCSVWriter extends RowWriter {
+  private constructor(w: AtomicWriter, readonly k: number, private readonly includeY: boolean) {
+    super(w);
+  }
 
   static async open(path: string, k: number, opts: { includeY?: boolean } = {}): Promise<PredictionCSVWriter> {
     const w = await AtomicWriter.open(path);
@@ -101,31 +120,12 @@ export class PredictionCSVWriter {
     const k = this.k;
     if (yhat.length !== chunk.rows * k) throw new RangeError(`PredictionCSVWriter: yhat has ${yhat.length} values, expected ${chunk.rows}x${k}`);
     if (this.includeY && chunk.dy !== k) throw new RangeError(`PredictionCSVWriter: includeY needs dy = ${k}, the data has ${chunk.dy}`);
-    const ids = seqIdsOf(chunk, this.seqOffset);
-    const lines = new LineBuffer(this.w);
-    const n = chunk.lengths.length;
-    let r = 0;
-    for (let s = 0; s < n; s++) {
-      const id = String(ids[s]);
-      const t0 = s === 0 && chunk.continued ? this.stepsDone : 0;
-      if (s === n - 1) this.stepsDone = chunk.continues ? t0 + chunk.lengths[s] : 0;
-      for (let t = t0; t < t0 + chunk.lengths[s]; t++, r++) {
-        let line = `${id},${t + 1}`;
-        for (let i = 0; i < k; i++) line += ',' + num(yhat[r * k + i], `yhat[${r}][${i}]`);
-        if (this.includeY) for (let i = 0; i < k; i++) line += ',' + num(chunk.y[r * k + i], `y[${r}][${i}]`);
-        await lines.push(line);
-      }
-    }
-    await lines.flush();
-    this.seqOffset += chunk.lengths.length - (chunk.continues ? 1 : 0);
-  }
-
-  commit(): Promise<void> {
-    return this.w.commit();
-  }
-
-  abort(): Promise<void> {
-    return this.w.abort();
+    await this.writeRows(chunk, (id, t, r) => {
+      let line = `${id},${t + 1}`;
+      for (let i = 0; i < k; i++) line += ',' + num(yhat[r * k + i], `yhat[${r}][${i}]`);
+      if (this.includeY) for (let i = 0; i < k; i++) line += ',' + num(chunk.y[r * k + i], `y[${r}][${i}]`);
+      return line;
+    });
   }
 }
 

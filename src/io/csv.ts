@@ -21,7 +21,7 @@ import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { joinChunks, type DataSource, type SequenceChunk } from './dataset.js';
 import { UserError } from './errors.js';
-import { resolveColumns } from './columns.js';
+import { chunkOptions, layoutSource, resolveColumns } from './columns.js';
 import { splitHeader } from './csv-number.js';
 import { MAX_LINE_CHARS, readChunks } from './csv-parser.js';
 
@@ -128,24 +128,12 @@ async function readHead(path: string, blockBytes: number): Promise<{ headerLine:
  */
 export async function openCSVSource(path: string, opts: CSVOptions = {}): Promise<CSVSource> {
   const blockBytes = opts.blockBytes ?? 1 << 20;
-  const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
-  const minLength = opts.minLength ?? 1;
-  if (!(chunkRows >= 1)) throw new RangeError(`openCSVSource: chunkRows must be ≥ 1, got ${chunkRows}`);
-  if (!Number.isInteger(minLength) || minLength < 1) throw new RangeError(`openCSVSource: minLength must be a positive integer, got ${minLength}`);
+  const { chunkRows, minLength } = chunkOptions('openCSVSource', opts, DEFAULT_CHUNK_ROWS);
   const { headerLine, hasData } = await readHead(path, blockBytes);
   const header = splitHeader(headerLine, path);
   const layout = resolveColumns(header, opts, path);
   if (!hasData) throw new UserError(`${path}: no data rows after the header`);
-  const dx = layout.x.length, dy = layout.y.length;
-  return {
-    dx,
-    dy,
-    name: path,
-    path,
-    header,
-    columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
-    chunks: () => readChunks(path, headerLine, layout, chunkRows, minLength, blockBytes, opts.splitSequences ?? false),
-  };
+  return layoutSource(path, header, layout, () => readChunks(path, headerLine, layout, chunkRows, minLength, blockBytes, opts.splitSequences ?? false));
 }
 
 /** Read a whole CSV file into one chunk (convenience for small files and tests). */

@@ -17,6 +17,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { SequenceChunk } from './dataset.js';
 import type { CSVChunk, CSVOptions, CSVSource } from './csv.js';
 import { ChunkAssembler, ColumnLayout, DEFAULT_CHUNK_ROWS, ROLE_IGNORE, RowBlock, resolveColumns } from './csv-general.js';
+import { chunkOptions, layoutSource } from './columns.js';
 import { dataColumns } from './arrow.js';
 import { UserError } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -115,10 +116,7 @@ function checkTypes(path: string, nodes: SchemaTree[], layout: ColumnLayout): vo
  * `chunks()`, which makes a fresh pass over the file on every call.
  */
 export async function openParquetSource(path: string, opts: CSVOptions = {}): Promise<CSVSource> {
-  const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
-  const minLength = opts.minLength ?? 1;
-  if (!(chunkRows >= 1)) throw new RangeError(`openParquetSource: chunkRows must be ≥ 1, got ${chunkRows}`);
-  if (!Number.isInteger(minLength) || minLength < 1) throw new RangeError(`openParquetSource: minLength must be a positive integer, got ${minLength}`);
+  const { chunkRows, minLength } = chunkOptions('openParquetSource', opts, DEFAULT_CHUNK_ROWS);
   const { fh, file } = await openFile(path);
   let header: string[];
   let layout: ColumnLayout;
@@ -132,15 +130,7 @@ export async function openParquetSource(path: string, opts: CSVOptions = {}): Pr
   } finally {
     await fh.close().catch(() => undefined);
   }
-  return {
-    dx: layout.x.length,
-    dy: layout.y.length,
-    name: path,
-    path,
-    header,
-    columns: { x: layout.x, y: layout.y, ...(layout.seq !== undefined ? { seq: layout.seq } : {}) },
-    chunks: () => readParquetChunks(path, header, layout, chunkRows, minLength, opts.splitSequences ?? false),
-  };
+  return layoutSource(path, header, layout, () => readParquetChunks(path, header, layout, chunkRows, minLength, opts.splitSequences ?? false));
 }
 
 /** Decoded column → doubles (NaN where a value is null or not numeric; `describe` tells which). */

@@ -265,3 +265,16 @@ export function weightPair(
   if (need > 0 && map.distinct + (other?.distinct ?? 0) + need > limit) flush();
   return [B === null ? null : map.get(B), Bstar === null ? null : map.get(Bstar)];
 }
+
+/**
+ * S[i·F + e] += y_i · f_e for one row's outputs y_i = y[yOff + i] (i < dy): the y ⊗ feature update of every
+ * moment whose per-row feature vector f (length F) is built first. Zero outputs are skipped (the same sums).
+ */
+export function addOuterRow(S: Float64Array, y: Float64Array, yOff: number, dy: number, f: Float64Array, F: number): void {
+  for (let i = 0; i < dy; i++) {
+    const yi = y[yOff + i];
+    if (yi === 0) continue;
+    const o = i * F;
+    for (let e = 0; e < F; e++) S[o + e] += yi * f[e];
+  }
+}

@@ -2,6 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { SampleSums } from './sample-sums.js';
 import { InputModel } from '../input/model.js';
 import { SequenceChunk } from '../io/dataset.js';
+import { addOuterRow } from './accumulator.js';
 
 /**
  * Diagonal Hermite contractions (docs/method.md §4 P1 / P2′ / P2) in closed form, and the score projections they
@@ -151,12 +152,7 @@ export class DiagonalHermiteAccumulator extends SampleSums {
               }
           }
         }
-        for (let i = 0; i < dy; i++) {
-          const yi = y[r * dy + i];
-          if (yi === 0) continue;
-          const o = i * F;
-          for (let e = 0; e < F; e++) S[o + e] += yi * feat[e];
-        }
+        addOuterRow(S, y, r * dy, dy, feat, F);
         this.count++;
       }
       row += L;

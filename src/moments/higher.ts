@@ -2,6 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { SampleSums } from './sample-sums.js';
 import { InputModel } from '../input/model.js';
 import { SequenceChunk } from '../io/dataset.js';
+import { addOuterRow } from './accumulator.js';
 import { projectBlock, projectScore } from './diagonal-hermite.js';
 
 // The diagonal contractions moved to ./diagonal-hermite.ts; re-exported here for existing importers.
@@ -233,12 +234,7 @@ export class HermiteMomentAccumulator extends SampleSums {
         } else for (let i = 0; i < dy; i++) yo[i] = y[r * dy + i];
         // main term: y ⊗ v_1 ⊗ … ⊗ v_n
         outerInto(v, null, full);
-        for (let i = 0; i < out; i++) {
-          const yi = yo[i];
-          if (yi === 0) continue;
-          const o = i * E;
-          for (let e = 0; e < E; e++) S[o + e] += yi * full[e];
-        }
+        addOuterRow(S, yo, 0, out, full, E);
         // Wick terms: buffered per block key
         if (this.sets.length > 0) {
           let key = '';

@@ -4,7 +4,7 @@ import { InputModel } from '../input/model.js';
 import { MixtureVAR1 } from '../input/var1-mixture.js';
 import { setPartitions } from '../input/nongaussian-scores.js';
 import { MAX_DERIVATIVE_ORDER } from '../input/mixture1d.js';
-import { chunkScores } from './accumulator.js';
+import { addOuterRow, chunkScores } from './accumulator.js';
 import { DiagonalHermiteAccumulator, DiagonalKind, HermiteMode, HermiteMomentAccumulator, HigherOptions } from './higher.js';
 import { NGDiagonalAccumulator, NGProjectedMixedAccumulator, ngChunkData } from './nongaussian.js';
 
@@ -142,12 +142,7 @@ export class NGStepMomentAccumulator {
             idx[z] = 0;
           }
         }
-        for (let i = 0; i < dy; i++) {
-          const yi = y[r * dy + i];
-          if (yi === 0) continue;
-          const o = i * E;
-          for (let e = 0; e < E; e++) S[o + e] += yi * full[e];
-        }
+        addOuterRow(S, y, r * dy, dy, full, E);
         this.count++;
       }
       row += L;

@@ -4,7 +4,7 @@ import { SequenceChunk } from '../io/dataset.js';
 import { MixtureVAR1, scoresFromDerivatives } from '../input/var1-mixture.js';
 import { completeBell } from '../input/nongaussian-scores.js';
 import { InputModel } from '../input/model.js';
-import { AccumulatorSpec, MomentAccumulator, PassData, Target } from './accumulator.js';
+import { AccumulatorSpec, MomentAccumulator, PassData, Target, addOuterRow } from './accumulator.js';
 import { T1Accumulator, T2Accumulator } from './single.js';
 import { ProjectedMixedAccumulator } from './mixed.js';
 
@@ -373,11 +373,7 @@ export class NGDiagonalAccumulator extends SampleSums {
             feat[j * dh + k] = h;
           }
       }
-      for (let i = 0; i < dy; i++) {
-        const yi = y[r * dy + i];
-        if (yi === 0) continue;
-        for (let e = 0; e < F; e++) S[i * F + e] += yi * feat[e];
-      }
+      addOuterRow(S, y, r * dy, dy, feat, F);
     }
     this.count += sel.rows.length;
     return this;

@@ -153,8 +153,8 @@ export function sensitivityPass(
       const xo = (r0 + t) * dx, yo = (r0 + t) * dy;
       const hp = t * dh; // h_{t−1} = H[hp …], h_t = H[hp + dh …]
       // Sf_t = diag(σ'(u_t)) (∂u_t/∂θ_f + U Sf_{t−1}); ∂u_t[j]/∂A1[j,k] = x_t[k], ∂u_t[j]/∂U[j,k] = h_{t−1}[k].
-      // One fused pass per row j: (U Sf_{t−1})[j,a] summed over the nonzero U[j,k] in increasing k, then the
-      // x_t or h_{t−1} entry of row j's own A1 / U block added, then the product with σ'(u_t[j]).
+      // Per row j: (U Sf_{t−1})[j,·] in one pass over the nonzero U[j,k] (increasing k), then the x_t and h_{t−1}
+      // entries of row j's own A1 / U blocks added, then the product with σ'(u_t[j]).
       for (let j = 0; j < dh; j++) {
         const row = j * Qf, uo = oU + j * dh;
         let nk = 0;
@@ -164,15 +164,12 @@ export function sensitivityPass(
           wv[nk] = ujk;
           wo[nk++] = k * Qf;
         }
+        combineRows(Qf, nk, wv, wo, Sf, Sfn, row, 1);
+        for (let k = 0; k < dx; k++) Sfn[row + j * dx + k] += x[xo + k];
+        const ub2 = dh * dx + j * dh;
+        for (let k = 0; k < dh; k++) Sfn[row + ub2 + k] += H[hp + k];
         const dj = sigmaPrimeAt(af, uf[t * dh + j], H[hp + dh + j]); // σ'(u_t) from h_t = σ(u_t)
-        const xa = j * dx, xe = xa + dx, ha = dh * dx + j * dh, he = ha + dh;
-        for (let a = 0; a < Qf; a++) {
-          let v = 0;
-          for (let q = 0; q < nk; q++) v += wv[q] * Sf[wo[q] + a];
-          if (a >= xa && a < xe) v += x[xo + a - xa];
-          else if (a >= ha && a < he) v += H[hp + a - ha];
-          Sfn[row + a] = v * dj;
-        }
+        for (let a = 0; a < Qf; a++) Sfn[row + a] *= dj;
       }
       { const tmp = Sf; Sf = Sfn; Sfn = tmp; }
       seq.stateRow(lay, t, s);
@@ -196,11 +193,7 @@ export function sensitivityPass(
           wv[nj] = w;
           wo[nj++] = j * Qf;
         }
-        for (let a = 0; a < Qf; a++) {
-          let v = 0;
-          for (let q = 0; q < nj; q++) v += wv[q] * Sf[wo[q] + a];
-          Gd[go + a * gStride] = v;
-        }
+        combineRows(Qf, nj, wv, wo, Sf, Gd, go, gStride);
         if (dz > 0) {
           nj = 0;
           for (let j = 0; j < dz; j++) {
@@ -209,11 +202,7 @@ export function sensitivityPass(
             wv[nj] = w;
             wo[nj++] = t * dz * Qb + j * Qb;
           }
-          for (let a = 0; a < Qb; a++) {
-            let v = 0;
-            for (let q = 0; q < nj; q++) v += wv[q] * Sb[wo[q] + a];
-            Gd[go + (Qf + a) * gStride] = v;
-          }
+          combineRows(Qb, nj, wv, wo, Sb, Gd, go + Qf * gStride, gStride);
         }
       }
       if (N !== null && g !== null) {
@@ -256,3 +245,54 @@ export function sensitivityPass(
   return { sse, rows, blowup: false };
 }
 
+/**
+ * out[o + a·stride] = Σ_q w[q]·S[so[q] + a] for a < n: the sum starts from 0 and adds the terms in increasing q
+ * (the same operations, in the same order, as one axpy per term into a zeroed row), in one pass over a with the
+ * common counts (≤ 4 terms) unrolled.
+ */
+function combineRows(n: number, cnt: number, w: Float64Array, so: Int32Array, S: Float64Array, out: Float64Array, o: number, stride: number): void {
+  if (cnt === 0) {
+    for (let a = 0; a < n; a++) out[o + a * stride] = 0;
+    return;
+  }
+  const w0 = w[0], s0 = so[0];
+  if (cnt === 1) {
+    for (let a = 0; a < n; a++) {
+      let v = 0;
+      v += w0 * S[s0 + a];
+      out[o + a * stride] = v;
+    }
+    return;
+  }
+  const w1 = w[1], s1 = so[1];
+  if (cnt === 2) {
+    for (let a = 0; a < n; a++) {
+      let v = 0;
+      v += w0 * S[s0 + a];
+      v += w1 * S[s1 + a];
+      out[o + a * stride] = v;
+    }
+    return;
+  }
+  const w2 = w[2], s2 = so[2];
+  if (cnt === 3) {
+    for (let a = 0; a < n; a++) {
+      let v = 0;
+      v += w0 * S[s0 + a];
+      v += w1 * S[s1 + a];
+      v += w2 * S[s2 + a];
+      out[o + a * stride] = v;
+    }
+    return;
+  }
+  const w3 = w[3], s3 = so[3];
+  for (let a = 0; a < n; a++) {
+    let v = 0;
+    v += w0 * S[s0 + a];
+    v += w1 * S[s1 + a];
+    v += w2 * S[s2 + a];
+    v += w3 * S[s3 + a];
+    for (let q = 4; q < cnt; q++) v += w[q] * S[so[q] + a];
+    out[o + a * stride] = v;
+  }
+}

@@ -96,6 +96,8 @@ export function runSequence(
   const P = proj === null ? null : proj.data, pOff = proj === null ? 0 : proj.offset, ld = proj === null ? 0 : proj.ld;
   // σ = c z² (the default) and tanh inline; every other σ through the kernel's one evaluation (same bits).
   const square = act.code === SQUARE_CODE, c2 = square ? act.c[2] : 0, tanh = act.code === TANH_CODE;
+  // |tanh| ≤ 1: with a bound ≥ 1 the blow-up rule reduces to "not a number" (the same verdict, fewer operations).
+  const nanOnly = tanh && bound >= 1;
   for (let k = 0; k < L; k++) {
     const t = reverse ? L - 1 - k : k;
     const xo = (r0 + t) * dx, so = offset + t * stride;
@@ -117,7 +119,7 @@ export function runSequence(
       }
       if (pre !== null) pre[t * n + j] = u;
       const v = square ? c2 * u * u : tanh ? Math.tanh(u) : sigma(act, u);
-      if (blowsUp(v, bound)) return { t, value: Math.abs(v) };
+      if (nanOnly ? v !== v : blowsUp(v, bound)) return { t, value: Math.abs(v) };
       S[so + j] = v;
     }
   }

@@ -224,8 +224,8 @@ export async function benchActivations(): Promise<object> {
     // Side by side on the 1e5-row Gaussian data of seed 1: gloree (identify + refine, default start) timed in the
     // same process right before the BPTT runs, after two warm-up fits on other data (seed 2, 1e4 rows) so that
     // compiling and optimising the code (V8 tiers up over several calls) is not billed; BPTT's best NMSE over its
-    // curve and learning rates, and when it got there. (BPTT's first steps pay for TF.js's warm-up: in its favour
-    // only if it reaches its best early, which it does not.)
+    // curve and learning rates, and when it got there. (BPTT's clocks include TF.js's first, slower steps; that
+    // weighs only when its best comes within the first seconds.)
     const load0 = loadAverage();
     for (let w = 0; w < 2; w++) await benchTanh(2, 1e4, ['moment']);
     const gloree = [await benchTanh(1, 1e5, ['moment']), await benchTanh(1, 1e5, ['zero'])];

@@ -37,6 +37,8 @@ export function isNamedActivation(act: Activation): act is NamedActivation {
 const POLY = 0, SQUARE = 1, TANH = 2, SIGMOID = 3, SOFTPLUS = 4, LINEAR = 5;
 /** Kernel code of the pure square c₂z² (hot loops inline it: `c[2] * z * z`, the same bits as `sigma`). */
 export const SQUARE_CODE = SQUARE;
+/** Kernel code of tanh (hot loops inline it: `Math.tanh(z)`, the same bits as `sigma`). */
+export const TANH_CODE = TANH;
 
 /** Precomputed evaluation form of an activation (see module comment). */
 export interface ActivationKernel {
@@ -122,6 +124,17 @@ export function sigmaPrime(k: ActivationKernel, z: number): number {
     case SOFTPLUS: return logistic(z);
     default: return 1;
   }
+}
+
+/**
+ * σ'(z) given s = σ(z) as computed by `sigma` (a stored state): for tanh 1 − s² and for the sigmoid s(1 − s), the
+ * same formulas `sigmaPrime` evaluates after recomputing s, so the same bits without a second Math.tanh / exp;
+ * every other σ through `sigmaPrime(k, z)`.
+ */
+export function sigmaPrimeAt(k: ActivationKernel, z: number, s: number): number {
+  if (k.code === TANH) return 1 - s * s;
+  if (k.code === SIGMOID) return s * (1 - s);
+  return sigmaPrime(k, z);
 }
 
 /** σ''(z). */

@@ -4,7 +4,7 @@
  */
 import type { SequenceChunk } from '../io/dataset.js';
 import type { Layout } from './layout.js';
-import { sigmaPrime } from './activation.js';
+import { sigmaPrimeAt } from './activation.js';
 import { SequenceStates, maxSeqLength, sequencesOf, type PassResult } from './states.js';
 
 /**
@@ -47,7 +47,7 @@ export function gradientPass(lay: Layout, th: Float64Array, chunks: readonly Seq
       for (let j = 0; j < dh; j++) {
         let lam = carry[j];
         for (let i = 0; i < dy; i++) lam += th[oA2 + j * dy + i] * E[t * dy + i];
-        gu[j] = sigmaPrime(af, UF[t * dh + j]) * lam;
+        gu[j] = sigmaPrimeAt(af, UF[t * dh + j], H[hp + dh + j]) * lam; // σ'(u_t) from h_t = σ(u_t)
       }
       for (let j = 0; j < dh; j++) {
         const gj = gu[j];
@@ -69,7 +69,7 @@ export function gradientPass(lay: Layout, th: Float64Array, chunks: readonly Seq
         for (let j = 0; j < dz; j++) {
           let lam = carry[j];
           for (let i = 0; i < dy; i++) lam += th[oA2 + (dh + j) * dy + i] * E[t * dy + i];
-          gu[j] = sigmaPrime(ab, ub[t * dz + j]) * lam;
+          gu[j] = sigmaPrimeAt(ab, ub[t * dz + j], zb[t * dz + j]) * lam;
         }
         for (let j = 0; j < dz; j++) {
           const gj = gu[j];

@@ -8,7 +8,7 @@
  *
  * One blow-up rule (docs/method.md §6): a state blows up when |s| > BLOWUP_BOUND or it is not finite.
  */
-import { SQUARE_CODE, sigma, type ActivationKernel } from './activation.js';
+import { SQUARE_CODE, TANH_CODE, sigma, type ActivationKernel } from './activation.js';
 
 /** |state| above this (or non-finite) is a blow-up (docs/method.md §6): stable models keep |h| = O(1). */
 export const BLOWUP_BOUND = 1e6;
@@ -94,8 +94,10 @@ export function runSequence(
   const { states: S, offset, stride } = target;
   const pre = target.pre ?? null;
   const P = proj === null ? null : proj.data, pOff = proj === null ? 0 : proj.offset, ld = proj === null ? 0 : proj.ld;
-  // σ = c z² (the default) inline; every other σ through the kernel's one evaluation (same bits).
-  const square = act.code === SQUARE_CODE, c2 = square ? act.c[2] : 0;
+  // σ = c z² (the default) and tanh inline; every other σ through the kernel's one evaluation (same bits).
+  const square = act.code === SQUARE_CODE, c2 = square ? act.c[2] : 0, tanh = act.code === TANH_CODE;
+  // |tanh| ≤ 1: with a bound ≥ 1 the blow-up rule reduces to "not a number" (the same verdict, fewer operations).
+  const nanOnly = tanh && bound >= 1;
   for (let k = 0; k < L; k++) {
     const t = reverse ? L - 1 - k : k;
     const xo = (r0 + t) * dx, so = offset + t * stride;
@@ -116,8 +118,8 @@ export function runSequence(
         for (let i = 0; i < n; i++) u += R![ro + i] * prev![po + i];
       }
       if (pre !== null) pre[t * n + j] = u;
-      const v = square ? c2 * u * u : sigma(act, u);
-      if (blowsUp(v, bound)) return { t, value: Math.abs(v) };
+      const v = square ? c2 * u * u : tanh ? Math.tanh(u) : sigma(act, u);
+      if (nanOnly ? v !== v : blowsUp(v, bound)) return { t, value: Math.abs(v) };
       S[so + j] = v;
     }
   }

@@ -1,3 +1,4 @@
+import { describePlan } from '../learn/refine-windows.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Matrix } from '../linalg/matrix.js';
@@ -234,6 +235,7 @@ function fitSummary(res: FitResult, seconds: number): string[] {
           ? `training MSE ${fmt(r.trainLossStart)} → ${fmt(r.trainLossEnd)} (one sequence: no validation split)`
           : `validation MSE ${fmt(r.valLossStart)} → ${fmt(r.valLossEnd ?? NaN)}${r.keptStart ? ' (kept the spectral start)' : ''}`),
     );
+    if (r.sample?.mode === 'windows') lines.push(`  refinement: ${describePlan(r.sample)}`);
   }
   if (d.stabilised) lines.push(`  stability: the fitted model blew up on the training data; kept "${d.stabilised.kept}" (see diagnostics.stabilised)`);
   return lines;

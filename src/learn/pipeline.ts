@@ -117,7 +117,11 @@ async function fitOutputAndRefine<P extends RNNParams>(
       mode: 'windows', sequences: lengths.length, windows: plan.train.length, validationWindows: plan.validation.length, windowRows: plan.windowRows,
       burnIn: plan.burnIn, spectralRadius: bi.rho, rows: plan.trainRows, validationRows: plan.validationRows,
     };
-    refined = runRefinement(out.params, sample, opts.seed ?? 0, { ...options, validation: windows.validation ? [windows.validation] : [], burnIn: plan.burnIn }, log, desc);
+    // The validation block is one stretch of the recording, so its loss wanders more from one iteration to the next
+    // than a mean over held-out sequences: with a raised iteration cap (the linear route's 300), wait a tenth of the
+    // cap for a new best before stopping. The best-on-validation iterate is kept either way.
+    const patience = options.patience ?? (options.maxIter !== undefined ? Math.max(5, Math.ceil(options.maxIter / 10)) : undefined);
+    refined = runRefinement(out.params, sample, opts.seed ?? 0, { ...options, ...(patience !== undefined ? { patience } : {}), validation: windows.validation ? [windows.validation] : [], burnIn: plan.burnIn }, log, desc);
   } else {
     const desc: RefineSampleDiagnostics = { mode: 'sequences', sequences: lengths.length, rows: plan?.trainRows ?? 0 };
     refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, options, log, desc);

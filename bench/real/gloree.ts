@@ -22,6 +22,8 @@ export interface GloreeFlags {
 export interface GloreeRow {
   yhat: Float64Array | null;
   seconds: number;
+  /** CPU seconds of this process during the fit (user + system; the machine may be shared, see the load average). */
+  cpuSeconds: number;
   error?: string;
   notes: string[];
 }
@@ -43,19 +45,23 @@ export async function gloreeRow(d: RealData, f: GloreeFlags): Promise<GloreeRow>
   const train = makeChunk(1, 1, x, y, lengths);
   const test = makeChunk(1, 1, Float64Array.from(d.test.u), Float64Array.from(d.test.y), [d.test.u.length]);
   const notes: string[] = [];
-  const t0 = performance.now();
+  const t0 = performance.now(), c0 = process.cpuUsage();
+  const cpu = () => {
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1e6;
+  };
   try {
     const opts: FitOptions = { hidden: f.hidden, activation: activationFromSpec(f.activation), seed: f.seed ?? 0 };
     if (f.refineIterations) opts.refineOptions = { maxIter: f.refineIterations };
     if (f.inputModel) opts.inputModel = f.inputModel;
     const res = await fitRNN(train, opts);
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = (performance.now() - t0) / 1000, cpuSeconds = cpu();
     notes.push(...describe(res.diagnostics));
     // The model is in the recording's units (the learner standardised internally and folded the scaling back).
     const yhat = predict(res.params, test);
-    return { yhat, seconds, notes };
+    return { yhat, seconds, cpuSeconds, notes };
   } catch (e) {
-    return { yhat: null, seconds: (performance.now() - t0) / 1000, error: (e as Error).message.split('\n')[0], notes };
+    return { yhat: null, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpu(), error: (e as Error).message.split('\n')[0], notes };
   }
 }
 
@@ -65,7 +71,7 @@ function describe(diag: unknown): string[] {
     inputModel?: { kind?: string; order?: number };
     linear?: { order?: number };
     smooth?: { start?: string; linearStart?: { used: string; preActivationRms?: number; candidates?: { name: string; failure?: string }[] } };
-    refine?: { iterations?: number; stopReason?: string };
+    refine?: { iterations?: number; stopReason?: string; sample?: { mode: string; windows?: number; windowRows?: number; burnIn?: number; validationRows?: number } };
     stabilised?: { used?: string };
   };
   const out: string[] = [];
@@ -77,6 +83,8 @@ function describe(diag: unknown): string[] {
     out.push(`start ${ls.used}${ls.preActivationRms !== undefined ? ` (s = ${ls.preActivationRms})` : ''}${failed.length ? `; ${failed.join(', ')}` : ''}`);
   }
   if (d.refine) out.push(`refinement ${d.refine.iterations ?? '?'} iterations (${d.refine.stopReason ?? '?'})`);
+  const s = d.refine?.sample;
+  if (s?.mode === 'windows') out.push(`refinement on ${s.windows} windows of ≈ ${s.windowRows} rows, burn-in ${s.burnIn}, validation = the last ${s.validationRows} rows`);
   if (d.stabilised) out.push(`stabilised: ${d.stabilised.used}`);
   return out;
 }

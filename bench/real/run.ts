@@ -15,6 +15,7 @@
  * bench/results/real.json and prints markdown tables.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOWNLOAD, loadCascadedTanks, loadSilverbox, rmse, type RealData } from './data.js';
@@ -50,6 +51,7 @@ interface Row {
   flags?: string;
   rmse: number | null;
   seconds: number;
+  cpuSeconds?: number;
   notes: string;
 }
 
@@ -58,20 +60,21 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-async function benchOne(d: RealData, bpttSeconds: number, skipBPTT: boolean): Promise<Row[]> {
+async function benchOne(d: RealData, bpttSeconds: number, skipBPTT: boolean, extra: { label: string; data: RealData; flags: GloreeFlags }[] = []): Promise<Row[]> {
   const rows: Row[] = [];
   const t0 = performance.now();
   const arx = fitARX(d, 10);
   const yArx = simulateARX(arx, d.test.u, d.test.y);
   rows.push({ label: 'ARX(10), least squares (reference)', rmse: rmse(d, yArx), seconds: (performance.now() - t0) / 1000, notes: 'na = 10, nb = 11 (u_t … u_{t−10}), intercept; free run started from the first 10 measured outputs' });
-  for (const g of GLOREE_ROWS) {
+  for (const g of [...GLOREE_ROWS.map((r) => ({ ...r, data: d })), ...extra]) {
     process.stderr.write(`${d.name}: ${g.label} (${flagsToString(g.flags)}) …\n`);
-    const r = await gloreeRow(d, g.flags);
+    const r = await gloreeRow(g.data, g.flags);
     rows.push({
       label: g.label,
       flags: flagsToString(g.flags),
       rmse: r.yhat ? rmse(d, r.yhat) : null,
       seconds: r.seconds,
+      cpuSeconds: r.cpuSeconds,
       notes: [r.error ? `FAILED: ${r.error}` : '', ...r.notes].filter((s) => s).join('; '),
     });
   }
@@ -96,9 +99,9 @@ function table(d: RealData, rows: Row[], arxRmse: number): string {
     '',
     `Split: ${d.split}.`,
     '',
-    `| row | flags | RMSE (${d.unit}) | × ARX(10) | wall time (s) | notes |`,
-    '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.label} | ${r.flags ? '`' + r.flags + '`' : ''} | ${f(r.rmse)} | ${r.rmse === null ? '—' : (r.rmse / arxRmse).toFixed(2)} | ${r.seconds.toFixed(1)} | ${r.notes.replace(/\|/g, '/')} |`),
+    `| row | flags | RMSE (${d.unit}) | × ARX(10) | wall time (s) | CPU (s) | notes |`,
+    '|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.label} | ${r.flags ? '`' + r.flags + '`' : ''} | ${f(r.rmse)} | ${r.rmse === null ? '—' : (r.rmse / arxRmse).toFixed(2)} | ${r.seconds.toFixed(1)} | ${r.cpuSeconds === undefined ? '' : r.cpuSeconds.toFixed(1)} | ${r.notes.replace(/\|/g, '/')} |`),
   ];
   return lines.join('\n');
 }
@@ -111,7 +114,8 @@ async function main(): Promise<void> {
   const bpttSeconds = Number(arg('--bptt-seconds') ?? 60);
   const skipBPTT = process.argv.includes('--skip-bptt');
   const only = arg('--only');
-  const out: Record<string, unknown> = { dataDir: dir, date: new Date().toISOString(), bpttSeconds };
+  const out: Record<string, unknown> = { dataDir: dir, date: new Date().toISOString(), bpttSeconds, loadAverageStart: os.loadavg() };
+  console.log(`load average at start (1, 5, 15 min): ${os.loadavg().map((v) => v.toFixed(2)).join(', ')} on ${os.cpus().length} cores`);
   const md: string[] = [];
   const sets: [string, () => RealData | null, string][] = [
     ['silverbox', () => loadSilverbox(dir), DOWNLOAD.silverbox],
@@ -124,13 +128,17 @@ async function main(): Promise<void> {
       console.log(`${key}: not found under ${dir}. ${where.replace('DIR', dir)}`);
       continue;
     }
-    const rows = await benchOne(d, bpttSeconds, skipBPTT);
+    // Silverbox also as one sequence (the shape of a measured recording without a seq column): the refinement then
+    // cuts it into windows with a held-out block at its end (docs/real-data.md).
+    const one = key === 'silverbox' ? loadSilverbox(dir, { sequences: 'one' }) : null;
+    const extra = one ? [{ label: "gloree tanh, best flags, training record as ONE sequence", data: one, flags: GLOREE_ROWS[1].flags }] : [];
+    const rows = await benchOne(d, bpttSeconds, skipBPTT, extra);
     out[key] = rows;
     md.push(table(d, rows, rows[0].rmse!));
     if (key === 'silverbox') {
       md.push('', '| published (Silverbox) | RMSE | source |', '|---|---|---|', ...PUBLISHED_SILVERBOX.map((p) => `| ${p.method} | ${p.rmse} | ${p.source} |`));
     }
-    md.push('');
+    md.push('', `Load average after ${d.name} (1, 5, 15 min): ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}.`, '');
     // Print and save as each data set finishes (a long run interrupted later keeps what it measured).
     console.log(md.splice(0).join('\n'));
     mkdirSync(path.join(repo, 'bench', 'results'), { recursive: true });

@@ -1,3 +1,4 @@
+import { describePlan } from '../learn/refine-windows.js';
 import path from 'node:path';
 import { SequenceChunk, sequencesStarting } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
@@ -188,6 +189,7 @@ export function fitSummary(res: FitResult, seconds: number): string[] {
           ? `training MSE ${fmt(r.trainLossStart)} → ${fmt(r.trainLossEnd)} (one sequence: no validation split)`
           : `validation MSE ${fmt(r.valLossStart)} → ${fmt(r.valLossEnd ?? NaN)}${r.keptStart ? ' (kept the spectral start)' : ''}`),
     );
+    if (r.sample?.mode === 'windows') lines.push(`  refinement: ${describePlan(r.sample)}`);
   }
   if (d.stabilised) lines.push(`  stability: the fitted model blew up on the training data; kept "${d.stabilised.kept}" (see diagnostics.stabilised)`);
   return lines;

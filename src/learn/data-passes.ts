@@ -16,6 +16,7 @@ import { DataDiagnostics, InputModelDiagnostics } from './diagnostics.js';
 export type T2Half = T2Accumulator | NGT2Accumulator;
 import { centredChunk, strideSubchunk } from './chunks.js';
 import type { MomentsPlan } from './identify/types.js';
+import { SequenceLengths } from './refine-sample.js';
 
 /**
  * The data passes every learner starts with (docs/method.md §5 steps 1, 2 and 4):
@@ -32,6 +33,8 @@ export interface InputPass {
   /** Mean of every output column over all rows. */
   yMean: Float64Array;
   data: DataDiagnostics;
+  /** Every sequence's length, pieces of one sequence joined (for the refinement's plan, src/learn/refine-windows.ts). */
+  lengths: Int32Array;
 }
 
 /**
@@ -49,11 +52,13 @@ export async function inputPass(
   const ySum = new Float64Array(dy);
   const yMin = new Float64Array(dy).fill(Infinity), yMax = new Float64Array(dy).fill(-Infinity);
   let minLength = Infinity, maxLength = 0;
+  const seqLengths = new SequenceLengths();
   const readOff = learner === 'GLOREE-B' ? 'the recurrences are' : 'the recurrence is';
   const pass = await forEachChunk(
     source,
     'input model',
     (chunk, seqOffset) => {
+      seqLengths.add(chunk);
       for (let k = 0; k < chunk.lengths.length; k++) {
         const L = chunk.lengths[k];
         if (L < 2) {
@@ -97,7 +102,7 @@ export async function inputPass(
     }
   }
   const yMean = ySum.map((v) => v / rows);
-  return { stats, yMean, data: { rows, sequences: pass.sequences, dx, dy, minLength, maxLength } };
+  return { stats, yMean, data: { rows, sequences: pass.sequences, dx, dy, minLength, maxLength }, lengths: seqLengths.lengths };
 }
 
 export type { InputModelSetup } from './input-models.js';

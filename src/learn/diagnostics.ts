@@ -46,7 +46,27 @@ export interface ControlVariateDiagnostics {
 }
 
 /** The refinement's diagnostics without the per-iteration history (only its length), the split and its clock. */
-export type RefineSummary = Omit<RefineDiagnostics, 'history' | 'validationSequences' | 'timeMs'> & { historyLength: number };
+export type RefineSummary = Omit<RefineDiagnostics, 'history' | 'validationSequences' | 'timeMs'> & { historyLength: number; sample?: RefineSampleDiagnostics };
+
+/**
+ * Which rows the refinement computed on (src/learn/refine-windows.ts). 'sequences': whole sequences (20 % of the
+ * sampled ones held out); 'windows': windows of the recording with a burn-in each, the validation block at its end.
+ */
+export interface RefineSampleDiagnostics {
+  mode: 'sequences' | 'windows';
+  /** Sequences in the data. */
+  sequences: number;
+  /** Rows in the refinement's training sample (windows: counted rows, burn-in excluded). */
+  rows: number;
+  windows?: number;
+  validationWindows?: number;
+  /** Counted rows per training window (the last of a stretch may be up to 1.5× longer). */
+  windowRows?: number;
+  burnIn?: number;
+  /** Spectral radius of the start model's U, from which the burn-in was set. */
+  spectralRadius?: number;
+  validationRows?: number;
+}
 
 /**
  * The stability stage replaced the model (docs/method.md §6): the candidate that was kept, and why the ones before

@@ -85,7 +85,13 @@ export interface OutputLayerPass {
 export async function outputLayerPass(
   source: DataSource,
   model: RNNParams,
-  opts: { sampleStride: number | null; onProgress?: ProgressCallback; totalRows: number },
+  opts: {
+    sampleStride: number | null;
+    /** Called with every chunk of the pass, in order (the refinement's window collector, src/learn/refine-sample.ts). */
+    collect?: (chunk: SequenceChunk, sequenceOffset: number) => void;
+    onProgress?: ProgressCallback;
+    totalRows: number;
+  },
 ): Promise<OutputLayerPass> {
   const m = stateCount(model) + 1, dy = source.dy;
   const reg: OutputLS = { G: new Float64Array(m * m), C: new Float64Array(m * dy) };
@@ -117,6 +123,7 @@ export async function outputLayerPass(
         const sub = strideSubchunk(chunk, seqOffset, opts.sampleStride);
         if (sub) sample.push(keptSubchunk(source, sub, chunk));
       }
+      opts.collect?.(chunk, seqOffset);
     },
     opts.onProgress,
     opts.totalRows,

@@ -4,9 +4,11 @@ import { RNNParams } from '../models/params.js';
 import { RefineOptions, packParams, refine } from './refine.js';
 import { TrainingData, forEachChunk } from './passes.js';
 import { LearnerOptions, RunLog, runLog, withSpill } from './options.js';
-import { CommonDiagnostics, LearnerTag, RefineSummary, controlVariateDiagnostics } from './diagnostics.js';
+import { CommonDiagnostics, LearnerTag, RefineSampleDiagnostics, RefineSummary, controlVariateDiagnostics } from './diagnostics.js';
 import { dataPasses } from './data-passes.js';
 import { sampleStride } from './chunks.js';
+import { planRefineWindows } from './refine-windows.js';
+import { RefineSampleCollector, burnInForModel } from './refine-sample.js';
 import { OutputLayer, outputLayerPass, solveOutputLayer } from './output-layer.js';
 import { ensureStable } from './stability.js';
 import { scaledSource, scalingOf, standardisationPass, unstandardise } from './standardise.js';
@@ -51,7 +53,7 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
       pass: async (stage, fn) => void (await forEachChunk(source, stage, fn, opts.onProgress, totalRows)),
     };
     const found = await identifier.identify(ctx);
-    const out = await fitOutputAndRefine(source, found.spectral, p1.yMean, totalRows, opts, log, found);
+    const out = await fitOutputAndRefine(source, found.spectral, p1.yMean, p1.lengths, opts, log, found);
     const block = identifier.finish(ctx, out);
     const stable = await ensureStable(source, out.params, out.spectralModel, {
       fittedLabel: out.refine ? 'refined' : 'spectral',
@@ -83,21 +85,48 @@ async function fitOutputAndRefine<P extends RNNParams>(
   source: DataSource,
   model: P,
   yMean: Float64Array,
-  totalRows: number,
+  lengths: Int32Array,
   opts: LearnerOptions,
   log: RunLog,
   labels: { tooLarge: string; shrunk: string; refineDefaults?: { maxIter?: number } },
 ): Promise<OutputLayer<P> & FittedOutput<P> & { spectralModel: P }> {
   const wantRefine = opts.refine ?? true;
+  let totalRows = 0;
+  for (let k = 0; k < lengths.length; k++) totalRows += lengths[k];
+  const options: RefineOptions = { ...labels.refineDefaults, ...opts.refineOptions };
+  // Which rows the refinement computes on (src/learn/refine-windows.ts): whole sequences as always, or windows of
+  // one long recording with a held-out block at its end.
+  const cap = opts.refineMaxRows ?? 200_000;
+  const bi = burnInForModel(model, cap);
+  const plan = wantRefine ? planRefineWindows(lengths, cap, { burnIn: bi.burnIn, validationFraction: options.validationFraction, allowWindows: model.kind !== 'brnn' }) : null;
+  const collector = plan?.mode === 'windows' ? new RefineSampleCollector(plan, source.dx, source.dy) : null;
   const pass = await outputLayerPass(source, model, {
-    sampleStride: wantRefine ? sampleStride(totalRows, opts.refineMaxRows ?? 200_000) : null,
+    sampleStride: plan?.mode === 'sequences' ? sampleStride(totalRows, cap) : null,
+    collect: collector ? (chunk) => collector.addChunk(chunk) : undefined,
     onProgress: opts.onProgress,
     totalRows,
   });
   const out = solveOutputLayer(model, pass, yMean, { refit: opts.refitOutput ?? true, refine: wantRefine, tooLarge: labels.tooLarge, shrunk: labels.shrunk }, log);
   log.lap('output_layer');
-  const refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, { ...labels.refineDefaults, ...opts.refineOptions }, log);
-  return { ...out, spectralModel: out.params, params: refined.params, sample: pass.sample, refine: refined.diagnostics };
+  let refined: { params: P; diagnostics?: RefineSummary };
+  let sample = pass.sample;
+  if (collector && plan) {
+    const windows = collector.result();
+    sample = [windows.train];
+    const desc: RefineSampleDiagnostics = {
+      mode: 'windows', sequences: lengths.length, windows: plan.train.length, validationWindows: plan.validation.length, windowRows: plan.windowRows,
+      burnIn: plan.burnIn, spectralRadius: bi.rho, rows: plan.trainRows, validationRows: plan.validationRows,
+    };
+    // The validation block is one stretch of the recording, so its loss wanders more from one iteration to the next
+    // than a mean over held-out sequences: with a raised iteration cap (the linear route's 300), wait a tenth of the
+    // cap for a new best before stopping. The best-on-validation iterate is kept either way.
+    const patience = options.patience ?? (options.maxIter !== undefined ? Math.max(5, Math.ceil(options.maxIter / 10)) : undefined);
+    refined = runRefinement(out.params, sample, opts.seed ?? 0, { ...options, ...(patience !== undefined ? { patience } : {}), validation: windows.validation ? [windows.validation] : [], burnIn: plan.burnIn }, log, desc);
+  } else {
+    const desc: RefineSampleDiagnostics = { mode: 'sequences', sequences: lengths.length, rows: plan?.trainRows ?? 0 };
+    refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, options, log, desc);
+  }
+  return { ...out, spectralModel: out.params, params: refined.params, sample, refine: refined.diagnostics };
 }
 
 /** Refinement (§5 step 6) on the in-memory subsample; the model unchanged when the sample is empty. */
@@ -107,12 +136,14 @@ function runRefinement<P extends RNNParams>(
   seed: number,
   options: RefineOptions | undefined,
   log: RunLog,
+  sampleDiagnostics: RefineSampleDiagnostics,
 ): { params: P; diagnostics?: RefineSummary } {
   if (sample.length === 0) return { params };
   // Least squares over P parameters needs clearly more residuals than P (else it fits the noise; the validation
   // split then has nothing to stop on): skip with a warning below 10 residuals per parameter.
   const P = packParams(params).length;
-  const residuals = sample.reduce((m, c) => m + c.rows * c.dy, 0);
+  const burnIn = options?.burnIn ?? 0;
+  const residuals = sample.reduce((m, c) => m + (c.rows - burnIn * c.lengths.length) * c.dy, 0);
   if (residuals < 10 * P) {
     log.warn(`refinement skipped: its sample has ${residuals} output values for ${P} parameters (fewer than 10 per parameter); raise --refine-max-rows`);
     return { params };
@@ -123,5 +154,5 @@ function runRefinement<P extends RNNParams>(
   void validationSequences;
   void timeMs;
   log.lap('refine');
-  return { params: res.params, diagnostics: { ...rest, historyLength: history.length } };
+  return { params: res.params, diagnostics: { ...rest, historyLength: history.length, sample: sampleDiagnostics } };
 }

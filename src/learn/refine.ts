@@ -51,6 +51,16 @@ export interface RefineOptions {
   validationFraction?: number;
   /** Seed of the sequence split. Default 0. */
   seed?: number;
+  /**
+   * An explicit held-out set for early stopping (e.g. the last block of one long recording, src/learn/refine-windows.ts):
+   * then the training data are not split and `validationFraction` is ignored.
+   */
+  validation?: readonly SequenceChunk[];
+  /**
+   * Rows at the start of every sequence (training and validation) that only warm up the state from h = 0 and are not
+   * in the loss: for windows cut from a longer recording. Default 0.
+   */
+  burnIn?: number;
   /** Only refit (A2, b) by least squares given A1, U (and B1, V); no iterative refinement. */
   refineOutputOnly?: boolean;
   /** Variable projection: LM refits A2, b exactly by least squares at every trial point (Kaufman step on the
@@ -283,12 +293,18 @@ export function refine<T extends RNNParams>(params: T, train: SequenceChunk | re
   const chunks = asChunks(train);
   const lay = layoutOf(params, chunks[0].dx, chunks[0].dy);
   const theta0 = packParams(params);
-  const split = splitSequences(chunks, opts.validationFraction ?? 0.2, opts.seed ?? 0);
+  const burnIn = opts.burnIn ?? 0;
+  if (!(Number.isInteger(burnIn) && burnIn >= 0)) throw new RangeError(`refine: burnIn must be a non-negative integer, got ${burnIn}`);
+  const split: Split = opts.validation
+    ? { train: chunks, val: opts.validation.length > 0 ? asChunks(opts.validation) : null, valIndices: [] }
+    : splitSequences(chunks, opts.validationFraction ?? 0.2, opts.seed ?? 0);
   const trainSet = split.train, valSet = split.val;
   const { dy, P } = lay;
 
-  const evalOn = (th: Float64Array, set: readonly SequenceChunk[]): number => mseOn(lay, th, set);
-  const rowsOf = (set: readonly SequenceChunk[] | null) => (set ? set.reduce((s, c) => s + c.rows, 0) : 0);
+  const evalOn = (th: Float64Array, set: readonly SequenceChunk[]): number => mseOn(lay, th, set, burnIn);
+  // Rows counted in the loss (each sequence's burn-in excluded).
+  const rowsOf = (set: readonly SequenceChunk[] | null) =>
+    set ? set.reduce((s, c) => s + c.rows - Array.from(c.lengths).reduce((b, L) => b + Math.min(burnIn, L), 0), 0) : 0;
   const trainRows = rowsOf(trainSet), valRows = rowsOf(valSet);
   if (trainRows === 0) throw new RangeError('refine: no training rows');
 
@@ -346,7 +362,7 @@ export function refine<T extends RNNParams>(params: T, train: SequenceChunk | re
   const th = thStart.slice();
   let tr: number;
   if (vp) {
-    const fit = refitOutput(lay, th, trainSet);
+    const fit = refitOutput(lay, th, trainSet, burnIn);
     if (fit === null) throw new Error('refine: internal error, stabilised start blows up');
     tr = fit.sse / (fit.rows * dy);
   } else tr = evalOn(th, trainSet);
@@ -363,13 +379,13 @@ export function refine<T extends RNNParams>(params: T, train: SequenceChunk | re
   const start = { theta: th, val: va };
   if (method === 'lm') {
     const curv = curvatureFraction < 1 ? curvatureSubset(trainSet, curvatureFraction, opts.seed ?? 0) : null;
-    curvatureRows = (curv ?? { set: trainSet }).set.reduce((acc, c) => acc + c.rows, 0);
-    const r = levenbergMarquardt(leastSquaresProblem(lay, trainSet, valSet, trainRows, vp, curv ? curv.set : null), start, tracker, o);
+    curvatureRows = rowsOf((curv ?? { set: trainSet }).set);
+    const r = levenbergMarquardt(leastSquaresProblem(lay, trainSet, valSet, trainRows, vp, curv ? curv.set : null, burnIn), start, tracker, o);
     iterations = r.iterations;
     stopReason = r.stopReason;
     failure = r.failure;
   } else if (method === 'lbfgs') {
-    const r = lbfgs(smoothProblem(lay, trainSet, valSet), start, tracker, o);
+    const r = lbfgs(smoothProblem(lay, trainSet, valSet, burnIn), start, tracker, o);
     iterations = r.iterations;
     stopReason = r.stopReason;
     failure = r.failure;
@@ -380,7 +396,7 @@ export function refine<T extends RNNParams>(params: T, train: SequenceChunk | re
   const keptStart = tracker.bestTag === 'start';
   const out = keptStart ? params : unpackParams(params, fin.theta);
   // Conditioning of the returned model's output regression [h_t; (z_t;) 1] on the training split.
-  const outputCond = outputCondition(lay, fin.theta, trainSet);
+  const outputCond = outputCondition(lay, fin.theta, trainSet, burnIn);
   const diagnostics: RefineDiagnostics = {
     method,
     variableProjection: vp,

@@ -16,9 +16,12 @@ import { BLOWUP_BOUND } from '../rnn/recurrence.js';
 import type { LeastSquaresProblem } from '../optim/lm.js';
 import type { SmoothProblem } from '../optim/lbfgs.js';
 
-/** MSE = SSE / (rows·dy) of θ on a set, or Infinity if its states blow up. */
-export function mseOn(lay: Layout, th: Float64Array, set: readonly SequenceChunk[]): number {
-  const pr = statePass(lay, th, set);
+/**
+ * MSE = SSE / (rows·dy) of θ on a set, or Infinity if its states blow up. `burnIn` (here and below): the first
+ * burnIn rows of every sequence warm up the state and are not counted (src/rnn/states.ts).
+ */
+export function mseOn(lay: Layout, th: Float64Array, set: readonly SequenceChunk[], burnIn = 0): number {
+  const pr = statePass(lay, th, set, undefined, burnIn);
   return pr.blowup ? Infinity : pr.sse / (pr.rows * lay.dy);
 }
 
@@ -26,10 +29,10 @@ export function mseOn(lay: Layout, th: Float64Array, set: readonly SequenceChunk
  * Refit W = [A2; bᵀ] in place in θ by least squares on [h_t; (z_t;) 1]; returns the SSE at the solution (from
  * the normal statistics), or null if the states blow up.
  */
-export function refitOutput(lay: Layout, th: Float64Array, chunks: readonly SequenceChunk[]): { sse: number; rows: number; W: Float64Array; cond: number; rankDeficient: boolean } | null {
+export function refitOutput(lay: Layout, th: Float64Array, chunks: readonly SequenceChunk[], burnIn = 0): { sse: number; rows: number; W: Float64Array; cond: number; rankDeficient: boolean } | null {
   const { m, dy, oA2 } = lay;
   const gram = { G: new Float64Array(m * m), C: new Float64Array(m * dy), yy: 0 };
-  const pr = statePass(lay, th, chunks, gram);
+  const pr = statePass(lay, th, chunks, gram, burnIn);
   if (pr.blowup) return null;
   const { W, cond, rankDeficient } = solveNormalEquations(gram.G, gram.C, m, dy);
   th.set(W, oA2);
@@ -38,15 +41,15 @@ export function refitOutput(lay: Layout, th: Float64Array, chunks: readonly Sequ
 }
 
 /** 2-norm condition number of the output design matrix [h_t; (z_t;) 1] of θ on a set. */
-export function outputCondition(lay: Layout, th: Float64Array, set: readonly SequenceChunk[]): number {
+export function outputCondition(lay: Layout, th: Float64Array, set: readonly SequenceChunk[], burnIn = 0): number {
   const gram = { G: new Float64Array(lay.m * lay.m), C: new Float64Array(lay.m * lay.dy), yy: 0 };
-  statePass(lay, th, set, gram);
+  statePass(lay, th, set, gram, burnIn);
   return solveNormalEquations(gram.G, gram.C, lay.m, lay.dy).cond;
 }
 
 /** Validation hook shared by both problems: MSE on the held-out sequences (Infinity on blow-up). */
-function validator(lay: Layout, val: readonly SequenceChunk[] | null): ((th: Float64Array) => number) | undefined {
-  return val ? (th) => mseOn(lay, th, val) : undefined;
+function validator(lay: Layout, val: readonly SequenceChunk[] | null, burnIn: number): ((th: Float64Array) => number) | undefined {
+  return val ? (th) => mseOn(lay, th, val, burnIn) : undefined;
 }
 
 /**
@@ -56,7 +59,7 @@ function validator(lay: Layout, val: readonly SequenceChunk[] | null): ((th: Flo
  */
 export function leastSquaresProblem(
   lay: Layout, train: readonly SequenceChunk[], val: readonly SequenceChunk[] | null, trainRows: number,
-  vp: boolean, curvature: readonly SequenceChunk[] | null,
+  vp: boolean, curvature: readonly SequenceChunk[] | null, burnIn = 0,
 ): LeastSquaresProblem {
   const { P, dy } = lay;
   const gScratch = new Float64Array(P);
@@ -65,12 +68,12 @@ export function leastSquaresProblem(
     linearFrom: vp ? lay.oA2 : undefined,
     normalEquations(th, N, g) {
       if (curvature === null) {
-        const pr = sensitivityPass(lay, th, train, { N, g });
+        const pr = sensitivityPass(lay, th, train, { N, g }, burnIn);
         return pr.blowup ? Infinity : pr.sse;
       }
-      const ps = sensitivityPass(lay, th, curvature, { N, g: gScratch });
+      const ps = sensitivityPass(lay, th, curvature, { N, g: gScratch }, burnIn);
       if (ps.blowup) return Infinity;
-      const pr = gradientPass(lay, th, train, g);
+      const pr = gradientPass(lay, th, train, g, burnIn);
       if (pr.blowup) return Infinity;
       const sc = pr.rows / ps.rows;
       for (let a = 0; a < N.length; a++) N[a] *= sc;
@@ -79,37 +82,38 @@ export function leastSquaresProblem(
     },
     sumOfSquares(th) {
       if (vp) {
-        const fit = refitOutput(lay, th, train);
+        const fit = refitOutput(lay, th, train, burnIn);
         return fit === null ? Infinity : fit.sse;
       }
-      const tp = statePass(lay, th, train);
+      const tp = statePass(lay, th, train, undefined, burnIn);
       return tp.blowup ? Infinity : tp.sse;
     },
     loss: (sse) => sse / (trainRows * dy),
-    validate: validator(lay, val),
+    validate: validator(lay, val, burnIn),
   };
 }
 
 /** Smooth problem for L-BFGS: the training MSE and its exact BPTT gradient. */
-export function smoothProblem(lay: Layout, train: readonly SequenceChunk[], val: readonly SequenceChunk[] | null): SmoothProblem {
+export function smoothProblem(lay: Layout, train: readonly SequenceChunk[], val: readonly SequenceChunk[] | null, burnIn = 0): SmoothProblem {
   const { P, dy } = lay;
   return {
     size: P,
     lossAndGradient(th, out) {
       out.fill(0);
-      const pr = gradientPass(lay, th, train, out);
+      const pr = gradientPass(lay, th, train, out, burnIn);
       if (pr.blowup) return Infinity;
       const sc = 1 / (pr.rows * dy);
       for (let a = 0; a < P; a++) out[a] *= sc;
       return pr.sse * sc;
     },
-    validate: validator(lay, val),
+    validate: validator(lay, val, burnIn),
   };
 }
 
 /** Shrink U (and V) by halves until the model no longer blows up on either split; U = V = 0 as a last resort. */
 export function stabilize(lay: Layout, theta: Float64Array, train: readonly SequenceChunk[], val: readonly SequenceChunk[] | null): Float64Array {
   const th = theta.slice();
+  // Blow-up is judged on every row (burn-in rows included), so no burn-in here.
   const ok = () => !statePass(lay, th, train).blowup && (val === null || !statePass(lay, th, val).blowup);
   for (let k = 0; k < 60; k++) {
     for (let a = lay.oU; a < lay.oB1; a++) th[a] *= 0.5;

@@ -12,6 +12,7 @@
  *  7. refinement, control variate, timings and warnings.
  * Sections whose inputs are missing are left out (or say why), so the function works on any model file.
  */
+import { describePlan } from '../learn/refine-windows.js';
 import type { SequenceChunk } from '../io/dataset.js';
 import type { Activation, RNNParams } from '../models/params.js';
 import type { CommonDiagnostics } from '../learn/diagnostics.js';
@@ -297,6 +298,7 @@ export function renderReport(input: ReportInput): string {
     const r = d.refine;
     details.push(['refinement', `${esc(r.method)}, ${num(r.iterations)} iterations, ${num(r.parameters)} parameters, ${num(r.trainRows)} training rows (stop: ${esc(r.stopReason)})`]);
     details.push(['validation MSE start → end', `${num(r.valLossStart)} → ${num(r.valLossEnd)}${r.keptStart ? ' (kept the spectral start)' : ''}`]);
+    if (r.sample) details.push(['refinement sample', esc(describePlan(r.sample))]);
   } else if (view.learner !== null) details.push(['refinement', 'off (spectral estimate)']);
   if (d.stabilised) {
     details.push(['stability (§6)', `the fitted model blew up on the training data; kept <b>${esc(d.stabilised.kept)}</b> (${d.stabilised.rejected.map((r) => `${esc(r.candidate)}: ${esc(r.reason)}`).join('; ')})`]);

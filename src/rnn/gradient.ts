@@ -11,8 +11,10 @@ import { SequenceStates, maxSeqLength, sequencesOf, type PassResult } from './st
  * Exact gradient of Σ_t ‖ŷ_t − y_t‖² by backpropagation through time over whole sequences
  * (accumulated into `grad`, length P). Forward neurons: adjoint runs backward in time,
  * λ_t = 2 A2_f r_t + Uᵀ (σ'(u_{t+1}) ⊙ λ_{t+1}); backward neurons: their adjoint runs forward in time.
+ * `burnIn`: the first burnIn rows of every sequence are not in the loss (r_t = 0 there) but the adjoint still runs
+ * through them (their states feed the counted rows).
  */
-export function gradientPass(lay: Layout, th: Float64Array, chunks: readonly SequenceChunk[], grad: Float64Array): PassResult {
+export function gradientPass(lay: Layout, th: Float64Array, chunks: readonly SequenceChunk[], grad: Float64Array, burnIn = 0): PassResult {
   const { dx, dy, dh, dz, oU, oB1, oV, oA2, m, af, ab } = lay;
   const Lmax = maxSeqLength(chunks);
   const seq = new SequenceStates(lay, Lmax);
@@ -23,7 +25,9 @@ export function gradientPass(lay: Layout, th: Float64Array, chunks: readonly Seq
   let rows = 0;
   for (const { x, y, r0, L } of sequencesOf(chunks)) {
     if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
-    for (let t = 0; t < L; t++) {
+    const t0 = Math.min(burnIn, L);
+    E.fill(0, 0, t0 * dy);
+    for (let t = t0; t < L; t++) {
       const yo = (r0 + t) * dy;
       const hc = (t + 1) * dh;
       for (let i = 0; i < dy; i++) {
@@ -84,7 +88,7 @@ export function gradientPass(lay: Layout, th: Float64Array, chunks: readonly Seq
         }
       }
     }
-    rows += L;
+    rows += L - t0;
   }
   if (!Number.isFinite(sse)) return { sse: Infinity, rows, blowup: true };
   for (let a = 0; a < grad.length; a++) if (!Number.isFinite(grad[a])) return { sse: Infinity, rows, blowup: true };

@@ -19,12 +19,15 @@ import { SequenceStates, maxSeqLength, sequencesOf, type PassResult } from './st
  * row t·dy + i) and `res` (rows·dy), writes the dense Jacobian and residuals instead.
  * Cost per step O(dh²·Qf + dz²·Qb + dy·(dh·Qf + dz·Qb)) for the sensitivities plus O(dy·Qh²/2 + dy·m·Qh)
  * for the normal matrix (docs/method.md §5 step 6).
+ * `burnIn`: the first burnIn rows of every sequence are not in the loss (no residual, no Jacobian row; dense J
+ * keeps zero rows there) but the sensitivities run through them.
  */
 export function sensitivityPass(
   lay: Layout,
   th: Float64Array,
   chunks: readonly SequenceChunk[],
   out: { N: Float64Array; g: Float64Array } | { J: Float64Array; res: Float64Array },
+  burnIn = 0,
 ): PassResult {
   const { dx, dy, dh, dz, oU, oV, oA2, P, Qf, Qb, m, af, ab } = lay;
   const Qh = oA2;
@@ -172,6 +175,7 @@ export function sensitivityPass(
         for (let a = 0; a < Qf; a++) Sfn[row + a] *= dj;
       }
       { const tmp = Sf; Sf = Sfn; Sfn = tmp; }
+      if (t < burnIn) continue;
       seq.stateRow(lay, t, s);
       // Residual and G_t = ∂ŷ_t/∂θ_hidden = [A2_fᵀ Sf_t, A2_bᵀ Sb_t] (each entry summed over the nonzero
       // weights in increasing j from 0). In normal-matrix mode G_t goes transposed straight into a block buffer
@@ -228,7 +232,7 @@ export function sensitivityPass(
         }
       }
     }
-    rows += L;
+    rows += L - Math.min(burnIn, L);
   }
   if (N !== null && nb > 0) flush(nb);
   if (N !== null) {

@@ -11,7 +11,7 @@ import { runSequence } from './recurrence.js';
 export interface PassResult {
   /** Σ_t ‖ŷ_t − y_t‖² (not averaged). */
   sse: number;
-  /** Number of time steps seen. */
+  /** Number of time steps counted in the loss (each sequence's burn-in rows excluded). */
   rows: number;
   blowup: boolean;
 }
@@ -85,9 +85,11 @@ export function sequencesOf(chunks: readonly SequenceChunk[]): SequenceRef[] {
  * Forward pass: sum of squared output errors and blow-up detection. If `gram` is given, also
  * accumulates G += s_t s_tᵀ (m×m), C += s_t y_tᵀ (m×dy) and yy += ‖y_t‖², the sufficient statistics
  * of the output-layer least squares. Stops early (blowup = true) on the first blown-up sequence.
+ * `burnIn`: the first burnIn rows of every sequence only warm up the state (a window cut from a longer recording
+ * starts from h = 0, not from its true state): the recursion runs over them, their residuals are not counted.
  */
 export function statePass(
-  lay: Layout, th: Float64Array, chunks: readonly SequenceChunk[], gram?: { G: Float64Array; C: Float64Array; yy: number },
+  lay: Layout, th: Float64Array, chunks: readonly SequenceChunk[], gram?: { G: Float64Array; C: Float64Array; yy: number }, burnIn = 0,
 ): PassResult {
   const { dy, m, oA2 } = lay;
   const seq = new SequenceStates(lay, maxSeqLength(chunks));
@@ -96,7 +98,7 @@ export function statePass(
   let rows = 0;
   for (const { x, y, r0, L } of sequencesOf(chunks)) {
     if (!seq.run(lay, th, x, r0, L)) return { sse: Infinity, rows, blowup: true };
-    for (let t = 0; t < L; t++) {
+    for (let t = Math.min(burnIn, L); t < L; t++) {
       const yo = (r0 + t) * dy;
       seq.stateRow(lay, t, s);
       for (let i = 0; i < dy; i++) {
@@ -115,7 +117,7 @@ export function statePass(
         for (let i = 0; i < dy; i++) yy += y[yo + i] * y[yo + i];
       }
     }
-    rows += L;
+    rows += L - Math.min(burnIn, L);
   }
   if (gram) {
     const { G } = gram;

@@ -136,7 +136,19 @@ export async function* haloChunks(source: DataSource, halo: { left: number; righ
     return false;
   };
   for (;;) {
-    if (queue.length === 0 && !(await pull())) break;
+    if (queue.length === 0) {
+      if (exhausted) break;
+      const r = await it.next();
+      if (r.done) break;
+      const c = r.value;
+      if (!c.continued && !c.continues) {
+        // A chunk of whole sequences: the chunk itself (same object, no copy).
+        yield { chunk: c, sequenceOffset: sequences, stepOffset: 0 };
+        sequences += c.lengths.length;
+        continue;
+      }
+      queue.push(hold(c));
+    }
     const c = queue[0];
     if (!c.continued && !c.continues && tailRows === 0) {
       // A chunk of whole sequences, unchanged (and, if it came as one, the same object's data).
@@ -202,15 +214,16 @@ export async function* haloChunks(source: DataSource, halo: { left: number; righ
 }
 
 /** `source` with halos on its pieces (`haloChunks`), as a re-iterable source. */
-export function haloSource(source: DataSource, halo: { left: number; right: number }): DataSource {
-  return {
-    dx: source.dx,
-    dy: source.dy,
-    name: source.name,
-    async *chunks() {
+export function haloSource<S extends DataSource>(source: S, halo: { left: number; right: number }): S {
+  // Everything else of the source (name, columns, …) is inherited unchanged.
+  const out = Object.create(source) as S;
+  Object.defineProperty(out, 'chunks', {
+    value: async function* () {
       for await (const p of haloChunks(source, halo)) yield p.chunk;
     },
-  };
+  });
+  Object.defineProperty(out, 'inMemory', { value: false });
+  return out;
 }
 
 /**
@@ -227,11 +240,6 @@ export function trimHalo(c: SequenceChunk, left: number, right: number): Sequenc
   lengths[lengths.length - 1] -= dr;
   const { dx, dy } = c;
   return withHalo({ ...c, rows, x: c.x.subarray(dl * dx, (dl + rows) * dx), y: c.y.subarray(dl * dy, (dl + rows) * dy), lengths }, { left: h.left - dl, right: h.right - dr });
-}
-
-/** True when some chunk of the pass may be a piece of a sequence (the source was opened with `splitSequences`). */
-export function mayHavePieces(source: DataSource): boolean {
-  return (source as { splitsSequences?: boolean }).splitsSequences === true;
 }
 
 /**

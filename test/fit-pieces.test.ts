@@ -50,7 +50,7 @@ function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, rel: number, wh
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= rel * scale, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
 }
 
-function paramsOf(p: IORNNParams): Record<string, Float64Array> {
+function paramsOf(p: IORNNParams): Record<string, Float64Array | undefined> {
   return { A1: p.A1.data, U: p.U.data, A2: p.A2.data, b: p.b };
 }
 
@@ -79,8 +79,37 @@ for (const [name, opts] of routes) {
     for (const size of [1, 7, 1000]) {
       const split = await fitRNN(pieceSource(piecesOf(c, size)), { ...opts, refine: false, seed: 1, spill: false });
       const a = paramsOf(split.params as IORNNParams), b = paramsOf(whole.params as IORNNParams);
-      for (const k of Object.keys(b)) assertClose(a[k], b[k], 1e-9, `${name}, pieces of ${size}: ${k}`);
+      for (const k of Object.keys(b)) assertClose(a[k]!, b[k]!, 1e-9, `${name}, pieces of ${size}: ${k}`);
       assert.deepEqual(split.diagnostics.data, whole.diagnostics.data);
     }
   });
 }
+
+test('gloree fit on a file without a seq column in tiny pieces (GLOREE_CHUNK_ROWS) writes the model of the whole-file fit', async () => {
+  const { main } = await import('../src/cli/main.js');
+  const { writeDataFile } = await import('../src/io/open.js');
+  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const dir = mkdtempSync(path.join(tmpdir(), 'gloree-fit-pieces-'));
+  const file = path.join(dir, 'one.csv');
+  await writeDataFile(file, longSequence(3000, 5), { seq: false });
+  const fit = async (chunkRows: string | undefined, out: string): Promise<Record<string, number[][]>> => {
+    const saved = process.env.GLOREE_CHUNK_ROWS;
+    if (chunkRows === undefined) delete process.env.GLOREE_CHUNK_ROWS;
+    else process.env.GLOREE_CHUNK_ROWS = chunkRows;
+    let err = '';
+    try {
+      const code = await main(['node', 'gloree', 'fit', file, '--hidden', '2', '--no-refine', '--out', out, '--quiet'], { out: () => undefined, err: (t) => (err += t) });
+      assert.equal(code, 0, err);
+    } finally {
+      if (saved === undefined) delete process.env.GLOREE_CHUNK_ROWS;
+      else process.env.GLOREE_CHUNK_ROWS = saved;
+    }
+    return JSON.parse(readFileSync(out, 'utf8'));
+  };
+  // 3000 rows < the default 65 536: one chunk, the whole-sequence path. 97-row pieces: the piece path.
+  const whole = await fit(undefined, path.join(dir, 'whole.json'));
+  const split = await fit('97', path.join(dir, 'split.json'));
+  for (const k of ['A1', 'U', 'A2']) assertClose(split[k].flat(), whole[k].flat(), 1e-9, `CLI ${k}`);
+});

@@ -113,3 +113,16 @@ test('gloree fit on a file without a seq column in tiny pieces (GLOREE_CHUNK_ROW
   const split = await fit('97', path.join(dir, 'split.json'));
   for (const k of ['A1', 'U', 'A2']) assertClose(split[k].flat(), whole[k].flat(), 1e-9, `CLI ${k}`);
 });
+
+test('the stability check on pieces names the blow-up step from the sequence start, as on the whole sequence', async () => {
+  const { firstBlowUp } = await import('../src/learn/stability.js');
+  const { Matrix } = await import('../src/linalg/matrix.js');
+  const c = longSequence(600, 9);
+  const p = scenarioModel(SCENARIOS.default) as IORNNParams;
+  // A recurrent weight well past 1 on σ = z²: the state escapes after some steps (where is data-dependent).
+  const big: IORNNParams = { ...p, U: new Matrix(p.U.rows, p.U.cols, p.U.data.map((v, i) => (i % (p.U.cols + 1) === 0 ? 3 : v))) };
+  const whole = await firstBlowUp(memorySource(c), big);
+  assert.ok(whole, 'the planted blow-up happens');
+  const split = await firstBlowUp(pieceSource(piecesOf(c, 5)), big);
+  assert.equal(split?.message, whole.message);
+});

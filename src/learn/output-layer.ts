@@ -7,7 +7,7 @@ import { solveOutputLS } from '../linalg/lstsq.js';
 import { ProgressCallback, forEachChunk } from './passes.js';
 import { RunLog } from './options.js';
 import { keptSubchunk, strideSubchunk } from './chunks.js';
-import { PieceJoiner } from './pieces.js';
+import { PieceJoiner, StepCounter } from './pieces.js';
 
 /**
  * The output layer (docs/method.md §5 step 6, first part) and the U = 0 baseline (§6): least squares of y on the
@@ -96,6 +96,7 @@ export async function outputLayerPass(
   let blownUp: string | null = null;
   // Pieces of one long sequence (SequenceChunk.continued / continues): the IO-RNN's state is carried across them.
   const carry = { state: null as Float64Array | null };
+  const steps = new StepCounter();
   await forEachChunk(
     source,
     'output layer',
@@ -106,7 +107,8 @@ export async function outputLayerPass(
         const initialState = chunk.continued ? carry.state ?? undefined : undefined;
         const failure = accumulateStatesLS(model, chunk, reg.G, reg.C, { sequenceOffset: seqOffset, feedforward: regFF, initialState, finalState });
         carry.state = finalState ?? null;
-        if (failure) blownUp = failure.message;
+        if (failure) blownUp = steps.restep(failure, chunk, seqOffset).message;
+        steps.advance(chunk);
         mirrorUpper(reg.G, m);
         mirrorUpper(regFF.G, m);
       } else {

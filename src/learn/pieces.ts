@@ -1,4 +1,5 @@
 import { DataSource, SequenceChunk, joinChunks, sequencesStarting } from '../io/dataset.js';
+import { BlowUpError } from '../rnn/recurrence.js';
 
 /**
  * One long sequence in pieces for the learner's passes (a file without a `seq` column is one recording; its reader
@@ -290,3 +291,23 @@ export class PieceJoiner {
 
 /** Number of sequences that start in a chunk (re-exported for the passes' sequence numbering). */
 export { sequencesStarting };
+
+/**
+ * Steps of the open sequence in earlier pieces, for a pass over raw pieces (no halo): `offset(chunk)` before the
+ * chunk, `advance(chunk)` after it; `restep` renumbers a blow-up in the chunk's continued first sequence from the
+ * sequence's true start (as `ChunkPredictor` does for predict).
+ */
+export class StepCounter {
+  private done = 0;
+  offset(c: SequenceChunk): number {
+    return c.continued ? this.done : 0;
+  }
+  advance(c: SequenceChunk): void {
+    const last = c.lengths[c.lengths.length - 1];
+    this.done = c.continues ? (c.lengths.length === 1 ? this.offset(c) : 0) + last : 0;
+  }
+  restep(e: BlowUpError, c: SequenceChunk, sequenceOffset: number): BlowUpError {
+    const off = this.offset(c);
+    return off > 0 && e.sequence === sequenceOffset ? new BlowUpError(e.sequence, e.step + off, e.value, e.direction) : e;
+  }
+}

@@ -8,6 +8,7 @@ import { residualSumOfSquares, solveOutputLS } from '../linalg/lstsq.js';
 import { ProgressCallback, forEachChunk } from './passes.js';
 import { OutputLS, accumulateOutputLS, splitOutput, stateCount, withoutRecurrence } from './output-layer.js';
 import { StabilisedDiagnostics } from './diagnostics.js';
+import { StepCounter } from './pieces.js';
 
 /**
  * The stability stage (docs/method.md §6): a fit that succeeds must give a model that `predict` and `evaluate`
@@ -33,6 +34,7 @@ export async function firstBlowUp(source: DataSource, params: RNNParams, onProgr
   let failure: BlowUpError | null = null;
   // Pieces of one long sequence (IO-RNN): the state is carried across them, as `gloree predict` does.
   let carry: Float64Array | null = null;
+  const steps = new StepCounter();
   await forEachChunk(
     source,
     'stability check',
@@ -41,8 +43,13 @@ export async function firstBlowUp(source: DataSource, params: RNNParams, onProgr
       try {
         if (params.kind !== 'brnn' && (chunk.continued || chunk.continues)) {
           const finalState = chunk.continues ? new Float64Array(params.A1.rows) : undefined;
-          predictIORNN(params, chunk, { sequenceOffset: seqOffset, initialState: chunk.continued ? carry ?? undefined : undefined, finalState });
+          try {
+            predictIORNN(params, chunk, { sequenceOffset: seqOffset, initialState: chunk.continued ? carry ?? undefined : undefined, finalState });
+          } catch (e) {
+            throw e instanceof BlowUpError ? steps.restep(e, chunk, seqOffset) : e;
+          }
           carry = finalState ?? null;
+          steps.advance(chunk);
         } else predict(params, chunk, { sequenceOffset: seqOffset });
       } catch (e) {
         if (!(e instanceof BlowUpError)) throw e;

@@ -8,11 +8,11 @@
  * `node --import tsx bench/memory.ts` prints the table; `npm run bench -- --only memory` writes it to
  * bench/results/memory.json. Needs `npm run build`.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeChunk } from '../src/io/dataset.js';
 import { writeDataFile } from '../src/io/open.js';
 import { saveModel } from '../src/models/serialize.js';
@@ -31,11 +31,22 @@ interface Run {
   load: number;
 }
 
-/** Run the CLI in a child process; its own peak RSS (KiB from resourceUsage) comes back on stderr. */
+/**
+ * Run the CLI in a child process; its own peak RSS (KiB from resourceUsage) and CPU time come back on stderr. The
+ * wrapper is a module file, not `--input-type=module -e`: worker threads (the parallel CSV reader) inherit the
+ * parent's execArgv, and `--input-type` makes them fail to start.
+ */
 function runCli(args: string[]): Run {
-  const wrapper = `import('${cli.replace(/\\/g, '/')}').then(async (m) => { const code = await m.main(process.argv); const u = process.cpuUsage(); process.stderr.write('\\n__RSS_KB__ ' + process.resourceUsage().maxRSS + ' ' + (u.user + u.system) + '\\n'); process.exitCode = code; })`;
+  const wrapper = path.join(os.tmpdir(), `gloree-bench-memory-wrapper-${process.pid}.mjs`);
+  if (!existsSync(wrapper)) {
+    writeFileSync(
+      wrapper,
+      `import('${pathToFileURL(cli).href}').then(async (m) => { const code = await m.main(process.argv); const u = process.cpuUsage(); ` +
+        `process.stderr.write('\\n__RSS_KB__ ' + process.resourceUsage().maxRSS + ' ' + (u.user + u.system) + '\\n'); process.exitCode = code; });\n`,
+    );
+  }
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', wrapper, '--', 'bench-wrapper', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [wrapper, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`gloree ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
   const m = /__RSS_KB__ (\d+) (\d+)/.exec(r.stderr);
@@ -81,6 +92,7 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(path.join(os.tmpdir(), `gloree-bench-memory-wrapper-${process.pid}.mjs`), { force: true });
   }
   const f = (r: Run): string => `${r.peakRssMiB.toFixed(0)} MiB (${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU, load ${r.load.toFixed(1)})`;
   const markdown = [

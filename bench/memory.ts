@@ -1,5 +1,5 @@
 /**
- * Peak memory of `gloree fit` and `gloree predict` on one long recording (a CSV without a `seq` column) against
+ * Peak memory of `gloree fit` (with and without the refinement) and `gloree predict` on one long recording (a CSV without a `seq` column) against
  * the same rows with a `seq` column (sequences of 20 steps), at 1e6 and 4e6 rows (`--long`: also 1e7). Each
  * command runs as its own process (the built CLI, dist/cli/main.js); its peak RSS is the child's own
  * `process.resourceUsage().maxRSS`, printed at exit. The reference in the same run is the `seq` file: memory that
@@ -8,11 +8,11 @@
  * `node --import tsx bench/memory.ts` prints the table; `npm run bench -- --only memory` writes it to
  * bench/results/memory.json. Needs `npm run build`.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeChunk } from '../src/io/dataset.js';
 import { writeDataFile } from '../src/io/open.js';
 import { saveModel } from '../src/models/serialize.js';
@@ -24,22 +24,38 @@ const cli = path.join(root, 'dist/cli/main.js');
 
 interface Run {
   seconds: number;
+  /** User + system CPU seconds of the child (process.cpuUsage at exit). */
+  cpuSeconds: number;
   peakRssMiB: number;
+  /** 1-minute load average when the run ended (the machine is shared). */
+  load: number;
 }
 
-/** Run the CLI in a child process; its own peak RSS (KiB from resourceUsage) comes back on stderr. */
+/**
+ * Run the CLI in a child process; its own peak RSS (KiB from resourceUsage) and CPU time come back on stderr. The
+ * wrapper is a module file, not `--input-type=module -e`: worker threads (the parallel CSV reader) inherit the
+ * parent's execArgv, and `--input-type` makes them fail to start.
+ */
 function runCli(args: string[]): Run {
-  const wrapper = `import('${cli.replace(/\\/g, '/')}').then(async (m) => { const code = await m.main(process.argv); process.stderr.write('\\n__RSS_KB__ ' + process.resourceUsage().maxRSS + '\\n'); process.exitCode = code; })`;
+  const wrapper = path.join(os.tmpdir(), `gloree-bench-memory-wrapper-${process.pid}.mjs`);
+  if (!existsSync(wrapper)) {
+    writeFileSync(
+      wrapper,
+      `import('${pathToFileURL(cli).href}').then(async (m) => { const code = await m.main(process.argv); const u = process.cpuUsage(); ` +
+        `process.stderr.write('\\n__RSS_KB__ ' + process.resourceUsage().maxRSS + ' ' + (u.user + u.system) + '\\n'); process.exitCode = code; });\n`,
+    );
+  }
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', wrapper, '--', 'bench-wrapper', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [wrapper, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`gloree ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
-  return { seconds, peakRssMiB: Number(/__RSS_KB__ (\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024 };
+  const m = /__RSS_KB__ (\d+) (\d+)/.exec(r.stderr);
+  return { seconds, cpuSeconds: Number(m?.[2] ?? NaN) / 1e6, peakRssMiB: Number(m?.[1] ?? NaN) / 1024, load: os.loadavg()[0] };
 }
 
 export interface MemoryRow {
   rows: number;
-  command: 'fit' | 'predict';
+  command: 'fit' | 'fit --no-refine' | 'predict';
   oneSequence: Run;
   withSeq: Run;
 }
@@ -62,11 +78,11 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
       const one = path.join(dir, `one-${rows}.csv`), seq = path.join(dir, `seq-${rows}.csv`);
       await writeDataFile(one, data, { seq: false });
       await writeDataFile(seq, makeChunk(data.dx, data.dy, data.x, data.y, new Int32Array(rows / 20).fill(20)));
-      for (const command of ['fit', 'predict'] as const) {
+      for (const command of ['fit --no-refine', 'fit', 'predict'] as const) {
         const args = (file: string): string[] =>
-          command === 'fit'
-            ? ['fit', file, '--hidden', '4', '--out', path.join(dir, 'model.json')]
-            : ['predict', modelFile, file, '--out', path.join(dir, 'pred.csv')];
+          command === 'predict'
+            ? ['predict', modelFile, file, '--out', path.join(dir, 'pred.csv')]
+            : ['fit', file, '--hidden', '4', ...(command === 'fit' ? [] : ['--no-refine']), '--out', path.join(dir, 'model.json')];
         const row: MemoryRow = { rows, command, oneSequence: runCli(args(one)), withSeq: runCli(args(seq)) };
         out.push(row);
         console.log(JSON.stringify(row));
@@ -76,10 +92,11 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(path.join(os.tmpdir(), `gloree-bench-memory-wrapper-${process.pid}.mjs`), { force: true });
   }
-  const f = (r: Run): string => `${r.peakRssMiB.toFixed(0)} MiB (${r.seconds.toFixed(1)} s)`;
+  const f = (r: Run): string => `${r.peakRssMiB.toFixed(0)} MiB (${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU, load ${r.load.toFixed(1)})`;
   const markdown = [
-    'Peak RSS of `gloree fit --hidden 4` and `gloree predict` (scenario `default`, dx = dy = 4), one process each:',
+    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`) and `gloree predict` (scenario `default`, dx = dy = 4), one process each:',
     '',
     '| rows | command | one sequence (no `seq`) | same rows, `seq` column (sequences of 20) |',
     '|---|---|---|---|',

@@ -77,7 +77,8 @@ export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
   try {
     // The in-process reader parses CSV on worker threads: the same chunks, hence the same model, for every number
     // of workers (src/io/csv-parallel.ts). Engines deliver their own chunks.
-    const source = opened.engine === 'process' ? parallelCSVSource(opened.source, { workers: o.workers ?? availableParallelism(), minLength: 2 }) : opened.source;
+    // One recording read in pieces (no seq column) keeps the single reader: the parallel one cuts whole sequences.
+    const source = opened.engine === 'process' && !opened.pieces ? parallelCSVSource(opened.source, { workers: o.workers ?? availableParallelism(), minLength: 2 }) : opened.source;
     await fitOn(source, dataFile, o, activation, hidden);
   } finally {
     await opened.close();

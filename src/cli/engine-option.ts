@@ -3,6 +3,7 @@ import type { DataSource } from '../io/dataset.js';
 import { chooseEngine, EngineName, isConnectionString, openEngineSource } from '../io/engines/open.js';
 import { openDataSource } from '../io/open.js';
 import { UsageError } from './io.js';
+import { cliChunkRows } from './predictions.js';
 import { columns } from './report-command.js';
 
 /**
@@ -20,12 +21,19 @@ export interface EngineFlags {
   format?: string;
 }
 
-export async function openFitSource(data: string, o: EngineFlags, minLength: number): Promise<{ source: CSVSource & DataSource; engine: EngineName; close: () => Promise<void> }> {
+export async function openFitSource(data: string, o: EngineFlags, minLength: number): Promise<{ source: CSVSource & DataSource; engine: EngineName; close: () => Promise<void>; pieces?: boolean }> {
   const engine = await chooseEngine(data, o.engine, o.format);
   if (engine === 'process') {
     if (o.table !== undefined) throw new UsageError('--table names a table of a postgres:// source (a file is read as a whole)');
     if (o.time !== undefined) throw new UsageError('--time orders the rows through an engine: add --engine duckdb (the in-process readers take the file order)');
-    const source = await openDataSource(data, { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY: true, format: o.format });
+    const opts = { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY: true, format: o.format };
+    const source = await openDataSource(data, opts);
+    // One recording (no seq column): read in pieces of GLOREE_CHUNK_ROWS (default 65 536) rows, so the learners
+    // that stream pieces (src/learn/pieces.ts) keep memory independent of its length. Files with a seq column keep
+    // their whole-sequence chunks (the same chunks, hence the same model bits, as before).
+    if (source.columns?.seq === undefined) {
+      return { source: await openDataSource(data, { ...opts, chunkRows: cliChunkRows(), splitSequences: true }), engine, close: async () => undefined, pieces: true };
+    }
     return { source, engine, close: async () => undefined };
   }
   if (engine === 'postgres' && o.format !== undefined) throw new UsageError('--format applies to files, not to a postgres:// table');

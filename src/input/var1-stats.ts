@@ -170,6 +170,22 @@ export class VAR1Stats {
     return b;
   }
 
+  /**
+   * The transition x_{t−1} → x_t between two pieces of one sequence that were `add`ed as chunks of their own
+   * (src/learn/pieces.ts): its pair enters the pair statistics, and the two pieces count as one sequence. The
+   * rows themselves were counted by `add`.
+   */
+  addTransition(prev: ArrayLike<number>, next: ArrayLike<number>): this {
+    const dx = this.dx, t = new VAR1Stats(dx);
+    t.m = 1;
+    t.sequences = -1;
+    for (let a = 0; a < dx; a++) {
+      t.pairMean[a] = prev[a];
+      t.pairMean[dx + a] = next[a];
+    }
+    return this.merge(t);
+  }
+
   /** this ← this ∪ other (Chan's pairwise update). */
   merge(o: VAR1Stats): this {
     if (o.dx !== this.dx) throw new RangeError(`VAR1Stats.merge: dx ${o.dx} vs ${this.dx}`);

@@ -1,4 +1,5 @@
 import { DataSource, SequenceChunk, makeChunk } from '../io/dataset.js';
+import { haloOf, withHalo } from './pieces.js';
 
 /** Sequence subsets and transforms of a chunk, shared by the learner's stages. */
 
@@ -7,7 +8,8 @@ export function centredChunk(chunk: SequenceChunk, yMean: Float64Array): Sequenc
   const dy = chunk.dy;
   const yc = new Float64Array(chunk.y.length);
   for (let i = 0; i < yc.length; i++) yc[i] = chunk.y[i] - yMean[i % dy];
-  return makeChunk(chunk.dx, dy, chunk.x, yc, chunk.lengths);
+  // A piece's halo rows (src/learn/pieces.ts) stay marked: the accumulators zero their (now −ȳ) target again.
+  return withHalo(makeChunk(chunk.dx, dy, chunk.x, yc, chunk.lengths), haloOf(chunk));
 }
 
 /** Stride that spreads about `maxRows` rows (whole sequences) evenly over `totalRows`. */
@@ -35,7 +37,10 @@ export function strideSubchunk(chunk: SequenceChunk, seqOffset: number, stride: 
     row += L;
   }
   if (lengths.length === 0) return null;
-  return makeChunk(dx, dy, concat(xParts), concat(yParts), lengths);
+  // Halo rows (src/learn/pieces.ts) belong to the first and the last sequence: kept with them.
+  const h = haloOf(chunk), n = chunk.lengths.length;
+  const halo = h ? { left: seqOffset % stride === phase ? h.left : 0, right: (seqOffset + n - 1) % stride === phase ? h.right : 0 } : null;
+  return withHalo(makeChunk(dx, dy, concat(xParts), concat(yParts), lengths), halo);
 }
 
 export function concat(parts: Float64Array[]): Float64Array {

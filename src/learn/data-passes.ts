@@ -1,4 +1,5 @@
-import { DataSource, SequenceChunk } from '../io/dataset.js';
+import { DataSource, SequenceChunk, wholeSequences } from '../io/dataset.js';
+import { GaussianVAR1 } from '../input/gaussian.js';
 import { OptionError, OptionNamer, UserError } from '../io/errors.js';
 import { VAR1Stats, finishFit } from '../input/fit.js';
 import { T2Accumulator } from '../moments/single.js';
@@ -15,6 +16,7 @@ import { DataDiagnostics, InputModelDiagnostics } from './diagnostics.js';
 /** T2 of one half of the sequences: the Gaussian accumulator, or the non-Gaussian one for a MixtureVAR1. */
 export type T2Half = T2Accumulator | NGT2Accumulator;
 import { centredChunk, strideSubchunk } from './chunks.js';
+import { haloSource, trimHalo } from './pieces.js';
 import type { MomentsPlan } from './identify/types.js';
 import { SequenceLengths } from './refine-sample.js';
 
@@ -54,13 +56,22 @@ export async function inputPass(
   let minLength = Infinity, maxLength = 0;
   const seqLengths = new SequenceLengths();
   const readOff = learner === 'GLOREE-B' ? 'the recurrences are' : 'the recurrence is';
+  // Pieces of one long sequence (src/learn/pieces.ts): its length is known at its last piece, and the transition
+  // between two pieces is added to the input-model statistics (each piece is added as a chunk of its own).
+  let open = 0;
+  const lastRow = new Float64Array(dx);
   const pass = await forEachChunk(
     source,
     'input model',
     (chunk, seqOffset) => {
       seqLengths.add(chunk);
       for (let k = 0; k < chunk.lengths.length; k++) {
-        const L = chunk.lengths[k];
+        const continued = k === 0 && chunk.continued === true;
+        const L = chunk.lengths[k] + (continued ? open : 0);
+        if (k === chunk.lengths.length - 1 && chunk.continues) {
+          open = L;
+          continue;
+        }
         if (L < 2) {
           throw new UserError(`${source.name}: sequence ${seqOffset + k + 1} has ${L} step; ${learner} needs sequences of at least 2 steps (${readOff} read off consecutive steps)`, { file: source.name });
         }
@@ -87,7 +98,11 @@ export async function inputPass(
           }
         }
       }
-      inputModelStage(source, () => stats.add(chunk));
+      inputModelStage(source, () => {
+        stats.add(chunk);
+        if (chunk.continued) stats.addTransition(lastRow, chunk.x.subarray(0, dx));
+      });
+      if (chunk.continues) lastRow.set(chunk.x.subarray((chunk.rows - 1) * dx, chunk.rows * dx));
     },
     onProgress,
   );
@@ -178,7 +193,8 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
           opts.onControlSample?.(sub, chunk);
         }
       }
-      if (residual && estimate) residual.add(estimate.model, chunk);
+      // Transitions x_{t−1} → x_t: a piece keeps one halo row before it, so each transition enters once.
+      if (residual && estimate) residual.add(estimate.model, trimHalo(chunk, 1, 0));
     },
     opts.onProgress,
     totalRows,
@@ -197,11 +213,26 @@ export interface DataPasses {
   p1: InputPass;
   input: InputModelSetup;
   p2: MomentsPass;
+  /**
+   * The sources of the later passes: `moments` for the identification module's moment passes (pieces with halos
+   * when streamed, src/learn/pieces.ts), `states` for the passes that run the model's recursion (the raw pieces,
+   * whose state is carried across them, when streamed). Both are whole sequences otherwise.
+   */
+  sources: { moments: DataSource; states: DataSource; streamed: boolean };
 }
+
+/** Halo for the moment passes over a Gaussian VAR(1) input (src/learn/pieces.ts): p + 1 = 2 rows either side. */
+export const MOMENT_HALO = { left: 2, right: 2 } as const;
 
 /**
  * Passes 1 and 2 with the input model in between, timed as 'pass1_input' and 'pass2_moments'. `extra` makes
  * the learner's own centred-y accumulators of pass 2 once the input model is known.
+ *
+ * With `pieces` (the module streams the pieces of one long sequence, `Identifier.streamsPieces`), pass 1 reads
+ * the pieces as they come, the input-model test pass the pieces with one row of the previous one (each transition
+ * once), and, when the input model is a Gaussian VAR(1) (its scores read one row either side), pass 2 and the
+ * module's passes the pieces with halos. Any other input model (VAR(p), the non-Gaussian ones) reads whole
+ * sequences from the input-model setup on, as before.
  */
 export async function dataPasses(
   source: DataSource,
@@ -209,11 +240,18 @@ export async function dataPasses(
   opts: LearnerOptions,
   log: RunLog,
   hooks: MomentsPlan,
+  pieces = false,
 ): Promise<DataPasses> {
-  const p1 = await inputPass(source, learner, { minSequences: hooks.minSequences, onProgress: opts.onProgress });
-  const input = await setupInputModel(opts.inputModel, { source, stats: p1.stats, log, seed: opts.seed ?? 0, onProgress: opts.onProgress, steinDegree: hooks.steinDegree, inputOrder: opts.inputOrder });
+  const whole = wholeSequences(source);
+  const spec = opts.inputModel ?? 'auto';
+  const p1 = await inputPass(pieces ? source : whole, learner, { minSequences: hooks.minSequences, onProgress: opts.onProgress });
+  const setupPieces = pieces && spec !== 'varp';
+  const setupSource = setupPieces ? haloSource(source, { left: 1, right: 0 }) : whole;
+  const input = await setupInputModel(opts.inputModel, { source: setupSource, stats: p1.stats, log, seed: opts.seed ?? 0, onProgress: opts.onProgress, steinDegree: hooks.steinDegree, inputOrder: opts.inputOrder });
   log.lap('pass1_input');
-  const p2 = await momentsPass(source, p1, input, log, {
+  const streamed = setupPieces && input.model instanceof GaussianVAR1;
+  const sources = streamed ? { moments: haloSource(source, MOMENT_HALO), states: source, streamed } : { moments: whole, states: whole, streamed };
+  const p2 = await momentsPass(sources.moments, p1, input, log, {
     t2: hooks.t2,
     extra: hooks.extra?.(input.model),
     controlVariate: opts.controlVariate,
@@ -222,7 +260,7 @@ export async function dataPasses(
     onProgress: opts.onProgress,
   });
   log.lap('pass2_moments');
-  return { p1, input, p2 };
+  return { p1, input, p2, sources };
 }
 
 /** Rank selection from the two T2 halves (src/learn/rank.ts); null when a half is empty (fewer than 2 sequences). */

@@ -7,6 +7,7 @@ import { solveOutputLS } from '../linalg/lstsq.js';
 import { ProgressCallback, forEachChunk } from './passes.js';
 import { RunLog } from './options.js';
 import { keptSubchunk, strideSubchunk } from './chunks.js';
+import { PieceJoiner, StepCounter } from './pieces.js';
 
 /**
  * The output layer (docs/method.md §5 step 6, first part) and the U = 0 baseline (§6): least squares of y on the
@@ -97,16 +98,23 @@ export async function outputLayerPass(
   const reg: OutputLS = { G: new Float64Array(m * m), C: new Float64Array(m * dy) };
   const regFF: OutputLS = { G: new Float64Array(m * m), C: new Float64Array(m * dy) };
   const ffParams = withoutRecurrence(model);
-  const sample: SequenceChunk[] = [];
+  const sample = new PieceJoiner();
   let blownUp: string | null = null;
+  // Pieces of one long sequence (SequenceChunk.continued / continues): the IO-RNN's state is carried across them.
+  const carry = { state: null as Float64Array | null };
+  const steps = new StepCounter();
   await forEachChunk(
     source,
     'output layer',
     (chunk, seqOffset) => {
       if (model.kind !== 'brnn' && blownUp === null) {
         // IO-RNN: the model and its U = 0 baseline in one fused loop (same sums, bit for bit, as below).
-        const failure = accumulateStatesLS(model, chunk, reg.G, reg.C, { sequenceOffset: seqOffset, feedforward: regFF });
-        if (failure) blownUp = failure.message;
+        const finalState = chunk.continues ? new Float64Array(model.A1.rows) : undefined;
+        const initialState = chunk.continued ? carry.state ?? undefined : undefined;
+        const failure = accumulateStatesLS(model, chunk, reg.G, reg.C, { sequenceOffset: seqOffset, feedforward: regFF, initialState, finalState });
+        carry.state = finalState ?? null;
+        if (failure) blownUp = steps.restep(failure, chunk, seqOffset).message;
+        steps.advance(chunk);
         mirrorUpper(reg.G, m);
         mirrorUpper(regFF.G, m);
       } else {
@@ -121,14 +129,17 @@ export async function outputLayerPass(
       }
       if (opts.sampleStride !== null) {
         const sub = strideSubchunk(chunk, seqOffset, opts.sampleStride);
-        if (sub) sample.push(keptSubchunk(source, sub, chunk));
+        // The refinement takes whole sequences: kept pieces of one are joined (PieceJoiner), so the sampled
+        // sequence is held whole in memory here.
+        const n = chunk.lengths.length, stride = opts.sampleStride;
+        if (sub) sample.add(keptSubchunk(source, sub, chunk), chunk.continued === true && seqOffset % stride === 0, chunk.continues === true && (seqOffset + n - 1) % stride === 0);
       }
       opts.collect?.(chunk, seqOffset);
     },
     opts.onProgress,
     opts.totalRows,
   );
-  return { model: reg, feedforward: regFF, sample, blownUp };
+  return { model: reg, feedforward: regFF, sample: sample.chunks(), blownUp };
 }
 
 export interface OutputLayer<P extends RNNParams> {

@@ -1,4 +1,5 @@
-import { DataSource, SequenceChunk, memorySource, wholeSequences } from '../io/dataset.js';
+import { DataSource, SequenceChunk, memorySource, sequencesStarting, wholeSequences } from '../io/dataset.js';
+import { ownRows } from './pieces.js';
 
 /** Progress of a pass over the data: `rows` done so far, `totalRows` when known (after the first pass). */
 export interface PassProgress {
@@ -13,12 +14,13 @@ export type ProgressCallback = (p: PassProgress) => void;
 export type TrainingData = DataSource | SequenceChunk | SequenceChunk[];
 
 /**
- * The learners' passes read whole sequences: a source that delivers one long sequence in pieces
- * (`splitSequences`) has them joined again here (memory then grows with the longest sequence).
+ * The training data as a source. A source that delivers one long sequence in pieces (`splitSequences`) is kept
+ * as it is: the learner pipeline streams the pieces where its module can (src/learn/pieces.ts) and joins them
+ * again (`wholeSequences`, memory then grows with the longest sequence) where it cannot.
  */
 export function asSource(data: TrainingData): DataSource {
   if (Array.isArray(data)) return wholeSequences(memorySource(data));
-  if ('chunks' in data && typeof data.chunks === 'function') return wholeSequences(data);
+  if ('chunks' in data && typeof data.chunks === 'function') return data;
   return memorySource(data as SequenceChunk);
 }
 
@@ -36,9 +38,12 @@ export async function forEachChunk(
 ): Promise<{ rows: number; sequences: number }> {
   let rows = 0, sequences = 0;
   for await (const chunk of source.chunks()) {
-    fn(chunk, sequences);
-    rows += chunk.rows;
-    sequences += chunk.lengths.length;
+    // A piece that continues a sequence (SequenceChunk.continued) keeps that sequence's index; halo rows
+    // (src/learn/pieces.ts) are not counted.
+    fn(chunk, chunk.continued ? sequences - 1 : sequences);
+    const [r0, r1] = ownRows(chunk);
+    rows += r1 - r0;
+    sequences += sequencesStarting(chunk);
     onProgress?.({ stage, rows, totalRows });
   }
   return { rows, sequences };

@@ -1,4 +1,4 @@
-import { DataSource, SequenceChunk } from '../io/dataset.js';
+import { DataSource, SequenceChunk, wholeSequences } from '../io/dataset.js';
 import { InputModel } from '../input/model.js';
 import { RNNParams } from '../models/params.js';
 import { RefineOptions, packParams, refine } from './refine.js';
@@ -33,14 +33,18 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
   data: TrainingData,
   opts: LearnerOptions,
 ): Promise<LearnerResult<P, { learner: T } & CommonDiagnostics & B>> {
-  return withSpill(data, opts.spill, async (raw) => {
+  return withSpill(data, opts.spill, async (given) => {
     const log = runLog(opts.onWarning);
+    // A module that cannot take pieces of a long sequence reads whole sequences from the start (as before).
+    const raw = identifier.streamsPieces === true ? given : wholeSequences(given);
     // Standardisation (issue 17): fit on standardised columns, return the model in the data's units.
     const scaling = opts.standardise ? scalingOf(await standardisationPass(raw, opts.onProgress)) : null;
     const source = scaling ? scaledSource(raw, scaling) : raw;
     if (scaling) log.lap('standardise');
     const plan = identifier.plan(source, log);
-    const { p1, input, p2 } = await dataPasses(source, identifier.name, opts, log, plan);
+    // Pieces of one long sequence are streamed when the module can take them (src/learn/pieces.ts);
+    // `sources` says what the later passes read.
+    const { p1, input, p2, sources } = await dataPasses(source, identifier.name, opts, log, plan, identifier.streamsPieces === true);
     const totalRows = p1.data.rows;
     const ctx: IdentifyContext = {
       source,
@@ -50,12 +54,12 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
       p1,
       input,
       p2,
-      pass: async (stage, fn) => void (await forEachChunk(source, stage, fn, opts.onProgress, totalRows)),
+      pass: async (stage, fn) => void (await forEachChunk(sources.moments, stage, fn, opts.onProgress, totalRows)),
     };
     const found = await identifier.identify(ctx);
-    const out = await fitOutputAndRefine(source, found.spectral, p1.yMean, p1.lengths, opts, log, found);
+    const out = await fitOutputAndRefine(sources.states, found.spectral, p1.yMean, p1.lengths, opts, log, found);
     const block = identifier.finish(ctx, out);
-    const stable = await ensureStable(source, out.params, out.spectralModel, {
+    const stable = await ensureStable(sources.states, out.params, out.spectralModel, {
       fittedLabel: out.refine ? 'refined' : 'spectral',
       onProgress: opts.onProgress,
       totalRows,

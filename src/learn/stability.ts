@@ -1,13 +1,14 @@
 import { Matrix } from '../linalg/matrix.js';
-import { DataSource } from '../io/dataset.js';
+import { DataSource, wholeSequences } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { RNNParams } from '../models/params.js';
-import { BlowUpError } from '../models/iornn.js';
+import { BlowUpError, predictIORNN } from '../models/iornn.js';
 import { predict } from '../models/brnn.js';
 import { residualSumOfSquares, solveOutputLS } from '../linalg/lstsq.js';
 import { ProgressCallback, forEachChunk } from './passes.js';
 import { OutputLS, accumulateOutputLS, splitOutput, stateCount, withoutRecurrence } from './output-layer.js';
 import { StabilisedDiagnostics } from './diagnostics.js';
+import { StepCounter } from './pieces.js';
 
 /**
  * The stability stage (docs/method.md §6): a fit that succeeds must give a model that `predict` and `evaluate`
@@ -31,13 +32,25 @@ const SHRINK = [0.5, 0.25, 0.1];
 /** The first blow-up of `params` on `source` (its message), or null if the model runs on every sequence. */
 export async function firstBlowUp(source: DataSource, params: RNNParams, onProgress?: ProgressCallback, totalRows?: number): Promise<BlowUpError | null> {
   let failure: BlowUpError | null = null;
+  // Pieces of one long sequence (IO-RNN): the state is carried across them, as `gloree predict` does.
+  let carry: Float64Array | null = null;
+  const steps = new StepCounter();
   await forEachChunk(
     source,
     'stability check',
     (chunk, seqOffset) => {
       if (failure) return;
       try {
-        predict(params, chunk, { sequenceOffset: seqOffset });
+        if (params.kind !== 'brnn' && (chunk.continued || chunk.continues)) {
+          const finalState = chunk.continues ? new Float64Array(params.A1.rows) : undefined;
+          try {
+            predictIORNN(params, chunk, { sequenceOffset: seqOffset, initialState: chunk.continued ? carry ?? undefined : undefined, finalState });
+          } catch (e) {
+            throw e instanceof BlowUpError ? steps.restep(e, chunk, seqOffset) : e;
+          }
+          carry = finalState ?? null;
+          steps.advance(chunk);
+        } else predict(params, chunk, { sequenceOffset: seqOffset });
       } catch (e) {
         if (!(e instanceof BlowUpError)) throw e;
         failure = e;
@@ -87,8 +100,9 @@ export async function ensureStable<P extends RNNParams>(
   const sums: OutputLS[] = candidates.map(() => ({ G: new Float64Array(m * m), C: new Float64Array(m * dy) }));
   const failures: (string | null)[] = candidates.map(() => null);
   let yy = 0;
+  // The fallback pass (only after a blow-up) runs many candidates side by side on whole sequences.
   await forEachChunk(
-    source,
+    wholeSequences(source),
     'stability fallback',
     (chunk, seqOffset) => {
       for (let i = 0; i < chunk.rows * dy; i++) yy += chunk.y[i] * chunk.y[i];

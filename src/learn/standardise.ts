@@ -87,12 +87,15 @@ export function scalingOf(m: { x: Moments; y: Moments }): Scaling | null {
 
 /** A DataSource that yields standardised copies of the chunks of `source`. */
 export function scaledSource(source: DataSource, s: Scaling): DataSource {
-  return {
-    ...source,
-    async *chunks(): AsyncGenerator<SequenceChunk> {
+  // Everything else of the source (dx, dy, name, columns, …) is inherited, also when it is itself a view made
+  // with Object.create (`wholeSequences`, whose fields a spread would not copy).
+  const out = Object.create(source) as DataSource;
+  Object.defineProperty(out, 'chunks', {
+    value: async function* (): AsyncGenerator<SequenceChunk> {
       for await (const c of source.chunks()) yield scaleChunk(c, s);
     },
-  } as DataSource;
+  });
+  return out;
 }
 
 /** What `unstandardise` adds to the diagnostics. */

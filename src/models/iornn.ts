@@ -138,7 +138,15 @@ export function forwardIORNN(params: IORNNParams, chunk: SequenceChunk, opts: Om
  */
 export function accumulateStatesLS(
   params: IORNNParams, chunk: SequenceChunk, G: Float64Array, C: Float64Array,
-  opts: { sequenceOffset?: number; blowUpThreshold?: number; feedforward?: { G: Float64Array; C: Float64Array } } = {},
+  opts: {
+    sequenceOffset?: number;
+    blowUpThreshold?: number;
+    feedforward?: { G: Float64Array; C: Float64Array };
+    /** State before the chunk's first row (its first sequence continues the previous chunk's last), as in `predictIORNN`. */
+    initialState?: Float64Array;
+    /** Receives the state after the chunk's last row (to pass on as `initialState`). */
+    finalState?: Float64Array;
+  } = {},
 ): BlowUpError | null {
   const { A1, U } = params;
   const n = A1.rows, dx = A1.cols, dy = chunk.dy, m = n + 1;
@@ -170,8 +178,10 @@ export function accumulateStatesLS(
     for (let s = 0; s < lengths.length; s++) {
       const L = lengths[s];
       if (failure === null) {
-        const bad = runSequence(rec, chunk.x, r0, L, { states: H, offset: gs + r0 * ldm, stride: ldm }, null, threshold, proj);
+        const init = s === 0 ? opts.initialState ?? null : null;
+        const bad = runSequence(rec, chunk.x, r0, L, { states: H, offset: gs + r0 * ldm, stride: ldm }, init, threshold, proj);
         const good = bad === null ? L : bad.t;
+        if (bad === null && s === lengths.length - 1 && opts.finalState) for (let j = 0; j < n; j++) opts.finalState[j] = H[gs + (r0 + L - 1) * ldm + j];
         for (let t = 0; t < good; t++) H[gs + (r0 + t) * ldm + n] = 1;
         if (bad !== null) {
           H.fill(0, gs + (r0 + bad.t) * ldm, gs + (r0 + bad.t) * ldm + n); // the partial row of the failing step

@@ -2,6 +2,7 @@ import { SequenceChunk } from '../io/dataset.js';
 import { InputModel } from '../input/model.js';
 import { applyPrecisionBlocks, fillTranspose } from '../input/block-scores.js';
 import { kernels, pad4 } from '../linalg/kernels/arena.js';
+import { haloOf, haloStepsCounted, zeroHaloRows } from '../learn/pieces.js';
 
 /**
  * Streaming, mergeable moment accumulators (docs/method.md §5 steps 2, 4, 5).
@@ -96,6 +97,20 @@ export abstract class MomentAccumulator {
   /** Mean over the added steps, shape documented by the subclass. */
   abstract result(): Float64Array;
 
+  /**
+   * For a piece of a long sequence with halo rows (src/learn/pieces.ts): the step range [a, L − b) of a
+   * sequence whose steps this accumulator counts (e.g. [1, 0] for pairs (t − 1, t) keyed by t), or null if it
+   * cannot take such pieces. Its sums must be linear in the target y (zero on the halo rows).
+   */
+  protected stepBounds(): [number, number] | null {
+    return null;
+  }
+
+  /** The sequence mask in force for the next chunk (T2's halves), for the halo's count. */
+  protected activeMask(): Uint8Array | null {
+    return null;
+  }
+
   /** Feed one chunk's pass data (scores computed once for all accumulators of a pass, see momentPass). */
   addData(d: PassData): this {
     if (d.chunk.dy !== this.dy) throw new RangeError(`${this.type} accumulator: chunk has dy=${d.chunk.dy}, expected ${this.dy}`);
@@ -104,8 +119,16 @@ export abstract class MomentAccumulator {
       if (d.residual === null) throw new Error(`${this.type} accumulator targets control-variate residuals but the pass has no fitted control variate`);
       y = d.residual;
     } else y = d.chunk.y;
+    const halo = haloOf(d.chunk);
+    const bounds = halo ? this.stepBounds() : null;
+    if (halo && !bounds) throw new Error(`${this.type} accumulator: cannot take a piece of a sequence with halo rows`);
+    // Halo rows only lend their x to the neighbours' features: a zero target there (a centred or residual y is
+    // not zero by itself) adds nothing to the sums, and the count leaves them out.
+    if (halo) y = zeroHaloRows(d.chunk, y, this.dy);
+    const before = this.count;
     this.accumulate(d, y);
     this.flush();
+    if (halo && this.count > before) this.count -= haloStepsCounted(d.chunk.lengths, halo, bounds![0], bounds![1], this.activeMask());
     return this;
   }
 

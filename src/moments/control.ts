@@ -2,6 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { cholesky, choleskySolve } from '../linalg/cholesky.js';
 import { SequenceChunk } from '../io/dataset.js';
 import { KernelArena, kernels, pad4 } from '../linalg/kernels/arena.js';
+import { ownRows } from '../learn/pieces.js';
 import { AccumulatorSpec, MomentAccumulator, PassData, ResidualFunction } from './accumulator.js';
 
 /**
@@ -199,8 +200,16 @@ export class ControlVariate extends MomentAccumulator {
    * block triangle Σ φφᵀ as one GEMM per column panel (rows 0..panel end only: ≈ p²/2 multiply-adds per
    * row), Σ y φᵀ as one GEMM, Σ y and Σ y² directly.
    */
+  /** Every row counts; on a piece with halo rows (src/learn/pieces.ts) only its own rows enter the sums. */
+  protected override stepBounds(): [number, number] {
+    return [0, 0];
+  }
+
   protected accumulate(d: PassData, y: Float64Array): void {
-    const c = d.chunk, p = this.p, dy = this.dy, S = this.sum, rows = c.rows;
+    const c = d.chunk, p = this.p, dy = this.dy, S = this.sum;
+    // The Gram matrix Σ φφᵀ does not carry y, so halo rows are skipped here (their x still feeds the neighbours'
+    // features); the count's halo rows are taken off by addData.
+    const [first, rows] = ownRows(c);
     if (c.dx !== this.dx) throw new RangeError(`ControlVariate: chunk has dx=${c.dx}, expected ${this.dx}`);
     const ldp = pad4(p), ldy = pad4(dy), block = Math.min(featureBlockRows(ldp), Math.max(1, rows));
     const { tOf, LOf } = rowSteps(c);
@@ -209,7 +218,7 @@ export class ControlVariate extends MomentAccumulator {
       const phi = K.alloc(block * ldp), yb = K.alloc(block * ldy), G = K.alloc(ldp * ldp), YP = K.alloc(ldy * ldp);
       const H = K.heap;
       const panel = 32;
-      for (let r0 = 0; r0 < rows; r0 += block) {
+      for (let r0 = first; r0 < rows; r0 += block) {
         const r1 = Math.min(rows, r0 + block), nb = r1 - r0;
         featuresOnArena(K, c, tOf, LOf, r0, r1, this.center, this.quadratic, phi, ldp);
         for (let r = r0; r < r1; r++) for (let i = 0; i < dy; i++) H[yb + (r - r0) * ldy + i] = y[r * dy + i];
@@ -226,7 +235,7 @@ export class ControlVariate extends MomentAccumulator {
       K.release(mark);
     }
     const oY = p * p + p * dy, oY2 = oY + dy;
-    for (let r = 0; r < rows; r++) {
+    for (let r = first; r < rows; r++) {
       const yo = r * dy;
       for (let i = 0; i < dy; i++) {
         const yi = y[yo + i];
@@ -234,7 +243,7 @@ export class ControlVariate extends MomentAccumulator {
         S[oY2 + i] += yi * yi;
       }
     }
-    this.count += rows;
+    this.count += c.rows;
   }
 
   protected override flush(): void {

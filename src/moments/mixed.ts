@@ -112,6 +112,10 @@ export class ProjectedMixedAccumulator extends MomentAccumulator {
     this.wickP = new BlockWeights(dh);
     this.wickL = new BlockWeights(dh * dh);
   }
+  /** Pairs (t, t ∓ 1) are keyed by the row t of y: t ≥ 1 for 'prev', t ≤ L − 2 for 'next'. */
+  protected override stepBounds(): [number, number] {
+    return this.direction === 'prev' ? [1, 0] : [0, 1];
+  }
   spec(): AccumulatorSpec {
     return {
       type: 'mixedProjected',

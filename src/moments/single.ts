@@ -44,6 +44,9 @@ export class T1Accumulator extends MomentAccumulator {
   spec(): AccumulatorSpec {
     return { type: 'T1', dy: this.dy, target: this.target, skipLast: this.skipLast };
   }
+  protected override stepBounds(): [number, number] {
+    return [0, this.skipLast];
+  }
   protected accumulate(d: PassData, y: Float64Array): void {
     const dx = this.dx, dy = this.dy, S = this.sum, s = d.scores!;
     const sel = selectSteps(d.chunk.lengths, this.skipLast);
@@ -93,6 +96,12 @@ export class T2Accumulator extends MomentAccumulator {
   spec(): AccumulatorSpec {
     if (this.sequenceMask) throw new Error('T2 accumulator: a sequence mask is set; clear it before serialising, merging or sending it to a worker');
     return { type: 'T2', dy: this.dy, target: this.target, skipLast: this.skipLast };
+  }
+  protected override stepBounds(): [number, number] {
+    return [0, this.skipLast];
+  }
+  protected override activeMask(): Uint8Array | null {
+    return this.sequenceMask;
   }
   protected accumulate(d: PassData, y: Float64Array): void {
     const dx = this.dx, dy = this.dy, s = d.scores!;

@@ -125,6 +125,8 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
   return {
     learner: 'gloree',
     name: 'GLOREE',
+    // Its accumulators (T2 halves, control variate, projected mixed moment) count own rows only (src/learn/pieces.ts).
+    streamsPieces: true,
     plan(source) {
       if (opts.hidden !== 'auto') checkHidden(opts.hidden, source.dx, source.dy);
       return { t2: true, minSequences: 1, steinDegree: 2 };

@@ -16,6 +16,12 @@ export interface Identifier<P extends RNNParams, B extends object, T extends Lea
   readonly learner: T;
   /** Name in messages ('GLOREE', 'GLOREE-B'). */
   readonly name: string;
+  /**
+   * The module's passes take the pieces of one long sequence with halo rows (src/learn/pieces.ts): every
+   * accumulator it feeds counts own rows only and sums terms linear in y. Without it the pipeline joins the pieces
+   * (`wholeSequences`: memory grows with the longest sequence).
+   */
+  readonly streamsPieces?: boolean;
   /** What pass 2 must accumulate for this module; checks the options against the data's dimensions first. */
   plan(source: DataSource, log: RunLog): MomentsPlan;
   /** From passes 1–2 to the spectral estimate (further passes through `ctx.pass`). */

@@ -126,3 +126,27 @@ test('the stability check on pieces names the blow-up step from the sequence sta
   const split = await firstBlowUp(pieceSource(piecesOf(c, 5)), big);
   assert.equal(split?.message, whole.message);
 });
+
+// With the refinement on, one long sequence is refined on windows (src/learn/refine-windows.ts) that the collector
+// copies out of whatever pieces stream past (src/learn/refine-sample.ts). Pieces or the whole chunk, it must hold the
+// same rows, so the refined models agree up to the rounding of their starts (~1e-14 relative above), which a few
+// LM steps from the same sample carry along; 1e-6 relative leaves ample room for that and none for a different
+// sample (one window shifted by a row moves the parameters by ~1e-3 here).
+test('fit with refinement on one long sequence in pieces = on the whole sequence (windows from the pieces)', async () => {
+  const c = longSequence(4000, 23);
+  const opts = { hidden: 2, inputModel: 'var1' as const, seed: 1, refineOptions: { maxIter: 5 } };
+  const whole = await fitRNN(memorySource(c), opts);
+  const sample = whole.diagnostics.refine?.sample as { mode?: string; windows?: number } | undefined;
+  assert.equal(sample?.mode, 'windows');
+  assert.ok((sample?.windows ?? 0) >= 2, `windows: ${sample?.windows}`);
+  for (const size of [7, 1000]) {
+    const split = await fitRNN(pieceSource(piecesOf(c, size)), { ...opts, spill: false });
+    // Same plan; ρ (from the start's U) differs by rounding only and does not move the burn-in here.
+    const { spectralRadius: r1, ...plan1 } = split.diagnostics.refine?.sample as unknown as Record<string, unknown>;
+    const { spectralRadius: r2, ...plan2 } = whole.diagnostics.refine?.sample as unknown as Record<string, unknown>;
+    assert.deepEqual(plan1, plan2);
+    assert.ok(Math.abs((r1 as number) - (r2 as number)) <= 1e-9, `ρ ${r1} vs ${r2}`);
+    const a = paramsOf(split.params as IORNNParams), b = paramsOf(whole.params as IORNNParams);
+    for (const k of Object.keys(b)) assertClose(a[k]!, b[k]!, 1e-6, `refined, pieces of ${size}: ${k}`);
+  }
+});

@@ -1,4 +1,4 @@
-import { makeChunk, sliceSequences, wholeSequences, type DataSource, type SequenceChunk } from '../io/dataset.js';
+import { PieceSteps, makeChunk, sliceSequences, wholeSequences, type DataSource, type SequenceChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { predict } from '../models/brnn.js';
 import { BlowUpError, predictIORNN } from '../models/iornn.js';
@@ -42,7 +42,7 @@ export function cliChunkRows(): number | undefined {
 export class ChunkPredictor {
   private carry: Float64Array | null = null;
   /** Steps of the open (continuing) sequence in earlier chunks. */
-  private done = 0;
+  private readonly steps = new PieceSteps();
   /** The open sequence blew up in an earlier chunk: its later pieces are skipped (`predictSkipping`). */
   private dropped = false;
 
@@ -50,7 +50,7 @@ export class ChunkPredictor {
 
   /** Steps of the chunk's first sequence before this chunk (0 unless it is `continued`); read before `predict`. */
   stepOffset(chunk: SequenceChunk): number {
-    return chunk.continued ? this.done : 0;
+    return this.steps.offset(chunk);
   }
 
   /**
@@ -72,8 +72,7 @@ export class ChunkPredictor {
       if (e instanceof BlowUpError && offset > 0 && e.sequence === sequenceOffset) throw new BlowUpError(e.sequence, e.step + offset, e.value, e.direction);
       throw e;
     }
-    const last = chunk.lengths[chunk.lengths.length - 1];
-    this.done = chunk.continues ? (chunk.lengths.length === 1 ? offset : 0) + last : 0;
+    this.steps.advance(chunk);
     this.carry = final ?? null;
     return yhat;
   }
@@ -124,7 +123,7 @@ export class ChunkPredictor {
     this.dropped = dropped;
     if (dropped) {
       this.carry = null;
-      this.done = 0;
+      this.steps.reset();
     }
     const rows = parts.reduce((a, p) => a + p.c.rows, 0);
     const x = new Float64Array(rows * dx), y = new Float64Array(rows * dy), yhat = new Float64Array(rows * dy);

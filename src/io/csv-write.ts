@@ -2,7 +2,7 @@
  * Writing CSV files atomically (src/io/atomic.ts): data files (`gloree simulate`) and prediction files
  * (`gloree predict`), streamed chunk by chunk; a sequence delivered in pieces keeps its id and step count.
  */
-import type { SequenceChunk } from './dataset.js';
+import { PieceSteps, type SequenceChunk } from './dataset.js';
 import { AtomicWriter } from './atomic.js';
 import type { CSVChunk } from './csv.js';
 
@@ -27,7 +27,7 @@ function seqIdsOf(chunk: SequenceChunk, offset: number): ArrayLike<number> {
 abstract class RowWriter {
   private seqOffset = 0;
   /** Steps already written of a sequence that goes on in the next chunk (pieces of one long sequence). */
-  private stepsDone = 0;
+  private readonly steps = new PieceSteps();
   protected constructor(protected readonly w: AtomicWriter) {}
 
   /** `line(id, t, r)`: the row's line from its sequence id as written, its 0-based step in the whole sequence and its chunk row. */
@@ -35,11 +35,12 @@ abstract class RowWriter {
     const ids = seqIdsOf(chunk, this.seqOffset);
     const lines = new LineBuffer(this.w);
     const n = chunk.lengths.length;
+    const first = this.steps.offset(chunk);
+    this.steps.advance(chunk);
     let r = 0;
     for (let s = 0; s < n; s++) {
       const id = String(ids[s]);
-      const t0 = s === 0 && chunk.continued ? this.stepsDone : 0;
-      if (s === n - 1) this.stepsDone = chunk.continues ? t0 + chunk.lengths[s] : 0;
+      const t0 = s === 0 ? first : 0;
       for (let t = t0; t < t0 + chunk.lengths[s]; t++, r++) await lines.push(line(id, t, r));
     }
     await lines.flush();

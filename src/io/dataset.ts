@@ -30,6 +30,27 @@ export function sequencesStarting(c: SequenceChunk): number {
   return c.lengths.length - (c.continued ? 1 : 0);
 }
 
+type PieceFlags = Pick<SequenceChunk, 'lengths' | 'continued' | 'continues'>;
+
+/**
+ * Where a reader's pieces of one long sequence stand in it: `offset(chunk)` is the step (from the sequence's
+ * true start) of the chunk's first row, read before the chunk; `advance(chunk)` after it. Every consumer that
+ * numbers steps across pieces (predictions, CSV writers, the learner's passes) counts with this one.
+ */
+export class PieceSteps {
+  private done = 0;
+  offset(c: PieceFlags): number {
+    return c.continued ? this.done : 0;
+  }
+  advance(c: PieceFlags): void {
+    const last = c.lengths[c.lengths.length - 1];
+    this.done = c.continues ? (c.lengths.length === 1 ? this.offset(c) : 0) + last : 0;
+  }
+  reset(): void {
+    this.done = 0;
+  }
+}
+
 /**
  * A re-iterable stream of chunks: each call to `chunks()` starts a fresh pass over the data, so a
  * learner can make several passes over a file with memory independent of its length.

@@ -1,4 +1,4 @@
-import { DataSource, SequenceChunk, joinChunks, sequencesStarting } from '../io/dataset.js';
+import { DataSource, PieceSteps, SequenceChunk, joinChunks } from '../io/dataset.js';
 import { BlowUpError } from '../rnn/recurrence.js';
 
 /**
@@ -108,7 +108,8 @@ export async function* haloChunks(source: DataSource, halo: { left: number; righ
   const { dx, dy } = source;
   const queue: Held[] = [];
   // Last ≤ `left` rows of the open sequence (x only; halo y is zero) and its step count so far.
-  let tail = new Float64Array(0), tailRows = 0, done = 0;
+  let tail = new Float64Array(0), tailRows = 0;
+  const steps = new PieceSteps();
   let sequences = 0;
   const it = source.chunks()[Symbol.asyncIterator]();
   let exhausted = false;
@@ -185,7 +186,7 @@ export async function* haloChunks(source: DataSource, halo: { left: number; righ
     lengths[0] += leftRows;
     lengths[lengths.length - 1] += rightRows;
     const seqOffset = c.continued ? sequences - 1 : sequences;
-    const stepOffset = c.continued ? done : 0;
+    const stepOffset = steps.offset(c);
     // The flags stay (the passes number sequences by them); the halo says which rows are the neighbours'.
     const chunk: Haloed = {
       dx, dy, rows, x, y, lengths,
@@ -195,10 +196,10 @@ export async function* haloChunks(source: DataSource, halo: { left: number; righ
     };
     yield { chunk, sequenceOffset: seqOffset, stepOffset };
     sequences += c.lengths.length - (c.continued ? 1 : 0);
-    // The open sequence's last `left` rows and its step count, for the next piece.
+    steps.advance(c);
+    // The open sequence's last `left` rows, for the next piece.
     if (c.continues) {
       const last = c.lengths[c.lengths.length - 1];
-      done = (c.lengths.length === 1 && c.continued ? done : 0) + last;
       const keep = Math.min(halo.left, last);
       const prevKeep = c.lengths.length === 1 && c.continued ? Math.min(tailRows, halo.left - keep) : 0;
       const nt = new Float64Array((prevKeep + keep) * dx);
@@ -209,7 +210,6 @@ export async function* haloChunks(source: DataSource, halo: { left: number; righ
     } else {
       tail = new Float64Array(0);
       tailRows = 0;
-      done = 0;
     }
   }
 }
@@ -289,23 +289,11 @@ export class PieceJoiner {
   }
 }
 
-/** Number of sequences that start in a chunk (re-exported for the passes' sequence numbering). */
-export { sequencesStarting };
-
 /**
- * Steps of the open sequence in earlier pieces, for a pass over raw pieces (no halo): `offset(chunk)` before the
- * chunk, `advance(chunk)` after it; `restep` renumbers a blow-up in the chunk's continued first sequence from the
- * sequence's true start (as `ChunkPredictor` does for predict).
+ * `PieceSteps` for a pass over raw pieces (no halo) that can meet a blow-up: `restep` renumbers a blow-up in the
+ * chunk's continued first sequence from the sequence's true start (as `ChunkPredictor` does for predict).
  */
-export class StepCounter {
-  private done = 0;
-  offset(c: SequenceChunk): number {
-    return c.continued ? this.done : 0;
-  }
-  advance(c: SequenceChunk): void {
-    const last = c.lengths[c.lengths.length - 1];
-    this.done = c.continues ? (c.lengths.length === 1 ? this.offset(c) : 0) + last : 0;
-  }
+export class StepCounter extends PieceSteps {
   restep(e: BlowUpError, c: SequenceChunk, sequenceOffset: number): BlowUpError {
     const off = this.offset(c);
     return off > 0 && e.sequence === sequenceOffset ? new BlowUpError(e.sequence, e.step + off, e.value, e.direction) : e;

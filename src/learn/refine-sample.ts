@@ -6,7 +6,7 @@
  * `continues` on the chunks): the collector copies each piece's overlap with each planned window into that
  * window's buffer, so it holds exactly the planned rows (burn-in included), whatever the piece size.
  */
-import { makeChunk, type SequenceChunk } from '../io/dataset.js';
+import { PieceSteps, makeChunk, type SequenceChunk } from '../io/dataset.js';
 import { spectralRadius } from '../linalg/lyapunov.js';
 import type { RNNParams } from '../models/params.js';
 import { burnInRows, type RefinePlan, type RefineWindow } from './refine-windows.js';
@@ -72,7 +72,7 @@ export class RefineSampleCollector {
   // Piece bookkeeping for `addChunk`.
   private nextSeq = 0;
   private openSeq = -1;
-  private openRows = 0;
+  private readonly steps = new PieceSteps();
 
   /** One buffer per set; each window's x and y are views into it, so `result` copies nothing. */
   private readonly sets: { x: Float64Array; y: Float64Array; lengths: number[] }[] = [];
@@ -115,19 +115,17 @@ export class RefineSampleCollector {
   /** A chunk of a data pass (whole sequences, or pieces flagged `continued` / `continues`), in data order. */
   addChunk(chunk: SequenceChunk): void {
     const { dx, dy, lengths } = chunk;
+    const first = this.steps.offset(chunk);
+    this.steps.advance(chunk);
     let r = 0;
     for (let k = 0; k < lengths.length; k++) {
       const L = lengths[k];
       const cont = k === 0 && chunk.continued === true && this.openSeq >= 0;
       const seq = cont ? this.openSeq : this.nextSeq++;
-      const start = cont ? this.openRows : 0;
+      const start = cont ? first : 0;
       const isLast = !(k === lengths.length - 1 && chunk.continues === true);
       this.add({ seq, start, isLast, rows: L, x: chunk.x.subarray(r * dx, (r + L) * dx), y: chunk.y.subarray(r * dy, (r + L) * dy) });
-      if (isLast) this.openSeq = -1;
-      else {
-        this.openSeq = seq;
-        this.openRows = start + L;
-      }
+      this.openSeq = isLast ? -1 : seq;
       r += L;
     }
   }

@@ -201,9 +201,9 @@ export async function compareIdentifyPasses(engine: EngineSource, chunk: Sequenc
 
   for (const [tname, target, ty] of each ? targets.slice(0, 1) : targets) {
     // ---- diagonal contractions (degree 3 and 4)
-    for (const degree of each ? [4] : [3, 4]) {
+    for (const degree of each ? [4] : [2, 3, 4]) {
       const G = randomMatrix(rng, dx, dh);
-      for (const [kind, skipLast] of [['P1', 0], ['P1', 1], ['P2prime', 0]] as const) {
+      for (const [kind, skipLast] of [['P1', 0], ['P1', 1], ['P2prime', 0], ['P2', 0]] as const) {
         const spec: DiagonalPassSpec = { model, G, kind, degree, target, dy, skipLast };
         const def = diagonalPassDefinition(spec);
         const got = readDiagonal(def, await engine.run(def), spec);

@@ -13,7 +13,8 @@ import { foldParts } from '../src/learn/identify/split.js';
 import { DiagonalHermiteAccumulator, HermiteMode, HermiteMomentAccumulator } from '../src/moments/higher.js';
 import { diagonalPassDefinition, DiagonalPassSpec, readDiagonal, readTensor, tensorPassDefinition, TensorPassSpec } from '../src/sql/hermite-passes.js';
 import { readMixedFolds } from '../src/sql/statistics.js';
-import { TargetSpec } from '../src/sql/passes.js';
+import { TargetSpec, leadingTarget } from '../src/sql/passes.js';
+import { LeadingTermCV } from '../src/learn/identify/leading-cv.js';
 import { svd } from '../src/linalg/svd.js';
 import { EngineSource } from '../src/io/engines/engine.js';
 import { controlPassDefinition, mixedPassDefinition, momentsPassDefinition, MixedPassSpec } from '../src/sql/passes.js';
@@ -197,6 +198,18 @@ export async function compareIdentifyPasses(engine: EngineSource, chunk: Sequenc
       assert.equal(got[f].count, acc.count, `fold ${f} ${direction} count`);
       close(got[f].result(), acc.result(), `fold ${f} ${direction}`);
     }
+  }
+
+  // ---- the U moment with the leading-term control variate as target (src/learn/identify/leading-cv.ts)
+  for (const degree of each ? [4] : [3, 4]) {
+    const A1 = randomMatrix(rng, dh, dx), G = randomMatrix(rng, dx, dh);
+    const ucv = LeadingTermCV.fit([chunk], model.mean, cvFit.quadratic, A1, degree, dy)!;
+    const spec: DiagonalPassSpec = { model, G, kind: 'P2prime', degree, target: leadingTarget(ucv), dy };
+    const def = diagonalPassDefinition(spec);
+    const got = readDiagonal(def, await engine.run(def), spec);
+    const acc = new DiagonalHermiteAccumulator(model, dy, G, 'P2prime', degree).add(chunk, scores, bySubchunks(chunk, (sub) => ucv.residualChunk(sub)));
+    assert.equal(got.count, acc.count, 'P2prime (leading CV) count');
+    close(got.result(), acc.result(), `P2prime (degree ${degree}, leading-term CV)`);
   }
 
   for (const [tname, target, ty] of each ? targets.slice(0, 1) : targets) {

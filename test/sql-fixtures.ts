@@ -15,6 +15,8 @@ import { diagonalPassDefinition, DiagonalPassSpec, readDiagonal, readTensor, ten
 import { readMixedFolds } from '../src/sql/statistics.js';
 import { TargetSpec, leadingTarget } from '../src/sql/passes.js';
 import { LeadingTermCV } from '../src/learn/identify/leading-cv.js';
+import { MarkovAccumulator } from '../src/moments/markov.js';
+import { markovPassDefinition, readMarkov } from '../src/sql/markov-pass.js';
 import { svd } from '../src/linalg/svd.js';
 import { EngineSource } from '../src/io/engines/engine.js';
 import { controlPassDefinition, mixedPassDefinition, momentsPassDefinition, MixedPassSpec } from '../src/sql/passes.js';
@@ -32,7 +34,7 @@ import { readControlVariate, readMixed, readResidualMoments, readT1, readT2Halve
  */
 export const TOL = 1e-9;
 
-export function randomData(seed: number, nSeq = 300): { chunk: SequenceChunk; model: GaussianVAR1 } {
+export function randomData(seed: number, nSeq = 300, lengthsOf?: (rng: Rng) => number[]): { chunk: SequenceChunk; model: GaussianVAR1 } {
   const rng = new Rng(seed);
   const dx = 3, dy = 2;
   const model = new GaussianVAR1(
@@ -40,7 +42,7 @@ export function randomData(seed: number, nSeq = 300): { chunk: SequenceChunk; mo
     Matrix.from([[0.5, 0.1, 0], [-0.1, 0.4, 0.05], [0, 0.2, 0.3]]),
     Matrix.from([[1, 0.2, 0], [0.2, 0.8, 0.1], [0, 0.1, 0.5]]),
   );
-  const lengths = Array.from({ length: nSeq }, () => 1 + rng.int(7));
+  const lengths = lengthsOf ? lengthsOf(rng) : Array.from({ length: nSeq }, () => 1 + rng.int(7));
   const x = model.simulate(rng, lengths);
   const rows = x.length / dx;
   const y = new Float64Array(rows * dy);
@@ -243,4 +245,32 @@ export async function compareIdentifyPasses(engine: EngineSource, chunk: Sequenc
       close(got.result(), acc.result(), `${name} (${tname})`);
     }
   }
+}
+
+/**
+ * Sequences long enough for the Markov accumulator's half blocks (64 steps: lengths across 1, 2 and 3 blocks,
+ * and short ones), for `compareMarkov`.
+ */
+export const markovData = (seed: number) => randomData(seed, 0, () => [200, 1, 150, 65, 3, 129, 64, 7]);
+
+/**
+ * The linear learner's Markov parameters through `engine` against MarkovAccumulator on `chunk` (one chunk, so the
+ * in-process sequence numbering of the halves is the whole pass's): lags past the longest sequence included.
+ */
+export async function compareMarkov(engine: EngineSource, chunk: SequenceChunk, lags: number): Promise<void> {
+  const { dx, dy } = chunk;
+  const model = estimateVAR1(new VAR1Stats(dx).add(chunk)).model;
+  const yMean = new Float64Array(dy);
+  for (let r = 0; r < chunk.rows; r++) for (let i = 0; i < dy; i++) yMean[i] += chunk.y[r * dy + i] / chunk.rows;
+  const spec = { model, dy, lags, yMean };
+  const def = markovPassDefinition(spec);
+  const got = readMarkov(def, await engine.run(def), spec);
+  const acc = new MarkovAccumulator(model, dy, lags);
+  momentPass(model, centredChunk(chunk, yMean), [acc]);
+  assert.equal(got.count, acc.count, 'Markov count');
+  assert.deepEqual(got.pairCounts(), acc.pairCounts(), 'Markov pair counts per half and lag');
+  close(got.result(), acc.result(), 'Markov parameters');
+  const [h0, h1] = got.halves(), [r0, r1] = acc.halves();
+  close(h0, r0, 'Markov half 0');
+  close(h1, r1, 'Markov half 1');
 }

@@ -36,7 +36,8 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
     ...rel.y.map((c, i) => `${d.toDouble(q(c))} AS ${yName(i)}`),
   ];
   const ctes: string[] = [`__src AS (\n  SELECT ${cols.join(', ')}\n  FROM ${rel.from}\n)`];
-  const needIdx = def.stride !== undefined || def.groupBy.includes('half') || def.groupBy.includes('fold');
+  const needIdx = def.stride !== undefined || def.groupBy.includes('half') || def.groupBy.includes('fold') || def.groupBy.includes('bhalf');
+  if (def.groupBy.includes('bhalf') && !(Number.isInteger(def.halfBlock) && def.halfBlock! >= 1)) throw new Error(`sql pass ${def.name}: group key bhalf needs halfBlock ≥ 1`);
   if (def.groupBy.includes('fold') && !(Number.isInteger(def.folds) && def.folds! >= 1)) throw new Error(`sql pass ${def.name}: group key fold needs folds ≥ 1`);
   if (needIdx) ctes.push(`__sq AS (\n  SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq\n)`);
   const first = 'LAG(__ord) OVER w IS NULL', last = 'LEAD(__ord) OVER w IS NULL';
@@ -47,6 +48,7 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
   ];
   if (needIdx) base.push('__sidx % 2 AS __half');
   if (def.groupBy.includes('fold')) base.push(`__sidx % ${def.folds} AS __fold`);
+  if (def.groupBy.includes('bhalf')) base.push(`(__sidx + CAST(FLOOR((ROW_NUMBER() OVER w - 1) / ${def.halfBlock}.0) AS BIGINT)) % 2 AS __bhalf`);
   if (def.groupBy.includes('uprev')) base.push('CASE WHEN LAG(__ord, 2) OVER w IS NULL THEN 1 ELSE 2 END AS __uprev');
   if (def.groupBy.includes('unext')) base.push('CASE WHEN LEAD(__ord, 2) OVER w IS NULL THEN 3 ELSE 2 END AS __unext');
   base.push('CASE WHEN LAG(__ord) OVER w = __ord THEN 1 ELSE 0 END AS __tie');
@@ -55,11 +57,11 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
   // Neighbours of the base columns are taken here, in the one window of __s0: stage-1 features then need no
   // window of their own (each window stage is a sort of the whole relation).
   const baseCols = new Set<string>([...rel.x.map((_, a) => xName(a)), ...rel.y.map((_, i) => yName(i))]);
-  const neighbours = new Set<string>();
+  const neighbours = new Map<string, string>();
   for (const f of def.features)
     for (const t of termsOf(f))
-      for (const fa of t.factors) if ((fa.offset ?? 0) !== 0 && baseCols.has(fa.ref)) neighbours.add(neighbourName(fa.ref, fa.offset!));
-  for (const nb of [...neighbours].sort()) base.push(`${nb.startsWith('__p_') ? 'LAG' : 'LEAD'}(${nb.slice(4)}) OVER w AS ${nb}`);
+      for (const fa of t.factors) if ((fa.offset ?? 0) !== 0 && baseCols.has(fa.ref)) neighbours.set(neighbourName(fa.ref, fa.offset!), shifted(fa.ref, fa.offset!));
+  for (const nb of [...neighbours.keys()].sort()) base.push(`${neighbours.get(nb)} AS ${nb}`);
   const join = needIdx ? ' JOIN __sq ON __src.__seq = __sq.__k' : '';
   const filter = def.stride !== undefined ? ` WHERE __sidx % ${def.stride} = 0` : '';
   ctes.push(`__s0 AS (\n  SELECT ${base.join(',\n    ')}\n  FROM __src${join}${filter}\n  WINDOW w AS (PARTITION BY __src.__seq ORDER BY __src.__ord)\n)`);
@@ -102,11 +104,19 @@ function termsOf(f: Feature): Term[] {
   return out;
 }
 
-const neighbourName = (ref: string, offset: number): string => `${offset < 0 ? '__p_' : '__n_'}${ref}`;
+/** The column of a base column's neighbour in __s0: __p_x0 / __n_x0 at distance 1, __p3_x0 / __n3_x0 at 3. */
+const neighbourName = (ref: string, offset: number): string => `${offset < 0 ? '__p' : '__n'}${Math.abs(offset) === 1 ? '' : Math.abs(offset)}_${ref}`;
+
+/** LAG / LEAD of `ref` at distance |offset| (the default distance 1 written without it). */
+function shifted(ref: string, offset: number): string {
+  if (!Number.isInteger(offset)) throw new Error(`sql: offset ${offset} is not an integer`);
+  const k = Math.abs(offset);
+  return `${offset < 0 ? 'LAG' : 'LEAD'}(${ref}${k === 1 ? '' : `, ${k}`}) OVER w`;
+}
 
 function factorSQL(fa: Factor, d: Dialect, base: ReadonlySet<string>): string {
   const o = fa.offset ?? 0;
-  const v = o === 0 ? fa.ref : base.has(fa.ref) ? neighbourName(fa.ref, o) : o < 0 ? `LAG(${fa.ref}) OVER w` : `LEAD(${fa.ref}) OVER w`;
+  const v = o === 0 ? fa.ref : base.has(fa.ref) ? neighbourName(fa.ref, o) : shifted(fa.ref, o);
   return fa.shift === undefined || fa.shift === 0 ? v : `(${v} - ${d.num(fa.shift)})`;
 }
 
@@ -155,6 +165,8 @@ function aggregateSQL(a: Aggregate, d: Dialect): string {
       return `MIN(${guarded})`;
     case 'max':
       return `MAX(${guarded})`;
+    case 'count':
+      return `COUNT(${guarded})`;
     case 'nulls':
       return `SUM(CASE WHEN ${a.factors[0]} IS NULL THEN 1 ELSE 0 END)`;
     case 'nonfinite':

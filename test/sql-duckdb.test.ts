@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeDataFile } from '../src/io/open.js';
 import { openDuckDBFile } from '../src/io/engines/duckdb.js';
-import { close, compareIdentifyPasses, compareMarkov, comparePasses, markovData, randomData } from './sql-fixtures.js';
+import { close, compareIdentifyPasses, compareLongSequences, comparePasses, markovData, randomData } from './sql-fixtures.js';
 import { Matrix } from '../src/linalg/matrix.js';
 import { VAR1Stats, estimateVAR1 } from '../src/input/fit.js';
 import { momentPass } from '../src/moments/accumulator.js';
@@ -33,14 +33,14 @@ for (const format of ['parquet', 'csv', 'arrow'] as const) {
   });
 }
 
-test('DuckDB engine: the Markov parameters (64-step half blocks, lags past the sequence ends) equal MarkovAccumulator', async () => {
+test('DuckDB engine: few long sequences: the Markov parameters (64-step half blocks, lags past the ends) and the BRNN folds of cut sequences', async () => {
   const { chunk } = markovData(13);
   const file = path.join(dir, 'markov.parquet');
   await writeDataFile(file, chunk, { format: 'parquet' });
   const src = await openDuckDBFile(file);
   try {
-    await compareMarkov(src, chunk, 70);
-    await compareMarkov(src, chunk, 3);
+    await compareLongSequences(src, chunk, 70);
+    await compareLongSequences(src, chunk, 3);
   } finally {
     await src.conn.close();
   }

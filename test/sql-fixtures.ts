@@ -11,7 +11,7 @@ import { ProjectedMixedAccumulator } from '../src/moments/mixed.js';
 import { bySubchunks, centredChunk, strideSubchunk } from '../src/learn/chunks.js';
 import { foldParts } from '../src/learn/identify/split.js';
 import { DiagonalHermiteAccumulator, HermiteMode, HermiteMomentAccumulator } from '../src/moments/higher.js';
-import { diagonalPassDefinition, DiagonalPassSpec, readDiagonal, readTensor, tensorPassDefinition, TensorPassSpec } from '../src/sql/hermite-passes.js';
+import { diagonalPassDefinition, DiagonalPassSpec, readDiagonal, readTensor, readTensorHalves, tensorPassDefinition, TensorPassSpec } from '../src/sql/hermite-passes.js';
 import { readMixedFolds } from '../src/sql/statistics.js';
 import { TargetSpec, leadingTarget } from '../src/sql/passes.js';
 import { LeadingTermCV } from '../src/learn/identify/leading-cv.js';
@@ -235,6 +235,20 @@ export async function compareIdentifyPasses(engine: EngineSource, chunk: Sequenc
       ['projected l = 4', [0, 1, 2, 3].map(() => ({ lag: 0 as const, Q }))],
       ['sketch l = 3', [{ lag: 0, Q: Theta }, { lag: 0, Q: Theta }, { lag: 0, Q: null }]],
     ];
+    // The smooth learner's T3 on the even / odd sequences, projected (smooth-moments.ts `orderMoments`).
+    {
+      const modes = [0, 1, 2].map(() => ({ lag: 0 as const, Q }));
+      const spec: TensorPassSpec = { model, modes, target, dy, halves: true };
+      const { def, index } = tensorPassDefinition(spec);
+      const got = readTensorHalves(def, index, await engine.run(def), spec);
+      const tc = makeChunk(dx, dy, chunk.x, ty, chunk.lengths);
+      for (const h of [0, 1]) {
+        const sub = strideSubchunk(tc, 0, 2, h)!;
+        const acc = new HermiteMomentAccumulator(model, dy, modes).add(sub, chunkScores(model, sub), sub.y);
+        assert.equal(got[h].count, acc.count, `T3 half ${h} count`);
+        close(got[h].result(), acc.result(), `T3 half ${h} (${tname})`);
+      }
+    }
     for (const [name, modes] of cases) {
       const spec: TensorPassSpec = { model, modes, target, dy };
       const { def, index } = tensorPassDefinition(spec);
@@ -249,15 +263,16 @@ export async function compareIdentifyPasses(engine: EngineSource, chunk: Sequenc
 
 /**
  * Sequences long enough for the Markov accumulator's half blocks (64 steps: lengths across 1, 2 and 3 blocks,
- * and short ones), for `compareMarkov`.
+ * and short ones) and few enough for the BRNN's cut folds, for `compareLongSequences`.
  */
-export const markovData = (seed: number) => randomData(seed, 0, () => [200, 1, 150, 65, 3, 129, 64, 7]);
+export const markovData = (seed: number) => randomData(seed, 0, () => [200, 1, 150, 65, 5, 129, 64, 9]);
 
 /**
- * The linear learner's Markov parameters through `engine` against MarkovAccumulator on `chunk` (one chunk, so the
- * in-process sequence numbering of the halves is the whole pass's): lags past the longest sequence included.
+ * On few long sequences (`markovData`), through `engine` against the in-process accumulators on `chunk`: the linear
+ * learner's Markov parameters (one chunk, so the in-process sequence numbering of the halves is the whole pass's;
+ * lags past the longest sequence included) and the BRNN's fold statistics on blocks of cut sequences.
  */
-export async function compareMarkov(engine: EngineSource, chunk: SequenceChunk, lags: number): Promise<void> {
+export async function compareLongSequences(engine: EngineSource, chunk: SequenceChunk, lags: number): Promise<void> {
   const { dx, dy } = chunk;
   const model = estimateVAR1(new VAR1Stats(dx).add(chunk)).model;
   const yMean = new Float64Array(dy);
@@ -273,4 +288,23 @@ export async function compareMarkov(engine: EngineSource, chunk: SequenceChunk, 
   const [h0, h1] = got.halves(), [r0, r1] = acc.halves();
   close(h0, r0, 'Markov half 0');
   close(h1, r1, 'Markov half 1');
+
+  // ---- the BRNN's fold statistics with fewer than 2F sequences: blocks of cut sequences (foldParts with cutting)
+  const F = 5, rng = new Rng(29), dh = 2;
+  assert.ok(chunk.lengths.length < 2 * F);
+  const cv = new ControlVariate(dx, dy, { center: model.mean });
+  momentPass(null, chunk, [cv]);
+  const cvFit = cv.solve();
+  const parts = foldParts(chunk, 0, F, true);
+  for (const direction of ['prev', 'next'] as const) {
+    const spec: MixedPassSpec = { model, direction, demix: randomMatrix(rng, dh, dy), first: randomMatrix(rng, dx, dh), pair: randomMatrix(rng, dx, dh), target: { kind: 'residual', coef: cvFit.coef, center: cvFit.center, quadratic: cvFit.quadratic }, folds: F, cut: true };
+    const def = mixedPassDefinition(spec);
+    const got = readMixedFolds(def, await engine.run(def), spec, dy);
+    for (let f = 0; f < F; f++) {
+      const acc = new ProjectedMixedAccumulator(model, dy, direction, spec.demix, spec.first, spec.pair, { target: 'residual' });
+      momentPass(model, parts[f]!, [acc], cvFit);
+      assert.equal(got[f].count, acc.count, `cut fold ${f} ${direction} count`);
+      close(got[f].result(), acc.result(), `cut fold ${f} ${direction}`);
+    }
+  }
 }

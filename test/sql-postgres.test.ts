@@ -9,7 +9,7 @@ import pg from 'pg';
 import { SequenceChunk, makeChunk } from '../src/io/dataset.js';
 import { openDataSource } from '../src/io/open.js';
 import { openPostgresTable } from '../src/io/engines/postgres.js';
-import { compareIdentifyPasses, compareMarkov, comparePasses, markovData, randomData } from './sql-fixtures.js';
+import { compareIdentifyPasses, compareLongSequences, comparePasses, markovData, randomData } from './sql-fixtures.js';
 import { FIT_TOL, fails, modelDifference, ok, run } from './sql-fit.js';
 
 /**
@@ -119,7 +119,7 @@ test('PostgreSQL engine: every pass equals the in-process accumulators (VAR(1) a
   await loadTable('markov', long, false);
   const ms = await openPostgresTable(url(), 'markov', { time: 't' });
   try {
-    await compareMarkov(ms, long, 70);
+    await compareLongSequences(ms, long, 70);
   } finally {
     await ms.conn.close();
   }

@@ -75,6 +75,8 @@ export interface PassDefinition {
   stride?: number;
   /** Number of folds of whole sequences (sequence index mod folds) for the group key `fold`. */
   folds?: number;
+  /** With `fold`: cut each sequence into blocks that are sequences of their own (the BRNN's few-sequence folds; generate.ts). */
+  cut?: boolean;
   /** Block length (steps) of the group key `bhalf`. */
   halfBlock?: number;
   /** Keep only rows in this class (the row count `n` counts kept rows). */

@@ -132,6 +132,8 @@ export interface TensorPassSpec {
   target: TargetSpec;
   dy: number;
   skipLast?: 0 | 1;
+  /** Grouped by the even / odd sequences (the smooth learner's T3 halves, src/learn/identify/smooth-moments.ts). */
+  halves?: boolean;
 }
 
 /**
@@ -204,7 +206,7 @@ export function tensorPassDefinition(spec: TensorPassSpec): { def: PassDefinitio
       idx[mm] = 0;
     }
   }
-  const def: PassDefinition = { name: `order-${n} Hermite moment`, features, groupBy: [], aggregates: ag, ...(spec.skipLast === 1 ? { where: 'notLast' as const } : {}) };
+  const def: PassDefinition = { name: `order-${n} Hermite moment${spec.halves ? ' (halves)' : ''}`, features, groupBy: spec.halves ? ['half'] : [], aggregates: ag, ...(spec.skipLast === 1 ? { where: 'notLast' as const } : {}) };
   return { def, index };
 }
 
@@ -212,6 +214,13 @@ export function tensorPassDefinition(spec: TensorPassSpec): { def: PassDefinitio
 export function readTensor(def: PassDefinition, index: Int32Array, rows: ResultRow[], spec: TensorPassSpec): HermiteMomentAccumulator {
   const acc = new HermiteMomentAccumulator(spec.model, spec.dy, spec.modes, { skipLast: spec.skipLast ?? 0 });
   return loadSums(def, rows, acc, index);
+}
+
+/** The two HermiteMomentAccumulators (even, odd sequences) of a tensor pass with `halves`. */
+export function readTensorHalves(def: PassDefinition, index: Int32Array, rows: ResultRow[], spec: TensorPassSpec): [HermiteMomentAccumulator, HermiteMomentAccumulator] {
+  if (!def.groupBy.includes('half')) throw new Error(`sql pass ${def.name}: not grouped by half`);
+  const half = (h: number) => readTensor(def, index, rows.filter((r) => r.keys.half === h), spec);
+  return [half(0), half(1)];
 }
 
 /** Q_aᵀ P Q_b (identity for a null Q). */

@@ -253,6 +253,8 @@ export interface MixedPassSpec {
    * statistics (src/learn/identify/split.ts `foldParts` without cutting).
    */
   folds?: number;
+  /** With `folds`: cut the sequences into blocks first (`foldParts` with cutting: fewer than 2·folds sequences). */
+  cut?: boolean;
 }
 
 /**
@@ -286,6 +288,7 @@ export function mixedPassDefinition(spec: MixedPassSpec): PassDefinition {
     features,
     groupBy: [...(spec.folds !== undefined ? (['fold'] as const) : []), spec.direction === 'prev' ? 'uprev' : 'unext'],
     ...(spec.folds !== undefined ? { folds: spec.folds } : {}),
+    ...(spec.cut ? { cut: true } : {}),
     aggregates: ag,
   };
 }

@@ -13,6 +13,7 @@ import { ControlVariate } from '../src/moments/control.js';
 import { ProjectedMixedAccumulator } from '../src/moments/mixed.js';
 import { T1Accumulator, T2Accumulator } from '../src/moments/single.js';
 import { runAccumulators } from '../src/sql/accumulators.js';
+import { MarkovAccumulator } from '../src/moments/markov.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gloree-sql-duckdb-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,6 +115,7 @@ test('runAccumulators: an accumulator list filled through DuckDB equals momentPa
       new T2Accumulator(model, 2),
       new ProjectedMixedAccumulator(model, 2, 'next', W, G, G, { target: 'residual' }),
       new ControlVariate(3, 2, { center: model.mean }),
+      new MarkovAccumulator(model, 2, 4),
     ];
     const got = make(), want = make();
     await runAccumulators(src, got, { model, yShift: [0, 0], cvFit });

@@ -92,7 +92,7 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
     if (fs.length === 0) continue;
     const win = fs.some((f) => termsOf(f).some((t) => t.factors.some((fa) => (fa.offset ?? 0) !== 0 && stage.get(fa.ref) !== 0)));
     const sel = fs.map((f) => `${featureSQL(f, d, baseCols)} AS ${f.name}`);
-    ctes.push(`__s${s} AS (\n  SELECT *,\n    ${sel.join(',\n    ')}\n  FROM ${prev}${win ? `\n  ${W}` : ''}\n)`);
+    ctes.push(`__s${s} AS (\n  SELECT *,\n    ${sel.join(',\n    ')}\n  FROM ${prev}${win ? `\n  ${W}` : ''}${d.stageFence ?? ''}\n)`);
     prev = `__s${s}`;
   }
   const keys = def.groupBy.map((k) => `__${k}`);

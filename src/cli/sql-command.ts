@@ -6,7 +6,7 @@ import { learnerOf } from '../learn/diagnostics.js';
 import { markovPassDefinition } from '../sql/markov-pass.js';
 import { diagonalPassDefinition } from '../sql/hermite-passes.js';
 import { pinv } from '../linalg/pinv.js';
-import { transpose } from '../linalg/matrix.js';
+import { Matrix, transpose } from '../linalg/matrix.js';
 import { loadModel } from '../models/serialize.js';
 import { defaultQuadraticMode } from '../moments/control.js';
 import { DIALECTS, dialect } from '../sql/dialect.js';
@@ -22,7 +22,8 @@ import { columns } from './report-command.js';
  * needs nothing fitted. Later passes inline constants of earlier stages, so they are printed from a model file
  * (`--model`, written by `gloree fit`): its input model for the moments pass and the control-variate normal
  * equations, and then by learner: the linear learner's Markov parameters (64 lags), the polynomial learner's U
- * moment (P2 at l = 2, P2′ above, on the duals of A1), else the projected mixed moment from A1, A2 (centred
+ * moment (P2 at l = 2, P2′ above, on the duals of A1), the BRNN's fold statistics in both directions (on the duals
+ * of [A1; B1], per fold, cut as the fit was), else the projected mixed moment from A1, A2 (centred
  * target: the fitted control variates are not in the model file). DuckDB and PostgreSQL are tested here; Spark
  * SQL and Trino are generated only.
  */
@@ -71,6 +72,15 @@ export function sqlQueries(o: SqlCommandOptions): { name: string; sql: string }[
       // fit's target is a control-variate residual whose coefficients the model file does not keep: y − b here.
       const l = coefs.length - 1;
       defs.push(diagonalPassDefinition({ model, G: pinv(m.params.A1).pinv, kind: l === 2 ? 'P2' : 'P2prime', degree: l, target: { kind: 'centred', yMean }, dy }));
+    } else if (learner === 'gloree-b' && m.params.kind === 'brnn') {
+      // The forward/backward split's fold statistics (src/learn/identify/bidirectional.ts): both directions on the
+      // duals of all K rows [A1; B1], per fold of sequences (or of cut blocks when the fit had fewer than 2F).
+      const { A1, B1 } = m.params, dx0 = A1.cols;
+      const AB = new Matrix(A1.rows + B1.rows, dx0, Float64Array.from([...A1.data, ...B1.data]));
+      const G = pinv(AB).pinv, demix = pinv(transpose(m.params.A2)).pinv;
+      const split = (m.diagnostics as { split?: { folds?: number; foldUnit?: string } } | undefined)?.split;
+      const folds = split?.folds ?? 10, cut = split?.foldUnit === 'blocks';
+      for (const direction of ['prev', 'next'] as const) defs.push(mixedPassDefinition({ model, direction, demix, first: G, pair: G, target: { kind: 'centred', yMean }, folds, cut }));
     } else if (m.params.kind === 'iornn') {
       const G = pinv(m.params.A1).pinv;
       defs.push(mixedPassDefinition({ model, direction: 'prev', demix: pinv(transpose(m.params.A2)).pinv, first: G, pair: G, target: { kind: 'centred', yMean } }));

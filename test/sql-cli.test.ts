@@ -76,6 +76,32 @@ test('gloree sql prints every dialect; --model adds the later passes with the mo
   assert.match(stderr, /give --time C/);
 });
 
+test('gloree sql --model: the linear learner prints its Markov pass, the polynomial learner its U moment, the BRNN its fold statistics; they run on DuckDB', async () => {
+  const file = path.join(dir, 'learners.parquet');
+  await gloree(['simulate', '--scenario', 'cubic', '--sequences', '40', '--out', file]);
+  const inst = await DuckDBInstance.create(':memory:');
+  const c = await inst.connect();
+  try {
+    for (const [args, name] of [
+      [['--activation', 'linear', '--hidden', '2', '--no-standardise'], 'Markov parameters (64 lags)'],
+      [['--activation', '0,0.1,0.5,1', '--hidden', '3'], 'diagonal Hermite moment (P2prime, degree 3)'],
+      [['--kind', 'brnn', '--hidden', '2', '--backward', '1'], 'projected mixed moment (prev)'],
+    ] as const) {
+      const model = path.join(dir, 'learner.json');
+      await gloree(['fit', file, ...args, '--no-refine', '--out', model, '--quiet']);
+      const out = await gloree(['sql', '--from', `read_parquet('${file}', file_row_number = true)`, '--order', 'file_row_number', '--x', 'x1,x2,x3,x4,x5', '--y', 'y1,y2,y3,y4,y5', '--seq', 'seq', '--model', model]);
+      const qs = out.split(';\n').filter((q) => q.trim().length > 0);
+      assert.equal(qs.length, name.includes('mixed') ? 5 : 4, `${name}: pass 1, moments, control variate, the learner's pass(es)`);
+      assert.ok(qs[3].trimStart().startsWith(`-- gloree pass: ${name}\n`), qs[3].slice(0, 80));
+      const rows = (await c.runAndReadAll(qs[3])).getRows();
+      assert.ok(rows.length >= 1 && rows.every((r) => r.slice(1).some((v) => v !== null && Number(v) !== 0)), `${name}: result rows`);
+    }
+  } finally {
+    c.closeSync();
+    inst.closeSync();
+  }
+});
+
 test('README "Data that does not fit in one process": the file → DuckDB → printed SQL commands run as written', async () => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
   const section = /## Data that does not fit in one process([\s\S]*?)\n## /.exec(readme)![1];

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeDataFile } from '../src/io/open.js';
 import { openDuckDBFile } from '../src/io/engines/duckdb.js';
-import { close, compareIdentifyPasses, comparePasses, randomData } from './sql-fixtures.js';
+import { close, compareIdentifyPasses, compareLongSequences, comparePasses, markovData, randomData } from './sql-fixtures.js';
 import { Matrix } from '../src/linalg/matrix.js';
 import { VAR1Stats, estimateVAR1 } from '../src/input/fit.js';
 import { momentPass } from '../src/moments/accumulator.js';
@@ -13,6 +13,7 @@ import { ControlVariate } from '../src/moments/control.js';
 import { ProjectedMixedAccumulator } from '../src/moments/mixed.js';
 import { T1Accumulator, T2Accumulator } from '../src/moments/single.js';
 import { runAccumulators } from '../src/sql/accumulators.js';
+import { MarkovAccumulator } from '../src/moments/markov.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gloree-sql-duckdb-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,6 +33,19 @@ for (const format of ['parquet', 'csv', 'arrow'] as const) {
     }
   });
 }
+
+test('DuckDB engine: few long sequences: the Markov parameters (64-step half blocks, lags past the ends) and the BRNN folds of cut sequences', async () => {
+  const { chunk } = markovData(13);
+  const file = path.join(dir, 'markov.parquet');
+  await writeDataFile(file, chunk, { format: 'parquet' });
+  const src = await openDuckDBFile(file);
+  try {
+    await compareLongSequences(src, chunk, 70);
+    await compareLongSequences(src, chunk, 3);
+  } finally {
+    await src.conn.close();
+  }
+});
 
 test('DuckDB engine: a time column orders the steps (file rows shuffled within and across sequences)', async () => {
   const { chunk } = randomData(12, 120);
@@ -101,6 +115,7 @@ test('runAccumulators: an accumulator list filled through DuckDB equals momentPa
       new T2Accumulator(model, 2),
       new ProjectedMixedAccumulator(model, 2, 'next', W, G, G, { target: 'residual' }),
       new ControlVariate(3, 2, { center: model.mean }),
+      new MarkovAccumulator(model, 2, 4),
     ];
     const got = make(), want = make();
     await runAccumulators(src, got, { model, yShift: [0, 0], cvFit });

@@ -11,9 +11,12 @@ import { ProjectedMixedAccumulator } from '../src/moments/mixed.js';
 import { bySubchunks, centredChunk, strideSubchunk } from '../src/learn/chunks.js';
 import { foldParts } from '../src/learn/identify/split.js';
 import { DiagonalHermiteAccumulator, HermiteMode, HermiteMomentAccumulator } from '../src/moments/higher.js';
-import { diagonalPassDefinition, DiagonalPassSpec, readDiagonal, readTensor, tensorPassDefinition, TensorPassSpec } from '../src/sql/hermite-passes.js';
+import { diagonalPassDefinition, DiagonalPassSpec, readDiagonal, readTensor, readTensorHalves, tensorPassDefinition, TensorPassSpec } from '../src/sql/hermite-passes.js';
 import { readMixedFolds } from '../src/sql/statistics.js';
-import { TargetSpec } from '../src/sql/passes.js';
+import { TargetSpec, leadingTarget } from '../src/sql/passes.js';
+import { LeadingTermCV } from '../src/learn/identify/leading-cv.js';
+import { MarkovAccumulator } from '../src/moments/markov.js';
+import { markovPassDefinition, readMarkov } from '../src/sql/markov-pass.js';
 import { svd } from '../src/linalg/svd.js';
 import { EngineSource } from '../src/io/engines/engine.js';
 import { controlPassDefinition, mixedPassDefinition, momentsPassDefinition, MixedPassSpec } from '../src/sql/passes.js';
@@ -31,7 +34,7 @@ import { readControlVariate, readMixed, readResidualMoments, readT1, readT2Halve
  */
 export const TOL = 1e-9;
 
-export function randomData(seed: number, nSeq = 300): { chunk: SequenceChunk; model: GaussianVAR1 } {
+export function randomData(seed: number, nSeq = 300, lengthsOf?: (rng: Rng) => number[]): { chunk: SequenceChunk; model: GaussianVAR1 } {
   const rng = new Rng(seed);
   const dx = 3, dy = 2;
   const model = new GaussianVAR1(
@@ -39,7 +42,7 @@ export function randomData(seed: number, nSeq = 300): { chunk: SequenceChunk; mo
     Matrix.from([[0.5, 0.1, 0], [-0.1, 0.4, 0.05], [0, 0.2, 0.3]]),
     Matrix.from([[1, 0.2, 0], [0.2, 0.8, 0.1], [0, 0.1, 0.5]]),
   );
-  const lengths = Array.from({ length: nSeq }, () => 1 + rng.int(7));
+  const lengths = lengthsOf ? lengthsOf(rng) : Array.from({ length: nSeq }, () => 1 + rng.int(7));
   const x = model.simulate(rng, lengths);
   const rows = x.length / dx;
   const y = new Float64Array(rows * dy);
@@ -199,11 +202,23 @@ export async function compareIdentifyPasses(engine: EngineSource, chunk: Sequenc
     }
   }
 
+  // ---- the U moment with the leading-term control variate as target (src/learn/identify/leading-cv.ts)
+  for (const degree of each ? [4] : [3, 4]) {
+    const A1 = randomMatrix(rng, dh, dx), G = randomMatrix(rng, dx, dh);
+    const ucv = LeadingTermCV.fit([chunk], model.mean, cvFit.quadratic, A1, degree, dy)!;
+    const spec: DiagonalPassSpec = { model, G, kind: 'P2prime', degree, target: leadingTarget(ucv), dy };
+    const def = diagonalPassDefinition(spec);
+    const got = readDiagonal(def, await engine.run(def), spec);
+    const acc = new DiagonalHermiteAccumulator(model, dy, G, 'P2prime', degree).add(chunk, scores, bySubchunks(chunk, (sub) => ucv.residualChunk(sub)));
+    assert.equal(got.count, acc.count, 'P2prime (leading CV) count');
+    close(got.result(), acc.result(), `P2prime (degree ${degree}, leading-term CV)`);
+  }
+
   for (const [tname, target, ty] of each ? targets.slice(0, 1) : targets) {
     // ---- diagonal contractions (degree 3 and 4)
-    for (const degree of each ? [4] : [3, 4]) {
+    for (const degree of each ? [4] : [2, 3, 4]) {
       const G = randomMatrix(rng, dx, dh);
-      for (const [kind, skipLast] of [['P1', 0], ['P1', 1], ['P2prime', 0]] as const) {
+      for (const [kind, skipLast] of [['P1', 0], ['P1', 1], ['P2prime', 0], ['P2', 0]] as const) {
         const spec: DiagonalPassSpec = { model, G, kind, degree, target, dy, skipLast };
         const def = diagonalPassDefinition(spec);
         const got = readDiagonal(def, await engine.run(def), spec);
@@ -220,6 +235,20 @@ export async function compareIdentifyPasses(engine: EngineSource, chunk: Sequenc
       ['projected l = 4', [0, 1, 2, 3].map(() => ({ lag: 0 as const, Q }))],
       ['sketch l = 3', [{ lag: 0, Q: Theta }, { lag: 0, Q: Theta }, { lag: 0, Q: null }]],
     ];
+    // The smooth learner's T3 on the even / odd sequences, projected (smooth-moments.ts `orderMoments`).
+    {
+      const modes = [0, 1, 2].map(() => ({ lag: 0 as const, Q }));
+      const spec: TensorPassSpec = { model, modes, target, dy, halves: true };
+      const { def, index } = tensorPassDefinition(spec);
+      const got = readTensorHalves(def, index, await engine.run(def), spec);
+      const tc = makeChunk(dx, dy, chunk.x, ty, chunk.lengths);
+      for (const h of [0, 1]) {
+        const sub = strideSubchunk(tc, 0, 2, h)!;
+        const acc = new HermiteMomentAccumulator(model, dy, modes).add(sub, chunkScores(model, sub), sub.y);
+        assert.equal(got[h].count, acc.count, `T3 half ${h} count`);
+        close(got[h].result(), acc.result(), `T3 half ${h} (${tname})`);
+      }
+    }
     for (const [name, modes] of cases) {
       const spec: TensorPassSpec = { model, modes, target, dy };
       const { def, index } = tensorPassDefinition(spec);
@@ -228,6 +257,54 @@ export async function compareIdentifyPasses(engine: EngineSource, chunk: Sequenc
       acc.add(chunk, scores, ty);
       assert.equal(got.count, acc.count, `${name} count`);
       close(got.result(), acc.result(), `${name} (${tname})`);
+    }
+  }
+}
+
+/**
+ * Sequences long enough for the Markov accumulator's half blocks (64 steps: lengths across 1, 2 and 3 blocks,
+ * and short ones) and few enough for the BRNN's cut folds, for `compareLongSequences`.
+ */
+export const markovData = (seed: number) => randomData(seed, 0, () => [200, 1, 150, 65, 5, 129, 64, 9]);
+
+/**
+ * On few long sequences (`markovData`), through `engine` against the in-process accumulators on `chunk`: the linear
+ * learner's Markov parameters (one chunk, so the in-process sequence numbering of the halves is the whole pass's;
+ * lags past the longest sequence included) and the BRNN's fold statistics on blocks of cut sequences.
+ */
+export async function compareLongSequences(engine: EngineSource, chunk: SequenceChunk, lags: number): Promise<void> {
+  const { dx, dy } = chunk;
+  const model = estimateVAR1(new VAR1Stats(dx).add(chunk)).model;
+  const yMean = new Float64Array(dy);
+  for (let r = 0; r < chunk.rows; r++) for (let i = 0; i < dy; i++) yMean[i] += chunk.y[r * dy + i] / chunk.rows;
+  const spec = { model, dy, lags, yMean };
+  const def = markovPassDefinition(spec);
+  const got = readMarkov(def, await engine.run(def), spec);
+  const acc = new MarkovAccumulator(model, dy, lags);
+  momentPass(model, centredChunk(chunk, yMean), [acc]);
+  assert.equal(got.count, acc.count, 'Markov count');
+  assert.deepEqual(got.pairCounts(), acc.pairCounts(), 'Markov pair counts per half and lag');
+  close(got.result(), acc.result(), 'Markov parameters');
+  const [h0, h1] = got.halves(), [r0, r1] = acc.halves();
+  close(h0, r0, 'Markov half 0');
+  close(h1, r1, 'Markov half 1');
+
+  // ---- the BRNN's fold statistics with fewer than 2F sequences: blocks of cut sequences (foldParts with cutting)
+  const F = 5, rng = new Rng(29), dh = 2;
+  assert.ok(chunk.lengths.length < 2 * F);
+  const cv = new ControlVariate(dx, dy, { center: model.mean });
+  momentPass(null, chunk, [cv]);
+  const cvFit = cv.solve();
+  const parts = foldParts(chunk, 0, F, true);
+  for (const direction of ['prev', 'next'] as const) {
+    const spec: MixedPassSpec = { model, direction, demix: randomMatrix(rng, dh, dy), first: randomMatrix(rng, dx, dh), pair: randomMatrix(rng, dx, dh), target: { kind: 'residual', coef: cvFit.coef, center: cvFit.center, quadratic: cvFit.quadratic }, folds: F, cut: true };
+    const def = mixedPassDefinition(spec);
+    const got = readMixedFolds(def, await engine.run(def), spec, dy);
+    for (let f = 0; f < F; f++) {
+      const acc = new ProjectedMixedAccumulator(model, dy, direction, spec.demix, spec.first, spec.pair, { target: 'residual' });
+      momentPass(model, parts[f]!, [acc], cvFit);
+      assert.equal(got[f].count, acc.count, `cut fold ${f} ${direction} count`);
+      close(got[f].result(), acc.result(), `cut fold ${f} ${direction}`);
     }
   }
 }

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { SequenceChunk, makeChunk } from '../src/io/dataset.js';
 import { openDataSource } from '../src/io/open.js';
 import { openPostgresTable } from '../src/io/engines/postgres.js';
-import { compareIdentifyPasses, comparePasses, randomData } from './sql-fixtures.js';
+import { compareIdentifyPasses, compareLongSequences, comparePasses, markovData, randomData } from './sql-fixtures.js';
 import { FIT_TOL, fails, modelDifference, ok, run } from './sql-fit.js';
 
 /**
@@ -113,6 +113,15 @@ test('PostgreSQL engine: every pass equals the in-process accumulators (VAR(1) a
     await compareIdentifyPasses(src, chunk, { shapes: 'each' });
   } finally {
     await src.conn.close();
+  }
+  // The Markov pass's half blocks need sequences longer than 64 steps.
+  const long = markovData(13).chunk;
+  await loadTable('markov', long, false);
+  const ms = await openPostgresTable(url(), 'markov', { time: 't' });
+  try {
+    await compareLongSequences(ms, long, 70);
+  } finally {
+    await ms.conn.close();
   }
 });
 

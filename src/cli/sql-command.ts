@@ -1,9 +1,12 @@
 import { Command, Option } from 'commander';
 import { UserError } from '../io/errors.js';
 import { inputModelFromJSON, InputModelJSON } from '../input/model.js';
-import '../input/gaussian.js';
+import { GaussianVAR1 } from '../input/gaussian.js';
+import { learnerOf } from '../learn/diagnostics.js';
+import { markovPassDefinition } from '../sql/markov-pass.js';
+import { diagonalPassDefinition } from '../sql/hermite-passes.js';
 import { pinv } from '../linalg/pinv.js';
-import { transpose } from '../linalg/matrix.js';
+import { Matrix, transpose } from '../linalg/matrix.js';
 import { loadModel } from '../models/serialize.js';
 import { defaultQuadraticMode } from '../moments/control.js';
 import { DIALECTS, dialect } from '../sql/dialect.js';
@@ -18,8 +21,11 @@ import { columns } from './report-command.js';
  * the aggregate queries of a fit for teams that run them on their own cluster (docs/sql-engines.md). Pass 1
  * needs nothing fitted. Later passes inline constants of earlier stages, so they are printed from a model file
  * (`--model`, written by `gloree fit`): its input model for the moments pass and the control-variate normal
- * equations, and its A1, A2 for the projected mixed moment (centred target). DuckDB and PostgreSQL are tested
- * here; Spark SQL and Trino are generated only.
+ * equations, and then by learner: the linear learner's Markov parameters (64 lags), the polynomial learner's U
+ * moment (P2 at l = 2, P2′ above, on the duals of A1), the BRNN's fold statistics in both directions (on the duals
+ * of [A1; B1], per fold, cut as the fit was), else the projected mixed moment from A1, A2 (centred
+ * target: the fitted control variates are not in the model file). DuckDB and PostgreSQL are tested here; Spark
+ * SQL and Trino are generated only.
  */
 export interface SqlCommandOptions {
   dialect: string;
@@ -52,12 +58,30 @@ export function sqlQueries(o: SqlCommandOptions): { name: string; sql: string }[
     const m = loadModel(o.model);
     if (m.inputModel === undefined) throw new UserError(`${o.model}: the model file has no input model`);
     const model = inputModelFromJSON(m.inputModel as InputModelJSON);
+    if (!(model instanceof GaussianVAR1)) throw new UserError(`${o.model}: the later passes are written for the Gaussian VAR(1) and i.i.d. input models; this model's input model is "${model.kind}" (only pass 1 can be printed)`);
     if (model.dx !== dx) throw new UserError(`${o.model}: the model has dx = ${model.dx}, --x names ${dx} columns`);
     // The fit's ȳ is not stored in the model file; b stands in for the centring (any constant keeps T2 unbiased, E[S2] = 0).
     const yMean = m.params.b ? Array.from(m.params.b) : new Array<number>(dy).fill(0);
     defs.push(momentsPassDefinition({ model, yMean, t2: true, t1: true, residualMoments: true }));
     defs.push(controlPassDefinition(dx, dy, defaultQuadraticMode(dx), model.mean, o.controlStride ?? 1));
-    if (m.params.kind === 'iornn') {
+    const learner = learnerOf(m.diagnostics);
+    const coefs = m.params.activation.coefficients;
+    if (learner === 'linear') defs.push(markovPassDefinition({ model, dy, lags: 64, yMean }));
+    else if (learner === 'gloree-poly' && m.params.kind === 'iornn' && coefs !== undefined && coefs.length >= 3) {
+      // The U moment on the duals G = pinv(A1): P2 at l = 2, P2′ above (src/learn/identify/poly-recurrence.ts). The
+      // fit's target is a control-variate residual whose coefficients the model file does not keep: y − b here.
+      const l = coefs.length - 1;
+      defs.push(diagonalPassDefinition({ model, G: pinv(m.params.A1).pinv, kind: l === 2 ? 'P2' : 'P2prime', degree: l, target: { kind: 'centred', yMean }, dy }));
+    } else if (learner === 'gloree-b' && m.params.kind === 'brnn') {
+      // The forward/backward split's fold statistics (src/learn/identify/bidirectional.ts): both directions on the
+      // duals of all K rows [A1; B1], per fold of sequences (or of cut blocks when the fit had fewer than 2F).
+      const { A1, B1 } = m.params, dx0 = A1.cols;
+      const AB = new Matrix(A1.rows + B1.rows, dx0, Float64Array.from([...A1.data, ...B1.data]));
+      const G = pinv(AB).pinv, demix = pinv(transpose(m.params.A2)).pinv;
+      const split = (m.diagnostics as { split?: { folds?: number; foldUnit?: string } } | undefined)?.split;
+      const folds = split?.folds ?? 10, cut = split?.foldUnit === 'blocks';
+      for (const direction of ['prev', 'next'] as const) defs.push(mixedPassDefinition({ model, direction, demix, first: G, pair: G, target: { kind: 'centred', yMean }, folds, cut }));
+    } else if (m.params.kind === 'iornn') {
       const G = pinv(m.params.A1).pinv;
       defs.push(mixedPassDefinition({ model, direction: 'prev', demix: pinv(transpose(m.params.A2)).pinv, first: G, pair: G, target: { kind: 'centred', yMean } }));
     }

@@ -109,9 +109,7 @@ export class DiagonalHermiteAccumulator extends SampleSums {
     const tmp = new Float64Array(l + 1);
     const feat = new Float64Array(kind === 'P1' ? dh : dh * dh);
     const S = this.sum, F = feat.length;
-    // P2 coefficients C(l−1,m) C(l,m) m!
-    const coef: number[] = [];
-    for (let m = 0; m <= l - 1; m++) coef.push(binom(l - 1, m) * binom(l, m) * factorial(m));
+    const coef = p2Coefficients(l);
     let row = 0;
     for (let sIdx = 0; sIdx < chunk.lengths.length; sIdx++) {
       const L = chunk.lengths[sIdx];
@@ -163,6 +161,13 @@ export class DiagonalHermiteAccumulator extends SampleSums {
   protected label(): string {
     return `DiagonalHermiteAccumulator (${this.kind})`;
   }
+}
+
+/** The P2 coefficients C(l−1,m) C(l,m) m!, m = 0..l−1 (also the SQL pass's, src/sql/hermite-passes.ts). */
+export function p2Coefficients(l: number): number[] {
+  const coef: number[] = [];
+  for (let m = 0; m <= l - 1; m++) coef.push(binom(l - 1, m) * binom(l, m) * factorial(m));
+  return coef;
 }
 
 function factorial(n: number): number {

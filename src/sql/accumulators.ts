@@ -5,6 +5,7 @@ import { ControlVariateFit } from '../moments/control.js';
 import { PassDefinition, ResultRow } from './definition.js';
 import { controlPassDefinition, mixedPassDefinition, MixedPassSpec, momentsPassDefinition } from './passes.js';
 import { readControlVariate, readMixed, readT1, readT2Halves } from './statistics.js';
+import { MarkovPassSpec, markovPassDefinition, readMarkov } from './markov-pass.js';
 
 /**
  * The accumulator-list form of a pass for the engines: what `momentPass(model, chunk, accs, cvFit)` does over every
@@ -56,6 +57,11 @@ export async function runAccumulators(
     } else if (spec.type === 'controlVariate') {
       const def = controlPassDefinition(spec.dx, dy, spec.quadratic, spec.center, ctx.stride ?? 1);
       filled = readControlVariate(def, await engine.run(def), spec.dx, dy, spec.quadratic, spec.center);
+    } else if (spec.type === 'markov') {
+      if (spec.target === 'residual') throw new Error('SQL engines: a Markov accumulator of control-variate residuals is not supported (the learners use y − ȳ)');
+      const m: MarkovPassSpec = { model: ctx.model, dy, lags: spec.lags, yMean: ctx.yShift };
+      const def = markovPassDefinition(m);
+      filled = readMarkov(def, await engine.run(def), m);
     } else throw new Error(`SQL engines: no query for a ${spec.type} accumulator (use the projected mixed moment)`);
     if (JSON.stringify(filled.spec()) !== JSON.stringify(spec)) throw new Error(`SQL engines: ${spec.type} accumulator spec changed on the way through SQL`);
     acc.loadState(filled.count, filled.sum);

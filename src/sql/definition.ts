@@ -16,10 +16,13 @@ export type Pos = 'single' | 'first' | 'interior' | 'last';
 export const POS_CODE: Readonly<Record<Pos, number>> = { single: 0, first: 1, interior: 2, last: 3 };
 export const POSITIONS: readonly Pos[] = ['single', 'first', 'interior', 'last'];
 
-/** A column or an earlier feature, at step t + offset of the same sequence (offset ±1 only at stages with a window). */
+/**
+ * A column or an earlier feature, at step t + offset of the same sequence (an integer: LAG / LEAD at that distance;
+ * NULL past the sequence's ends, which drops the row from SUM and COUNT).
+ */
 export interface Factor {
   ref: string;
-  offset?: -1 | 0 | 1;
+  offset?: number;
   /** Subtracted from the value first (centring: (x − μ) keeps the in-process rounding, unlike x − μ folded into a constant). */
   shift?: number;
 }
@@ -45,12 +48,12 @@ export type Cond = 'first' | 'last' | 'notFirst' | 'notLast';
 
 /**
  * One output column of the query: fn over the rows of a group (that satisfy `when`) of Π factors (feature or base
- * column names; none: the row count). `nulls` / `nonfinite` count NULL / NaN-or-infinite values of factors[0]
+ * column names; none: the row count); `count` counts the rows where the product is not NULL. `nulls` / `nonfinite` count NULL / NaN-or-infinite values of factors[0]
  * (a raw column) for the input checks.
  */
 export interface Aggregate {
   name: string;
-  fn: 'sum' | 'min' | 'max' | 'nulls' | 'nonfinite';
+  fn: 'sum' | 'min' | 'max' | 'nulls' | 'nonfinite' | 'count';
   factors: string[];
   when?: Cond;
 }
@@ -60,9 +63,10 @@ export interface Aggregate {
  * the order of their first row: the even / odd split of the rank rule), `uprev` / `unext` the position class of
  * the pair step u = t − 1 / t + 1 (1 first / 2 interior / 3 last) of the mixed moments, and `tie` / `gap`
  * (0/1) for the ordering checks (a repeated time value; a sequence whose rows are not contiguous in the reading
- * order), `fold` the sequence index mod `PassDefinition.folds`.
+ * order), `fold` the sequence index mod `PassDefinition.folds`, `bhalf` the Markov accumulator's half of step t
+ * (sequence index + ⌊t / halfBlock⌋) mod 2 (src/moments/markov.ts `halfOf`, with the sequence index of the whole pass).
  */
-export type GroupKey = 'pos' | 'half' | 'uprev' | 'unext' | 'fold';
+export type GroupKey = 'pos' | 'half' | 'uprev' | 'unext' | 'fold' | 'bhalf';
 
 export interface PassDefinition {
   /** Short name (query comment and messages). */
@@ -71,6 +75,10 @@ export interface PassDefinition {
   stride?: number;
   /** Number of folds of whole sequences (sequence index mod folds) for the group key `fold`. */
   folds?: number;
+  /** With `fold`: cut each sequence into blocks that are sequences of their own (the BRNN's few-sequence folds; generate.ts). */
+  cut?: boolean;
+  /** Block length (steps) of the group key `bhalf`. */
+  halfBlock?: number;
   /** Keep only rows in this class (the row count `n` counts kept rows). */
   where?: Cond;
   features: Feature[];
@@ -90,7 +98,7 @@ export const xName = (a: number): string => `x${a}`;
 export const yName = (i: number): string => `y${i}`;
 
 /** Σ_b coefs[b] · (ref(b) − shift[b]) at `offset` (zero coefficients dropped: they add exact zeros in-process). */
-export function linear(coefs: ArrayLike<number>, ref: (b: number) => string, offset: -1 | 0 | 1 = 0, shift?: ArrayLike<number>): Term[] {
+export function linear(coefs: ArrayLike<number>, ref: (b: number) => string, offset = 0, shift?: ArrayLike<number>): Term[] {
   const out: Term[] = [];
   for (let b = 0; b < coefs.length; b++) if (coefs[b] !== 0) out.push({ coef: coefs[b], factors: [{ ref: ref(b), offset, ...(shift ? { shift: shift[b] } : {}) }] });
   return out;

@@ -19,6 +19,8 @@ export interface Dialect {
   toDouble(expr: string): string;
   /** A boolean SQL condition: `expr` is NaN or ±Infinity. */
   notFinite(expr: string): string;
+  /** Appended to each feature stage's SELECT so the planner computes the stage once instead of inlining it. */
+  readonly stageFence?: string;
 }
 
 function quoted(q: string): (name: string) => string {
@@ -47,6 +49,11 @@ const postgres: Dialect = {
   num: (v) => `(${literal(v)})::float8`,
   toDouble: (e) => `CAST(${e} AS DOUBLE PRECISION)`,
   notFinite: (e) => `${e} IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)`,
+  // PostgreSQL inlines a CTE that is read once, substituting each feature's expression into every later reference:
+  // the Hermite stages read the score features dozens of times, and the expression tree explodes (the explicit
+  // order-3 moment on 2000 rows: 26 s and 2.8 GB on the server; 60 ms with the fence). OFFSET 0 keeps a stage a
+  // subquery of its own in every PostgreSQL version and in the PostgreSQL-compatible engines.
+  stageFence: '\n  OFFSET 0',
 };
 
 const spark: Dialect = {

@@ -36,17 +36,22 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
     ...rel.y.map((c, i) => `${d.toDouble(q(c))} AS ${yName(i)}`),
   ];
   const ctes: string[] = [`__src AS (\n  SELECT ${cols.join(', ')}\n  FROM ${rel.from}\n)`];
-  const needIdx = def.stride !== undefined || def.groupBy.includes('half') || def.groupBy.includes('fold');
+  const needIdx = def.stride !== undefined || def.groupBy.includes('half') || def.groupBy.includes('fold') || def.groupBy.includes('bhalf');
+  if (def.groupBy.includes('bhalf') && !(Number.isInteger(def.halfBlock) && def.halfBlock! >= 1)) throw new Error(`sql pass ${def.name}: group key bhalf needs halfBlock ≥ 1`);
   if (def.groupBy.includes('fold') && !(Number.isInteger(def.folds) && def.folds! >= 1)) throw new Error(`sql pass ${def.name}: group key fold needs folds ≥ 1`);
   if (needIdx) ctes.push(`__sq AS (\n  SELECT __seq AS __k, ROW_NUMBER() OVER (ORDER BY MIN(__ord), __seq) - 1 AS __sidx FROM __src GROUP BY __seq\n)`);
+  const cut = def.cut === true;
+  if (cut) ctes.push(...cutCTEs(def, d));
+  const src = cut ? '__cut' : '__src';
   const first = 'LAG(__ord) OVER w IS NULL', last = 'LEAD(__ord) OVER w IS NULL';
   const base = [
-    '__src.*',
+    `${src}.*`,
     `CASE WHEN ${first} AND ${last} THEN 0 WHEN ${first} THEN 1 WHEN ${last} THEN 3 ELSE 2 END AS __pos`,
     'ROW_NUMBER() OVER w AS t1',
   ];
   if (needIdx) base.push('__sidx % 2 AS __half');
-  if (def.groupBy.includes('fold')) base.push(`__sidx % ${def.folds} AS __fold`);
+  if (def.groupBy.includes('fold')) base.push(cut ? `(__sidx + __piece) % ${def.folds} AS __fold` : `__sidx % ${def.folds} AS __fold`);
+  if (def.groupBy.includes('bhalf')) base.push(`(__sidx + CAST(FLOOR((ROW_NUMBER() OVER w - 1) / ${def.halfBlock}.0) AS BIGINT)) % 2 AS __bhalf`);
   if (def.groupBy.includes('uprev')) base.push('CASE WHEN LAG(__ord, 2) OVER w IS NULL THEN 1 ELSE 2 END AS __uprev');
   if (def.groupBy.includes('unext')) base.push('CASE WHEN LEAD(__ord, 2) OVER w IS NULL THEN 3 ELSE 2 END AS __unext');
   base.push('CASE WHEN LAG(__ord) OVER w = __ord THEN 1 ELSE 0 END AS __tie');
@@ -55,14 +60,15 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
   // Neighbours of the base columns are taken here, in the one window of __s0: stage-1 features then need no
   // window of their own (each window stage is a sort of the whole relation).
   const baseCols = new Set<string>([...rel.x.map((_, a) => xName(a)), ...rel.y.map((_, i) => yName(i))]);
-  const neighbours = new Set<string>();
+  const neighbours = new Map<string, string>();
   for (const f of def.features)
     for (const t of termsOf(f))
-      for (const fa of t.factors) if ((fa.offset ?? 0) !== 0 && baseCols.has(fa.ref)) neighbours.add(neighbourName(fa.ref, fa.offset!));
-  for (const nb of [...neighbours].sort()) base.push(`${nb.startsWith('__p_') ? 'LAG' : 'LEAD'}(${nb.slice(4)}) OVER w AS ${nb}`);
-  const join = needIdx ? ' JOIN __sq ON __src.__seq = __sq.__k' : '';
+      for (const fa of t.factors) if ((fa.offset ?? 0) !== 0 && baseCols.has(fa.ref)) neighbours.set(neighbourName(fa.ref, fa.offset!), shifted(fa.ref, fa.offset!));
+  for (const nb of [...neighbours.keys()].sort()) base.push(`${neighbours.get(nb)} AS ${nb}`);
+  const join = needIdx && !cut ? ' JOIN __sq ON __src.__seq = __sq.__k' : '';
   const filter = def.stride !== undefined ? ` WHERE __sidx % ${def.stride} = 0` : '';
-  ctes.push(`__s0 AS (\n  SELECT ${base.join(',\n    ')}\n  FROM __src${join}${filter}\n  WINDOW w AS (PARTITION BY __src.__seq ORDER BY __src.__ord)\n)`);
+  const part = cut ? '__cut.__seq, __cut.__piece' : '__src.__seq';
+  ctes.push(`__s0 AS (\n  SELECT ${base.join(',\n    ')}\n  FROM ${src}${join}${filter}\n  WINDOW w AS (PARTITION BY ${part} ORDER BY ${src}.__ord)\n)`);
   // Feature stages.
   const stage = new Map<string, number>();
   const known = new Set<string>(['t1', '__tie', '__gap', ...rel.x.map((_, a) => xName(a)), ...rel.y.map((_, i) => yName(i))]);
@@ -86,7 +92,7 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
     if (fs.length === 0) continue;
     const win = fs.some((f) => termsOf(f).some((t) => t.factors.some((fa) => (fa.offset ?? 0) !== 0 && stage.get(fa.ref) !== 0)));
     const sel = fs.map((f) => `${featureSQL(f, d, baseCols)} AS ${f.name}`);
-    ctes.push(`__s${s} AS (\n  SELECT *,\n    ${sel.join(',\n    ')}\n  FROM ${prev}${win ? `\n  ${W}` : ''}\n)`);
+    ctes.push(`__s${s} AS (\n  SELECT *,\n    ${sel.join(',\n    ')}\n  FROM ${prev}${win ? `\n  ${W}` : ''}${d.stageFence ?? ''}\n)`);
     prev = `__s${s}`;
   }
   const keys = def.groupBy.map((k) => `__${k}`);
@@ -96,17 +102,43 @@ export function passSQL(def: PassDefinition, rel: Relation, d: Dialect): string 
   return `-- gloree pass: ${def.name}\nWITH ${ctes.join(',\n')}\nSELECT ${outCols.join(',\n  ')}\nFROM ${prev}${where}${group}`;
 }
 
+/**
+ * `cut`: every sequence of length L is cut into P = max(1, min(F, ⌊L/2⌋)) blocks [round(pL/P), round((p+1)L/P)),
+ * each its own sequence (its own boundary classes), block p of sequence k in fold (k + p) mod F — the BRNN's fold
+ * blocks for few sequences (src/learn/identify/split.ts `foldParts`). The block index counts the boundaries at
+ * or before step t; round(v) = ⌊v + 0.5⌋ as Math.round for v ≥ 0, on the same float64 quotient.
+ */
+function cutCTEs(def: PassDefinition, d: Dialect): string[] {
+  const F = def.folds;
+  if (!def.groupBy.includes('fold') || F === undefined) throw new Error(`sql pass ${def.name}: cut needs the group key fold`);
+  if (def.stride !== undefined || def.groupBy.includes('half') || def.groupBy.includes('bhalf')) throw new Error(`sql pass ${def.name}: cut blocks are not whole sequences (no stride, half or bhalf)`);
+  const P = d.toDouble(`GREATEST(1, LEAST(${F}, FLOOR(__L / 2.0)))`);
+  const bounds = Array.from({ length: F - 1 }, (_, i) => `CASE WHEN ${i + 1} < ${P} AND FLOOR(${i + 1} * __L / ${P} + 0.5) <= __t0 THEN 1 ELSE 0 END`);
+  return [
+    `__cut0 AS (\n  SELECT __src.*, __sidx, COUNT(*) OVER (PARTITION BY __src.__seq) AS __L, ROW_NUMBER() OVER (PARTITION BY __src.__seq ORDER BY __src.__ord) - 1 AS __t0\n  FROM __src JOIN __sq ON __src.__seq = __sq.__k\n)`,
+    `__cut AS (\n  SELECT __cut0.*, ${bounds.length > 0 ? bounds.join(' + ') : '0'} AS __piece FROM __cut0\n)`,
+  ];
+}
+
 function termsOf(f: Feature): Term[] {
   const out = [...(f.terms ?? [])];
   for (const ts of Object.values(f.byPos ?? {})) if (ts) out.push(...ts);
   return out;
 }
 
-const neighbourName = (ref: string, offset: number): string => `${offset < 0 ? '__p_' : '__n_'}${ref}`;
+/** The column of a base column's neighbour in __s0: __p_x0 / __n_x0 at distance 1, __p3_x0 / __n3_x0 at 3. */
+const neighbourName = (ref: string, offset: number): string => `${offset < 0 ? '__p' : '__n'}${Math.abs(offset) === 1 ? '' : Math.abs(offset)}_${ref}`;
+
+/** LAG / LEAD of `ref` at distance |offset| (the default distance 1 written without it). */
+function shifted(ref: string, offset: number): string {
+  if (!Number.isInteger(offset)) throw new Error(`sql: offset ${offset} is not an integer`);
+  const k = Math.abs(offset);
+  return `${offset < 0 ? 'LAG' : 'LEAD'}(${ref}${k === 1 ? '' : `, ${k}`}) OVER w`;
+}
 
 function factorSQL(fa: Factor, d: Dialect, base: ReadonlySet<string>): string {
   const o = fa.offset ?? 0;
-  const v = o === 0 ? fa.ref : base.has(fa.ref) ? neighbourName(fa.ref, o) : o < 0 ? `LAG(${fa.ref}) OVER w` : `LEAD(${fa.ref}) OVER w`;
+  const v = o === 0 ? fa.ref : base.has(fa.ref) ? neighbourName(fa.ref, o) : shifted(fa.ref, o);
   return fa.shift === undefined || fa.shift === 0 ? v : `(${v} - ${d.num(fa.shift)})`;
 }
 
@@ -155,6 +187,8 @@ function aggregateSQL(a: Aggregate, d: Dialect): string {
       return `MIN(${guarded})`;
     case 'max':
       return `MAX(${guarded})`;
+    case 'count':
+      return `COUNT(${guarded})`;
     case 'nulls':
       return `SUM(CASE WHEN ${a.factors[0]} IS NULL THEN 1 ELSE 0 END)`;
     case 'nonfinite':

@@ -1,6 +1,7 @@
 import { InputModel } from '../input/model.js';
 import { Matrix, matmul, matmulTN } from '../linalg/matrix.js';
-import { DiagonalHermiteAccumulator, HermiteMode, HermiteMomentAccumulator, partialMatchings } from '../moments/higher.js';
+import { DiagonalHermiteAccumulator, DiagonalKind, HermiteMode, HermiteMomentAccumulator, partialMatchings } from '../moments/higher.js';
+import { p2Coefficients } from '../moments/diagonal-hermite.js';
 import { Aggregate, Feature, PassDefinition, Pos, POSITIONS, ResultRow, Term, linear } from './definition.js';
 import { TargetSpec, diagBlock, gaussianModel, neighbourBlock, scoreFeatures, targetFeatures } from './passes.js';
 
@@ -14,8 +15,9 @@ import { TargetSpec, diagBlock, gaussianModel, neighbourBlock, scoreFeatures, ta
  * Unlike the T2 / mixed passes (which sum raw products and apply the Wick terms when the state is rebuilt), the
  * Hermite polynomials are written out per position class: the per-class constants (the projected precision
  * blocks a_j, c_jk, C) are coefficients of byPos terms, so each result column IS an entry of the accumulator's
- * running sum. Not covered: 'P2' (l = 2; its He(p_k; b_k) needs the class of step t − 1, which a per-row CASE on
- * the class of t does not see) — the quadratic learner's F4 pass (`mixedPassDefinition`) is that moment.
+ * running sum. 'P2' (the polynomial learner's U moment at l = 2) needs He(p_k; b_k) with b_k of the class of step
+ * t − 1, which a CASE on the class of t does not see: it is the per-class feature He_n(q_k; a_k) of step t − 1,
+ * read through LAG (a window stage), so row t − 1 applies its own class.
  */
 
 /** He_n(x; v) = Σ_m (−1)^m n!/(m!(n−2m)! 2^m) v^m x^{n−2m} as terms in `ref` (times `extra` factors, × scale). */
@@ -36,7 +38,7 @@ export interface DiagonalPassSpec {
   model: InputModel;
   /** dx×dh duals G (columns g_j). */
   G: Matrix;
-  kind: 'P1' | 'P2prime';
+  kind: DiagonalKind;
   degree: number;
   target: TargetSpec;
   dy: number;
@@ -57,6 +59,30 @@ export function diagonalPassDefinition(spec: DiagonalPassSpec): PassDefinition {
       features.push({ name: `f${j}`, byPos });
       names.push(`f${j}`);
     }
+  } else if (spec.kind === 'P2') {
+    // He_n(q_k; (GᵀP_tG)_kk) at every row for n = 1..l, read at t − 1 (hp): b_k is then the block of step t − 1.
+    for (let k = 0; k < dh; k++)
+      for (let n = 1; n <= l; n++) {
+        const byPos: Partial<Record<Pos, Term[]>> = {};
+        for (const pos of POSITIONS) byPos[pos] = hermiteTerms(`q${k}`, n, proj(diagBlock(m, pos))[k * dh + k]);
+        features.push({ name: `hq${k}_${n}`, byPos });
+        features.push({ name: `hp${k}_${n}`, terms: [{ coef: 1, factors: [{ ref: `hq${k}_${n}`, offset: -1 }] }] });
+      }
+    // Σ_m (−c_jk)^m C(l−1,m) C(l,m) m! He_{l−1−m}(q_j; a_j) He_{l−m}(p_k; b_k) (src/moments/diagonal-hermite.ts).
+    const c = proj(neighbourBlock(m, 'prev'));
+    const coef = p2Coefficients(l);
+    for (let j = 0; j < dh; j++)
+      for (let k = 0; k < dh; k++) {
+        const byPos: Partial<Record<Pos, Term[]>> = {};
+        for (const pos of ['interior', 'last'] as const) {
+          const a = proj(diagBlock(m, pos))[j * dh + j];
+          const ts: Term[] = [];
+          for (let mm = 0, cm = 1; mm <= l - 1; mm++, cm *= -c[j * dh + k]) if (cm !== 0) ts.push(...hermiteTerms(`q${j}`, l - 1 - mm, a, cm * coef[mm], [`hp${k}_${l - mm}`]));
+          byPos[pos] = ts;
+        }
+        features.push({ name: `f${j}_${k}`, byPos });
+        names.push(`f${j}_${k}`);
+      }
   } else {
     for (let k = 0; k < dh; k++) features.push({ name: `p${k}`, terms: [{ coef: 1, factors: [{ ref: `q${k}`, offset: -1 }] }] });
     const c = proj(neighbourBlock(m, 'prev')); // Λ_{t,t−1}: the same block at every t ≥ 1
@@ -73,7 +99,7 @@ export function diagonalPassDefinition(spec: DiagonalPassSpec): PassDefinition {
   }
   const ag: Aggregate[] = [];
   for (let i = 0; i < dy; i++) for (const f of names) ag.push({ name: `S${i}:${f}`, fn: 'sum', factors: [`r${i}`, f] });
-  const where = spec.kind === 'P2prime' ? 'notFirst' : spec.skipLast === 1 ? 'notLast' : undefined;
+  const where = spec.kind !== 'P1' ? 'notFirst' : spec.skipLast === 1 ? 'notLast' : undefined;
   return { name: `diagonal Hermite moment (${spec.kind}, degree ${l})`, features, groupBy: [], aggregates: ag, ...(where ? { where } : {}) };
 }
 
@@ -106,6 +132,8 @@ export interface TensorPassSpec {
   target: TargetSpec;
   dy: number;
   skipLast?: 0 | 1;
+  /** Grouped by the even / odd sequences (the smooth learner's T3 halves, src/learn/identify/smooth-moments.ts). */
+  halves?: boolean;
 }
 
 /**
@@ -178,7 +206,7 @@ export function tensorPassDefinition(spec: TensorPassSpec): { def: PassDefinitio
       idx[mm] = 0;
     }
   }
-  const def: PassDefinition = { name: `order-${n} Hermite moment`, features, groupBy: [], aggregates: ag, ...(spec.skipLast === 1 ? { where: 'notLast' as const } : {}) };
+  const def: PassDefinition = { name: `order-${n} Hermite moment${spec.halves ? ' (halves)' : ''}`, features, groupBy: spec.halves ? ['half'] : [], aggregates: ag, ...(spec.skipLast === 1 ? { where: 'notLast' as const } : {}) };
   return { def, index };
 }
 
@@ -186,6 +214,13 @@ export function tensorPassDefinition(spec: TensorPassSpec): { def: PassDefinitio
 export function readTensor(def: PassDefinition, index: Int32Array, rows: ResultRow[], spec: TensorPassSpec): HermiteMomentAccumulator {
   const acc = new HermiteMomentAccumulator(spec.model, spec.dy, spec.modes, { skipLast: spec.skipLast ?? 0 });
   return loadSums(def, rows, acc, index);
+}
+
+/** The two HermiteMomentAccumulators (even, odd sequences) of a tensor pass with `halves`. */
+export function readTensorHalves(def: PassDefinition, index: Int32Array, rows: ResultRow[], spec: TensorPassSpec): [HermiteMomentAccumulator, HermiteMomentAccumulator] {
+  if (!def.groupBy.includes('half')) throw new Error(`sql pass ${def.name}: not grouped by half`);
+  const half = (h: number) => readTensor(def, index, rows.filter((r) => r.keys.half === h), spec);
+  return [half(0), half(1)];
 }
 
 /** Q_aᵀ P Q_b (identity for a null Q). */

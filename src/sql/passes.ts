@@ -2,6 +2,7 @@ import { GaussianVAR1 } from '../input/gaussian.js';
 import { InputModel } from '../input/model.js';
 import { featureCount, QuadraticMode } from '../moments/control.js';
 import { Matrix } from '../linalg/matrix.js';
+import type { LeadingTermCV } from '../learn/identify/leading-cv.js';
 import { Aggregate, Cond, Feature, PassDefinition, Pos, Term, linear, xName, yName } from './definition.js';
 
 /**
@@ -194,17 +195,38 @@ export function controlPassDefinition(dx: number, dy: number, mode: QuadraticMod
 // ---------------------------------------------------------------------------------------------
 // Projected mixed moments (docs/method.md §4 F4/F5, §5 step 5)
 
-/** The output a moment multiplies: the control-variate residual y − βᵀφ (coef p×dy, centre, mode) or y − ȳ. */
-export type TargetSpec = { kind: 'residual'; coef: Float64Array; center: ArrayLike<number>; quadratic: QuadraticMode } | { kind: 'centred'; yMean: ArrayLike<number> };
+/**
+ * The output a moment multiplies: the control-variate residual y − βᵀφ (coef p×dy, centre, mode), y − ȳ, or the
+ * U moment's leading-term residual (src/learn/identify/leading-cv.ts: φ plus (a_j·(x_t − μ))^m, m = 3..l, for the
+ * rows a_j of `dirs` (dh×dx); coef (p + dh(l − 2))×dy).
+ */
+export type TargetSpec =
+  | { kind: 'residual'; coef: Float64Array; center: ArrayLike<number>; quadratic: QuadraticMode }
+  | { kind: 'centred'; yMean: ArrayLike<number> }
+  | { kind: 'leading'; coef: Float64Array; center: ArrayLike<number>; quadratic: QuadraticMode; dirs: Matrix; l: number };
+
+/** The leading-term control variate of the U moment as a target (its fitted constants inlined). */
+export function leadingTarget(cv: LeadingTermCV): TargetSpec {
+  return { kind: 'leading', coef: cv.coef, center: cv.center, quadratic: cv.mode, dirs: cv.dirs, l: cv.l };
+}
 
 /**
  * The target as features r0..r{dy−1} (plus the control-variate base features it reads): the residual of
- * src/moments/control.ts (`residualChunk`) written out as y_i − Σ_a β_ai φ_a, or the centred output.
+ * src/moments/control.ts (`residualChunk`) written out as y_i − Σ_a β_ai φ_a, the same with the leading-term
+ * features of LeadingTermCV appended (in its order: neuron j, then power m), or the centred output.
  */
 export function targetFeatures(tgt: TargetSpec, dx: number, dy: number): Feature[] {
   if (tgt.kind === 'centred') return centredY(tgt.yMean).map((f, i) => ({ ...f, name: `r${i}` }));
   const features = controlBaseFeatures(dx, tgt.center);
   const phi = controlFeatureFactors(dx, tgt.quadratic);
+  if (tgt.kind === 'leading') {
+    const { dirs, l } = tgt;
+    if (dirs.cols !== dx || tgt.coef.length !== (phi.length + dirs.rows * (l - 2)) * dy) throw new Error('targetFeatures: leading-term coefficients disagree with src/learn/identify/leading-cv.ts');
+    for (let j = 0; j < dirs.rows; j++) {
+      features.push({ name: `zl${j}`, terms: linear(dirs.data.subarray(j * dx, (j + 1) * dx), xName, 0, tgt.center) });
+      for (let m = 3; m <= l; m++) phi.push(Array<string>(m).fill(`zl${j}`));
+    }
+  }
   for (let i = 0; i < dy; i++) {
     const terms: Term[] = [{ coef: 1, factors: [{ ref: yName(i) }] }];
     for (let a = 0; a < phi.length; a++) {
@@ -231,6 +253,8 @@ export interface MixedPassSpec {
    * statistics (src/learn/identify/split.ts `foldParts` without cutting).
    */
   folds?: number;
+  /** With `folds`: cut the sequences into blocks first (`foldParts` with cutting: fewer than 2·folds sequences). */
+  cut?: boolean;
 }
 
 /**
@@ -264,6 +288,7 @@ export function mixedPassDefinition(spec: MixedPassSpec): PassDefinition {
     features,
     groupBy: [...(spec.folds !== undefined ? (['fold'] as const) : []), spec.direction === 'prev' ? 'uprev' : 'unext'],
     ...(spec.folds !== undefined ? { folds: spec.folds } : {}),
+    ...(spec.cut ? { cut: true } : {}),
     aggregates: ag,
   };
 }

@@ -165,7 +165,7 @@ export function readControlVariate(def: PassDefinition, rows: ResultRow[], dx: n
 export function readMixed(def: PassDefinition, rows: ResultRow[], spec: MixedPassSpec, dy: number): ProjectedMixedAccumulator {
   const model = gaussianModel(spec.model), dh = spec.demix.rows, full = spec.full ?? false;
   const acc = new ProjectedMixedAccumulator(model, dy, spec.direction, spec.demix, spec.first, spec.pair, {
-    target: spec.target.kind === 'residual' ? 'residual' : 'y',
+    target: spec.target.kind === 'centred' ? 'y' : 'residual',
     full,
   });
   const Lb = neighbourBlock(model, spec.direction);

@@ -13,12 +13,13 @@ export class LeadingTermCV {
   private constructor(
     readonly p: number,
     private readonly p2: number,
-    private readonly center: Float64Array,
-    private readonly mode: QuadraticMode,
-    private readonly dirs: Matrix,
-    private readonly l: number,
-    private readonly dy: number,
-    private readonly coef: Float64Array,
+    // The fitted constants are public for the SQL target (src/sql/passes.ts `leadingTarget`).
+    readonly center: Float64Array,
+    readonly mode: QuadraticMode,
+    readonly dirs: Matrix,
+    readonly l: number,
+    readonly dy: number,
+    readonly coef: Float64Array,
     readonly r2: number[],
   ) {}
 

@@ -12,7 +12,7 @@
  * Fitting: EM from a deterministic start (means at the (k + ½)/K quantiles, common variance, equal weights), the
  * number of components K ∈ 1..maxComponents chosen by BIC = −2 log L + (3K − 1) log n.
  */
-import { SteinPoly, steinPolyNegLogDerivatives } from './stein-poly.js';
+import { SteinPoly, steinPolyFromMoments, steinPolyNegLogDerivatives } from './stein-poly.js';
 
 export interface Mixture1D {
   weights: number[];
@@ -163,6 +163,29 @@ export function mixtureVariance(m: Mixture1D): number {
   let s = 0;
   for (let k = 0; k < m.weights.length; k++) s += m.weights[k] * (m.variances[k] + (m.means[k] - mu) ** 2);
   return s;
+}
+
+/**
+ * The degree-K polynomial Stein representers (src/input/stein-poly.ts) of the mixture's law, from its moments in
+ * closed form: E[(c + τN)ⁿ] = Σ_i C(n, i) c^{n−i} τⁱ E[Nⁱ], E[Nⁱ] = (i − 1)!! for even i, 0 for odd i. A
+ * coordinate that already has representers keeps its own.
+ */
+export function mixtureSteinPoly(m: Mixture1D, K: number): SteinPoly {
+  if (m.stein) return m.stein;
+  const mean = mixtureMean(m), sd = Math.sqrt(mixtureVariance(m)), mom = new Float64Array(2 * K + 1);
+  const gaussMoment = (i: number) => (i % 2 === 1 ? 0 : Array.from({ length: i / 2 }, (_, r) => 2 * r + 1).reduce((a, b) => a * b, 1));
+  for (let k = 0; k < m.weights.length; k++) {
+    const c = (m.means[k] - mean) / sd, tau = Math.sqrt(m.variances[k]) / sd;
+    for (let n = 0; n <= 2 * K; n++) {
+      let e = 0, binom = 1;
+      for (let i = 0; i <= n; i++) {
+        e += binom * c ** (n - i) * tau ** i * gaussMoment(i);
+        binom = (binom * (n - i)) / (i + 1);
+      }
+      mom[n] += m.weights[k] * e;
+    }
+  }
+  return steinPolyFromMoments(mean, sd, mom, K);
 }
 
 /** Draw from the mixture with uniforms/normals from `draw` (deterministic given the stream). */

@@ -49,6 +49,11 @@ export function fitSteinPoly(z: Float64Array, K = STEIN_DEGREE): SteinPoly {
     for (let k = 0; k <= 2 * K; k++, p *= s) mom[k] += p;
   }
   for (let k = 0; k <= 2 * K; k++) mom[k] /= n;
+  return steinPolyFromMoments(mean, sd, mom, K);
+}
+
+/** The representers of degree K from the moments mom[k] = E[sᵏ], k = 0..2K, of the standardised s = (z − mean)/sd. */
+export function steinPolyFromMoments(mean: number, sd: number, mom: ArrayLike<number>, K: number): SteinPoly {
   const G = new Matrix(K + 1, K + 1);
   for (let i = 0; i <= K; i++) for (let j = 0; j <= K; j++) G.data[i * (K + 1) + j] = mom[i + j];
   const B = new Matrix(K + 1, 4);

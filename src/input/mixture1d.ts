@@ -12,7 +12,7 @@
  * Fitting: EM from a deterministic start (means at the (k + ½)/K quantiles, common variance, equal weights), the
  * number of components K ∈ 1..maxComponents chosen by BIC = −2 log L + (3K − 1) log n.
  */
-import { SteinPoly, steinPolyNegLogDerivatives } from './stein-poly.js';
+import { SteinPoly, steinPolyFromMoments, steinPolyNegLogDerivatives } from './stein-poly.js';
 
 export interface Mixture1D {
   weights: number[];
@@ -63,6 +63,8 @@ export interface PreparedMixture {
   invSd: Float64Array;
   /** Scratch for the responsibilities. */
   w: Float64Array;
+  /** Scratch for the standardised u_k = (z − m_k)/σ_k (computed once per point, used by every order). */
+  u: Float64Array;
 }
 
 export function prepareMixture(m: Mixture1D): PreparedMixture {
@@ -74,43 +76,80 @@ export function prepareMixture(m: Mixture1D): PreparedMixture {
     means: Float64Array.from(m.means),
     invSd: Float64Array.from(m.variances, (v) => 1 / Math.sqrt(v)),
     w: new Float64Array(K),
+    u: new Float64Array(K),
   };
 }
 
-/** mixtureNegLogDerivatives on prepared constants (no allocation). */
-export function preparedNegLogDerivatives(p: PreparedMixture, z: number, order: number, out: Float64Array, o = 0): void {
+/**
+ * mixtureNegLogDerivatives on prepared constants (no allocation), φ⁽ᵏ⁾ written to out[o + (k − 1)·stride]. This
+ * runs for every coordinate of every row of every pass, so it is the non-Gaussian passes' main cost: one exp per
+ * component but the largest (the responsibilities), the standardised u_k computed once, and one specialised loop
+ * per order instead of a per-term test of the order. The arithmetic of every term is the same expression, in the
+ * same order, as the plain formula of the file comment, so the results are bit-identical to it.
+ */
+export function preparedNegLogDerivatives(p: PreparedMixture, z: number, order: number, out: Float64Array, o = 0, stride = 1): void {
   const m = p.source;
-  if (m.stein) return steinPolyNegLogDerivatives(m.stein, z, order, out, o);
+  if (m.stein) return steinPolyNegLogDerivatives(m.stein, z, order, out, o, stride);
   const K = p.K;
   if (K === 1) {
     const v = m.variances[0];
     out[o] = (z - m.means[0]) / v;
-    if (order >= 2) out[o + 1] = 1 / v;
-    for (let n = 3; n <= order; n++) out[o + n - 1] = 0;
+    if (order >= 2) out[o + stride] = 1 / v;
+    for (let n = 3; n <= order; n++) out[o + (n - 1) * stride] = 0;
     return;
   }
   let best = -Infinity;
-  const lw = p.w, is = p.invSd, mu = p.means, lc = p.logc;
+  const lw = p.w, us = p.u, is = p.invSd, mu = p.means, lc = p.logc;
   for (let k = 0; k < K; k++) {
     const u = (z - mu[k]) * is[k];
-    lw[k] = lc[k] - 0.5 * u * u;
-    if (lw[k] > best) best = lw[k];
+    us[k] = u;
+    const l = lc[k] - 0.5 * u * u;
+    lw[k] = l;
+    if (l > best) best = l;
   }
   let tot = 0;
-  for (let k = 0; k < K; k++) tot += lw[k] = Math.exp(lw[k] - best);
-  let r1 = 0, r2 = 0, r3 = 0, r4 = 0;
+  // The largest term is exp(0) = 1 exactly: one exp fewer per point.
   for (let k = 0; k < K; k++) {
-    const r = lw[k] / tot, s = is[k], u = (z - mu[k]) * s;
-    const u2 = u * u;
-    r1 -= r * u * s;
-    r2 += r * (u2 - 1) * s * s;
-    if (order >= 3) r3 -= r * (u2 * u - 3 * u) * s * s * s;
-    if (order >= 4) r4 += r * (u2 * u2 - 6 * u2 + 3) * s * s * s * s;
+    const e = lw[k] - best;
+    tot += lw[k] = e === 0 ? 1 : Math.exp(e);
+  }
+  let r1 = 0, r2 = 0;
+  if (order === 1) {
+    for (let k = 0; k < K; k++) r1 -= (lw[k] / tot) * us[k] * is[k];
+    out[o] = -r1;
+    return;
+  }
+  if (order === 2) {
+    for (let k = 0; k < K; k++) {
+      const r = lw[k] / tot, s = is[k], u = us[k];
+      r1 -= r * u * s;
+      r2 += r * (u * u - 1) * s * s;
+    }
+    out[o] = -r1;
+    out[o + stride] = -(r2 - r1 * r1);
+    return;
+  }
+  let r3 = 0, r4 = 0;
+  if (order === 3) {
+    for (let k = 0; k < K; k++) {
+      const r = lw[k] / tot, s = is[k], u = us[k], u2 = u * u;
+      r1 -= r * u * s;
+      r2 += r * (u2 - 1) * s * s;
+      r3 -= r * (u2 * u - 3 * u) * s * s * s;
+    }
+  } else {
+    for (let k = 0; k < K; k++) {
+      const r = lw[k] / tot, s = is[k], u = us[k], u2 = u * u;
+      r1 -= r * u * s;
+      r2 += r * (u2 - 1) * s * s;
+      r3 -= r * (u2 * u - 3 * u) * s * s * s;
+      r4 += r * (u2 * u2 - 6 * u2 + 3) * s * s * s * s;
+    }
   }
   out[o] = -r1;
-  if (order >= 2) out[o + 1] = -(r2 - r1 * r1);
-  if (order >= 3) out[o + 2] = -(r3 - 3 * r1 * r2 + 2 * r1 * r1 * r1);
-  if (order >= 4) out[o + 3] = -(r4 - 4 * r1 * r3 - 3 * r2 * r2 + 12 * r1 * r1 * r2 - 6 * r1 ** 4);
+  out[o + stride] = -(r2 - r1 * r1);
+  out[o + 2 * stride] = -(r3 - 3 * r1 * r2 + 2 * r1 * r1 * r1);
+  if (order >= 4) out[o + 3 * stride] = -(r4 - 4 * r1 * r3 - 3 * r2 * r2 + 12 * r1 * r1 * r2 - 6 * r1 ** 4);
 }
 
 export function mixtureMean(m: Mixture1D): number {
@@ -124,6 +163,29 @@ export function mixtureVariance(m: Mixture1D): number {
   let s = 0;
   for (let k = 0; k < m.weights.length; k++) s += m.weights[k] * (m.variances[k] + (m.means[k] - mu) ** 2);
   return s;
+}
+
+/**
+ * The degree-K polynomial Stein representers (src/input/stein-poly.ts) of the mixture's law, from its moments in
+ * closed form: E[(c + τN)ⁿ] = Σ_i C(n, i) c^{n−i} τⁱ E[Nⁱ], E[Nⁱ] = (i − 1)!! for even i, 0 for odd i. A
+ * coordinate that already has representers keeps its own.
+ */
+export function mixtureSteinPoly(m: Mixture1D, K: number): SteinPoly {
+  if (m.stein) return m.stein;
+  const mean = mixtureMean(m), sd = Math.sqrt(mixtureVariance(m)), mom = new Float64Array(2 * K + 1);
+  const gaussMoment = (i: number) => (i % 2 === 1 ? 0 : Array.from({ length: i / 2 }, (_, r) => 2 * r + 1).reduce((a, b) => a * b, 1));
+  for (let k = 0; k < m.weights.length; k++) {
+    const c = (m.means[k] - mean) / sd, tau = Math.sqrt(m.variances[k]) / sd;
+    for (let n = 0; n <= 2 * K; n++) {
+      let e = 0, binom = 1;
+      for (let i = 0; i <= n; i++) {
+        e += binom * c ** (n - i) * tau ** i * gaussMoment(i);
+        binom = (binom * (n - i)) / (i + 1);
+      }
+      mom[n] += m.weights[k] * e;
+    }
+  }
+  return steinPolyFromMoments(mean, sd, mom, K);
 }
 
 /** Draw from the mixture with uniforms/normals from `draw` (deterministic given the stream). */

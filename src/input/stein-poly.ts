@@ -49,6 +49,11 @@ export function fitSteinPoly(z: Float64Array, K = STEIN_DEGREE): SteinPoly {
     for (let k = 0; k <= 2 * K; k++, p *= s) mom[k] += p;
   }
   for (let k = 0; k <= 2 * K; k++) mom[k] /= n;
+  return steinPolyFromMoments(mean, sd, mom, K);
+}
+
+/** The representers of degree K from the moments mom[k] = E[sᵏ], k = 0..2K, of the standardised s = (z − mean)/sd. */
+export function steinPolyFromMoments(mean: number, sd: number, mom: ArrayLike<number>, K: number): SteinPoly {
   const G = new Matrix(K + 1, K + 1);
   for (let i = 0; i <= K; i++) for (let j = 0; j <= K; j++) G.data[i * (K + 1) + j] = mom[i + j];
   const B = new Matrix(K + 1, 4);
@@ -65,19 +70,19 @@ export function fitSteinPoly(z: Float64Array, K = STEIN_DEGREE): SteinPoly {
 }
 
 /** φ⁽¹⁾..φ⁽ᵒʳᵈᵉʳ⁾ in the sense of the file comment, at z, into out[o ..] (no allocation: called per row and coordinate). */
-export function steinPolyNegLogDerivatives(p: SteinPoly, z: number, order: number, out: Float64Array, o = 0): void {
+export function steinPolyNegLogDerivatives(p: SteinPoly, z: number, order: number, out: Float64Array, o = 0, stride = 1): void {
   const s = (z - p.mean) / p.sd, c = p.coef, inv = 1 / p.sd;
   const t1 = horner(c[0], s) * inv;
   out[o] = t1;
   if (order < 2) return;
   const t2 = horner(c[1], s) * inv * inv;
-  out[o + 1] = t1 * t1 - t2; // −κ2
+  out[o + stride] = t1 * t1 - t2; // −κ2
   if (order < 3) return;
   const t3 = horner(c[2], s) * inv * inv * inv;
-  out[o + 2] = t3 - 3 * t1 * t2 + 2 * t1 * t1 * t1; // κ3
+  out[o + 2 * stride] = t3 - 3 * t1 * t2 + 2 * t1 * t1 * t1; // κ3
   if (order < 4) return;
   const t4 = horner(c[3], s) * inv * inv * inv * inv;
-  out[o + 3] = -(t4 - 4 * t1 * t3 - 3 * t2 * t2 + 12 * t1 * t1 * t2 - 6 * t1 ** 4); // −κ4
+  out[o + 3 * stride] = -(t4 - 4 * t1 * t3 - 3 * t2 * t2 + 12 * t1 * t1 * t2 - 6 * t1 ** 4); // −κ4
 }
 
 function horner(c: number[], s: number): number {

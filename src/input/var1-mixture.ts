@@ -130,8 +130,7 @@ export class MixtureVAR1 implements InputModel {
         let z = 0;
         for (let a = 0; a < dx; a++) z += Wd[i * dx + a] * eps[a];
         if (zOut) zOut[t * dx + i] = z;
-        preparedNegLogDerivatives(this.prepared[i], z, order, TMP, 0);
-        for (let k = 0; k < order; k++) out[outOffset + (t * order + k) * dx + i] = TMP[k];
+        preparedNegLogDerivatives(this.prepared[i], z, order, out, outOffset + t * order * dx + i, dx);
       }
     }
   }
@@ -241,8 +240,6 @@ export class MixtureVAR1 implements InputModel {
     return new MixtureVAR1(g.mean, g.F, W, Array.from({ length: g.dx }, () => ({ weights: [1], means: [0], variances: [1] })), g.Sigma);
   }
 }
-
-const TMP = new Float64Array(MAX_DERIVATIVE_ORDER);
 
 /**
  * First-order scores from precomputed derivatives `d` (layout of innovationDerivatives with `order` rows per step):

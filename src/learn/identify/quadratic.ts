@@ -5,6 +5,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import { columnNorms } from '../../decomposition/cp_tensor.js';
 import { tiedCP } from '../../decomposition/tied.js';
 import { projectedMixedFor } from '../../moments/nongaussian.js';
+import { ConditionalScoreUAccumulator } from '../../moments/nongaussian-u.js';
+import { MixtureVAR1 } from '../../input/var1-mixture.js';
 import { momentPass } from '../../moments/accumulator.js';
 import { Activation, IORNNParams, SQUARE } from '../../models/params.js';
 import { activationDegree } from '../../models/activation.js';
@@ -49,7 +51,8 @@ export interface GloreeBlock {
   cp: CPDiagnostics;
   /** Smallest singular values (and condition numbers) behind each pseudo-inverse. */
   pinv: { A1: { sMin: number; cond: number }; A2T: { sMin: number; cond: number }; outputLayer?: { cond: number } };
-  mixed: { steps: number };
+  /** Steps of the U moment; `estimator` 'conditional-score' on non-Gaussian inputs (src/moments/nongaussian-u.ts). */
+  mixed: { steps: number; estimator?: 'conditional-score' };
   /** Share of the fitted model's output variance that goes away with U = 0 (same A1, A2). */
   varianceShareU?: number;
   /** The spectral estimate before any regression or refinement (b = ȳ − Â2ᵀ mean h). */
@@ -142,20 +145,31 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
       const pA1 = pinv(A1), pA2T = pinv(transpose(A2));
       for (const [name, p] of [['A1', pA1], ['A2ᵀ', pA2T]] as const) checkPinv(name, p, dh, 'dh', 'U is unreliable', log);
       const { cvFit } = p2, model = input.model, G = pA1.pinv;
-      const mixed = projectedMixedFor(model, dy, 'prev', pA2T.pinv, G, G, { target: cvFit ? 'residual' : 'y' });
-      // Without the control variate y is centred: E[H] = 0 keeps either unbiased, but an output offset would add
-      // ‖ȳ‖²-sized variance to the third-order moment.
-      await pass('mixed moment', (chunk) => momentPass(model, cvFit ? chunk : centredChunk(chunk, p1.yMean), [mixed], cvFit));
-      const Cjk = mixed.result();
-      const U = new Matrix(dh, dh);
-      for (let i = 0; i < dh * dh; i++) U.data[i] = Cjk[i] / (4 * c2 * c2);
+      let U: Matrix, steps: number;
+      if (model instanceof MixtureVAR1) {
+        // Non-Gaussian inputs: U from first-order conditional scores and instruments (src/moments/nongaussian-u.ts),
+        // far less noisy than the third-order mixed moment there (docs/non-gaussian-inputs.md).
+        const acc = new ConditionalScoreUAccumulator(model, dy, pA2T.pinv, A1, G, c2);
+        await pass('mixed moment', (chunk) => void acc.add(centredChunk(chunk, p1.yMean)));
+        U = acc.solveU();
+        steps = acc.count;
+      } else {
+        const mixed = projectedMixedFor(model, dy, 'prev', pA2T.pinv, G, G, { target: cvFit ? 'residual' : 'y' });
+        // Without the control variate y is centred: E[H] = 0 keeps either unbiased, but an output offset would add
+        // ‖ȳ‖²-sized variance to the third-order moment.
+        await pass('mixed moment', (chunk) => momentPass(model, cvFit ? chunk : centredChunk(chunk, p1.yMean), [mixed], cvFit));
+        const Cjk = mixed.result();
+        U = new Matrix(dh, dh);
+        for (let i = 0; i < dh * dh; i++) U.data[i] = Cjk[i] / (4 * c2 * c2);
+        steps = mixed.count;
+      }
       log.lap('pass3_mixed');
 
       block = {
         rank: rankSel ? { chosen: dh, auto: opts.hidden === 'auto', ...withoutT2(rankSel) } : null,
         cp,
         pinv: { A1: pinvSummary(pA1), A2T: pinvSummary(pA2T) },
-        mixed: { steps: mixed.count },
+        mixed: { steps, ...(model instanceof MixtureVAR1 ? { estimator: 'conditional-score' as const } : {}) },
         spectral: { A1: A1.toArray(), A2: A2.toArray(), U: U.toArray() },
       };
       return { spectral: { kind: 'iornn', A1, U, A2, b: p1.yMean.slice(), activation }, tooLarge: 'U is', shrunk: 'a shrunk U' };

@@ -71,7 +71,15 @@ test('haloChunks: each piece gets up to H rows of its neighbours, zero y on them
   assert.deepEqual(got, Array.from({ length: 50 }, (_, t) => t));
 });
 
-const routes: [string, Omit<FitOptions, 'refine'>][] = [['quadratic GLOREE, var1', { hidden: 2, inputModel: 'var1' }], ['quadratic GLOREE, auto', { hidden: 2 }]];
+// The linear learner and the smooth learner's linear route (dh > dx) read the pieces with a halo of K = 64 rows
+// before them (their Markov moments pair y_t with s_{t−k}, k < K: src/moments/markov.ts); their identification
+// sample keeps the pieces' own rows, joined (src/learn/chunks.ts SequenceSample).
+const routes: [string, Omit<FitOptions, 'refine'>][] = [
+  ['quadratic GLOREE, var1', { hidden: 2, inputModel: 'var1' }],
+  ['quadratic GLOREE, auto', { hidden: 2 }],
+  ['linear, var1', { hidden: 'auto', activation: { name: 'linear' }, inputModel: 'var1' }],
+  ['tanh, linear route (dh > dx), var1', { hidden: 5, activation: { name: 'tanh' }, inputModel: 'var1' }],
+];
 for (const [name, opts] of routes) {
   test(`fit on one long sequence in tiny pieces = fit on the whole sequence (${name})`, async () => {
     const c = longSequence(4000, 21);
@@ -148,5 +156,63 @@ test('fit with refinement on one long sequence in pieces = on the whole sequence
     assert.ok(Math.abs((r1 as number) - (r2 as number)) <= 1e-9, `ρ ${r1} vs ${r2}`);
     const a = paramsOf(split.params as IORNNParams), b = paramsOf(whole.params as IORNNParams);
     for (const k of Object.keys(b)) assertClose(a[k]!, b[k]!, 1e-6, `refined, pieces of ${size}: ${k}`);
+  }
+});
+
+// The identification sample (src/learn/chunks.ts SequenceSample) keeps a sequence's first `cap` rows, from the
+// pieces (own rows, halos dropped, joined) exactly as from the whole chunk; chunks of short whole sequences are
+// kept as strideSubchunk gives them. Ground truth: slices of the whole chunk.
+test('SequenceSample: the first cap rows of one long sequence, the same from haloed pieces as from the whole chunk', async () => {
+  const { SequenceSample, strideSubchunk } = await import('../src/learn/chunks.js');
+  const c = longSequence(4000, 25);
+  const cap = 1500;
+  const fromWhole = new SequenceSample(memorySource(c), 3, cap);
+  fromWhole.add(c, 0);
+  const pieces = pieceSource(piecesOf(c, 7));
+  const fromPieces = new SequenceSample(pieces, 3, cap);
+  for await (const p of haloChunks(pieces, { left: 64, right: 1 })) fromPieces.add(p.chunk, p.sequenceOffset);
+  for (const got of [fromWhole.chunks(), fromPieces.chunks()]) {
+    assert.equal(got.length, 1);
+    assert.deepEqual(Array.from(got[0].lengths), [cap]);
+    assert.deepEqual(Array.from(got[0].x), Array.from(c.x.subarray(0, cap * c.dx)));
+    assert.deepEqual(Array.from(got[0].y), Array.from(c.y.subarray(0, cap * c.dy)));
+  }
+  // Short whole sequences: every third one, as strideSubchunk keeps it.
+  const short = makeChunk(c.dx, c.dy, c.x, c.y, new Int32Array(200).fill(20));
+  const s = new SequenceSample(memorySource(short), 3, cap);
+  s.add(short, 5);
+  const ref = strideSubchunk(short, 5, 3)!;
+  assert.deepEqual(Array.from(s.chunks()[0].x), Array.from(ref.x));
+  assert.deepEqual(Array.from(s.chunks()[0].lengths), Array.from(ref.lengths));
+});
+
+test('linear fit with its order sample capped (refineMaxRows < one sequence): pieces = whole sequence', async () => {
+  const c = longSequence(4000, 25);
+  const opts: FitOptions = { hidden: 'auto', activation: { name: 'linear' }, inputModel: 'var1', refine: false, refineMaxRows: 1500, seed: 1 };
+  const whole = await fitRNN(memorySource(c), opts);
+  for (const size of [7, 1000]) {
+    const split = await fitRNN(pieceSource(piecesOf(c, size)), { ...opts, spill: false });
+    const a = paramsOf(split.params as IORNNParams), b = paramsOf(whole.params as IORNNParams);
+    for (const k of Object.keys(b)) assertClose(a[k]!, b[k]!, 1e-9, `capped, pieces of ${size}: ${k}`);
+  }
+});
+
+test('bad input in pieces gets the error of the whole sequence (linear and tanh routes)', async () => {
+  const c = longSequence(900, 27);
+  const bad = { ...c, y: c.y.slice() };
+  bad.y[(617 * c.dy) + 1] = NaN;
+  for (const opts of [{ hidden: 2, activation: { name: 'linear' } }, { hidden: 5, activation: { name: 'tanh' } }] as FitOptions[]) {
+    const err = async (data: DataSource): Promise<string> => {
+      try {
+        await fitRNN(data, { ...opts, refine: false, spill: false });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    // The sources' names differ ('memory', 'pieces'); the rest of the message must not.
+    const whole = (await err(memorySource(bad))).replace(/^memory: /, '');
+    assert.match(whole, /data row 618, column y2/);
+    assert.equal((await err(pieceSource(piecesOf(bad, 7)))).replace(/^pieces: /, ''), whole);
   }
 });

@@ -16,7 +16,7 @@ import { DataDiagnostics, InputModelDiagnostics } from './diagnostics.js';
 /** T2 of one half of the sequences: the Gaussian accumulator, or the non-Gaussian one for a MixtureVAR1. */
 export type T2Half = T2Accumulator | NGT2Accumulator;
 import { centredChunk, strideSubchunk } from './chunks.js';
-import { haloSource, trimHalo } from './pieces.js';
+import { haloFor, haloSource, trimHalo } from './pieces.js';
 import type { MomentsPlan } from './identify/types.js';
 import { SequenceLengths } from './refine-sample.js';
 
@@ -58,7 +58,7 @@ export async function inputPass(
   const readOff = learner === 'GLOREE-B' ? 'the recurrences are' : 'the recurrence is';
   // Pieces of one long sequence (src/learn/pieces.ts): its length is known at its last piece, and the transition
   // between two pieces is added to the input-model statistics (each piece is added as a chunk of its own).
-  let open = 0;
+  let open = 0, rowsBefore = 0;
   const lastRow = new Float64Array(dx);
   const pass = await forEachChunk(
     source,
@@ -94,7 +94,9 @@ export async function inputPass(
         for (let i = 0; i < y.length; i++) {
           const v = y[i];
           if (!Number.isFinite(v)) {
-            throw new UserError(`${source.name}: y has a non-finite value (${v}) at data row ${Math.floor(i / dy) + 1}, column y${(i % dy) + 1}`, { file: source.name, row: Math.floor(i / dy) + 1, column: `y${(i % dy) + 1}` });
+            // Numbered over the whole data (a chunk, or a piece of one long sequence, starts at rowsBefore + 1).
+            const row = rowsBefore + Math.floor(i / dy) + 1;
+            throw new UserError(`${source.name}: y has a non-finite value (${v}) at data row ${row}, column y${(i % dy) + 1}`, { file: source.name, row, column: `y${(i % dy) + 1}` });
           }
         }
       }
@@ -103,6 +105,7 @@ export async function inputPass(
         if (chunk.continued) stats.addTransition(lastRow, chunk.x.subarray(0, dx));
       });
       if (chunk.continues) lastRow.set(chunk.x.subarray((chunk.rows - 1) * dx, chunk.rows * dx));
+      rowsBefore += chunk.rows;
     },
     onProgress,
   );
@@ -221,9 +224,6 @@ export interface DataPasses {
   sources: { moments: DataSource; states: DataSource; streamed: boolean };
 }
 
-/** Halo for the moment passes over a Gaussian VAR(1) input (src/learn/pieces.ts): p + 1 = 2 rows either side. */
-export const MOMENT_HALO = { left: 2, right: 2 } as const;
-
 /**
  * Passes 1 and 2 with the input model in between, timed as 'pass1_input' and 'pass2_moments'. `extra` makes
  * the learner's own centred-y accumulators of pass 2 once the input model is known.
@@ -231,7 +231,7 @@ export const MOMENT_HALO = { left: 2, right: 2 } as const;
  * With `pieces` (the module streams the pieces of one long sequence, `Identifier.streamsPieces`), pass 1 reads
  * the pieces as they come, the input-model test pass the pieces with one row of the previous one (each transition
  * once), and, when the input model is a Gaussian VAR(1) (its scores read one row either side), pass 2 and the
- * module's passes the pieces with halos. Any other input model (VAR(p), the non-Gaussian ones) reads whole
+ * module's passes the pieces with the halos its accumulators need (`MomentsPlan.pieceLags`). Any other input model (VAR(p), the non-Gaussian ones) reads whole
  * sequences from the input-model setup on, as before.
  */
 export async function dataPasses(
@@ -250,7 +250,9 @@ export async function dataPasses(
   const input = await setupInputModel(opts.inputModel, { source: setupSource, stats: p1.stats, log, seed: opts.seed ?? 0, onProgress: opts.onProgress, steinDegree: hooks.steinDegree, inputOrder: opts.inputOrder });
   log.lap('pass1_input');
   const streamed = setupPieces && input.model instanceof GaussianVAR1;
-  const sources = streamed ? { moments: haloSource(source, MOMENT_HALO), states: source, streamed } : { moments: whole, states: whole, streamed };
+  if (streamed && !hooks.pieceLags) throw new Error(`${learner}: a module that streams pieces must declare its pieceLags`);
+  // A Gaussian VAR(1): its score reads p = 1 row either side (src/learn/pieces.ts haloFor).
+  const sources = streamed ? { moments: haloSource(source, haloFor(hooks.pieceLags!, 1)), states: source, streamed } : { moments: whole, states: whole, streamed };
   const p2 = await momentsPass(sources.moments, p1, input, log, {
     t2: hooks.t2,
     extra: hooks.extra?.(input.model),

@@ -1,12 +1,13 @@
 /**
- * Peak memory of `gloree fit` (with and without the refinement) and `gloree predict` on one long recording (a CSV without a `seq` column) against
+ * Peak memory of `gloree fit` (with and without the refinement; σ = z², linear and tanh) and `gloree predict` on one long recording (a CSV without a `seq` column) against
  * the same rows with a `seq` column (sequences of 20 steps), at 1e6 and 4e6 rows (`--long`: also 1e7). Each
  * command runs as its own process (the built CLI, dist/cli/main.js); its peak RSS is the child's own
  * `process.resourceUsage().maxRSS`, printed at exit. The reference in the same run is the `seq` file: memory that
  * does not grow with the length of one sequence shows as the two columns staying close as rows grow.
  *
  * `node --import tsx bench/memory.ts` prints the table; `npm run bench -- --only memory` writes it to
- * bench/results/memory.json. Needs `npm run build`.
+ * bench/results/memory.json. Needs `npm run build`. `GLOREE_MEMORY_COMMANDS=fit linear,fit tanh` measures only
+ * those commands (names as in COMMANDS).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -55,10 +56,25 @@ function runCli(args: string[]): Run {
 
 export interface MemoryRow {
   rows: number;
-  command: 'fit' | 'fit --no-refine' | 'predict';
+  command: Command;
   oneSequence: Run;
   withSeq: Run;
 }
+
+/**
+ * The commands measured. `fit linear` and `fit tanh` are the learners of measured recordings (docs/real-data.md):
+ * the linear learner and tanh on its linear route (dh = 5 > dx = 4), each with its Markov moments over a 64-row
+ * halo; 5 refinement iterations keep the bench short (the refinement's sample is capped by rows either way, and
+ * that cap, not the iteration count, bounds its memory).
+ */
+const COMMANDS = {
+  'fit --no-refine': ['--hidden', '4', '--no-refine'],
+  fit: ['--hidden', '4'],
+  predict: [],
+  'fit linear': ['--activation', 'linear', '--hidden', '4', '--refine-iterations', '5'],
+  'fit tanh': ['--activation', 'tanh', '--hidden', '5', '--refine-iterations', '5'],
+} as const;
+type Command = keyof typeof COMMANDS;
 
 export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: string }> {
   if (!existsSync(cli)) throw new Error('bench memory: run `npm run build` first (needs dist/cli/main.js)');
@@ -78,11 +94,13 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
       const one = path.join(dir, `one-${rows}.csv`), seq = path.join(dir, `seq-${rows}.csv`);
       await writeDataFile(one, data, { seq: false });
       await writeDataFile(seq, makeChunk(data.dx, data.dy, data.x, data.y, new Int32Array(rows / 20).fill(20)));
-      for (const command of ['fit --no-refine', 'fit', 'predict'] as const) {
+      const only = process.env.GLOREE_MEMORY_COMMANDS?.split(',');
+      for (const command of Object.keys(COMMANDS) as Command[]) {
+        if (only && !only.includes(command)) continue;
         const args = (file: string): string[] =>
           command === 'predict'
             ? ['predict', modelFile, file, '--out', path.join(dir, 'pred.csv')]
-            : ['fit', file, '--hidden', '4', ...(command === 'fit' ? [] : ['--no-refine']), '--out', path.join(dir, 'model.json')];
+            : ['fit', file, ...COMMANDS[command], '--out', path.join(dir, 'model.json')];
         const row: MemoryRow = { rows, command, oneSequence: runCli(args(one)), withSeq: runCli(args(seq)) };
         out.push(row);
         console.log(JSON.stringify(row));
@@ -96,7 +114,7 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
   }
   const f = (r: Run): string => `${r.peakRssMiB.toFixed(0)} MiB (${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU, load ${r.load.toFixed(1)})`;
   const markdown = [
-    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`) and `gloree predict` (scenario `default`, dx = dy = 4), one process each:',
+    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`), `gloree predict`, and `gloree fit` with `--activation linear --hidden 4` and `--activation tanh --hidden 5` (both `--refine-iterations 5`) (scenario `default`, dx = dy = 4), one process each:',
     '',
     '| rows | command | one sequence (no `seq`) | same rows, `seq` column (sequences of 20) |',
     '|---|---|---|---|',

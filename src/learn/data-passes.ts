@@ -230,9 +230,9 @@ export interface DataPasses {
  *
  * With `pieces` (the module streams the pieces of one long sequence, `Identifier.streamsPieces`), pass 1 reads
  * the pieces as they come, the input-model test pass the pieces with one row of the previous one (each transition
- * once), and, when the input model is a Gaussian VAR(1) (its scores read one row either side), pass 2 and the
- * module's passes the pieces with the halos its accumulators need (`MomentsPlan.pieceLags`). Any other input model (VAR(p), the non-Gaussian ones) reads whole
- * sequences from the input-model setup on, as before.
+ * once), and, when the input model is a VAR(1), Gaussian or with mixture innovations (its scores read one row
+ * either side), pass 2 and the module's passes the pieces with the halos its accumulators need
+ * (`MomentsPlan.pieceLags`). VAR(p) reads whole sequences from the input-model setup on, as before.
  */
 export async function dataPasses(
   source: DataSource,
@@ -249,9 +249,10 @@ export async function dataPasses(
   const setupSource = setupPieces ? haloSource(source, { left: 1, right: 0 }) : whole;
   const input = await setupInputModel(opts.inputModel, { source: setupSource, stats: p1.stats, log, seed: opts.seed ?? 0, onProgress: opts.onProgress, steinDegree: hooks.steinDegree, inputOrder: opts.inputOrder });
   log.lap('pass1_input');
-  const streamed = setupPieces && input.model instanceof GaussianVAR1;
+  // The VAR(1) models (Gaussian, or with mixture innovations): a score reads one row either side of its step.
+  const streamed = setupPieces && (input.model instanceof GaussianVAR1 || input.model instanceof MixtureVAR1);
   if (streamed && !hooks.pieceLags) throw new Error(`${learner}: a module that streams pieces must declare its pieceLags`);
-  // A Gaussian VAR(1): its score reads p = 1 row either side (src/learn/pieces.ts haloFor).
+  // p = 1 for a VAR(1) (src/learn/pieces.ts haloFor).
   const sources = streamed ? { moments: haloSource(source, haloFor(hooks.pieceLags!, 1)), states: source, streamed } : { moments: whole, states: whole, streamed };
   const p2 = await momentsPass(sources.moments, p1, input, log, {
     t2: hooks.t2,

@@ -25,6 +25,10 @@ import { ProjectedMixedAccumulator } from './mixed.js';
  * Steps used (`firstExactStep` f of the model: 1 for a non-Gaussian model, 0 for a Gaussian one): a moment
  * uses step t only if every one of its modes sits at a step ≥ f (x_0's density is an approximation):
  *   T1, T2: t = f..L−1−skipLast;  mixed 'prev' (t; t−1, t−1): t = f+1..L−1;  mixed 'next' (t; t+1, t+1): t = f..L−2.
+ * Pieces of one long sequence (src/learn/pieces.ts): the score and the innovation derivatives of a row read its
+ * row and the rows next to it, so with a halo of lag + 1 rows (the mixed moment's u = t ∓ 1 one row further) an own
+ * row sees its whole-sequence values and the sequence-boundary tests (t ≥ 1, t + 1 < L, u = 0) answer as in the
+ * whole sequence; those step ranges are the accumulators' `stepBounds`.
  */
 
 export interface NGChunkData {
@@ -90,6 +94,9 @@ export class NGT1Accumulator extends MomentAccumulator {
   spec(): AccumulatorSpec {
     return { type: 'ngT1', dy: this.dy, target: this.target, skipLast: this.skipLast };
   }
+  protected override stepBounds(): [number, number] {
+    return [this.model.firstExactStep, this.skipLast];
+  }
   protected accumulate(dd: PassData, y: Float64Array): void {
     const { dx, dy } = this, S = this.sum, { g } = ngChunkData(this.model, dd.chunk, 1);
     const sel = stepRows(dd.chunk.lengths, this.model.firstExactStep, this.skipLast);
@@ -120,6 +127,12 @@ export class NGT2Accumulator extends MomentAccumulator {
   spec(): AccumulatorSpec {
     if (this.sequenceMask) throw new Error('non-Gaussian T2 accumulator: a sequence mask is set; clear it before serialising, merging or sending it to a worker');
     return { type: 'ngT2', dy: this.dy, target: this.target, skipLast: this.skipLast };
+  }
+  protected override stepBounds(): [number, number] {
+    return [this.model.firstExactStep, this.skipLast];
+  }
+  protected override activeMask(): Uint8Array | null {
+    return this.sequenceMask;
   }
   protected accumulate(dd: PassData, y: Float64Array): void {
     const { dx, dy } = this, S = this.sum, { g, d, order } = ngChunkData(this.model, dd.chunk, 2);
@@ -216,6 +229,10 @@ export class NGProjectedMixedAccumulator extends MomentAccumulator {
   }
   spec(): AccumulatorSpec {
     return { type: 'ngMixedProjected', dy: this.dy, direction: this.direction, target: this.target, demix: this.demix.toArray(), first: this.first.toArray(), pair: this.pair.toArray() };
+  }
+  protected override stepBounds(): [number, number] {
+    const f0 = this.model.firstExactStep;
+    return this.direction === 'prev' ? [f0 + 1, 0] : [f0, 1];
   }
   protected accumulate(dd: PassData, y: Float64Array): void {
     const { dx, dy, dh } = this, S = this.sum, { g, d, order } = ngChunkData(this.model, dd.chunk, 3);

@@ -175,6 +175,25 @@ test('the stability check on pieces names the blow-up step from the sequence sta
   assert.equal(split?.message, whole.message);
 });
 
+// The fallback pass (src/learn/stability.ts) on pieces: every candidate carries its state across them, so the
+// same candidates blow up (named by the same step) and the kept one has the same output layer (sums grouped by
+// piece: rounding only, 1e-9 relative).
+test('the stability fallback on pieces keeps the candidate and output layer of the whole sequence', async () => {
+  const { ensureStable } = await import('../src/learn/stability.js');
+  const { Matrix } = await import('../src/linalg/matrix.js');
+  const c = longSequence(600, 9);
+  const p = scenarioModel(SCENARIOS.default) as IORNNParams;
+  const big: IORNNParams = { ...p, U: new Matrix(p.U.rows, p.U.cols, p.U.data.map((v, i) => (i % (p.U.cols + 1) === 0 ? 3 : v))) };
+  const run = (source: DataSource) => ensureStable(source, big, big, { fittedLabel: 'refined', totalRows: c.rows, warn: () => undefined });
+  const whole = await run(memorySource(c));
+  assert.ok(whole.stabilised, 'the planted blow-up triggers the fallback');
+  const split = await run(pieceSource(piecesOf(c, 5)));
+  assert.deepEqual(split.stabilised?.rejected, whole.stabilised.rejected);
+  assert.equal(split.stabilised?.kept, whole.stabilised.kept);
+  const a = paramsOf(split.params), b = paramsOf(whole.params);
+  for (const k of Object.keys(b)) assertClose(a[k]!, b[k]!, 1e-9, `stabilised ${k}`);
+});
+
 // With the refinement on, one long sequence is refined on windows (src/learn/refine-windows.ts) that the collector
 // copies out of whatever pieces stream past (src/learn/refine-sample.ts). Pieces or the whole chunk, it must hold the
 // same rows, so the refined models agree up to the rounding of their starts (~1e-14 relative above), which a few

@@ -1,5 +1,6 @@
 import { DataSource, SequenceChunk, wholeSequences } from '../io/dataset.js';
 import { GaussianVAR1 } from '../input/gaussian.js';
+import { GaussianVARp } from '../input/varp.js';
 import { OptionError, OptionNamer, UserError } from '../io/errors.js';
 import { VAR1Stats, finishFit } from '../input/fit.js';
 import { T2Accumulator } from '../moments/single.js';
@@ -229,10 +230,11 @@ export interface DataPasses {
  * the learner's own centred-y accumulators of pass 2 once the input model is known.
  *
  * With `pieces` (the module streams the pieces of one long sequence, `Identifier.streamsPieces`), pass 1 reads
- * the pieces as they come, the input-model test pass the pieces with one row of the previous one (each transition
- * once), and, when the input model is a VAR(1), Gaussian or with mixture innovations (its scores read one row
- * either side), pass 2 and the module's passes the pieces with the halos its accumulators need
- * (`MomentsPlan.pieceLags`). VAR(p) reads whole sequences from the input-model setup on, as before.
+ * the pieces as they come, the input-model passes the pieces with the rows before them that their transitions
+ * or windows need (each transition or window once), and, for a fitted VAR(1), VAR(p) or VAR(1)-mixture input
+ * model (scores that read p rows either side), pass 2 and the module's passes the pieces with the halos its
+ * accumulators need (`MomentsPlan.pieceLags`, `haloFor`). An input model of any other class (a given one)
+ * reads whole sequences from the input-model setup on, as before.
  */
 export async function dataPasses(
   source: DataSource,
@@ -245,15 +247,17 @@ export async function dataPasses(
   const whole = wholeSequences(source);
   const spec = opts.inputModel ?? 'auto';
   const p1 = await inputPass(pieces ? source : whole, learner, { minSequences: hooks.minSequences, onProgress: opts.onProgress });
-  const setupPieces = pieces && spec !== 'varp';
-  const setupSource = setupPieces ? haloSource(source, { left: 1, right: 0 }) : whole;
+  // The input-model passes over pieces: one row of the previous piece for the VAR(1) transitions x_{t−1} → x_t;
+  // 'varp' adds its own halo of maxOrder rows (src/learn/input-models.ts).
+  const setupSource = !pieces ? whole : spec === 'varp' ? source : haloSource(source, { left: 1, right: 0 });
   const input = await setupInputModel(opts.inputModel, { source: setupSource, stats: p1.stats, log, seed: opts.seed ?? 0, onProgress: opts.onProgress, steinDegree: hooks.steinDegree, inputOrder: opts.inputOrder });
   log.lap('pass1_input');
-  // The VAR(1) models (Gaussian, or with mixture innovations): a score reads one row either side of its step.
-  const streamed = setupPieces && (input.model instanceof GaussianVAR1 || input.model instanceof MixtureVAR1);
+  // The fitted input models, whose scores read `order` rows either side of their step: the Gaussian VAR(1) and
+  // i.i.d. (order 0, given the VAR(1) halo), the VAR(1) with mixture innovations, the Gaussian VAR(p).
+  const m = input.model;
+  const streamed = pieces && (m instanceof GaussianVAR1 || m instanceof MixtureVAR1 || m instanceof GaussianVARp);
   if (streamed && !hooks.pieceLags) throw new Error(`${learner}: a module that streams pieces must declare its pieceLags`);
-  // p = 1 for a VAR(1) (src/learn/pieces.ts haloFor).
-  const sources = streamed ? { moments: haloSource(source, haloFor(hooks.pieceLags!, 1)), states: source, streamed } : { moments: whole, states: whole, streamed };
+  const sources = streamed ? { moments: haloSource(source, haloFor(hooks.pieceLags!, Math.max(1, m.order))), states: source, streamed } : { moments: whole, states: whole, streamed };
   const p2 = await momentsPass(sources.moments, p1, input, log, {
     t2: hooks.t2,
     extra: hooks.extra?.(input.model),

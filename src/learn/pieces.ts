@@ -13,9 +13,10 @@ import { BlowUpError } from '../rnn/recurrence.js';
  *    nothing to its sums), and `Haloed.halo` says how many there are, so that counts and the few sums that do
  *    not carry y (the control variate's Gram matrix) leave them out;
  *  - a row of the piece has, within the padded piece, the same neighbours and the same precision blocks as in the
- *    whole sequence as long as H ≥ p + 1 for a VAR(p) input (its score reads p rows either side, the lag-1
- *    moments one score further); H = 2 for VAR(1). The sequence's true first and last rows get no halo, so their
- *    exact boundary scores are those of the whole sequence;
+ *    whole sequence as long as the halo covers the scores its moments read: a VAR(p) score reads p rows either
+ *    side, and a moment pairing y_t with s_{t−k} needs k + p rows before the piece (`haloFor`: 2 rows either side
+ *    for the lag-1 mixed moments over a VAR(1), 64 before for the Markov moments M_k, k < 64). The sequence's true
+ *    first and last rows get no halo, so their exact boundary scores are those of the whole sequence;
  *  - a chunk of whole sequences passes through unchanged (no halo): files with a `seq` column give the same sums,
  *    bit for bit, as before.
  * The sums over a long sequence are then split at piece boundaries (and the kernels' row blocks with them): the

@@ -81,6 +81,9 @@ const routes: [string, Omit<FitOptions, 'refine'>][] = [
   ['quadratic GLOREE, auto', { hidden: 2 }],
   ['linear, var1', { hidden: 'auto', activation: { name: 'linear' }, inputModel: 'var1' }],
   ['tanh, linear route (dh > dx), var1', { hidden: 5, activation: { name: 'tanh' }, inputModel: 'var1' }],
+  // σ = z³ + 0.1z (odd: directions from the order-3 moment P1): the order-l Hermite moments, the U moment's own
+  // control variate (its sample) and the neuron-scale sample.
+  ['polynomial σ (cubic), var1', { hidden: 2, activation: { coefficients: [0, 0.1, 0, 1] }, inputModel: 'var1' }],
   // VAR(3) inputs: the fit's windows need 8 rows before a piece (maxOrder), the scores 3 either side.
   ['quadratic GLOREE, varp', { hidden: 2, inputModel: 'varp', inputOrder: 3 }],
   ['linear, varp', { hidden: 'auto', activation: { name: 'linear' }, inputModel: 'varp', inputOrder: 3 }],
@@ -124,6 +127,7 @@ const mixtureRoutes: [string, Omit<FitOptions, 'refine'>][] = [
   ['quadratic GLOREE', { hidden: 2 }],
   ['linear', { hidden: 'auto', activation: { name: 'linear' } }],
   ['tanh, linear route', { hidden: 3, activation: { name: 'tanh' } }],
+  ['polynomial σ = z³ + 0.1z', { hidden: 2, activation: { coefficients: [0, 0.1, 0, 1] } }],
 ];
 for (const [name, opts] of mixtureRoutes) {
   test(`fit with the mixture input model on one long sequence in pieces = on the whole sequence (${name})`, async () => {

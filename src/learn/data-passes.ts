@@ -136,8 +136,8 @@ export interface MomentsPassOptions {
   extra?: MomentAccumulator[];
   controlVariate?: boolean;
   controlVariateMaxRows?: number;
-  /** Called with every control-variate subchunk and the chunk it came from. */
-  onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk) => void;
+  /** Called with every control-variate subchunk, the chunk it came from, its sequence offset and the stride. */
+  onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk, sequenceOffset: number, stride: number) => void;
   onProgress?: ProgressCallback;
 }
 
@@ -194,7 +194,7 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
         const sub = strideSubchunk(chunk, seqOffset, cvStride);
         if (sub) {
           momentPass(null, sub, [cv]);
-          opts.onControlSample?.(sub, chunk);
+          opts.onControlSample?.(sub, chunk, seqOffset, cvStride);
         }
       }
       // Transitions x_{t−1} → x_t: a piece keeps one halo row before it, so each transition enters once.

@@ -2,6 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { SampleSums } from './sample-sums.js';
 import { InputModel } from '../input/model.js';
 import { SequenceChunk } from '../io/dataset.js';
+import { ownRows } from '../learn/pieces.js';
 import { addOuterRow } from './accumulator.js';
 
 /**
@@ -112,12 +113,15 @@ export class DiagonalHermiteAccumulator extends SampleSums {
     // P2 coefficients C(l−1,m) C(l,m) m!
     const coef: number[] = [];
     for (let m = 0; m <= l - 1; m++) coef.push(binom(l - 1, m) * binom(l, m) * factorial(m));
+    // A piece with halo rows (src/learn/pieces.ts): own rows' steps only.
+    const [r0, r1] = ownRows(chunk);
     let row = 0;
     for (let sIdx = 0; sIdx < chunk.lengths.length; sIdx++) {
       const L = chunk.lengths[sIdx];
       const t0 = kind === 'P1' ? 0 : 1, t1 = kind === 'P1' ? L - this.skipLast : L;
       for (let t = t0; t < t1; t++) {
         const r = row + t;
+        if (r < r0 || r >= r1) continue;
         projectScore(scores, r * dx, G, dx, q);
         const Pt = this.proj(this.model.precisionBlock(t, t, L));
         for (let j = 0; j < dh; j++) {

@@ -1,6 +1,7 @@
 import { Matrix, matmul } from '../linalg/matrix.js';
 import { SampleSums } from './sample-sums.js';
 import { SequenceChunk } from '../io/dataset.js';
+import { ownRows } from '../learn/pieces.js';
 import { MixtureVAR1, scoresFromDerivatives } from '../input/var1-mixture.js';
 import { completeBell } from '../input/nongaussian-scores.js';
 import { InputModel } from '../input/model.js';
@@ -78,6 +79,19 @@ function stepRows(lengths: Int32Array, lo: number, hiSkip: number, mask: Uint8Ar
     r0 += L;
   }
   return { rows: Int32Array.from(rows), steps: Int32Array.from(steps), lens: Int32Array.from(lens) };
+}
+
+/**
+ * `stepRows` of a piece with halo rows (src/learn/pieces.ts) reduced to its own rows (for the SampleSums
+ * accumulators, which have no `stepBounds`); the selection itself for a chunk without halo.
+ */
+function ownStepRows(chunk: SequenceChunk, sel: ReturnType<typeof stepRows>): ReturnType<typeof stepRows> {
+  const [r0, r1] = ownRows(chunk);
+  if (r0 === 0 && r1 === chunk.rows) return sel;
+  const keep: number[] = [];
+  for (let n = 0; n < sel.rows.length; n++) if (sel.rows[n] >= r0 && sel.rows[n] < r1) keep.push(n);
+  const pick = (a: Int32Array) => Int32Array.from(keep, (n) => a[n]);
+  return { rows: pick(sel.rows), steps: pick(sel.steps), lens: pick(sel.lens) };
 }
 
 /** T1 = mean y_t ⊗ g_t (dy×dx) over t = f..L−1−skipLast. Stein: E[∂y_t/∂x_t]. */
@@ -352,7 +366,7 @@ export class NGDiagonalAccumulator extends SampleSums {
     if (y.length !== chunk.rows * dy) throw new RangeError(`NGDiagonalAccumulator: y has ${y.length} values, expected rows·dy = ${chunk.rows * dy}`);
     const { g, d, order } = ngChunkData(this.model, chunk, l);
     const f0 = this.model.firstExactStep;
-    const sel = kind === 'P1' ? stepRows(chunk.lengths, f0, this.skipLast) : stepRows(chunk.lengths, Math.max(1, f0 + 1), 0);
+    const sel = ownStepRows(chunk, kind === 'P1' ? stepRows(chunk.lengths, f0, this.skipLast) : stepRows(chunk.lengths, Math.max(1, f0 + 1), 0));
     const kap = new Float64Array(l + 1), B = new Float64Array(dh * (l + 1)), tmp = new Float64Array(l + 1), p = new Float64Array(dh);
     const feat = new Float64Array(kind === 'P1' ? dh : dh * dh), F = feat.length;
     const binom = [1, l - 1, ((l - 1) * (l - 2)) / 2, ((l - 1) * (l - 2) * (l - 3)) / 6];

@@ -45,8 +45,11 @@ export interface MomentsPlan {
   minSequences?: number;
   /** The module's own accumulators of centred y, made once the input model is known. */
   extra?: (model: InputModel) => MomentAccumulator[];
-  /** Called with every control-variate subchunk and the chunk it came from. */
-  onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk) => void;
+  /**
+   * Called with every control-variate subchunk (the sequences ≡ 0 mod `stride` by global index), the chunk it came
+   * from, the chunk's first sequence's global index and the stride.
+   */
+  onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk, sequenceOffset: number, stride: number) => void;
   /**
    * Degree of the outputs in the current input innovation (the activation's degree): the degree of the polynomial
    * Stein representers a non-Gaussian input model uses for light-tailed inputs (src/input/stein-poly.ts; default 4).

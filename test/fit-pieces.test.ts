@@ -14,10 +14,10 @@ import { haloChunks } from '../src/learn/pieces.js';
 import { IORNNParams } from '../src/models/params.js';
 import { SCENARIOS, scenarioModel, simulateIORNN, simulateInputs } from '../src/models/simulate.js';
 
-function longSequence(rows: number, seed: number): SequenceChunk {
+function longSequence(rows: number, seed: number, nSeq = 1): SequenceChunk {
   const s = SCENARIOS.default;
   const params = scenarioModel(s) as IORNNParams;
-  const inputs = simulateInputs({ dx: s.dx, nSeq: 1, seqLength: rows, rho: s.input.rho, sigma: s.input.sigma, seed });
+  const inputs = simulateInputs({ dx: s.dx, nSeq, seqLength: rows, rho: s.input.rho, sigma: s.input.sigma, seed });
   return simulateIORNN(params, inputs, { noise: 0.05, seed: seed + 1 });
 }
 
@@ -101,6 +101,20 @@ for (const [name, opts] of routes) {
     }
   });
 }
+
+// tanh with dh ≤ dx (the moments route: order-m moments, the P2′ mixed moment, the scale-fit sample) needs two
+// sequences (the rank rule's halves): two long ones, each in pieces.
+test('tanh on the moments route (dh ≤ dx), two long sequences in pieces = whole sequences', async () => {
+  const c = longSequence(2000, 35, 2);
+  const opts: FitOptions = { hidden: 2, activation: { name: 'tanh' }, inputModel: 'var1', refine: false, seed: 1 };
+  const whole = await fitRNN(memorySource(c), opts);
+  const split = await fitRNN(pieceSource(piecesOf(c, 7)), { ...opts, spill: false });
+  const a = paramsOf(split.params as IORNNParams), b = paramsOf(whole.params as IORNNParams);
+  for (const k of Object.keys(b)) assertClose(a[k]!, b[k]!, 1e-9, `tanh moments route, pieces of 7: ${k}`);
+  // The rank rule's spectra (T2 and the order-3 moment T3, in the diagnostics for a given dh too).
+  const spectra = (r: typeof whole): number[] => JSON.stringify((r.diagnostics as { smooth?: { hidden?: { rank?: unknown } } }).smooth?.hidden?.rank ?? null).match(/-?\d+(\.\d+)?(e[-+]?\d+)?/g)!.map(Number);
+  assertClose(spectra(split), spectra(whole), 1e-9, 'tanh moments route: rank spectra');
+});
 
 /**
  * One long sequence with non-Gaussian (mixture) VAR(1) inputs, dx = 2, from a planted tanh IO-RNN. Non-Gaussian

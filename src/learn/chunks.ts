@@ -63,7 +63,7 @@ export function copyChunk(c: SequenceChunk): SequenceChunk {
  * A subchunk to keep after the pass: `strideSubchunk` returns the chunk itself for stride 1, and a streaming
  * source may hand out buffers it later reuses, so those are copied (in-memory chunks are the caller's, stable).
  */
-export function keptSubchunk(source: DataSource, sub: SequenceChunk, chunk: SequenceChunk): SequenceChunk {
+export function keptSubchunk(source: Pick<DataSource, 'inMemory'>, sub: SequenceChunk, chunk: SequenceChunk): SequenceChunk {
   return sub === chunk && !source.inMemory ? copyChunk(sub) : sub;
 }
 
@@ -101,7 +101,8 @@ export class SequenceSample {
   /** Rows of the open sequence (the last one of the previous chunk, going on) seen so far. */
   private seen = 0;
   constructor(
-    private readonly source: DataSource,
+    /** Its chunks are kept as they are when `inMemory` (else copied: a streaming reader may reuse its buffers). */
+    private readonly source: Pick<DataSource, 'inMemory'>,
     private readonly stride: number,
     private readonly maxSequenceRows: number,
   ) {}

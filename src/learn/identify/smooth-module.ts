@@ -77,10 +77,10 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
   return {
     learner: 'smooth',
     name: `smooth (${name})`,
-    // The linear route (dh > dx) streams the pieces of one long sequence: its accumulators (T1, the Markov
-    // moments, the control variate) count own rows only (src/learn/pieces.ts). The moments route's order-m
-    // moments and mixed moments read whole sequences.
-    streamsPieces: (dx) => linearRoute(dx),
+    // Both routes stream the pieces of a long sequence: their accumulators (T1, T2 halves, the order-m and mixed
+    // moments; the Markov moments on the linear route; the control variate) count own rows only
+    // (src/learn/pieces.ts), and their samples keep own rows (SequenceSample).
+    streamsPieces: true,
     plan(source) {
       const h = opts.hidden;
       if (h !== 'auto' && (!Number.isInteger(h) || h < 1)) throw new OptionError('hidden', h, (n) => `${n('hidden')} must be a positive integer or "auto", got ${h}`);
@@ -88,8 +88,9 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
       return {
         t2: !linear,
         minSequences: linear ? 1 : 2,
-        // T1 is at lag 0, the Markov moments pair y_t with s_{t−k}, k < 64 (src/moments/markov.ts).
-        ...(linear ? { pieceLags: { back: MARKOV_LAGS - 1, forward: 0 } } : {}),
+        // T1 is at lag 0, the Markov moments pair y_t with s_{t−k}, k < 64 (src/moments/markov.ts);
+        // The moments route's mixed moment P2′ pairs y_t with s_{t−1}.
+        pieceLags: linear ? { back: MARKOV_LAGS - 1, forward: 0 } : { back: 1, forward: 1 },
         extra: (model) => {
           t1 = t1For(model, source.dy, { skipLast: 1 });
           if (linear) markov = new MarkovAccumulator(model, source.dy, MARKOV_LAGS);
@@ -105,7 +106,7 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
         const run = (fn: (c: SequenceChunk, off: number) => void) => pass('moments (smooth)', fn);
         let id: Awaited<ReturnType<typeof identifySmoothFrom>>;
         try {
-          id = await identifySmoothFrom(run, input.model, moments, dx, dy, { activation: opts.activation, hidden: opts.hidden, order: opts.order, seed });
+          id = await identifySmoothFrom(run, input.model, moments, dx, dy, { activation: opts.activation, hidden: opts.hidden, order: opts.order, seed, maxSequenceRows: options.refineMaxRows ?? REFINE_MAX_ROWS });
         } catch (e) {
           if (e instanceof NoComponentError) throw new OptionError('hidden', 'auto', (n) => `${n('hidden')} auto: ${e.message}; give ${n('hidden')} K`);
           throw e;

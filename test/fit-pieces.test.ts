@@ -87,7 +87,6 @@ const routes: [string, Omit<FitOptions, 'refine'>][] = [
   // VAR(3) inputs: the fit's windows need 8 rows before a piece (maxOrder), the scores 3 either side.
   ['quadratic GLOREE, varp', { hidden: 2, inputModel: 'varp', inputOrder: 3 }],
   ['linear, varp', { hidden: 'auto', activation: { name: 'linear' }, inputModel: 'varp', inputOrder: 3 }],
-  ['tanh, linear route, varp', { hidden: 5, activation: { name: 'tanh' }, inputModel: 'varp', inputOrder: 3 }],
 ];
 for (const [name, opts] of routes) {
   test(`fit on one long sequence in tiny pieces = fit on the whole sequence (${name})`, async () => {

@@ -1,12 +1,13 @@
 /**
- * Peak memory of `gloree fit` (with and without the refinement) and `gloree predict` on one long recording (a CSV without a `seq` column) against
+ * Peak memory of `gloree fit` (with and without the refinement; σ = z², linear and tanh) and `gloree predict` on one long recording (a CSV without a `seq` column) against
  * the same rows with a `seq` column (sequences of 20 steps), at 1e6 and 4e6 rows (`--long`: also 1e7). Each
  * command runs as its own process (the built CLI, dist/cli/main.js); its peak RSS is the child's own
  * `process.resourceUsage().maxRSS`, printed at exit. The reference in the same run is the `seq` file: memory that
  * does not grow with the length of one sequence shows as the two columns staying close as rows grow.
  *
  * `node --import tsx bench/memory.ts` prints the table; `npm run bench -- --only memory` writes it to
- * bench/results/memory.json. Needs `npm run build`.
+ * bench/results/memory.json. Needs `npm run build`. `GLOREE_MEMORY_COMMANDS=fit linear,fit tanh` measures only
+ * those commands (names as in COMMANDS).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeChunk } from '../src/io/dataset.js';
 import { writeDataFile } from '../src/io/open.js';
 import { saveModel } from '../src/models/serialize.js';
-import { SCENARIOS, scenarioModel, simulateIORNN, simulateInputs } from '../src/models/simulate.js';
+import { SCENARIOS, randomIORNN, scenarioModel, simulateIORNN, simulateInputs } from '../src/models/simulate.js';
 import type { IORNNParams } from '../src/models/params.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,10 +56,26 @@ function runCli(args: string[]): Run {
 
 export interface MemoryRow {
   rows: number;
-  command: 'fit' | 'fit --no-refine' | 'predict';
+  command: Command;
   oneSequence: Run;
   withSeq: Run;
 }
+
+/**
+ * The commands measured, and the data each fits. `fit linear` and `fit tanh` are the learners of measured
+ * recordings (docs/real-data.md): the linear learner and tanh on its linear route (dh = 5 > dx = 4), each with its
+ * Markov moments over a 64-row halo. They fit data of a planted tanh IO-RNN (on the σ = z² scenario's data every
+ * linear realization blows up, and the fit rightly fails). 5 refinement iterations keep the bench short: the
+ * refinement's sample is capped by rows either way, and that cap, not the iteration count, bounds its memory.
+ */
+const COMMANDS = {
+  'fit --no-refine': { args: ['--hidden', '4', '--no-refine'], data: 'z2' },
+  fit: { args: ['--hidden', '4'], data: 'z2' },
+  predict: { args: [], data: 'z2' },
+  'fit linear': { args: ['--activation', 'linear', '--hidden', '4', '--refine-iterations', '5'], data: 'tanh' },
+  'fit tanh': { args: ['--activation', 'tanh', '--hidden', '5', '--refine-iterations', '5'], data: 'tanh' },
+} as const;
+type Command = keyof typeof COMMANDS;
 
 export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: string }> {
   if (!existsSync(cli)) throw new Error('bench memory: run `npm run build` first (needs dist/cli/main.js)');
@@ -71,24 +88,31 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
   await saveModel(modelFile, truth);
   const out: MemoryRow[] = [];
   try {
+    const only = process.env.GLOREE_MEMORY_COMMANDS?.split(',');
+    const commands = (Object.keys(COMMANDS) as Command[]).filter((c) => !only || only.includes(c));
+    const planted = { z2: truth, tanh: randomIORNN({ dx: s.dx, dh: 4, dy: s.dy, uNorm: 0.5, seed: 7, activation: { name: 'tanh' } }) };
     for (const rows of sizes) {
-      // The same values twice: one sequence (no seq column), and cut into sequences of 20 steps (seq column).
-      const inputs = simulateInputs({ dx: s.dx, nSeq: 1, seqLength: rows, rho: s.input.rho, sigma: s.input.sigma, seed: 5 });
-      const data = simulateIORNN(truth, inputs, { noise: s.noise, seed: 6 });
-      const one = path.join(dir, `one-${rows}.csv`), seq = path.join(dir, `seq-${rows}.csv`);
-      await writeDataFile(one, data, { seq: false });
-      await writeDataFile(seq, makeChunk(data.dx, data.dy, data.x, data.y, new Int32Array(rows / 20).fill(20)));
-      for (const command of ['fit --no-refine', 'fit', 'predict'] as const) {
-        const args = (file: string): string[] =>
-          command === 'predict'
-            ? ['predict', modelFile, file, '--out', path.join(dir, 'pred.csv')]
-            : ['fit', file, '--hidden', '4', ...(command === 'fit' ? [] : ['--no-refine']), '--out', path.join(dir, 'model.json')];
-        const row: MemoryRow = { rows, command, oneSequence: runCli(args(one)), withSeq: runCli(args(seq)) };
-        out.push(row);
-        console.log(JSON.stringify(row));
+      for (const kind of ['z2', 'tanh'] as const) {
+        const todo = commands.filter((c) => COMMANDS[c].data === kind);
+        if (todo.length === 0) continue;
+        // The same values twice: one sequence (no seq column), and cut into sequences of 20 steps (seq column).
+        const inputs = simulateInputs({ dx: s.dx, nSeq: 1, seqLength: rows, rho: s.input.rho, sigma: s.input.sigma, seed: 5 });
+        const data = simulateIORNN(planted[kind], inputs, { noise: s.noise, seed: 6 });
+        const one = path.join(dir, `one-${kind}-${rows}.csv`), seq = path.join(dir, `seq-${kind}-${rows}.csv`);
+        await writeDataFile(one, data, { seq: false });
+        await writeDataFile(seq, makeChunk(data.dx, data.dy, data.x, data.y, new Int32Array(rows / 20).fill(20)));
+        for (const command of todo) {
+          const args = (file: string): string[] =>
+            command === 'predict'
+              ? ['predict', modelFile, file, '--out', path.join(dir, 'pred.csv')]
+              : ['fit', file, ...COMMANDS[command].args, '--out', path.join(dir, 'model.json')];
+          const row: MemoryRow = { rows, command, oneSequence: runCli(args(one)), withSeq: runCli(args(seq)) };
+          out.push(row);
+          console.log(JSON.stringify(row));
+        }
+        rmSync(one, { force: true });
+        rmSync(seq, { force: true });
       }
-      rmSync(one, { force: true });
-      rmSync(seq, { force: true });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -96,7 +120,7 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
   }
   const f = (r: Run): string => `${r.peakRssMiB.toFixed(0)} MiB (${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU, load ${r.load.toFixed(1)})`;
   const markdown = [
-    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`) and `gloree predict` (scenario `default`, dx = dy = 4), one process each:',
+    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`), `gloree predict`, and `gloree fit` with `--activation linear --hidden 4` and `--activation tanh --hidden 5` (both `--refine-iterations 5`) (scenario `default`, dx = dy = 4), one process each:',
     '',
     '| rows | command | one sequence (no `seq`) | same rows, `seq` column (sequences of 20) |',
     '|---|---|---|---|',

@@ -1,5 +1,6 @@
 import { Matrix } from '../linalg/matrix.js';
-import { DataSource, SequenceChunk } from '../io/dataset.js';
+import { DataSource, SequenceChunk, sequencesStarting } from '../io/dataset.js';
+import { ownRows } from '../learn/pieces.js';
 import { ResidualMoments, addPowerSums } from './fit.js';
 import { chanMerge } from './var1-stats.js';
 import { spectralRadius } from '../linalg/lyapunov.js';
@@ -44,7 +45,11 @@ export class VARpStats {
     this.winM2 = new Float64Array(D * D);
   }
 
-  /** Add all sequences of a chunk (whole sequences, SequenceChunk's invariant). Throws on non-finite x. */
+  /**
+   * Add all sequences of a chunk. Throws on non-finite x. A piece of one long sequence with halo rows
+   * (src/learn/pieces.ts, at least maxOrder of them before it) adds its own rows only: the halo rows complete the
+   * windows (x_{t−P}, …, x_t) of its first own rows, so every window of the sequence enters once.
+   */
   add(chunk: SequenceChunk): this {
     const dx = this.dx, P = this.maxOrder, D = (P + 1) * dx, x = chunk.x;
     if (chunk.dx !== dx) throw new RangeError(`VARpStats.add: chunk has dx=${chunk.dx}, expected ${dx}`);
@@ -52,16 +57,18 @@ export class VARpStats {
     for (let i = 0; i < chunk.rows * dx; i++) {
       if (!Number.isFinite(x[i])) throw new Error(`input model fit: x has a non-finite value (${x[i]}) at row ${Math.floor(i / dx)} of the chunk, column x${(i % dx) + 1}; clean or drop such rows first`);
     }
+    const [r0, r1] = ownRows(chunk), own = r1 - r0;
     // Batch sums about the chunk's step mean (shift), then a Chan merge.
     const shift = new Float64Array(dx);
-    for (let r = 0; r < chunk.rows; r++) for (let a = 0; a < dx; a++) shift[a] += x[r * dx + a];
-    for (let a = 0; a < dx; a++) shift[a] /= chunk.rows;
+    for (let r = r0; r < r1; r++) for (let a = 0; a < dx; a++) shift[a] += x[r * dx + a];
+    for (let a = 0; a < dx; a++) shift[a] /= own;
     const s1 = new Float64Array(dx), S1 = new Float64Array(dx * dx), w1 = new Float64Array(D), W1 = new Float64Array(D * D);
     const z = new Float64Array(D);
     let m = 0, row = 0;
     for (let k = 0; k < chunk.lengths.length; k++) {
       const L = chunk.lengths[k];
       for (let t = 0; t < L; t++) {
+        if (row + t < r0 || row + t >= r1) continue;
         const r = (row + t) * dx;
         for (let a = 0; a < dx; a++) {
           const va = x[r + a] - shift[a];
@@ -83,10 +90,10 @@ export class VARpStats {
     mirror(S1, dx);
     mirror(W1, D);
     const stepMean = new Float64Array(dx), stepM2 = new Float64Array(dx * dx);
-    centre(chunk.rows, shift, s1, S1, stepMean, stepM2);
-    this.sequences += chunk.lengths.length;
-    chanMerge(this.n, this.mean, this.M2, chunk.rows, stepMean, stepM2);
-    this.n += chunk.rows;
+    centre(own, shift, s1, S1, stepMean, stepM2);
+    this.sequences += sequencesStarting(chunk);
+    chanMerge(this.n, this.mean, this.M2, own, stepMean, stepM2);
+    this.n += own;
     if (m > 0) {
       const zs = new Float64Array(D);
       for (let i = 0; i <= P; i++) zs.set(shift, i * dx);
@@ -318,14 +325,19 @@ export function estimateVARp(st: VARpStats, opts: VARpFitOptions = {}): VARpFitR
   return { model, diagnostics, warnings };
 }
 
-/** Residual sums (ε_t = c_t − Σ A_i c_{t−i}, every step t ≥ p) into a ResidualMoments, for the Gaussianity check. */
+/**
+ * Residual sums (ε_t = c_t − Σ A_i c_{t−i}, every step t ≥ p) into a ResidualMoments, for the Gaussianity check.
+ * A piece with halo rows (as in `VARpStats.add`) adds the residuals of its own rows.
+ */
 export function addVARpResiduals(res: ResidualMoments, model: GaussianVARp, chunk: SequenceChunk): void {
   const dx = model.dx, p = model.order, x = chunk.x, mu = model.mean, S = res.sums;
   const e = new Float64Array(dx);
+  const [r0, r1] = ownRows(chunk);
   let row = 0;
   for (let k = 0; k < chunk.lengths.length; k++) {
     const L = chunk.lengths[k];
     for (let t = p; t < L; t++) {
+      if (row + t < r0 || row + t >= r1) continue;
       const r = (row + t) * dx;
       for (let a = 0; a < dx; a++) {
         let v = x[r + a] - mu[a];

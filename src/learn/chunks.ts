@@ -1,5 +1,5 @@
 import { DataSource, SequenceChunk, makeChunk } from '../io/dataset.js';
-import { haloOf, withHalo } from './pieces.js';
+import { PieceJoiner, haloOf, trimHalo, withHalo } from './pieces.js';
 
 /** Sequence subsets and transforms of a chunk, shared by the learner's stages. */
 
@@ -63,7 +63,7 @@ export function copyChunk(c: SequenceChunk): SequenceChunk {
  * A subchunk to keep after the pass: `strideSubchunk` returns the chunk itself for stride 1, and a streaming
  * source may hand out buffers it later reuses, so those are copied (in-memory chunks are the caller's, stable).
  */
-export function keptSubchunk(source: DataSource, sub: SequenceChunk, chunk: SequenceChunk): SequenceChunk {
+export function keptSubchunk(source: Pick<DataSource, 'inMemory'>, sub: SequenceChunk, chunk: SequenceChunk): SequenceChunk {
   return sub === chunk && !source.inMemory ? copyChunk(sub) : sub;
 }
 
@@ -85,4 +85,58 @@ export function bySubchunks(chunk: SequenceChunk, f: (sub: SequenceChunk) => Flo
     row += rows;
   }
   return out;
+}
+
+/**
+ * An evenly spread sample of sequences kept in memory during a pass (every `stride`-th sequence by global index,
+ * as `strideSubchunk`), for the identification stages that fit on data (the linear learner's order choice, the
+ * smooth learner's linear-route starts). It also takes the pieces of one long sequence (src/learn/pieces.ts): a
+ * piece gives its own rows (halo rows dropped), the kept pieces of a sequence are joined again, and a sequence
+ * gives at most its first `maxSequenceRows` rows, so that memory does not grow with one sequence's length (a
+ * file without a `seq` column is one sequence, index 0, always kept). A chunk of whole sequences none longer
+ * than the cap is kept as `strideSubchunk` gives it (the same sample as before pieces existed).
+ */
+export class SequenceSample {
+  private readonly joiner = new PieceJoiner();
+  /** Rows of the open sequence (the last one of the previous chunk, going on) seen so far. */
+  private seen = 0;
+  constructor(
+    /** Its chunks are kept as they are when `inMemory` (else copied: a streaming reader may reuse its buffers). */
+    private readonly source: Pick<DataSource, 'inMemory'>,
+    private readonly stride: number,
+    private readonly maxSequenceRows: number,
+  ) {}
+
+  add(chunk: SequenceChunk, seqOffset: number): void {
+    const n = chunk.lengths.length;
+    let longest = 0;
+    for (let k = 0; k < n; k++) longest = Math.max(longest, chunk.lengths[k]);
+    if (!chunk.continued && !chunk.continues && !haloOf(chunk) && longest <= this.maxSequenceRows) {
+      const sub = strideSubchunk(chunk, seqOffset, this.stride);
+      if (sub) this.joiner.add(keptSubchunk(this.source, sub, chunk), false, false);
+      return;
+    }
+    const own = trimHalo(chunk, 0, 0);
+    const { dx, dy } = own;
+    let row = 0;
+    for (let k = 0; k < n; k++) {
+      const L = own.lengths[k];
+      const continued = k === 0 && own.continued === true, goesOn = k === n - 1 && own.continues === true;
+      const start = continued ? this.seen : 0;
+      if ((seqOffset + k) % this.stride === 0) {
+        const take = Math.min(L, this.maxSequenceRows - start);
+        if (take > 0) {
+          const x = own.x.slice(row * dx, (row + take) * dx), y = own.y.slice(row * dy, (row + take) * dy);
+          this.joiner.add(makeChunk(dx, dy, x, y, [take]), continued && start > 0, goesOn && take === L);
+        }
+      }
+      if (goesOn) this.seen = start + L;
+      row += L;
+    }
+  }
+
+  /** The kept sequences (pieces joined). */
+  chunks(): SequenceChunk[] {
+    return this.joiner.chunks();
+  }
 }

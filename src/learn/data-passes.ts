@@ -1,5 +1,6 @@
 import { DataSource, SequenceChunk, wholeSequences } from '../io/dataset.js';
 import { GaussianVAR1 } from '../input/gaussian.js';
+import { GaussianVARp } from '../input/varp.js';
 import { OptionError, OptionNamer, UserError } from '../io/errors.js';
 import { VAR1Stats, finishFit } from '../input/fit.js';
 import { T2Accumulator } from '../moments/single.js';
@@ -16,7 +17,7 @@ import { DataDiagnostics, InputModelDiagnostics } from './diagnostics.js';
 /** T2 of one half of the sequences: the Gaussian accumulator, or the non-Gaussian one for a MixtureVAR1. */
 export type T2Half = T2Accumulator | NGT2Accumulator;
 import { centredChunk, strideSubchunk } from './chunks.js';
-import { haloSource, trimHalo } from './pieces.js';
+import { haloFor, haloSource, trimHalo } from './pieces.js';
 import type { MomentsPlan } from './identify/types.js';
 import { SequenceLengths } from './refine-sample.js';
 
@@ -58,7 +59,7 @@ export async function inputPass(
   const readOff = learner === 'GLOREE-B' ? 'the recurrences are' : 'the recurrence is';
   // Pieces of one long sequence (src/learn/pieces.ts): its length is known at its last piece, and the transition
   // between two pieces is added to the input-model statistics (each piece is added as a chunk of its own).
-  let open = 0;
+  let open = 0, rowsBefore = 0;
   const lastRow = new Float64Array(dx);
   const pass = await forEachChunk(
     source,
@@ -94,7 +95,9 @@ export async function inputPass(
         for (let i = 0; i < y.length; i++) {
           const v = y[i];
           if (!Number.isFinite(v)) {
-            throw new UserError(`${source.name}: y has a non-finite value (${v}) at data row ${Math.floor(i / dy) + 1}, column y${(i % dy) + 1}`, { file: source.name, row: Math.floor(i / dy) + 1, column: `y${(i % dy) + 1}` });
+            // Numbered over the whole data (a chunk, or a piece of one long sequence, starts at rowsBefore + 1).
+            const row = rowsBefore + Math.floor(i / dy) + 1;
+            throw new UserError(`${source.name}: y has a non-finite value (${v}) at data row ${row}, column y${(i % dy) + 1}`, { file: source.name, row, column: `y${(i % dy) + 1}` });
           }
         }
       }
@@ -103,6 +106,7 @@ export async function inputPass(
         if (chunk.continued) stats.addTransition(lastRow, chunk.x.subarray(0, dx));
       });
       if (chunk.continues) lastRow.set(chunk.x.subarray((chunk.rows - 1) * dx, chunk.rows * dx));
+      rowsBefore += chunk.rows;
     },
     onProgress,
   );
@@ -132,8 +136,8 @@ export interface MomentsPassOptions {
   extra?: MomentAccumulator[];
   controlVariate?: boolean;
   controlVariateMaxRows?: number;
-  /** Called with every control-variate subchunk and the chunk it came from. */
-  onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk) => void;
+  /** Called with every control-variate subchunk, the chunk it came from, its sequence offset and the stride. */
+  onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk, sequenceOffset: number, stride: number) => void;
   onProgress?: ProgressCallback;
 }
 
@@ -190,7 +194,7 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
         const sub = strideSubchunk(chunk, seqOffset, cvStride);
         if (sub) {
           momentPass(null, sub, [cv]);
-          opts.onControlSample?.(sub, chunk);
+          opts.onControlSample?.(sub, chunk, seqOffset, cvStride);
         }
       }
       // Transitions x_{t−1} → x_t: a piece keeps one halo row before it, so each transition enters once.
@@ -221,18 +225,16 @@ export interface DataPasses {
   sources: { moments: DataSource; states: DataSource; streamed: boolean };
 }
 
-/** Halo for the moment passes over a Gaussian VAR(1) input (src/learn/pieces.ts): p + 1 = 2 rows either side. */
-export const MOMENT_HALO = { left: 2, right: 2 } as const;
-
 /**
  * Passes 1 and 2 with the input model in between, timed as 'pass1_input' and 'pass2_moments'. `extra` makes
  * the learner's own centred-y accumulators of pass 2 once the input model is known.
  *
  * With `pieces` (the module streams the pieces of one long sequence, `Identifier.streamsPieces`), pass 1 reads
- * the pieces as they come, the input-model test pass the pieces with one row of the previous one (each transition
- * once), and, when the input model is a Gaussian VAR(1) (its scores read one row either side), pass 2 and the
- * module's passes the pieces with halos. Any other input model (VAR(p), the non-Gaussian ones) reads whole
- * sequences from the input-model setup on, as before.
+ * the pieces as they come, the input-model passes the pieces with the rows before them that their transitions
+ * or windows need (each transition or window once), and, for a fitted VAR(1), VAR(p) or VAR(1)-mixture input
+ * model (scores that read p rows either side), pass 2 and the module's passes the pieces with the halos its
+ * accumulators need (`MomentsPlan.pieceLags`, `haloFor`). An input model of any other class (a given one)
+ * reads whole sequences from the input-model setup on, as before.
  */
 export async function dataPasses(
   source: DataSource,
@@ -245,12 +247,17 @@ export async function dataPasses(
   const whole = wholeSequences(source);
   const spec = opts.inputModel ?? 'auto';
   const p1 = await inputPass(pieces ? source : whole, learner, { minSequences: hooks.minSequences, onProgress: opts.onProgress });
-  const setupPieces = pieces && spec !== 'varp';
-  const setupSource = setupPieces ? haloSource(source, { left: 1, right: 0 }) : whole;
+  // The input-model passes over pieces: one row of the previous piece for the VAR(1) transitions x_{t−1} → x_t;
+  // 'varp' adds its own halo of maxOrder rows (src/learn/input-models.ts).
+  const setupSource = !pieces ? whole : spec === 'varp' ? source : haloSource(source, { left: 1, right: 0 });
   const input = await setupInputModel(opts.inputModel, { source: setupSource, stats: p1.stats, log, seed: opts.seed ?? 0, onProgress: opts.onProgress, steinDegree: hooks.steinDegree, inputOrder: opts.inputOrder });
   log.lap('pass1_input');
-  const streamed = setupPieces && input.model instanceof GaussianVAR1;
-  const sources = streamed ? { moments: haloSource(source, MOMENT_HALO), states: source, streamed } : { moments: whole, states: whole, streamed };
+  // The fitted input models, whose scores read `order` rows either side of their step: the Gaussian VAR(1) and
+  // i.i.d. (order 0, given the VAR(1) halo), the VAR(1) with mixture innovations, the Gaussian VAR(p).
+  const m = input.model;
+  const streamed = pieces && (m instanceof GaussianVAR1 || m instanceof MixtureVAR1 || m instanceof GaussianVARp);
+  if (streamed && !hooks.pieceLags) throw new Error(`${learner}: a module that streams pieces must declare its pieceLags`);
+  const sources = streamed ? { moments: haloSource(source, haloFor(hooks.pieceLags!, Math.max(1, m.order))), states: source, streamed } : { moments: whole, states: whole, streamed };
   const p2 = await momentsPass(sources.moments, p1, input, log, {
     t2: hooks.t2,
     extra: hooks.extra?.(input.model),

@@ -7,6 +7,7 @@ import { AutoDiagnostics, collectResiduals, fitMixtureVAR1, gaussianityTest } fr
 import { ProgressCallback, forEachChunk } from './passes.js';
 import { RunLog } from './options.js';
 import { InputModelDiagnostics } from './diagnostics.js';
+import { haloSource } from './pieces.js';
 
 /**
  * The input model of a fit, by name (docs/non-gaussian-inputs.md, docs/method.md §3): one entry per model in
@@ -100,10 +101,17 @@ function tested(mode: 'auto' | 'mixture'): Setup {
 
 const varp: Setup = async ({ source, log, inputOrder: order }) => {
   if (order !== undefined && !(Number.isInteger(order) && order >= 0)) throw new OptionError('inputOrder', order, (n) => `${n('inputOrder')} must be a non-negative integer, got ${order}`);
-  const fit = await inputModelStageAsync(source, () => fitVARp(source, { columnNames: columnNames(source), ...(order !== undefined ? { order, maxOrder: Math.max(order, 8) } : {}) }));
+  const maxOrder = order !== undefined ? Math.max(order, VARP_MAX_ORDER) : VARP_MAX_ORDER;
+  // Pieces of one long sequence: each with the maxOrder rows before it, so that the windows (x_{t−P}, …, x_t) of its
+  // first rows are complete (src/input/varp-fit.ts counts own rows only). Whole sequences pass unchanged.
+  const pieces = haloSource(source, { left: maxOrder, right: 0 });
+  const fit = await inputModelStageAsync(source, () => fitVARp(pieces, { columnNames: columnNames(source), maxOrder, ...(order !== undefined ? { order } : {}) }));
   for (const w of fit.warnings) log.warn(w);
   return { model: fit.model, estimate: null, residual: null, iid: false, diagnostics: fit.diagnostics };
 };
+
+/** Largest VAR order BIC compares for 'varp' (a given `inputOrder` above it raises it). */
+const VARP_MAX_ORDER = 8;
 
 export const INPUT_MODELS: Record<InputModelName, Setup> = {
   auto: tested('auto'),

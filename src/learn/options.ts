@@ -28,7 +28,10 @@ export interface LearnerOptions {
   /** Second-order refinement of §5 step 6 (default true). */
   refine?: boolean;
   refineOptions?: RefineOptions;
-  /** At most this many rows (whole sequences, evenly spread over the data) are kept in memory for refinement. */
+  /**
+   * At most this many rows (whole sequences, evenly spread over the data) are kept in memory for refinement
+   * (default REFINE_MAX_ROWS); also the most rows of one sequence an identification sample keeps (`SequenceSample`).
+   */
   refineMaxRows?: number;
   /** Seed for every random choice (Jennrich contractions, refinement split). Default 0. */
   seed?: number;
@@ -80,3 +83,6 @@ export async function withSpill<R>(data: TrainingData, spill: boolean | undefine
     spilled?.close();
   }
 }
+
+/** Default of `LearnerOptions.refineMaxRows`. */
+export const REFINE_MAX_ROWS = 200_000;

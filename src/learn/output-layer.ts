@@ -29,11 +29,18 @@ export function stateCount(p: RNNParams): number {
  * Σ [h;1][h;1]ᵀ and Σ [h;1] yᵀ for the output-layer least squares (docs/method.md §5 step 6, first part); h = [h; z]
  * for a BRNN. Throws (a BlowUpError) if the states escape.
  */
-export function accumulateOutputLS(p: RNNParams, chunk: SequenceChunk, acc: OutputLS, seqOffset: number): void {
+export function accumulateOutputLS(
+  p: RNNParams,
+  chunk: SequenceChunk,
+  acc: OutputLS,
+  seqOffset: number,
+  /** IO-RNN on a piece of one long sequence: the state carried in and out (as `accumulateStatesLS`). */
+  carry: { initialState?: Float64Array; finalState?: Float64Array } = {},
+): void {
   const K = stateCount(p), dy = chunk.dy, m = K + 1;
   if (p.kind !== 'brnn') {
     // Fused recursion + sums (no state array): same numbers, bit for bit, as the general path below.
-    accumulateStatesLS(p, chunk, acc.G, acc.C, { sequenceOffset: seqOffset });
+    accumulateStatesLS(p, chunk, acc.G, acc.C, { sequenceOffset: seqOffset, ...carry });
     mirrorUpper(acc.G, m);
     return;
   }

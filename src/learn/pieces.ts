@@ -13,9 +13,10 @@ import { BlowUpError } from '../rnn/recurrence.js';
  *    nothing to its sums), and `Haloed.halo` says how many there are, so that counts and the few sums that do
  *    not carry y (the control variate's Gram matrix) leave them out;
  *  - a row of the piece has, within the padded piece, the same neighbours and the same precision blocks as in the
- *    whole sequence as long as H ≥ p + 1 for a VAR(p) input (its score reads p rows either side, the lag-1
- *    moments one score further); H = 2 for VAR(1). The sequence's true first and last rows get no halo, so their
- *    exact boundary scores are those of the whole sequence;
+ *    whole sequence as long as the halo covers the scores its moments read: a VAR(p) score reads p rows either
+ *    side, and a moment pairing y_t with s_{t−k} needs k + p rows before the piece (`haloFor`: 2 rows either side
+ *    for the lag-1 mixed moments over a VAR(1), 64 before for the Markov moments M_k, k < 64). The sequence's true
+ *    first and last rows get no halo, so their exact boundary scores are those of the whole sequence;
  *  - a chunk of whole sequences passes through unchanged (no halo): files with a `seq` column give the same sums,
  *    bit for bit, as before.
  * The sums over a long sequence are then split at piece boundaries (and the kernels' row blocks with them): the
@@ -26,6 +27,25 @@ import { BlowUpError } from '../rnn/recurrence.js';
 export interface Halo {
   readonly left: number;
   readonly right: number;
+  /**
+   * Where the padded chunk stands in the data as `wholeSequences` would have joined it (set by `haloChunks`): `step`
+   * is the step, from its sequence's true start, of the chunk's first (halo) row, and `index` the index its first
+   * sequence would have within the joined chunk. For accumulators whose sums depend on the position of a step
+   * (the Markov accumulator's half split, src/moments/markov.ts), so that pieces reproduce the whole sequence.
+   */
+  readonly step?: number;
+  readonly index?: number;
+}
+
+/**
+ * The halo a module's moment passes need over pieces (`haloChunks`): its accumulators pair the target y_t with
+ * first-order scores up to `back` steps before t and `forward` steps after it (`MomentsPlan.pieceLags`), and a
+ * VAR(p) score reads p rows either side of its step (docs/method.md §3). So a piece's own rows see, within the
+ * padded piece, the same scores as in the whole sequence when the halo has back + p rows before the piece and
+ * forward + p after it. (The quadratic learner's mixed moment pairs y_t with s_{t−1}: back = forward = 1, H = 2.)
+ */
+export function haloFor(lags: { back: number; forward: number }, order: number): Halo {
+  return { left: lags.back + order, right: lags.forward + order };
 }
 
 /** A chunk that may carry halo rows (see the file comment). */
@@ -111,6 +131,10 @@ export async function* haloChunks(source: DataSource, halo: { left: number; righ
   let tail = new Float64Array(0), tailRows = 0;
   const steps = new PieceSteps();
   let sequences = 0;
+  // Index the chunk's first sequence would have in the chunk `wholeSequences` joins (src/io/dataset.ts joinPieces):
+  // a group of pieces starts at a chunk that is not `continued`, and each continued chunk adds the sequences
+  // before its last one.
+  let joinedIndex = 0, prevSequences = 0;
   const it = source.chunks()[Symbol.asyncIterator]();
   let exhausted = false;
   const pull = async (): Promise<boolean> => {
@@ -187,12 +211,14 @@ export async function* haloChunks(source: DataSource, halo: { left: number; righ
     lengths[lengths.length - 1] += rightRows;
     const seqOffset = c.continued ? sequences - 1 : sequences;
     const stepOffset = steps.offset(c);
+    joinedIndex = c.continued ? joinedIndex + prevSequences - 1 : 0;
+    prevSequences = c.lengths.length;
     // The flags stay (the passes number sequences by them); the halo says which rows are the neighbours'.
     const chunk: Haloed = {
       dx, dy, rows, x, y, lengths,
       ...(c.continued ? { continued: true } : {}),
       ...(c.continues ? { continues: true } : {}),
-      ...(leftRows + rightRows > 0 ? { halo: { left: leftRows, right: rightRows } } : {}),
+      ...(leftRows + rightRows > 0 ? { halo: { left: leftRows, right: rightRows, step: stepOffset - leftRows, index: joinedIndex } } : {}),
     };
     yield { chunk, sequenceOffset: seqOffset, stepOffset };
     sequences += c.lengths.length - (c.continued ? 1 : 0);
@@ -240,7 +266,7 @@ export function trimHalo(c: SequenceChunk, left: number, right: number): Sequenc
   lengths[0] -= dl;
   lengths[lengths.length - 1] -= dr;
   const { dx, dy } = c;
-  return withHalo({ ...c, rows, x: c.x.subarray(dl * dx, (dl + rows) * dx), y: c.y.subarray(dl * dy, (dl + rows) * dy), lengths }, { left: h.left - dl, right: h.right - dr });
+  return withHalo({ ...c, rows, x: c.x.subarray(dl * dx, (dl + rows) * dx), y: c.y.subarray(dl * dy, (dl + rows) * dy), lengths }, { ...h, left: h.left - dl, right: h.right - dr, ...(h.step !== undefined ? { step: h.step + dl } : {}) });
 }
 
 /**

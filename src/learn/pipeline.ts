@@ -3,7 +3,7 @@ import { InputModel } from '../input/model.js';
 import { RNNParams } from '../models/params.js';
 import { RefineOptions, packParams, refine } from './refine.js';
 import { TrainingData, forEachChunk } from './passes.js';
-import { LearnerOptions, RunLog, runLog, withSpill } from './options.js';
+import { LearnerOptions, REFINE_MAX_ROWS, RunLog, runLog, withSpill } from './options.js';
 import { CommonDiagnostics, LearnerTag, RefineSampleDiagnostics, RefineSummary, controlVariateDiagnostics } from './diagnostics.js';
 import { dataPasses } from './data-passes.js';
 import { sampleStride } from './chunks.js';
@@ -12,7 +12,7 @@ import { RefineSampleCollector, burnInForModel } from './refine-sample.js';
 import { OutputLayer, outputLayerPass, solveOutputLayer } from './output-layer.js';
 import { ensureStable } from './stability.js';
 import { scaledSource, scalingOf, standardisationPass, unstandardise } from './standardise.js';
-import { FittedOutput, IdentifyContext, Identifier } from './identify/types.js';
+import { FittedOutput, IdentifyContext, Identifier, streamsPieces } from './identify/types.js';
 
 /**
  * The learner pipeline: the stages every learner shares, written once (docs/architecture.md has the picture).
@@ -36,7 +36,8 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
   return withSpill(data, opts.spill, async (given) => {
     const log = runLog(opts.onWarning);
     // A module that cannot take pieces of a long sequence reads whole sequences from the start (as before).
-    const raw = identifier.streamsPieces === true ? given : wholeSequences(given);
+    const pieces = streamsPieces(identifier, given.dx);
+    const raw = pieces ? given : wholeSequences(given);
     // Standardisation (issue 17): fit on standardised columns, return the model in the data's units.
     const scaling = opts.standardise ? scalingOf(await standardisationPass(raw, opts.onProgress)) : null;
     const source = scaling ? scaledSource(raw, scaling) : raw;
@@ -44,7 +45,7 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
     const plan = identifier.plan(source, log);
     // Pieces of one long sequence are streamed when the module can take them (src/learn/pieces.ts);
     // `sources` says what the later passes read.
-    const { p1, input, p2, sources } = await dataPasses(source, identifier.name, opts, log, plan, identifier.streamsPieces === true);
+    const { p1, input, p2, sources } = await dataPasses(source, identifier.name, opts, log, plan, pieces);
     const totalRows = p1.data.rows;
     const ctx: IdentifyContext = {
       source,
@@ -100,7 +101,7 @@ async function fitOutputAndRefine<P extends RNNParams>(
   const options: RefineOptions = { ...labels.refineDefaults, ...opts.refineOptions };
   // Which rows the refinement computes on (src/learn/refine-windows.ts): whole sequences as always, or windows of
   // one long recording with a held-out block at its end.
-  const cap = opts.refineMaxRows ?? 200_000;
+  const cap = opts.refineMaxRows ?? REFINE_MAX_ROWS;
   const bi = burnInForModel(model, cap);
   const plan = wantRefine ? planRefineWindows(lengths, cap, { burnIn: bi.burnIn, validationFraction: options.validationFraction, allowWindows: model.kind !== 'brnn' }) : null;
   const collector = plan?.mode === 'windows' ? new RefineSampleCollector(plan, source.dx, source.dy) : null;

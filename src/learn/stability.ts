@@ -100,21 +100,31 @@ export async function ensureStable<P extends RNNParams>(
   const sums: OutputLS[] = candidates.map(() => ({ G: new Float64Array(m * m), C: new Float64Array(m * dy) }));
   const failures: (string | null)[] = candidates.map(() => null);
   let yy = 0;
-  // The fallback pass (only after a blow-up) runs many candidates side by side on whole sequences.
+  // The fallback pass (only after a blow-up) runs the candidates side by side. Pieces of one long sequence: each
+  // IO-RNN candidate carries its own state across them (as the output-layer pass does); a BRNN's backward states
+  // need the whole sequence.
+  const carries: (Float64Array | null)[] = candidates.map(() => null);
+  const steps = new StepCounter();
   await forEachChunk(
-    wholeSequences(source),
+    spectral.kind === 'brnn' ? wholeSequences(source) : source,
     'stability fallback',
     (chunk, seqOffset) => {
       for (let i = 0; i < chunk.rows * dy; i++) yy += chunk.y[i] * chunk.y[i];
+      const piece = chunk.continued === true || chunk.continues === true;
       candidates.forEach(([, p], k) => {
         if (failures[k] !== null) return;
         try {
-          accumulateOutputLS(p, chunk, sums[k], seqOffset);
+          if (p.kind !== 'brnn' && piece) {
+            const finalState = chunk.continues ? new Float64Array(p.A1.rows) : undefined;
+            accumulateOutputLS(p, chunk, sums[k], seqOffset, { initialState: chunk.continued ? carries[k] ?? undefined : undefined, finalState });
+            carries[k] = finalState ?? null;
+          } else accumulateOutputLS(p, chunk, sums[k], seqOffset);
         } catch (e) {
           if (!(e instanceof BlowUpError)) throw e;
-          failures[k] = e.message;
+          failures[k] = steps.restep(e, chunk, seqOffset).message;
         }
       });
+      steps.advance(chunk);
     },
     opts.onProgress,
     opts.totalRows,

@@ -2,6 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { SampleSums } from './sample-sums.js';
 import { InputModel } from '../input/model.js';
 import { SequenceChunk } from '../io/dataset.js';
+import { ownRows } from '../learn/pieces.js';
 import { addOuterRow } from './accumulator.js';
 
 /**
@@ -110,12 +111,15 @@ export class DiagonalHermiteAccumulator extends SampleSums {
     const feat = new Float64Array(kind === 'P1' ? dh : dh * dh);
     const S = this.sum, F = feat.length;
     const coef = p2Coefficients(l);
+    // A piece with halo rows (src/learn/pieces.ts): own rows' steps only.
+    const [r0, r1] = ownRows(chunk);
     let row = 0;
     for (let sIdx = 0; sIdx < chunk.lengths.length; sIdx++) {
       const L = chunk.lengths[sIdx];
       const t0 = kind === 'P1' ? 0 : 1, t1 = kind === 'P1' ? L - this.skipLast : L;
       for (let t = t0; t < t1; t++) {
         const r = row + t;
+        if (r < r0 || r >= r1) continue;
         projectScore(scores, r * dx, G, dx, q);
         const Pt = this.proj(this.model.precisionBlock(t, t, L));
         for (let j = 0; j < dh; j++) {

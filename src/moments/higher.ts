@@ -2,6 +2,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { SampleSums } from './sample-sums.js';
 import { InputModel } from '../input/model.js';
 import { SequenceChunk } from '../io/dataset.js';
+import { ownRows } from '../learn/pieces.js';
 import { addOuterRow } from './accumulator.js';
 import { projectBlock, projectScore } from './diagonal-hermite.js';
 
@@ -221,11 +222,15 @@ export class HermiteMomentAccumulator extends SampleSums {
     const pairList: [number, number][] = [];
     for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) pairList.push([p, q]);
     const blocks: (Matrix | null)[] = new Array(pairList.length);
+    // A piece of one long sequence with halo rows (src/learn/pieces.ts): the steps of its own rows only, their
+    // modes reaching into the halo for their scores.
+    const [r0, r1] = ownRows(chunk);
     let row = 0;
     for (let sIdx = 0; sIdx < chunk.lengths.length; sIdx++) {
       const L = chunk.lengths[sIdx];
       const t1 = this.minLag < 0 ? L : L - this.skipLast;
       for (let t = -this.minLag; t < t1; t++) {
+        if (row + t < r0 || row + t >= r1) continue;
         for (let m = 0; m < n; m++) projectScore(scores, (row + t + this.modes[m].lag) * dx, this.modes[m].Q, dx, v[m]);
         const r = row + t;
         if (D) {

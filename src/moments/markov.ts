@@ -1,5 +1,6 @@
 import { InputModel } from '../input/model.js';
 import { AccumulatorSpec, MomentAccumulator, PassData, Target } from './accumulator.js';
+import { haloOf, ownRows } from '../learn/pieces.js';
 
 /**
  * Markov-parameter moments of a sequence model: M_k = E[y_{t+k} ⊗ s_t] for lags k = 0..K−1 (docs/activations.md,
@@ -50,15 +51,29 @@ export class MarkovAccumulator extends MomentAccumulator {
     return (seqIndex + Math.floor(t / MarkovAccumulator.HALF_BLOCK)) & 1;
   }
 
+  /**
+   * A piece of a long sequence with halo rows (src/learn/pieces.ts) must carry at least K − 1 + p halo rows before
+   * it and p after it for a VAR(p) input (`haloFor` with back = K − 1): a pair (t, t + k) is counted by the piece
+   * that owns its output row t + k (the target is zero on halo rows, and only own rows' pairs are counted), and
+   * its score s_t, up to K − 1 rows back, is then the whole sequence's. Every step is counted once.
+   */
+  protected override stepBounds(): [number, number] {
+    return [0, 0];
+  }
+
   protected accumulate(d: PassData, y: Float64Array): void {
     const dx = this.dx, dy = this.dy, K = this.lags, S = this.sum, s = d.scores!;
     const lengths = d.chunk.lengths, cOff = 2 * K * dy * dx;
     const blk = dy * dx;
+    // Own rows [r0, r1) (all rows without halo); a piece's first sequence and steps as in the joined chunk, so the
+    // half split is the whole sequence's.
+    const [r0, r1] = ownRows(d.chunk);
+    const halo = haloOf(d.chunk), index = halo?.index ?? 0, step = halo?.step ?? 0;
     let row = 0;
     for (let q = 0; q < lengths.length; q++) {
-      const L = lengths[q];
+      const L = lengths[q], t0 = q === 0 ? step : 0;
       for (let t = 0; t < L; t++) {
-        const h = MarkovAccumulator.halfOf(q, t);
+        const h = MarkovAccumulator.halfOf(index + q, t0 + t);
         const so = (row + t) * dx;
         const kMax = Math.min(K, L - t);
         for (let k = 0; k < kMax; k++) {
@@ -70,7 +85,7 @@ export class MarkovAccumulator extends MomentAccumulator {
             const b = base + i * dx;
             for (let a = 0; a < dx; a++) S[b + a] += yi * s[so + a];
           }
-          S[cOff + h * K + k] += 1;
+          if (row + t + k >= r0 && row + t + k < r1) S[cOff + h * K + k] += 1;
         }
       }
       this.count += L;

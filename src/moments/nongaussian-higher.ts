@@ -1,5 +1,6 @@
 import { Matrix, matmul } from '../linalg/matrix.js';
 import { SequenceChunk } from '../io/dataset.js';
+import { ownRows } from '../learn/pieces.js';
 import { InputModel } from '../input/model.js';
 import { MixtureVAR1 } from '../input/var1-mixture.js';
 import { setPartitions } from '../input/nongaussian-scores.js';
@@ -80,10 +81,13 @@ export class NGStepMomentAccumulator {
     }
     const kap: Float64Array[] = subSize.map((s) => new Float64Array(s));
     const full = new Float64Array(E), idx = new Int32Array(l), sidx = new Int32Array(l);
+    // A piece with halo rows (src/learn/pieces.ts): own rows' steps only.
+    const [r0, r1] = ownRows(chunk);
     let row = 0;
     for (const L of chunk.lengths) {
       for (let t = model.firstExactStep; t < L - this.skipLast; t++) {
         const r = row + t;
+        if (r < r0 || r >= r1) continue;
         for (let m = 1; m < nSub; m++) {
           const ms = subModes[m], K = kap[m], size = subSize[m], sz = ms.length;
           sidx.fill(0);

@@ -1,6 +1,7 @@
 import { Matrix, matmul } from '../linalg/matrix.js';
 import { SampleSums } from './sample-sums.js';
 import { SequenceChunk } from '../io/dataset.js';
+import { ownRows } from '../learn/pieces.js';
 import { MixtureVAR1, scoresFromDerivatives } from '../input/var1-mixture.js';
 import { completeBell } from '../input/nongaussian-scores.js';
 import { InputModel } from '../input/model.js';
@@ -25,6 +26,10 @@ import { ProjectedMixedAccumulator } from './mixed.js';
  * Steps used (`firstExactStep` f of the model: 1 for a non-Gaussian model, 0 for a Gaussian one): a moment
  * uses step t only if every one of its modes sits at a step ≥ f (x_0's density is an approximation):
  *   T1, T2: t = f..L−1−skipLast;  mixed 'prev' (t; t−1, t−1): t = f+1..L−1;  mixed 'next' (t; t+1, t+1): t = f..L−2.
+ * Pieces of one long sequence (src/learn/pieces.ts): the score and the innovation derivatives of a row read its
+ * row and the rows next to it, so with a halo of lag + 1 rows (the mixed moment's u = t ∓ 1 one row further) an own
+ * row sees its whole-sequence values and the sequence-boundary tests (t ≥ 1, t + 1 < L, u = 0) answer as in the
+ * whole sequence; those step ranges are the accumulators' `stepBounds`.
  */
 
 export interface NGChunkData {
@@ -76,6 +81,19 @@ function stepRows(lengths: Int32Array, lo: number, hiSkip: number, mask: Uint8Ar
   return { rows: Int32Array.from(rows), steps: Int32Array.from(steps), lens: Int32Array.from(lens) };
 }
 
+/**
+ * `stepRows` of a piece with halo rows (src/learn/pieces.ts) reduced to its own rows (for the SampleSums
+ * accumulators, which have no `stepBounds`); the selection itself for a chunk without halo.
+ */
+function ownStepRows(chunk: SequenceChunk, sel: ReturnType<typeof stepRows>): ReturnType<typeof stepRows> {
+  const [r0, r1] = ownRows(chunk);
+  if (r0 === 0 && r1 === chunk.rows) return sel;
+  const keep: number[] = [];
+  for (let n = 0; n < sel.rows.length; n++) if (sel.rows[n] >= r0 && sel.rows[n] < r1) keep.push(n);
+  const pick = (a: Int32Array) => Int32Array.from(keep, (n) => a[n]);
+  return { rows: pick(sel.rows), steps: pick(sel.steps), lens: pick(sel.lens) };
+}
+
 /** T1 = mean y_t ⊗ g_t (dy×dx) over t = f..L−1−skipLast. Stein: E[∂y_t/∂x_t]. */
 export class NGT1Accumulator extends MomentAccumulator {
   readonly type = 'ngT1' as const;
@@ -89,6 +107,9 @@ export class NGT1Accumulator extends MomentAccumulator {
   }
   spec(): AccumulatorSpec {
     return { type: 'ngT1', dy: this.dy, target: this.target, skipLast: this.skipLast };
+  }
+  protected override stepBounds(): [number, number] {
+    return [this.model.firstExactStep, this.skipLast];
   }
   protected accumulate(dd: PassData, y: Float64Array): void {
     const { dx, dy } = this, S = this.sum, { g } = ngChunkData(this.model, dd.chunk, 1);
@@ -120,6 +141,12 @@ export class NGT2Accumulator extends MomentAccumulator {
   spec(): AccumulatorSpec {
     if (this.sequenceMask) throw new Error('non-Gaussian T2 accumulator: a sequence mask is set; clear it before serialising, merging or sending it to a worker');
     return { type: 'ngT2', dy: this.dy, target: this.target, skipLast: this.skipLast };
+  }
+  protected override stepBounds(): [number, number] {
+    return [this.model.firstExactStep, this.skipLast];
+  }
+  protected override activeMask(): Uint8Array | null {
+    return this.sequenceMask;
   }
   protected accumulate(dd: PassData, y: Float64Array): void {
     const { dx, dy } = this, S = this.sum, { g, d, order } = ngChunkData(this.model, dd.chunk, 2);
@@ -216,6 +243,10 @@ export class NGProjectedMixedAccumulator extends MomentAccumulator {
   }
   spec(): AccumulatorSpec {
     return { type: 'ngMixedProjected', dy: this.dy, direction: this.direction, target: this.target, demix: this.demix.toArray(), first: this.first.toArray(), pair: this.pair.toArray() };
+  }
+  protected override stepBounds(): [number, number] {
+    const f0 = this.model.firstExactStep;
+    return this.direction === 'prev' ? [f0 + 1, 0] : [f0, 1];
   }
   protected accumulate(dd: PassData, y: Float64Array): void {
     const { dx, dy, dh } = this, S = this.sum, { g, d, order } = ngChunkData(this.model, dd.chunk, 3);
@@ -335,7 +366,7 @@ export class NGDiagonalAccumulator extends SampleSums {
     if (y.length !== chunk.rows * dy) throw new RangeError(`NGDiagonalAccumulator: y has ${y.length} values, expected rows·dy = ${chunk.rows * dy}`);
     const { g, d, order } = ngChunkData(this.model, chunk, l);
     const f0 = this.model.firstExactStep;
-    const sel = kind === 'P1' ? stepRows(chunk.lengths, f0, this.skipLast) : stepRows(chunk.lengths, Math.max(1, f0 + 1), 0);
+    const sel = ownStepRows(chunk, kind === 'P1' ? stepRows(chunk.lengths, f0, this.skipLast) : stepRows(chunk.lengths, Math.max(1, f0 + 1), 0));
     const kap = new Float64Array(l + 1), B = new Float64Array(dh * (l + 1)), tmp = new Float64Array(l + 1), p = new Float64Array(dh);
     const feat = new Float64Array(kind === 'P1' ? dh : dh * dh), F = feat.length;
     const binom = [1, l - 1, ((l - 1) * (l - 2)) / 2, ((l - 1) * (l - 2) * (l - 3)) / 6];

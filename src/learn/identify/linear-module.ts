@@ -1,8 +1,8 @@
 import { OptionError } from '../../io/errors.js';
-import type { SequenceChunk } from '../../io/dataset.js';
 import type { IORNNParams } from '../../models/params.js';
 import { MarkovAccumulator } from '../../moments/markov.js';
-import { sampleStride, strideSubchunk, copyChunk } from '../chunks.js';
+import { SequenceSample, sampleStride } from '../chunks.js';
+import { REFINE_MAX_ROWS } from '../options.js';
 import { Identifier } from './types.js';
 import { LINEAR_ACTIVATION, chooseRealization, markovHankel, orderCandidates, type LinearDiagnostics, type LinearIdentifyOptions } from './linear.js';
 
@@ -30,18 +30,23 @@ export function linear(opts: LinearModuleOptions): Identifier<IORNNParams, Linea
   return {
     learner: 'linear',
     name: 'linear',
+    // Its accumulators (the Markov moments, the control variate) count own rows only (src/learn/pieces.ts).
+    streamsPieces: true,
     plan(source) {
       const h = opts.hidden;
       if (h !== 'auto' && (!Number.isInteger(h) || h < 1)) throw new OptionError('hidden', h, (n) => `${n('hidden')} must be a positive integer or "auto", got ${h}`);
+      // M_k pairs y_t with s_{t−k} for k < K (src/moments/markov.ts).
+      const lags = opts.lags ?? 64;
       return {
         t2: false,
+        pieceLags: { back: lags - 1, forward: 0 },
         extra: (model) => {
-          acc = new MarkovAccumulator(model, source.dy, opts.lags ?? 64);
+          acc = new MarkovAccumulator(model, source.dy, lags);
           return [acc];
         },
       };
     },
-    async identify({ source, p1, pass, log }) {
+    async identify({ source, options, p1, pass, log }) {
       const { dx, dy } = source;
       let hk: ReturnType<typeof markovHankel>;
       try {
@@ -52,12 +57,9 @@ export function linear(opts: LinearModuleOptions): Identifier<IORNNParams, Linea
       const candidates = orderCandidates(hk, opts);
       // The output layer of one candidate needs data; several candidates are compared on a subsample.
       const stride = candidates.length > 1 ? sampleStride(p1.data.rows, BIC_ROWS) : sampleStride(p1.data.rows, 20_000);
-      const sample: SequenceChunk[] = [];
-      await pass('linear order', (chunk, off) => {
-        const sub = strideSubchunk(chunk, off, stride);
-        if (sub) sample.push(sub === chunk ? copyChunk(chunk) : sub);
-      });
-      const chosen = chooseRealization(hk, dy, dx, opts, sample);
+      const kept = new SequenceSample(source, stride, options.refineMaxRows ?? REFINE_MAX_ROWS);
+      await pass('linear order', (chunk, off) => kept.add(chunk, off));
+      const chosen = chooseRealization(hk, dy, dx, opts, kept.chunks());
       block = { linear: chosen.diagnostics };
       log.lap('identify');
       return { spectral: { ...chosen.params, activation: LINEAR_ACTIVATION }, tooLarge: 'U is', shrunk: 'a shrunk U' };

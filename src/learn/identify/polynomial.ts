@@ -7,7 +7,8 @@ import { t1For } from '../../moments/nongaussian.js';
 import { Activation, IORNNParams } from '../../models/params.js';
 import { activationCoefficients, activationSymmetry, activationToString } from '../../models/activation.js';
 import { ControlVariateDiagnostics, controlVariateDiagnostics } from '../diagnostics.js';
-import { bySubchunks, centredChunk, keptSubchunk, sampleStride, strideSubchunk } from '../chunks.js';
+import { SequenceSample, bySubchunks, centredChunk, sampleStride } from '../chunks.js';
+import { LearnerOptions, REFINE_MAX_ROWS } from '../options.js';
 import { varianceShare } from '../output-layer.js';
 import { Directions, polyDirections } from './poly-directions.js';
 import { polyRecurrence, Recurrence } from './poly-recurrence.js';
@@ -79,7 +80,7 @@ function checkHidden(dh: number, dx: number, dy: number, l: number): void {
   }
 }
 
-export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, GloreePolyBlock, 'gloree-poly'> {
+export function polynomial(opts: PolynomialOptions & Pick<LearnerOptions, 'refineMaxRows'>): Identifier<IORNNParams, GloreePolyBlock, 'gloree-poly'> {
   if (!opts.activation) throw new OptionError('activation', undefined, () => 'fitGloreePoly: an activation is required (coefficients c0..cl)');
   const c = activationCoefficients(opts.activation);
   const l = c.length - 1;
@@ -89,13 +90,19 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
   const symmetry = activationSymmetry(opts.activation);
   const odd = isOdd(c);
   const memory: Record<string, number> = {};
-  const cvSample: SequenceChunk[] = [];
+  // The control-variate subsample, kept for the U moment's own control variate (LeadingTermCV); a long sequence
+  // gives at most refineMaxRows of its rows (SequenceSample).
+  let cvKept: SequenceSample | null = null;
+  const rowCap = opts.refineMaxRows ?? REFINE_MAX_ROWS;
   let route: 'S2' | 'P1';
   let t1!: MomentAccumulator;
   let found!: { dirs: Directions; rec: Recurrence; spectral: IORNNParams; scales: GloreePolyBlock['scales']; scaleSample: SequenceChunk[]; covX: Matrix; pA1: { sMin: number; cond: number } };
   return {
     learner: 'gloree-poly',
     name: 'GLOREE',
+    // Its accumulators (T1, T2 halves, the order-l Hermite and diagonal moments, the control variate) count own rows
+    // only (src/learn/pieces.ts); the subsamples keep own rows, pieces joined (SequenceSample).
+    streamsPieces: true,
     plan(source, log) {
       const { dx, dy } = source;
       if (opts.hidden !== 'auto') checkHidden(opts.hidden, dx, dy, l);
@@ -112,8 +119,10 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
         t2: route === 'S2',
         minSequences: 1,
         steinDegree: Math.min(4, l),
+        // The U moment (P2 / P2′) pairs y_t with s_{t−1}; T1, T2 and the order-l moments stay at lag 0.
+        pieceLags: { back: 1, forward: 1 },
         extra: (model) => [(t1 = t1For(model, dy, { skipLast: 1 }))],
-        onControlSample: (sub, chunk) => cvSample.push(keptSubchunk(source, sub, chunk)),
+        onControlSample: (_sub, chunk, off, stride) => (cvKept ??= new SequenceSample(source, stride, rowCap)).add(chunk, off),
       };
     },
     async identify(ctx) {
@@ -131,7 +140,7 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
       const dirs = await polyDirections(ctx, { route, hidden: opts.hidden, l, lead, maxTensorEntries: opts.maxTensorEntries ?? 4096, checkHidden: (dh) => checkHidden(dh, dx, dy, l), target, T1, memory });
       const pA1 = pinv(dirs.A1);
       checkPinv('Â1', pA1, dirs.dh, 'dh', 'U is unreliable', log);
-      const rec = await polyRecurrence(ctx, { A1: dirs.A1, A2: dirs.A2, G: pA1.pinv, l, lead, T1, cvSample, target, memory });
+      const rec = await polyRecurrence(ctx, { A1: dirs.A1, A2: dirs.A2, G: pA1.pinv, l, lead, T1, cvSample: cvKept?.chunks() ?? [], target, memory });
       if (dirs.s2Components) {
         // μ̂_j = E σ''(z_j): T2's component against Â2^(j).
         const s2 = dirs.s2Components;
@@ -146,15 +155,14 @@ export function polynomial(opts: PolynomialOptions): Identifier<IORNNParams, Glo
       }
       // Neuron scales (σ without scale symmetry): least squares on simulated states of a subsample.
       const unit: IORNNParams = { kind: 'iornn', A1: dirs.A1, U: rec.U, A2: rec.A2, b: p1.yMean.slice(), activation: { coefficients: Array.from(c) } };
-      const scaleSample: SequenceChunk[] = [];
+      let scaleSample: SequenceChunk[] = [];
       let alpha: Float64Array = new Float64Array(dirs.dh).fill(1);
       let scales: GloreePolyBlock['scales'];
       if (symmetry !== 'monomial') {
         const stride = sampleStride(p1.data.rows, opts.scaleFitMaxRows ?? 20_000);
-        await ctx.pass('subsample', (chunk, off) => {
-          const sub = strideSubchunk(chunk, off, stride);
-          if (sub) scaleSample.push(keptSubchunk(source, sub, chunk));
-        });
+        const kept = new SequenceSample(source, stride, rowCap);
+        await ctx.pass('subsample', (chunk, off) => kept.add(chunk, off));
+        scaleSample = kept.chunks();
         const sf = fitScales(unit, l, scaleSample, signSymmetric(c));
         alpha = sf.alpha;
         scales = { alpha: Array.from(alpha), fitted: true, reason: `σ = ${text} has no per-neuron scale symmetry (${symmetry})`, evaluations: sf.evaluations, sampleRows: sf.rows, mse: sf.mse };

@@ -132,7 +132,8 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
     streamsPieces: true,
     plan(source) {
       if (opts.hidden !== 'auto') checkHidden(opts.hidden, source.dx, source.dy);
-      return { t2: true, minSequences: 1, steinDegree: 2 };
+      // The mixed moment pairs y_t with s_{t−1} (§4 F4); T2 and the control variate stay at lag 0.
+      return { t2: true, minSequences: 1, steinDegree: 2, pieceLags: { back: 1, forward: 1 } };
     },
     async identify({ source, p1, p2, input, log, seed, pass }) {
       const { dx, dy } = source;

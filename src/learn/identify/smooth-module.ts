@@ -5,7 +5,8 @@ import { t1For } from '../../moments/nongaussian.js';
 import { MarkovAccumulator } from '../../moments/markov.js';
 import { momentPass } from '../../moments/accumulator.js';
 import { estimateVAR1 } from '../../input/fit.js';
-import { centredChunk, keptSubchunk, sampleStride, strideSubchunk } from '../chunks.js';
+import { SequenceSample, centredChunk, sampleStride } from '../chunks.js';
+import { REFINE_MAX_ROWS } from '../options.js';
 import { chooseStart, feedforwardStart, linearRouteStart, type LinearRouteStart, type StartChoice } from '../linear-start.js';
 import { Identifier } from './types.js';
 import type { OrderChoice, UStart } from './smooth.js';
@@ -62,6 +63,8 @@ export const SMOOTH_NAMES = ['tanh', 'sigmoid', 'softplus'] as const;
 
 /** Rows (whole sequences, evenly spread) on which the linear-route starts are realized, scaled and scored. */
 const START_ROWS = 20_000;
+/** Lags of the linear route's Markov moments. */
+const MARKOV_LAGS = 64;
 /** Default refinement iterations on the linear route (see identify()). */
 export const LINEAR_ROUTE_ITERATIONS = 300;
 
@@ -70,24 +73,32 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
   let block!: SmoothBlock;
   let t1!: ReturnType<typeof t1For>;
   let markov: MarkovAccumulator | null = null;
+  const linearRoute = (dx: number): boolean => opts.hidden !== 'auto' && opts.hidden > dx;
   return {
     learner: 'smooth',
     name: `smooth (${name})`,
+    // Both routes stream the pieces of a long sequence: their accumulators (T1, T2 halves, the order-m and mixed
+    // moments; the Markov moments on the linear route; the control variate) count own rows only
+    // (src/learn/pieces.ts), and their samples keep own rows (SequenceSample).
+    streamsPieces: true,
     plan(source) {
       const h = opts.hidden;
       if (h !== 'auto' && (!Number.isInteger(h) || h < 1)) throw new OptionError('hidden', h, (n) => `${n('hidden')} must be a positive integer or "auto", got ${h}`);
-      const linearRoute = h !== 'auto' && h > source.dx;
+      const linear = linearRoute(source.dx);
       return {
-        t2: !linearRoute,
-        minSequences: linearRoute ? 1 : 2,
+        t2: !linear,
+        minSequences: linear ? 1 : 2,
+        // T1 is at lag 0, the Markov moments pair y_t with s_{t−k}, k < 64 (src/moments/markov.ts);
+        // The moments route's mixed moment P2′ pairs y_t with s_{t−1}.
+        pieceLags: linear ? { back: MARKOV_LAGS - 1, forward: 0 } : { back: 1, forward: 1 },
         extra: (model) => {
           t1 = t1For(model, source.dy, { skipLast: 1 });
-          if (linearRoute) markov = new MarkovAccumulator(model, source.dy, 64);
+          if (linear) markov = new MarkovAccumulator(model, source.dy, MARKOV_LAGS);
           return markov ? [t1, markov] : [t1];
         },
       };
     },
-    async identify({ source, input, p1, p2, pass, seed, log }) {
+    async identify({ source, options, input, p1, p2, pass, seed, log }) {
       const { dx, dy } = source;
       if (!markov) {
         const halves = p2.t2Halves!;
@@ -95,7 +106,7 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
         const run = (fn: (c: SequenceChunk, off: number) => void) => pass('moments (smooth)', fn);
         let id: Awaited<ReturnType<typeof identifySmoothFrom>>;
         try {
-          id = await identifySmoothFrom(run, input.model, moments, dx, dy, { activation: opts.activation, hidden: opts.hidden, order: opts.order, seed });
+          id = await identifySmoothFrom(run, input.model, moments, dx, dy, { activation: opts.activation, hidden: opts.hidden, order: opts.order, seed, maxSequenceRows: options.refineMaxRows ?? REFINE_MAX_ROWS });
         } catch (e) {
           if (e instanceof NoComponentError) throw new OptionError('hidden', 'auto', (n) => `${n('hidden')} auto: ${e.message}; give ${n('hidden')} K`);
           throw e;
@@ -119,7 +130,7 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
       // Linear route: candidate starts scored by their free-run training error on a subsample (linear-start.ts).
       const dh = opts.hidden as number;
       const stride = sampleStride(p1.data.rows, START_ROWS);
-      const sample: SequenceChunk[] = [];
+      const kept = new SequenceSample(source, stride, options.refineMaxRows ?? REFINE_MAX_ROWS);
       const markovs: { name: string; acc: MarkovAccumulator; why: string }[] = [{ name: 'linear-realization', acc: markov, why: `Ho–Kalman realization of the Markov parameters from the ${input.model.kind} input model's scores` }];
       if (input.model.kind !== 'gaussian-var1') {
         // A coloured or non-Gaussian input model can make the Markov estimates worse where the input is not excited;
@@ -130,9 +141,9 @@ export function smooth(opts: SmoothModuleOptions): Identifier<IORNNParams, Smoot
       const second = markovs[1];
       await pass('linear route (smooth)', (chunk, off) => {
         if (second) momentPass(second.acc.model, centredChunk(chunk, p1.yMean), [second.acc]);
-        const sub = strideSubchunk(chunk, off, stride);
-        if (sub) sample.push(keptSubchunk(source, sub, chunk));
+        kept.add(chunk, off);
       });
+      const sample = kept.chunks();
       const built = new Map<string, { lin: ReturnType<typeof chooseRealization>; route: LinearRouteStart }>();
       const candidates = markovs.map((m) => ({
         name: m.name,

@@ -19,7 +19,9 @@ import { momentPass } from '../../moments/accumulator.js';
 import { t1For, t2For } from '../../moments/nongaussian.js';
 import { ControlVariate, type ControlVariateFit, type QuadraticMode } from '../../moments/control.js';
 import { diagonalFor, hermiteMomentFor, scoresFor } from '../../moments/nongaussian-higher.js';
-import { bySubchunks, centredChunk, copyChunk, sampleStride, strideSubchunk } from '../chunks.js';
+import { SequenceSample, bySubchunks, centredChunk, copyChunk, sampleStride, strideSubchunk } from '../chunks.js';
+import { haloOf, withHalo } from '../pieces.js';
+import { REFINE_MAX_ROWS } from '../options.js';
 import { selectRank } from '../rank.js';
 import { pinv } from '../../linalg/pinv.js';
 import type { Activation } from '../../models/params.js';
@@ -112,7 +114,7 @@ function residualTarget(p2: SmoothPass2, chunk: SequenceChunk): Float64Array {
  */
 export async function orderMoments(
   run: PassRunner, model: InputModel, p2: SmoothPass2, dx: number, dy: number,
-  opts: { hidden: number | 'auto'; maxTensorEntries?: number; sampleRows?: number },
+  opts: { hidden: number | 'auto'; maxTensorEntries?: number; sampleRows?: number; maxSequenceRows?: number },
 ): Promise<SmoothMoments> {
   if (p2.counts[0] === 0 || p2.counts[1] === 0) throw new Error('smooth identification: needs at least 2 sequences (the order and rank rules compare two halves of the sequences)');
   const big = dy * dx ** 3 > (opts.maxTensorEntries ?? 256);
@@ -126,17 +128,19 @@ export async function orderMoments(
   const modes = [0, 1, 2].map(() => ({ lag: 0 as const, Q }));
   const t3 = [hermiteMomentFor(model, dy, modes), hermiteMomentFor(model, dy, modes)];
   const stride = sampleStride(p2.rows, opts.sampleRows ?? 3000);
-  const sample: SequenceChunk[] = [];
+  // Copies (the runner's chunks may be a reader's reused buffers); pieces of a long sequence joined, at most
+  // maxSequenceRows rows of one sequence (SequenceSample).
+  const kept = new SequenceSample({ inMemory: false }, stride, opts.maxSequenceRows ?? REFINE_MAX_ROWS);
   await run((chunk, off) => {
-    const target = makeChunk(dx, dy, chunk.x, residualTarget(p2, chunk), chunk.lengths);
+    // A piece's halo rows (src/learn/pieces.ts) stay marked: the accumulators add own rows only.
+    const target = withHalo(makeChunk(dx, dy, chunk.x, residualTarget(p2, chunk), chunk.lengths), haloOf(chunk));
     for (const h of [0, 1]) {
       const sub = strideSubchunk(target, off, 2, h);
       if (sub) t3[h].add(sub, scoresFor(model, sub), sub.y);
     }
-    const s = strideSubchunk(chunk, off, stride);
-    if (s) sample.push(s === chunk ? copyChunk(chunk) : s);
+    kept.add(chunk, off);
   });
-  return { dx, dy, yMean: p2.yMean, T2: p2.T2, T3: [t3[0].result(), t3[1].result()], counts: p2.counts, Q, T1: p2.T1, cv: p2.cv, sample };
+  return { dx, dy, yMean: p2.yMean, T2: p2.T2, T3: [t3[0].result(), t3[1].result()], counts: p2.counts, Q, T1: p2.T1, cv: p2.cv, sample: kept.chunks() };
 }
 
 export interface SmoothRank {
@@ -201,6 +205,8 @@ export interface SmoothIdentifyOptions {
   /** Rows (whole sequences, evenly spread) for the scale fit and the moment-route factors. Default 3000 (the start's
    * held-out NMSE was the same as with 10 000 on the bench scenario, at a third of the cost). */
   scaleFitMaxRows?: number;
+  /** At most this many rows of one sequence enter that sample (default REFINE_MAX_ROWS; `SequenceSample`). */
+  maxSequenceRows?: number;
   /** Corrections of the moment route's factor F (default 2; smooth.ts `smoothStarts`). */
   momentIterations?: number;
   /** Choose neuron signs by fit for σ without sign symmetry (default true; smooth-signs.ts). */
@@ -230,7 +236,7 @@ export interface SmoothIdentified {
  */
 export async function identifySmoothFrom(run: PassRunner, model: InputModel, p2: SmoothPass2, dx: number, dy: number, opts: SmoothIdentifyOptions): Promise<SmoothIdentified> {
   if (opts.hidden !== 'auto' && opts.hidden > dx) throw new RangeError(`smooth identification: ${opts.hidden} neurons need dh ≤ dx = ${dx} (A1 of full row rank)`);
-  const mom = await orderMoments(run, model, p2, dx, dy, { hidden: opts.hidden, maxTensorEntries: opts.maxTensorEntries, sampleRows: opts.scaleFitMaxRows });
+  const mom = await orderMoments(run, model, p2, dx, dy, { hidden: opts.hidden, maxTensorEntries: opts.maxTensorEntries, sampleRows: opts.scaleFitMaxRows, maxSequenceRows: opts.maxSequenceRows });
   // The spectra are cheap (two small SVDs) and go into the diagnostics (the report's chart) for a given dh too.
   let rank: SmoothRank | undefined;
   try {

@@ -18,10 +18,12 @@ export interface Identifier<P extends RNNParams, B extends object, T extends Lea
   readonly name: string;
   /**
    * The module's passes take the pieces of one long sequence with halo rows (src/learn/pieces.ts): every
-   * accumulator it feeds counts own rows only and sums terms linear in y. Without it the pipeline joins the pieces
-   * (`wholeSequences`: memory grows with the longest sequence).
+   * accumulator it feeds counts own rows only and sums terms linear in y, and its plan says how far they pair y
+   * with scores (`MomentsPlan.pieceLags`). A function decides from the data's input dimension (a route of the
+   * module may stream while another does not). Without it the pipeline joins the pieces (`wholeSequences`:
+   * memory grows with the longest sequence).
    */
-  readonly streamsPieces?: boolean;
+  readonly streamsPieces?: boolean | ((dx: number) => boolean);
   /** What pass 2 must accumulate for this module; checks the options against the data's dimensions first. */
   plan(source: DataSource, log: RunLog): MomentsPlan;
   /** From passes 1–2 to the spectral estimate (further passes through `ctx.pass`). */
@@ -34,12 +36,20 @@ export interface Identifier<P extends RNNParams, B extends object, T extends Lea
 export interface MomentsPlan {
   /** Accumulate T2 on the even / odd sequences (rank rule, and T2 itself). */
   t2: boolean;
+  /**
+   * With `streamsPieces`: the furthest score lags the module's accumulators pair with the target y_t (s_{t−back}
+   * … s_{t+forward}); the moment passes then read the pieces with `haloFor(pieceLags, p)` halo rows.
+   */
+  pieceLags?: { back: number; forward: number };
   /** Fewer sequences are refused (default 1). */
   minSequences?: number;
   /** The module's own accumulators of centred y, made once the input model is known. */
   extra?: (model: InputModel) => MomentAccumulator[];
-  /** Called with every control-variate subchunk and the chunk it came from. */
-  onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk) => void;
+  /**
+   * Called with every control-variate subchunk (the sequences ≡ 0 mod `stride` by global index), the chunk it came
+   * from, the chunk's first sequence's global index and the stride.
+   */
+  onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk, sequenceOffset: number, stride: number) => void;
   /**
    * Degree of the outputs in the current input innovation (the activation's degree): the degree of the polynomial
    * Stein representers a non-Gaussian input model uses for light-tailed inputs (src/input/stein-poly.ts; default 4).
@@ -107,4 +117,10 @@ export function withOutputLayer<B extends { pinv: object; spectral: object }>(bl
     pinv: { ...block.pinv, ...(fit.cond !== undefined ? { outputLayer: { cond: fit.cond } } : {}) },
     spectral: { ...block.spectral, b: Array.from(fit.spectralBias) },
   };
+}
+
+/** Whether `identifier` streams the pieces of one long sequence for data with `dx` inputs (`streamsPieces`). */
+export function streamsPieces(identifier: Pick<Identifier<RNNParams, object>, 'streamsPieces'>, dx: number): boolean {
+  const s = identifier.streamsPieces;
+  return typeof s === 'function' ? s(dx) : s === true;
 }

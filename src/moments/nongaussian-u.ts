@@ -1,7 +1,7 @@
 import { Matrix, transpose } from '../linalg/matrix.js';
 import { solve } from '../linalg/solve.js';
 import { SequenceChunk } from '../io/dataset.js';
-import { haloOf } from '../learn/pieces.js';
+import { ownRows } from '../learn/pieces.js';
 import { MixtureVAR1 } from '../input/var1-mixture.js';
 import { mixtureSteinPoly } from '../input/mixture1d.js';
 import { SteinPoly, steinPolyNegLogDerivatives } from '../input/stein-poly.js';
@@ -74,7 +74,8 @@ export class ConditionalScoreUAccumulator extends SampleSums {
   add(chunk: SequenceChunk): this {
     const { dx, dh, dy, c2, reps, m, T1 } = this, S = this.sum, p = dh + 1, o2 = dh * p;
     if (chunk.dx !== dx || chunk.dy !== dy) throw new RangeError(`ConditionalScoreUAccumulator: chunk has dx=${chunk.dx}, dy=${chunk.dy}; expected ${dx}, ${dy}`);
-    if (haloOf(chunk)) throw new Error('ConditionalScoreUAccumulator: cannot take a piece of a sequence with halo rows');
+    // A piece of one long sequence (src/learn/pieces.ts) counts its own rows only; its halo supplies row r − 1.
+    const [own0, own1] = ownRows(chunk);
     const { x, y } = chunk, mu = this.model.mean, Fd = this.model.F.data, Wu = this.model.W.data, M0 = this.model.M0.data;
     const Wd = this.demix.data, A = this.A1.data, Gd = this.G.data;
     const eps = new Float64Array(dx), t1 = new Float64Array(dx), s = new Float64Array(dx);
@@ -91,13 +92,15 @@ export class ConditionalScoreUAccumulator extends SampleSums {
       for (let a = 0; a < dx; a++) v += A[j * dx + a] * x[r * dx + a];
       return c2 * v * v;
     };
-    let r0 = 0;
+    let r0 = 0, counted = 0;
     for (const L of chunk.lengths) {
       if (L >= 2) project(r0, yCur);
       for (let t = 1; t < L; t++) {
         const r = r0 + t;
         yPrev.set(yCur);
         project(r, yCur);
+        if (r < own0 || r >= own1) continue;
+        counted++;
         for (let a = 0; a < dx; a++) {
           let v = x[r * dx + a] - mu[a];
           for (let b = 0; b < dx; b++) v -= Fd[a * dx + b] * (x[(r - 1) * dx + b] - mu[b]);
@@ -129,7 +132,7 @@ export class ConditionalScoreUAccumulator extends SampleSums {
       }
       r0 += L;
     }
-    this.count += chunk.rows - chunk.lengths.length;
+    this.count += counted;
     return this;
   }
 

@@ -57,7 +57,8 @@ test('mapChunks: a pool of 2 threads gives the serial results chunk for chunk, i
 });
 
 test('fit with workers 1 and 2: byte-identical model files (the stability check runs on the pool)', async () => {
-  const big = simulateScenario(s, { nSeq: Math.ceil(POOL_MIN_ROWS / s.seqLength), seed: 5 }).data;
+  const big = simulateScenario(s, { nSeq: 5000, seed: 5 }).data;
+  assert.ok(big.rows >= POOL_MIN_ROWS, `${big.rows} rows: too few for the pool`);
   const src = memorySource(splitChunk(big, 6));
   const fit = async (workers: number) => {
     const r = await fitRNN(src, { hidden: 4, seed: 0, refine: false, workers });

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SCENARIOS, simulateScenario } from '../src/models/simulate.js';
-import { memorySource, splitChunk, type SequenceChunk } from '../src/io/dataset.js';
+import { SCENARIOS, simulateInputs, simulateScenario } from '../src/models/simulate.js';
+import { makeChunk, memorySource, splitChunk, type SequenceChunk } from '../src/io/dataset.js';
+import { Matrix } from '../src/linalg/matrix.js';
+import type { IORNNParams } from '../src/models/params.js';
 import { mapChunks } from '../src/learn/passes.js';
 import { ChunkPool } from '../src/learn/chunk-pool.js';
 import { firstBlowUp } from '../src/learn/stability.js';
@@ -65,4 +67,35 @@ test('fit with workers 1 and 2: byte-identical model files (the stability check 
     return JSON.stringify(modelToJSON(r.params, { inputModel: r.inputModel.toJSON(), diagnostics: r.diagnostics }));
   };
   assert.equal(await fit(2), await fit(1));
+});
+
+test('stability check on the pool: the pieces of a long sequence, then whole-sequence chunks: the first blow-up in file order', async () => {
+  // A recurrent weight well past 1 on σ = z²: the states escape after a few steps, on every sequence.
+  const big = { ...model, U: new Matrix(model.U.rows, model.U.cols, model.U.data.map((v, i) => (i % (model.U.cols + 1) === 0 ? 3 : v))) } as IORNNParams;
+  const long = simulateInputs({ dx: s.dx, nSeq: 1, seqLength: 600, rho: 0.6, sigma: 0.4, seed: 9 });
+  const L = long.rows, dx = s.dx, dy = s.dy, size = 2;
+  const truth = await firstBlowUp(memorySource(makeChunk(dx, dy, long.x, new Float64Array(L * dy), [L])), big);
+  assert.ok(truth && truth.step >= size, `the planted blow-up happens past the first piece (${truth?.message})`);
+  // The long sequence in pieces of 2 rows (run on the main thread, carrying the state), then chunks that blow up
+  // on their own (on the pool's threads): the long sequence's blow-up comes first.
+  const pieces: SequenceChunk[] = [];
+  for (let t = 0; t < L; t += size) {
+    const n = Math.min(size, L - t);
+    const p = makeChunk(dx, dy, long.x.slice(t * dx, (t + n) * dx), new Float64Array(n * dy), [n]);
+    pieces.push({ ...p, ...(t > 0 ? { continued: true } : {}), ...(t + n < L ? { continues: true } : {}) });
+  }
+  const later = [chunks[0], chunks[1], chunks[2]];
+  assert.ok(await firstBlowUp(memorySource(later), big), 'the later chunks blow up too');
+  const mixed = memorySource([...pieces, ...later]);
+  const pool = new ChunkPool(2);
+  try {
+    const serial = await firstBlowUp(mixed, big);
+    const threaded = await firstBlowUp(mixed, big, { pool });
+    assert.equal(serial?.sequence, 0);
+    assert.equal(serial?.step, truth.step);
+    assert.equal(threaded?.message, serial?.message);
+    assert.equal(await firstBlowUp(mixed, model, { pool }), await firstBlowUp(mixed, model));
+  } finally {
+    await pool.close();
+  }
 });

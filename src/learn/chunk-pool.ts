@@ -1,7 +1,8 @@
 /**
  * Threads for the pass runner's `mapChunks` (src/learn/passes.ts): `size` workers (src/learn/chunk-worker.ts),
- * started once per fit, that run a task (src/learn/chunk-tasks.ts) on the chunks they are sent. Chunk i goes to
- * worker i mod size through one of that worker's SLOTS shared buffers (src/io/threads.ts `ChunkSlot`); at most
+ * started once per fit, that run a task (src/learn/chunk-tasks.ts) on the chunks they are sent. The chunks sent go
+ * round-robin to the workers, each through one of that worker's SLOTS shared buffers (src/io/threads.ts
+ * `ChunkSlot`); at most
  * SLOTS chunks per worker are in flight, so memory is bounded by size × SLOTS chunks. Results come back with the
  * chunk's index: which thread computed a result, and when, changes nothing about it.
  */
@@ -25,6 +26,8 @@ export class ChunkPool {
   private wake: (() => void) | null = null;
   private broken: Error | null = null;
   private runs = 0;
+  /** Round-robin over the workers (reset per pass). */
+  private next = 0;
   private busy = false;
   private closed = false;
 
@@ -74,6 +77,7 @@ export class ChunkPool {
     if (this.busy) throw new Error('ChunkPool: a pass is already running');
     if (this.broken) throw this.broken;
     this.busy = true;
+    this.next = 0;
     for (const w of this.workers) w.ref();
     const run = ++this.runs;
     for (const w of this.workers) w.postMessage({ type: 'task', run, name: task.name, payload: task.payload });
@@ -84,7 +88,7 @@ export class ChunkPool {
    * promise of its result. Await each send before the next (one waiter at a time).
    */
   async send(index: number, chunk: SequenceChunk, sequenceOffset: number): Promise<{ result: Promise<unknown> }> {
-    const i = index % this.size;
+    const i = this.next++ % this.size;
     while (this.inFlight[i] >= SLOTS && this.broken === null) await new Promise<void>((res) => (this.wake = res));
     if (this.broken) throw this.broken;
     // Worker i answers in order, so with fewer than SLOTS in flight the chunk that last used this slot is done.

@@ -53,8 +53,8 @@ export async function forEachChunk(
 
 /**
  * A pass whose per-chunk work is a task (src/learn/chunk-tasks.ts): its result on every chunk, in file order.
- * With a pool (`--workers N`, N ≥ 2) the chunks are computed on its threads, at most a few per thread in flight;
- * without, on this thread. A chunk's result is a function of the chunk alone, so the results, and whatever the
+ * With a pool of N − 1 threads (`--workers N`, N ≥ 2) this thread computes every N-th chunk itself (no copy) and
+ * sends the others to the pool, at most a few per thread in flight; without a pool, every chunk runs here. A chunk's result is a function of the chunk alone, so the results, and whatever the
  * caller reduces from them in file order, are the same bits for every number of threads (docs/architecture.md,
  * "Parallel work"). `local` may claim a chunk for this thread (it returns the chunk's result, in order with the
  * others; e.g. the pieces of a long sequence, which carry a state from one chunk to the next).
@@ -72,7 +72,8 @@ export async function mapChunks<N extends ChunkTaskName>(
 ): Promise<ChunkTaskResult<N>[]> {
   const pool = opts.pool ?? null;
   const results: Promise<ChunkTaskResult<N>>[] = [];
-  const fn = pool ? null : CHUNK_TASKS[task.name](task.payload);
+  const fn = CHUNK_TASKS[task.name](task.payload);
+  const share = pool ? pool.size + 1 : 1;
   pool?.begin(task);
   let ok = false;
   try {
@@ -84,8 +85,8 @@ export async function mapChunks<N extends ChunkTaskName>(
         const mine = opts.local?.(chunk, sequenceOffset);
         let r: Promise<ChunkTaskResult<N>>;
         if (mine !== undefined) r = Promise.resolve(mine);
-        else if (fn) r = Promise.resolve(fn(chunk, sequenceOffset) as ChunkTaskResult<N>);
-        else r = (await pool!.send(index, chunk, sequenceOffset)).result as Promise<ChunkTaskResult<N>>;
+        else if (pool === null || index % share === 0) r = Promise.resolve(fn(chunk, sequenceOffset) as ChunkTaskResult<N>);
+        else r = (await pool.send(index, chunk, sequenceOffset)).result as Promise<ChunkTaskResult<N>>;
         results.push(r);
         index++;
       },

@@ -49,10 +49,11 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
       // `sources` says what the later passes read.
       const { p1, input, p2, sources } = await dataPasses(source, identifier.name, opts, log, plan, identifier.streamsPieces === true);
       const totalRows = p1.data.rows;
-      // Threads for the task passes (src/learn/chunk-pool.ts), started now: their start-up overlaps pass 2 and the
+      // Threads for the task passes (src/learn/chunk-pool.ts; workers − 1 of them, this thread takes its share), started
+    // now: their start-up overlaps pass 2 and the
       // identification, and they are ready for the stability check. Small data stay on this thread (start-up would
       // cost more than the threads save).
-      pool = (opts.workers ?? 1) >= 2 && totalRows >= POOL_MIN_ROWS ? new ChunkPool(opts.workers ?? 1) : null;
+      pool = (opts.workers ?? 1) >= 2 && totalRows >= POOL_MIN_ROWS ? new ChunkPool((opts.workers ?? 1) - 1) : null;
       const ctx: IdentifyContext = {
         source,
         options: opts,

@@ -44,7 +44,7 @@ export interface FitOpts {
   controlVariate: boolean;
   refineMaxRows?: number;
   seed: number;
-  workers?: number; // CSV parser threads (default: the available cores)
+  workers?: number; // CSV parser and pass threads (default: the available cores)
   out: string;
   x?: string;
   y?: string;
@@ -103,6 +103,7 @@ async function fitOn(source: CSVSource, dataFile: string, o: FitOpts, activation
       controlVariate: o.controlVariate,
       refineMaxRows: o.refineMaxRows,
       seed: o.seed,
+      workers: o.workers ?? availableParallelism(),
       onProgress: bar.update,
       onWarning: warnLine,
       refineOptions: { onIteration: (i) => bar.update({ stage: 'refinement', rows: i.iteration, unit: 'iterations' }), ...(o.refineIterations !== undefined ? { maxIter: o.refineIterations } : {}) },

@@ -101,7 +101,7 @@ export function buildProgram(sink?: Sink): Command {
       .option('--no-control-variate', 'do not use the control variate for the mixed moment')
       .option('--refine-max-rows <n>', 'rows (whole sequences, spread over the file) kept in memory for refinement', intArg('--refine-max-rows', 1))
       .option('--seed <n>', 'seed for every random choice', intArg('--seed'), 0)
-      .option('--workers <n>', 'threads that parse the CSV file (default: the available cores; 1 = serial); the model is the same for every value', intArg('--workers', 1))
+      .option('--workers <n>', 'threads that parse the CSV file and run the passes that split by chunk (default: the available cores; 1 = serial); the model is the same for every value', intArg('--workers', 1))
       .requiredOption('--out <model.json>', 'output model file (written atomically)')
       .option('--report <report.html>', 'also write a self-contained HTML report of the fit')
       .option('--quiet', 'print nothing on success')

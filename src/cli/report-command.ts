@@ -28,7 +28,7 @@ import { momentPass } from '../moments/accumulator.js';
 import { selectRank, type RankSelection } from '../learn/rank.js';
 import { UsageError, out } from './io.js';
 import { learnerView } from '../report/learner-view.js';
-import { renderReport, type HeldOutNMSE, type RankSummary, type ReportHeldOut } from '../report/html.js';
+import type { HeldOutNMSE, RankSummary, ReportHeldOut } from '../report/html.js';
 
 export interface BuildReportOptions {
   /** The true model (synthetic data): NMSE against noise-free outputs, parameter errors. */
@@ -139,7 +139,7 @@ export async function buildReport(
     const d = (model.diagnostics ?? {}) as { warnings?: string[] };
     const warned = { ...model, diagnostics: { ...d, warnings: [...(d.warnings ?? []), `the model blows up on ${blowUp}; no predictions are shown (docs/method.md §6)`] } };
     const stored = (model.diagnostics as { rank?: RankSummary } | undefined)?.rank ?? undefined;
-    return renderReport({ model: warned, truth, rank: opts.rank ?? stored, rankSource: opts.rank ? opts.rankSource : stored ? 'the training data' : undefined, modelName: opts.modelName, title: opts.title });
+    return (await renderer())({ model: warned, truth, rank: opts.rank ?? stored, rankSource: opts.rank ? opts.rankSource : stored ? 'the training data' : undefined, modelName: opts.modelName, title: opts.title });
   }
   if (rows === 0) throw new UserError(`${source.name}: no data rows`);
   const nm: HeldOutNMSE = { rows, model: acc.value() };
@@ -185,7 +185,7 @@ export async function buildReport(
       rankSource = opts.dataLabel ?? source.name;
     }
   }
-  return renderReport({ model, heldOut, truth, rank, rankSource, modelName: opts.modelName, title: opts.title });
+  return (await renderer())({ model, heldOut, truth, rank, rankSource, modelName: opts.modelName, title: opts.title });
 }
 
 /**
@@ -273,4 +273,9 @@ export async function reportCommand(modelFile: string, dataFile: string, opts: R
   });
   await writeFileAtomic(opts.out, html);
   if (!opts.quiet) out(`report written to ${opts.out}`);
+}
+
+/** The report's renderer, loaded when a report is made: its chart libraries take ≈0.5 s to import. */
+async function renderer(): Promise<typeof import('../report/html.js').renderReport> {
+  return (await import('../report/html.js')).renderReport;
 }

@@ -14,6 +14,16 @@ import { ROLE_IGNORE, type ColumnLayout } from './columns.js';
 export const DEFAULT_CHUNK_ROWS = 65536;
 
 /**
+ * Rows a chunk buffer is allocated for. A chunk is cut at the first sequence start once it holds ≥ chunkRows rows,
+ * so it usually holds a few rows more than chunkRows: the slack keeps that last sequence from doubling the buffers
+ * (a grow per chunk was a third of the main thread's work in the parallel CSV pass). Only the capacity changes,
+ * never a chunk's rows.
+ */
+export function chunkCapacity(chunkRows: number): number {
+  return Math.max(16, Math.min(chunkRows, 1 << 16) + 4096);
+}
+
+/**
  * A block of rows in columnar form, handed to the assembler. `values[c]` holds the numbers of file column c
  * (only selected columns are read; any value that is not a finite number makes the row invalid and
  * `describe(c, r)` gives its text for the message). Row r's position for messages is `rowNumbers[r]` if
@@ -75,7 +85,7 @@ export class ChunkAssembler {
     });
     this.cols = Int32Array.from(cols);
     this.roles = Int32Array.from(roles);
-    this.cap = Math.max(16, Math.min(chunkRows, 1 << 16) + 1);
+    this.cap = chunkCapacity(chunkRows);
     this.x = new Float64Array(this.cap * this.dx);
     this.y = new Float64Array(this.cap * this.dy);
   }
@@ -280,7 +290,7 @@ export class ChunkAssembler {
     this.firsts = [];
     this.n = 0;
     // Fresh buffers: the emitted chunk keeps views into the old ones.
-    this.cap = Math.max(16, Math.min(this.chunkRows, 1 << 16) + 1);
+    this.cap = chunkCapacity(this.chunkRows);
     this.x = new Float64Array(this.cap * dx);
     this.y = new Float64Array(this.cap * dy);
   }

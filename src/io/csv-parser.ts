@@ -10,6 +10,7 @@ import { UserError, cellError } from './errors.js';
 import { ROLE_IGNORE, ROLE_SEQ, type ColumnLayout } from './columns.js';
 import { EXACT_SEQ_ID, MAX_ABS_EXPECTED, MAX_ABS_VALUE, parseDecimal, splitQuoted } from './csv-number.js';
 import type { CSVChunk } from './csv.js';
+import { chunkCapacity } from './assembler.js';
 
 const IGNORE = ROLE_IGNORE;
 const SEQ = ROLE_SEQ;
@@ -64,7 +65,7 @@ class Parser {
     this.hasSeq = layout.seq !== undefined;
     this.chunkRows = chunkRows;
     this.minLength = minLength;
-    this.cap = Math.max(16, Math.min(chunkRows, 1 << 16) + 1);
+    this.cap = chunkCapacity(chunkRows);
     this.x = new Float64Array(this.cap * this.dx);
     this.y = new Float64Array(this.cap * this.dy);
   }
@@ -302,7 +303,7 @@ class Parser {
     this.n = 0;
     const oldX = this.x, oldY = this.y;
     if (tight) {
-      this.cap = Math.max(16, Math.min(this.chunkRows, 1 << 16) + 1);
+      this.cap = chunkCapacity(this.chunkRows);
       this.x = new Float64Array(this.cap * this.dx);
       this.y = new Float64Array(this.cap * this.dy);
     }

@@ -19,8 +19,10 @@ import * as nodePath from 'node:path';
 import type { SequenceChunk } from './dataset.js';
 import { openCSVSource, writeCSV, type CSVChunk, type CSVOptions, type CSVSource } from './csv.js';
 import { openGeneralCSVSource, sniffDelimiter } from './csv-general.js';
-import { openArrowSource, writeArrow } from './arrow.js';
-import { openParquetSource, writeParquet } from './parquet.js';
+// Arrow and Parquet readers load their libraries (≈0.4 s) only when a file of theirs is opened or written: a CSV
+// fit does not pay for them at start-up.
+const arrow = () => import('./arrow.js');
+const parquet = () => import('./parquet.js');
 import { UserError } from './errors.js';
 
 export type DataFormat = 'csv' | 'arrow' | 'parquet';
@@ -164,8 +166,8 @@ export async function openDataSource(path: string, opts: OpenDataOptions = {}): 
   const head = await readHeadBytes(path);
   const format = await resolveFormat(path, f, head);
   let src: CSVSource;
-  if (format === 'arrow') src = await openArrowSource(path, rest);
-  else if (format === 'parquet') src = await openParquetSource(path, rest);
+  if (format === 'arrow') src = await (await arrow()).openArrowSource(path, rest);
+  else if (format === 'parquet') src = await (await parquet()).openParquetSource(path, rest);
   else src = await openCSVAny(path, rest, head);
   return { ...src, format, chunks: src.chunks };
 }
@@ -177,8 +179,8 @@ export async function openDataSource(path: string, opts: OpenDataOptions = {}): 
 export async function writeDataFile(path: string, chunk: SequenceChunk, opts: { format?: DataFormat | string; seq?: boolean } = {}): Promise<DataFormat> {
   const format = opts.format !== undefined ? checkFormat(opts.format, path) : formatFromExtension(path) ?? 'csv';
   const o = opts.seq === undefined ? {} : { seq: opts.seq };
-  if (format === 'arrow') await writeArrow(path, chunk, o);
-  else if (format === 'parquet') await writeParquet(path, chunk, o);
+  if (format === 'arrow') await (await arrow()).writeArrow(path, chunk, o);
+  else if (format === 'parquet') await (await parquet()).writeParquet(path, chunk, o);
   else await writeCSV(path, chunk, o);
   return format;
 }

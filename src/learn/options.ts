@@ -33,6 +33,12 @@ export interface LearnerOptions {
    * (default REFINE_MAX_ROWS); also the most rows of one sequence an identification sample keeps (`SequenceSample`).
    */
   refineMaxRows?: number;
+  /**
+   * Threads for the passes that run as tasks of the pass runner (`mapChunks`, src/learn/passes.ts), for data of at
+   * least POOL_MIN_ROWS rows (default 1: everything on the calling thread). The model is the same, bit for bit,
+   * for every value. The CLI passes `--workers` (default: the available cores).
+   */
+  workers?: number;
   /** Seed for every random choice (Jennrich contractions, refinement split). Default 0. */
   seed?: number;
   onProgress?: ProgressCallback;

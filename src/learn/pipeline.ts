@@ -3,6 +3,7 @@ import { InputModel } from '../input/model.js';
 import { RNNParams } from '../models/params.js';
 import { RefineOptions, packParams, refine } from './refine.js';
 import { TrainingData, forEachChunk } from './passes.js';
+import { ChunkPool } from './chunk-pool.js';
 import { LearnerOptions, REFINE_MAX_ROWS, RunLog, runLog, withSpill } from './options.js';
 import { CommonDiagnostics, LearnerTag, RefineSampleDiagnostics, RefineSummary, controlVariateDiagnostics } from './diagnostics.js';
 import { dataPasses } from './data-passes.js';
@@ -33,54 +34,67 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
   data: TrainingData,
   opts: LearnerOptions,
 ): Promise<LearnerResult<P, { learner: T } & CommonDiagnostics & B>> {
+  let pool: ChunkPool | null = null;
   return withSpill(data, opts.spill, async (given) => {
-    const log = runLog(opts.onWarning);
-    // A module that cannot take pieces of a long sequence reads whole sequences from the start (as before).
-    const pieces = streamsPieces(identifier, given.dx);
-    const raw = pieces ? given : wholeSequences(given);
-    // Standardisation (issue 17): fit on standardised columns, return the model in the data's units.
-    const scaling = opts.standardise ? scalingOf(await standardisationPass(raw, opts.onProgress)) : null;
-    const source = scaling ? scaledSource(raw, scaling) : raw;
-    if (scaling) log.lap('standardise');
-    const plan = identifier.plan(source, log);
-    // Pieces of one long sequence are streamed when the module can take them (src/learn/pieces.ts);
-    // `sources` says what the later passes read.
-    const { p1, input, p2, sources } = await dataPasses(source, identifier.name, opts, log, plan, pieces);
-    const totalRows = p1.data.rows;
-    const ctx: IdentifyContext = {
-      source,
-      options: opts,
-      seed: opts.seed ?? 0,
-      log,
-      p1,
-      input,
-      p2,
-      pass: async (stage, fn) => void (await forEachChunk(sources.moments, stage, fn, opts.onProgress, totalRows)),
-    };
-    const found = await identifier.identify(ctx);
-    const out = await fitOutputAndRefine(sources.states, found.spectral, p1.yMean, p1.lengths, opts, log, found);
-    const block = identifier.finish(ctx, out);
-    const stable = await ensureStable(sources.states, out.params, out.spectralModel, {
-      fittedLabel: out.refine ? 'refined' : 'spectral',
-      onProgress: opts.onProgress,
-      totalRows,
-      warn: log.warn,
-    });
-    log.lap('stability');
-    const common: CommonDiagnostics = {
-      data: p1.data,
-      inputModel: p2.inputDiagnostics,
-      controlVariate: controlVariateDiagnostics(p2.cvFit),
-      feedforward: { A2: out.feedforward.A2.toArray(), b: Array.from(out.feedforward.b) },
-      refine: out.refine,
-      ...(stable.stabilised ? { stabilised: stable.stabilised } : {}),
-      warnings: log.warnings,
-    };
-    const diagnostics = { learner: identifier.learner, ...common, ...block } as { learner: T } & CommonDiagnostics & B;
-    if (scaling) return { ...unstandardise(stable.params, input.model, diagnostics, scaling), timingsMs: log.timings };
-    return { params: stable.params, inputModel: input.model, diagnostics, timingsMs: log.timings };
+    try {
+      const log = runLog(opts.onWarning);
+      // A module that cannot take pieces of a long sequence reads whole sequences from the start (as before).
+      const pieces = streamsPieces(identifier, given.dx);
+      const raw = pieces ? given : wholeSequences(given);
+      // Standardisation (issue 17): fit on standardised columns, return the model in the data's units.
+      const scaling = opts.standardise ? scalingOf(await standardisationPass(raw, opts.onProgress)) : null;
+      const source = scaling ? scaledSource(raw, scaling) : raw;
+      if (scaling) log.lap('standardise');
+      const plan = identifier.plan(source, log);
+      // Pieces of one long sequence are streamed when the module can take them (src/learn/pieces.ts);
+      // `sources` says what the later passes read.
+      const { p1, input, p2, sources } = await dataPasses(source, identifier.name, opts, log, plan, pieces);
+      const totalRows = p1.data.rows;
+      // Threads for the task passes (src/learn/chunk-pool.ts; workers − 1 of them, this thread takes its share), started
+      // now: their start-up overlaps pass 2 and the identification, and they are ready for the stability check. Small
+      // data stay on this thread (start-up would cost more than the threads save).
+      pool = (opts.workers ?? 1) >= 2 && totalRows >= POOL_MIN_ROWS ? new ChunkPool((opts.workers ?? 1) - 1) : null;
+      const ctx: IdentifyContext = {
+        source,
+        options: opts,
+        seed: opts.seed ?? 0,
+        log,
+        p1,
+        input,
+        p2,
+        pass: async (stage, fn) => void (await forEachChunk(sources.moments, stage, fn, opts.onProgress, totalRows)),
+      };
+      const found = await identifier.identify(ctx);
+      const out = await fitOutputAndRefine(sources.states, found.spectral, p1.yMean, p1.lengths, opts, log, found);
+      const block = identifier.finish(ctx, out);
+      const stable = await ensureStable(sources.states, out.params, out.spectralModel, {
+        fittedLabel: out.refine ? 'refined' : 'spectral',
+        pool,
+        onProgress: opts.onProgress,
+        totalRows,
+        warn: log.warn,
+      });
+      log.lap('stability');
+      const common: CommonDiagnostics = {
+        data: p1.data,
+        inputModel: p2.inputDiagnostics,
+        controlVariate: controlVariateDiagnostics(p2.cvFit),
+        feedforward: { A2: out.feedforward.A2.toArray(), b: Array.from(out.feedforward.b) },
+        refine: out.refine,
+        ...(stable.stabilised ? { stabilised: stable.stabilised } : {}),
+        warnings: log.warnings,
+      };
+      const diagnostics = { learner: identifier.learner, ...common, ...block } as { learner: T } & CommonDiagnostics & B;
+      if (scaling) return { ...unstandardise(stable.params, input.model, diagnostics, scaling), timingsMs: log.timings };
+      return { params: stable.params, inputModel: input.model, diagnostics, timingsMs: log.timings };
+    } finally {
+      await pool?.close();
+    }
   });
 }
+
+/** Data with fewer rows run the task passes on the calling thread, whatever `workers` says. */
+export const POOL_MIN_ROWS = 100_000;
 
 /**
  * The output-layer pass over the spectral model (with the refinement subsample when refining) and its solution

@@ -1,11 +1,13 @@
 import { Matrix } from '../linalg/matrix.js';
-import { DataSource, wholeSequences } from '../io/dataset.js';
+import { DataSource, SequenceChunk, wholeSequences } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
 import { RNNParams } from '../models/params.js';
 import { BlowUpError, predictIORNN } from '../models/iornn.js';
-import { predict } from '../models/brnn.js';
 import { residualSumOfSquares, solveOutputLS } from '../linalg/lstsq.js';
-import { ProgressCallback, forEachChunk } from './passes.js';
+import { ProgressCallback, forEachChunk, mapChunks } from './passes.js';
+import type { ChunkPool } from './chunk-pool.js';
+import type { BlowUpFound } from './chunk-tasks.js';
+import { modelToJSON } from '../models/serialize.js';
 import { OutputLS, accumulateOutputLS, splitOutput, stateCount, withoutRecurrence } from './output-layer.js';
 import { StabilisedDiagnostics } from './diagnostics.js';
 import { StepCounter } from './pieces.js';
@@ -29,37 +31,34 @@ import { StepCounter } from './pieces.js';
 /** Shrink factors of the recurrent weights tried between the spectral estimate and U = 0. */
 const SHRINK = [0.5, 0.25, 0.1];
 
-/** The first blow-up of `params` on `source` (its message), or null if the model runs on every sequence. */
-export async function firstBlowUp(source: DataSource, params: RNNParams, onProgress?: ProgressCallback, totalRows?: number): Promise<BlowUpError | null> {
-  let failure: BlowUpError | null = null;
-  // Pieces of one long sequence (IO-RNN): the state is carried across them, as `gloree predict` does.
+/**
+ * The first blow-up of `params` on `source` (its message), or null if the model runs on every sequence. A pass of
+ * the pass runner's `mapChunks` (the 'blowup' task, on the pool's threads when there is one): each chunk's first
+ * blow-up, the first of them in file order.
+ */
+export async function firstBlowUp(source: DataSource, params: RNNParams, opts: { pool?: ChunkPool | null; onProgress?: ProgressCallback; totalRows?: number } = {}): Promise<BlowUpError | null> {
+  // Pieces of one long sequence (IO-RNN) run here, in order: the state is carried across them, as `gloree predict`
+  // does.
   let carry: Float64Array | null = null;
   const steps = new StepCounter();
-  await forEachChunk(
-    source,
-    'stability check',
-    (chunk, seqOffset) => {
-      if (failure) return;
-      try {
-        if (params.kind !== 'brnn' && (chunk.continued || chunk.continues)) {
-          const finalState = chunk.continues ? new Float64Array(params.A1.rows) : undefined;
-          try {
-            predictIORNN(params, chunk, { sequenceOffset: seqOffset, initialState: chunk.continued ? carry ?? undefined : undefined, finalState });
-          } catch (e) {
-            throw e instanceof BlowUpError ? steps.restep(e, chunk, seqOffset) : e;
-          }
-          carry = finalState ?? null;
-          steps.advance(chunk);
-        } else predict(params, chunk, { sequenceOffset: seqOffset });
-      } catch (e) {
-        if (!(e instanceof BlowUpError)) throw e;
-        failure = e;
-      }
-    },
-    onProgress,
-    totalRows,
-  );
-  return failure;
+  const local = (chunk: SequenceChunk, seqOffset: number): BlowUpFound | null | undefined => {
+    if (params.kind === 'brnn' || !(chunk.continued || chunk.continues)) return undefined;
+    const finalState = chunk.continues ? new Float64Array(params.A1.rows) : undefined;
+    try {
+      predictIORNN(params, chunk, { sequenceOffset: seqOffset, initialState: chunk.continued ? carry ?? undefined : undefined, finalState });
+    } catch (e) {
+      if (!(e instanceof BlowUpError)) throw e;
+      const r = steps.restep(e, chunk, seqOffset);
+      return { sequence: r.sequence, step: r.step, value: r.value, direction: r.direction };
+    } finally {
+      steps.advance(chunk);
+    }
+    carry = finalState ?? null;
+    return null;
+  };
+  const found = await mapChunks(source, 'stability check', { name: 'blowup', payload: modelToJSON(params) }, { ...opts, local });
+  const first = found.find((f) => f !== null);
+  return first ? new BlowUpError(first.sequence, first.step, first.value, first.direction) : null;
 }
 
 function scaleRecurrence<P extends RNNParams>(p: P, f: number): P {
@@ -83,9 +82,9 @@ export async function ensureStable<P extends RNNParams>(
   source: DataSource,
   fitted: P,
   spectral: P,
-  opts: { fittedLabel: string; onProgress?: ProgressCallback; totalRows: number; warn: (m: string) => void },
+  opts: { fittedLabel: string; pool?: ChunkPool | null; onProgress?: ProgressCallback; totalRows: number; warn: (m: string) => void },
 ): Promise<StabilityOutcome<P>> {
-  const first = await firstBlowUp(source, fitted, opts.onProgress, opts.totalRows);
+  const first = await firstBlowUp(source, fitted, opts);
   if (first === null) return { params: fitted };
   const rejected = [{ candidate: opts.fittedLabel, reason: first.message }];
   const candidates: [string, P][] = [];

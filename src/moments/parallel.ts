@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { DataSource, SequenceChunk, splitChunk } from '../io/dataset.js';
-import { spawnWorker } from '../io/threads.js';
+import { ChunkSlot, spawnWorker } from '../io/threads.js';
 import { InputModel } from '../input/model.js';
 import { AccumulatorSpec, MomentAccumulator, momentPass } from './accumulator.js';
 import { ControlVariateFit } from './control.js';
@@ -60,25 +60,6 @@ interface WorkerStart {
 
 function spawn(start: WorkerStart): Worker {
   return spawnWorker(import.meta.url, 'worker', start);
-}
-
-/**
- * Chunks reach a worker through one SharedArrayBuffer per worker ("slot"), reused for every chunk: the main thread
- * copies the rows in once and posts the shared buffer (no serialisation copy, nothing transferred or detached);
- * the worker reads views of it. The main thread writes a worker's slot only after that worker acknowledged its
- * previous chunk (one chunk in flight per worker).
- */
-class ChunkSlot {
-  private sab = new SharedArrayBuffer(0);
-  /** Copy the chunk into the slot (growing it when needed) and return the message that describes it. */
-  fill(c: SequenceChunk): { sab: SharedArrayBuffer; dx: number; dy: number; rows: number; nseq: number } {
-    const xb = 8 * c.rows * c.dx, yb = 8 * c.rows * c.dy, need = xb + yb + 4 * c.lengths.length;
-    if (this.sab.byteLength < need) this.sab = new SharedArrayBuffer(Math.max(need, Math.ceil(this.sab.byteLength * 1.5)));
-    new Float64Array(this.sab, 0, c.rows * c.dx).set(c.x.subarray(0, c.rows * c.dx));
-    new Float64Array(this.sab, xb, c.rows * c.dy).set(c.y.subarray(0, c.rows * c.dy));
-    new Int32Array(this.sab, xb + yb, c.lengths.length).set(c.lengths);
-    return { sab: this.sab, dx: c.dx, dy: c.dy, rows: c.rows, nseq: c.lengths.length };
-  }
 }
 
 type State = { count: number; sum: Float64Array };

@@ -4,7 +4,7 @@
  * accumulators, each 'chunk' is processed and acknowledged, 'finish' posts the accumulator states.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { SequenceChunk } from '../io/dataset.js';
+import { slotChunk } from '../io/threads.js';
 import { InputModel, InputModelJSON, inputModelFromJSON } from '../input/model.js';
 import '../input/gaussian.js'; // registers 'gaussian-var1'
 import { AccumulatorSpec, MomentAccumulator, momentPass } from './accumulator.js';
@@ -35,18 +35,9 @@ try {
         accs = msg.specs!.map((s) => createAccumulator(s, model));
         residual = msg.residual ? ControlVariateFit.fromJSON(msg.residual) : null;
       } else if (msg.type === 'chunk') {
-        // Views of the main thread's shared slot (ChunkSlot in parallel.ts): not rewritten before our ack, and a
+        // Views of the main thread's shared slot (ChunkSlot, src/io/threads.ts): not rewritten before our ack, and a
         // slot whose pass failed before our ack is replaced, not reused.
-        const { sab, dx, dy, rows, nseq } = msg as Required<typeof msg>;
-        const xb = 8 * rows * dx, yb = 8 * rows * dy;
-        const chunk: SequenceChunk = {
-          dx,
-          dy,
-          rows,
-          x: new Float64Array(sab, 0, rows * dx),
-          y: new Float64Array(sab, xb, rows * dy),
-          lengths: new Int32Array(sab, xb + yb, nseq),
-        };
+        const chunk = slotChunk(msg as Required<typeof msg>);
         momentPass(model, chunk, accs, residual);
         port.postMessage({ type: 'ack', run: msg.run });
       } else if (msg.type === 'finish') {

@@ -41,6 +41,11 @@ export interface Feature {
   name: string;
   terms?: Term[];
   byPos?: Partial<Record<Pos, Term[]>>;
+  /**
+   * Instead of terms: an SQL expression over same-row features `reads` (not polynomial: the max-shifted EXP of
+   * the mixture responsibilities, src/sql/nongaussian-passes.ts); `num` writes a constant as the dialect's exact literal.
+   */
+  raw?: { reads: string[]; sql: (num: (v: number) => string) => string };
 }
 
 /** Row conditions (position classes). */

@@ -5,11 +5,11 @@ import { SequenceChunk, makeChunk } from '../src/io/dataset.js';
 import { Rng } from '../src/random/rng.js';
 import { MixtureVAR1 } from '../src/input/var1-mixture.js';
 import { Mixture1D, mixtureSteinPoly } from '../src/input/mixture1d.js';
-import { NGT2Accumulator } from '../src/moments/nongaussian.js';
+import { NGDiagonalAccumulator, NGT2Accumulator } from '../src/moments/nongaussian.js';
 import { ConditionalScoreUAccumulator } from '../src/moments/nongaussian-u.js';
 import { centredChunk } from '../src/learn/chunks.js';
 import { EngineSource } from '../src/io/engines/engine.js';
-import { ngT2PassDefinition, ngUPassDefinition, readNGT2Halves, readNGU } from '../src/sql/nongaussian-passes.js';
+import { ngDiagonalPassDefinition, ngT2PassDefinition, ngUPassDefinition, readNGDiagonal, readNGT2Halves, readNGU } from '../src/sql/nongaussian-passes.js';
 import { close } from './sql-fixtures.js';
 
 /**
@@ -51,7 +51,11 @@ export function mixtureModels(): { name: string; model: MixtureVAR1 }[] {
   ];
 }
 
-export async function compareNonGaussianPasses(engine: EngineSource, chunk: SequenceChunk, models = mixtureModels()): Promise<void> {
+type Shape = ['P1' | 'P2prime', number, number];
+/** Every diagonal shape (DuckDB) / each query shape once (PostgreSQL). */
+export const ALL_SHAPES: Shape[] = [['P1', 2, 0], ['P1', 3, 1], ['P1', 4, 0], ['P2prime', 2, 0], ['P2prime', 3, 0], ['P2prime', 4, 0]];
+
+export async function compareNonGaussianPasses(engine: EngineSource, chunk: SequenceChunk, models = mixtureModels(), shapes: Shape[] = ALL_SHAPES): Promise<void> {
   const { dy } = chunk;
   const yMean = Float64Array.from([0.8, 1.9]);
   const centred = centredChunk(chunk, yMean);
@@ -77,5 +81,15 @@ export async function compareNonGaussianPasses(engine: EngineSource, chunk: Sequ
     assert.equal(got.count, acc.count, `${name}: U count`);
     close(got.sum, acc.sum, `${name}: U sums`);
     close(got.solveU().data, acc.solveU().data, `${name}: U`);
+    // The polynomial learner's diagonal moments: P1 (degree 2–4, with and without the last step), P2′ (degree 2–4).
+    const G = pinv(A1).pinv;
+    for (const [kind, degree, skipLast] of shapes) {
+      const ref = new NGDiagonalAccumulator(model, dy, G, kind, degree, { skipLast });
+      const dd = ngDiagonalPassDefinition(ref, { kind: 'centred', yMean });
+      const sql = readNGDiagonal(dd, await engine.run(dd), ref);
+      ref.add(centred, centred.y);
+      assert.equal(sql.count, ref.count, `${name}: ${kind} degree ${degree} count`);
+      close(sql.sum, ref.sum, `${name}: ${kind} degree ${degree} skipLast ${skipLast}`);
+    }
   }
 }

@@ -9,7 +9,7 @@ import { compareNonGaussianPasses, mixtureData } from './sql-nongaussian-fixture
 const dir = mkdtempSync(path.join(tmpdir(), 'gloree-sql-ng-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('DuckDB engine: the non-Gaussian input model\'s T2 halves and conditional-score U equal the in-process accumulators (mixtures, Stein representers, Gaussian)', async () => {
+test('DuckDB engine: the non-Gaussian input model\'s T2 halves, conditional-score U and P1/P2′ equal the in-process accumulators (mixtures, Stein representers, Gaussian)', async () => {
   const chunk = mixtureData(31);
   const file = path.join(dir, 'mixture.parquet');
   await writeDataFile(file, chunk, { format: 'parquet' });

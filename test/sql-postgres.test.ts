@@ -126,14 +126,14 @@ test('PostgreSQL engine: every pass equals the in-process accumulators (VAR(1) a
   }
 });
 
-test('PostgreSQL engine: the non-Gaussian input model\'s T2 halves and conditional-score U (mixture responsibilities, Stein representers)', { skip }, async () => {
+test('PostgreSQL engine: the non-Gaussian input model\'s T2 halves, conditional-score U and P1/P2′ (mixture responsibilities, Stein representers)', { skip }, async () => {
   // Each query shape once: the mixture components (max-shifted EXP) and the Stein representers (polynomials); the
   // Gaussian case (step 0 included) runs on DuckDB only (test/sql-nongaussian.test.ts).
   const chunk = mixtureData(31);
   await loadTable('mixture', chunk, false);
   const src = await openPostgresTable(url(), 'mixture', { time: 't' });
   try {
-    await compareNonGaussianPasses(src, chunk, mixtureModels().slice(0, 2));
+    await compareNonGaussianPasses(src, chunk, mixtureModels().slice(0, 2), [['P1', 3, 1], ['P2prime', 3, 0]]);
   } finally {
     await src.conn.close();
   }

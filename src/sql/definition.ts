@@ -48,8 +48,8 @@ export interface Feature {
   raw?: { reads: string[]; sql: (num: (v: number) => string) => string };
 }
 
-/** Row conditions (position classes). */
-export type Cond = 'first' | 'last' | 'notFirst' | 'notLast';
+/** Row conditions (position classes; `fromStep2`: t ≥ 2). */
+export type Cond = 'first' | 'last' | 'notFirst' | 'notLast' | 'interior' | 'fromStep2';
 
 /**
  * One output column of the query: fn over the rows of a group (that satisfy `when`) of Π factors (feature or base

@@ -180,6 +180,10 @@ export function condSQL(c: Cond): string {
       return '__pos IN (2, 3)';
     case 'notLast':
       return '__pos IN (1, 2)';
+    case 'interior':
+      return '__pos = 2';
+    case 'fromStep2':
+      return 't1 >= 3';
   }
 }
 

@@ -3,10 +3,11 @@ import { Mixture1D } from '../input/mixture1d.js';
 import { SteinPoly } from '../input/stein-poly.js';
 import { MixtureVAR1 } from '../input/var1-mixture.js';
 import { Matrix } from '../linalg/matrix.js';
-import { NGT2Accumulator } from '../moments/nongaussian.js';
+import { NGDiagonalAccumulator, NGT2Accumulator } from '../moments/nongaussian.js';
 import { ConditionalScoreUAccumulator } from '../moments/nongaussian-u.js';
-import { Aggregate, Feature, PassDefinition, Pos, ResultRow, Term, aggregateIndex, linear, xName, yName } from './definition.js';
-import { centredY } from './passes.js';
+import { Aggregate, Cond, Feature, PassDefinition, Pos, ResultRow, Term, aggregateIndex, linear, xName, yName } from './definition.js';
+import { TargetSpec, centredY, targetFeatures } from './passes.js';
+import { loadSums } from './hermite-passes.js';
 
 /**
  * The passes of the non-Gaussian VAR(1) input model (src/input/var1-mixture.ts, docs/non-gaussian-inputs.md) as
@@ -220,4 +221,65 @@ export function readNGU(def: PassDefinition, rows: ResultRow[], acc: Conditional
     for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) out.sum[dh * p + a * p + b] += v(r, `XZ${a}_${b}`);
   }
   return out;
+}
+
+/**
+ * NGDiagonalAccumulator ('P1', 'P2prime' of the polynomial learner on non-Gaussian inputs) as one query, from the
+ * accumulator's own constants (A0 = M0 G, A1 = M1 G, g_jᵀΣ⁻¹g_j): per row κ^j_1 = g_j·g_t, κ^j_m = (−1)^{m+1}
+ * (Σ_i d^m_{t,i} A0_ij^m + Σ_i d^m_{t+1,i} A1_ij^m (+ g_jᵀΣ⁻¹g_j at t = 0, m = 2)), the complete Bell polynomials by
+ * the same recursion as src/input/nongaussian-scores.ts `completeBell`, then B_l (P1) or
+ * p_k B_{l−1} + Σ_m C(l−1, m) κ^{jk}_m B_{l−1−m} (P2′, p_k = g_k·g_{t−1}). Steps as in-process:
+ * P1 t = f..L−1−skipLast, P2′ t ≥ max(1, f + 1). The target: any of src/sql/passes.ts (y − ȳ, a residual).
+ */
+export function ngDiagonalPassDefinition(acc: NGDiagonalAccumulator, target: TargetSpec): PassDefinition {
+  const m = acc.model, dx = m.dx, dh = acc.dh, dy = acc.dy, l = acc.degree, f0 = m.firstExactStep, { A0, A1, GSG } = acc;
+  const features = [...derivativeFeatures(m, l), ...nextDerivatives(dx, 1), ...scoreFeatures(m), ...targetFeatures(target, dx, dy)];
+  for (let k = 2; k <= l; k++) features.push(...nextDerivatives(dx, k));
+  const colPow = (A: Float64Array, j: number, e: number, sign: number) => Float64Array.from({ length: dx }, (_, i) => sign * A[i * dh + j] ** e);
+  for (let j = 0; j < dh; j++) {
+    features.push({ name: `kap1_${j}`, terms: linear(col(acc.G, j), (a) => `g${a}`) });
+    for (let k = 2; k <= l; k++) {
+      const sign = k % 2 === 1 ? 1 : -1;
+      features.push({
+        name: `kap${k}_${j}`,
+        terms: [...linear(colPow(A0, j, k, sign), (i) => `d${k}_${i}`), ...linear(colPow(A1, j, k, sign), (i) => `dn${k}_${i}`)],
+        ...(k === 2 ? { byPos: at(['single', 'first'], [t(sign * GSG[j])]) } : {}),
+      });
+    }
+    // B_{n+1} = Σ_{i ≤ n} C(n, i) B_{n−i} κ_{i+1}, B_0 = 1.
+    for (let n = 0; n < l; n++) {
+      const ts: Term[] = [];
+      for (let i = 0, c = 1; i <= n; c = (c * (n - i)) / (i + 1), i++) ts.push(t(c, ...(n - i > 0 ? [`B${n - i}_${j}`] : []), `kap${i + 1}_${j}`));
+      features.push({ name: `B${n + 1}_${j}`, terms: ts });
+    }
+  }
+  const B = (n: number, j: number) => (n > 0 ? [`B${n}_${j}`] : []);
+  const feats: string[] = [];
+  if (acc.kind === 'P1') for (let j = 0; j < dh; j++) feats.push(`B${l}_${j}`);
+  else {
+    const binom = [1, l - 1, ((l - 1) * (l - 2)) / 2, ((l - 1) * (l - 2) * (l - 3)) / 6];
+    for (let k = 0; k < dh; k++) features.push({ name: `pp${k}`, byPos: at(AFTER_FIRST, [{ coef: 1, factors: [{ ref: `kap1_${k}`, offset: -1 }] }]) });
+    for (let j = 0; j < dh; j++)
+      for (let k = 0; k < dh; k++) {
+        const ts: Term[] = [t(1, `pp${k}`, ...B(l - 1, j))];
+        for (let e = 1; e <= l - 1; e++) {
+          const sign = e % 2 === 0 ? 1 : -1;
+          features.push({ name: `v${e}_${j}_${k}`, terms: linear(Float64Array.from({ length: dx }, (_, i) => sign * A0[i * dh + j] ** e * A1[i * dh + k]), (i) => `d${e + 1}_${i}`) });
+          ts.push(t(binom[e], `v${e}_${j}_${k}`, ...B(l - 1 - e, j)));
+        }
+        features.push({ name: `h${j}_${k}`, terms: ts });
+        feats.push(`h${j}_${k}`);
+      }
+  }
+  const ag: Aggregate[] = [];
+  for (let i = 0; i < dy; i++) for (const f of feats) ag.push(sum(`P${i}_${f}`, [`r${i}`, f]));
+  const skip = acc.skipLast;
+  const where: Cond | undefined = acc.kind === 'P2prime' ? (f0 === 1 ? 'fromStep2' : 'notFirst') : f0 === 1 ? (skip === 1 ? 'interior' : 'notFirst') : skip === 1 ? 'notLast' : undefined;
+  if (f0 > 1 || skip > 1) throw new Error(`non-Gaussian diagonal pass: firstExactStep ${f0} and skipLast ${skip} must be 0 or 1`);
+  return { name: `non-Gaussian diagonal moment (${acc.kind}, degree ${l})`, features, groupBy: [], aggregates: ag, ...(where ? { where } : {}) };
+}
+
+/** A NGDiagonalAccumulator like `acc` holding the pass's sums (aggregates in the accumulator's entry order). */
+export function readNGDiagonal(def: PassDefinition, rows: ResultRow[], acc: NGDiagonalAccumulator): NGDiagonalAccumulator {
+  return loadSums(def, rows, new NGDiagonalAccumulator(acc.model, acc.dy, acc.G, acc.kind, acc.degree, { skipLast: acc.skipLast }));
 }

@@ -11,6 +11,7 @@ import { centredChunk } from '../src/learn/chunks.js';
 import { EngineSource } from '../src/io/engines/engine.js';
 import { ngDiagonalPassDefinition, ngT2PassDefinition, ngUPassDefinition, readNGDiagonal, readNGT2Halves, readNGU } from '../src/sql/nongaussian-passes.js';
 import { close } from './sql-fixtures.js';
+import { runAccumulators } from '../src/sql/accumulators.js';
 
 /**
  * The non-Gaussian input model's SQL passes (src/sql/nongaussian-passes.ts) against the in-process accumulators
@@ -72,6 +73,12 @@ export async function compareNonGaussianPasses(engine: EngineSource, chunk: Sequ
       close(halves[h].sum, ref.sum, `${name}: T2 half ${h} sums`);
       close(halves[h].result(), ref.result(), `${name}: T2 half ${h}`);
     }
+    // The same through the accumulator-list hook (src/sql/accumulators.ts): both halves in one accumulator.
+    const whole = new NGT2Accumulator(model, dy), viaList = new NGT2Accumulator(model, dy);
+    whole.addData({ chunk: centred, scores: null, residual: null });
+    await runAccumulators(engine, [viaList], { model, yShift: yMean });
+    assert.equal(viaList.count, whole.count, `${name}: T2 via runAccumulators count`);
+    close(viaList.sum, whole.sum, `${name}: T2 via runAccumulators`);
     // U from conditional scores (the quadratic learner's), dh = 2.
     const A1 = Matrix.from([[0.6, -0.3, 0.2], [0.1, 0.5, -0.4]]);
     const acc = new ConditionalScoreUAccumulator(model, dy, Matrix.from([[0.9, 0.2], [-0.3, 1.1]]), A1, pinv(A1).pinv, 0.7);

@@ -29,6 +29,9 @@ export function mixtureData(seed: number, nSeq = 300): SequenceChunk {
   const rng = new Rng(seed), dx = 3, dy = 2;
   const lengths = Array.from({ length: nSeq }, () => 1 + rng.int(7));
   const x = new MixtureVAR1([1.5, -0.7, 0.2], F, W, [bimodal, skewed, { weights: [1], means: [0.4], variances: [0.8] }]).simulate(rng, lengths);
+  // One far innovation (row 40 is step 0 of its sequence; the innovation of step 1 is ≈ −60·W F e_1): the smaller responsibilities
+  // underflow EXP (PostgreSQL raises an error on underflow) and the representers' cumulants cancel.
+  x[dx * 40] += 60;
   const rows = x.length / dx, y = new Float64Array(rows * dy);
   for (let r = 0; r < rows; r++) {
     const [a, b, c] = [x[r * dx], x[r * dx + 1], x[r * dx + 2]];

@@ -102,6 +102,32 @@ test('gloree sql --model: the linear learner prints its Markov pass, the polynom
   }
 });
 
+test('gloree sql --model on a non-Gaussian (mixture) input model prints its T2 halves and the U pass (quadratic: conditional scores; polynomial: P2′); they run on DuckDB', async () => {
+  const file = path.join(dir, 'mixture.parquet'), model = path.join(dir, 'mixture.json');
+  await gloree(['simulate', '--scenario', 'default', '--sequences', '60', '--out', file]);
+  const inst = await DuckDBInstance.create(':memory:');
+  const c = await inst.connect();
+  try {
+    for (const [args, name] of [
+      [['--hidden', '4'], 'non-Gaussian U (conditional scores)'],
+      [['--activation', '0,0.1,0.5,1', '--hidden', '3'], 'non-Gaussian diagonal moment (P2prime, degree 3)'],
+    ] as const) {
+      await gloree(['fit', file, '--input-model', 'mixture', ...args, '--no-refine', '--out', model, '--quiet']);
+      const out = await gloree(['sql', '--from', `read_parquet('${file}', file_row_number = true)`, '--order', 'file_row_number', '--x', 'x1,x2,x3,x4', '--y', 'y1,y2,y3,y4', '--seq', 'seq', '--model', model]);
+      const qs = out.split(';\n').filter((q) => q.trim().length > 0);
+      assert.deepEqual(qs.map((q) => /-- gloree pass: (.*)\n/.exec(q)![1]), ['input model statistics', 'non-Gaussian T2 halves', name]);
+      // NULL: a sum over no rows (Σ_{t=0} y when step 0 is left out, firstExactStep = 1).
+      for (const q of qs.slice(1)) {
+        const rows = (await c.runAndReadAll(q)).getRows();
+        assert.ok(rows.length >= 1 && rows.every((r) => r.slice(1).every((v) => v === null || Number.isFinite(Number(v))) && r.slice(2).some((v) => Number(v) !== 0)), q.slice(0, 60));
+      }
+    }
+  } finally {
+    c.closeSync();
+    inst.closeSync();
+  }
+});
+
 test('README "Data that does not fit in one process": the file → DuckDB → printed SQL commands run as written', async () => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
   const section = /## Data that does not fit in one process([\s\S]*?)\n## /.exec(readme)![1];

@@ -2,6 +2,11 @@ import { Command, Option } from 'commander';
 import { UserError } from '../io/errors.js';
 import { inputModelFromJSON, InputModelJSON } from '../input/model.js';
 import { GaussianVAR1 } from '../input/gaussian.js';
+import { MixtureVAR1 } from '../input/var1-mixture.js';
+import { ConditionalScoreUAccumulator } from '../moments/nongaussian-u.js';
+import { NGDiagonalAccumulator } from '../moments/nongaussian.js';
+import { quadraticCoefficient } from '../learn/identify/quadratic.js';
+import { ngDiagonalPassDefinition, ngT2PassDefinition, ngUPassDefinition } from '../sql/nongaussian-passes.js';
 import { learnerOf } from '../learn/diagnostics.js';
 import { markovPassDefinition } from '../sql/markov-pass.js';
 import { diagonalPassDefinition } from '../sql/hermite-passes.js';
@@ -24,7 +29,9 @@ import { columns } from './report-command.js';
  * equations, and then by learner: the linear learner's Markov parameters (64 lags), the polynomial learner's U
  * moment (P2 at l = 2, P2′ above, on the duals of A1), the BRNN's fold statistics in both directions (on the duals
  * of [A1; B1], per fold, cut as the fit was), else the projected mixed moment from A1, A2 (centred
- * target: the fitted control variates are not in the model file). DuckDB and PostgreSQL are tested here; Spark
+ * target: the fitted control variates are not in the model file). For the non-Gaussian (mixture-var1) input
+ * model: its T2 halves and, for the quadratic learner, the conditional-score U pass (the polynomial learner's P2′
+ * at degree 3, 4). DuckDB and PostgreSQL are tested here; Spark
  * SQL and Trino are generated only.
  */
 export interface SqlCommandOptions {
@@ -58,14 +65,28 @@ export function sqlQueries(o: SqlCommandOptions): { name: string; sql: string }[
     const m = loadModel(o.model);
     if (m.inputModel === undefined) throw new UserError(`${o.model}: the model file has no input model`);
     const model = inputModelFromJSON(m.inputModel as InputModelJSON);
-    if (!(model instanceof GaussianVAR1)) throw new UserError(`${o.model}: the later passes are written for the Gaussian VAR(1) and i.i.d. input models; this model's input model is "${model.kind}" (only pass 1 can be printed)`);
     if (model.dx !== dx) throw new UserError(`${o.model}: the model has dx = ${model.dx}, --x names ${dx} columns`);
     // The fit's ȳ is not stored in the model file; b stands in for the centring (any constant keeps T2 unbiased, E[S2] = 0).
     const yMean = m.params.b ? Array.from(m.params.b) : new Array<number>(dy).fill(0);
+    const coefs = m.params.activation.coefficients;
+    if (model instanceof MixtureVAR1) {
+      // Non-Gaussian inputs (src/sql/nongaussian-passes.ts): T2 on its halves and, for the quadratic learner, U from
+      // first-order conditional scores (src/learn/identify/quadratic.ts); the other learners' passes are not written.
+      defs.push(ngT2PassDefinition(model, yMean));
+      if (learnerOf(m.diagnostics) === 'gloree' && m.params.kind === 'iornn') {
+        const { A1, A2 } = m.params;
+        const acc = new ConditionalScoreUAccumulator(model, dy, pinv(transpose(A2)).pinv, A1, pinv(A1).pinv, quadraticCoefficient(m.params.activation));
+        defs.push(ngUPassDefinition(acc, yMean));
+      } else if (learnerOf(m.diagnostics) === 'gloree-poly' && m.params.kind === 'iornn' && coefs !== undefined && coefs.length >= 4 && coefs.length <= 5) {
+        // The polynomial learner's U moment P2′ at l = 3, 4 (l = 2 uses the third-order mixed moment: not written).
+        defs.push(ngDiagonalPassDefinition(new NGDiagonalAccumulator(model, dy, pinv(m.params.A1).pinv, 'P2prime', coefs.length - 1), { kind: 'centred', yMean }));
+      }
+      return defs.map((def) => ({ name: def.name, sql: passSQL(def, rel, d) }));
+    }
+    if (!(model instanceof GaussianVAR1)) throw new UserError(`${o.model}: the later passes are written for the Gaussian VAR(1), i.i.d. and mixture-var1 input models; this model's input model is "${model.kind}" (only pass 1 can be printed)`);
     defs.push(momentsPassDefinition({ model, yMean, t2: true, t1: true, residualMoments: true }));
     defs.push(controlPassDefinition(dx, dy, defaultQuadraticMode(dx), model.mean, o.controlStride ?? 1));
     const learner = learnerOf(m.diagnostics);
-    const coefs = m.params.activation.coefficients;
     if (learner === 'linear') defs.push(markovPassDefinition({ model, dy, lags: 64, yMean }));
     else if (learner === 'gloree-poly' && m.params.kind === 'iornn' && coefs !== undefined && coefs.length >= 3) {
       // The U moment on the duals G = pinv(A1): P2 at l = 2, P2′ above (src/learn/identify/poly-recurrence.ts). The

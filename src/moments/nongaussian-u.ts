@@ -34,8 +34,10 @@ import { SampleSums } from './sample-sums.js';
 export class ConditionalScoreUAccumulator extends SampleSums {
   readonly dx: number;
   readonly dh: number;
-  private readonly reps: SteinPoly[];
-  private readonly m: Float64Array;
+  /** Each component's degree-2 representers (T1 only is read); public for the SQL pass (src/sql/nongaussian-passes.ts). */
+  readonly reps: SteinPoly[];
+  /** m_j = c₂ E[(a_j·x)²] (see the class comment). */
+  readonly m: Float64Array;
   private readonly T1 = new Float64Array(1);
   constructor(
     readonly model: MixtureVAR1,

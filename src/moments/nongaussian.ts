@@ -342,10 +342,11 @@ export function projectedMixedFor(model: InputModel, dy: number, direction: 'pre
 export class NGDiagonalAccumulator extends SampleSums {
   readonly dx: number;
   readonly dh: number;
-  private readonly skipLast: number;
-  private readonly A0: Float64Array; // M0 G (dx×dh)
-  private readonly A1: Float64Array; // M1 G (dx×dh)
-  private readonly GSG: Float64Array;
+  // Public (read-only) for the SQL form of this accumulator (src/sql/nongaussian-passes.ts), which inlines them.
+  readonly skipLast: number;
+  readonly A0: Float64Array; // M0 G (dx×dh)
+  readonly A1: Float64Array; // M1 G (dx×dh)
+  readonly GSG: Float64Array; // g_jᵀ Σ⁻¹ g_j
   constructor(readonly model: MixtureVAR1, readonly dy: number, readonly G: Matrix, readonly kind: 'P1' | 'P2prime', readonly degree: number, opts: { skipLast?: number } = {}) {
     super();
     if (G.rows !== model.dx) throw new RangeError(`NGDiagonalAccumulator: G has ${G.rows} rows, expected dx = ${model.dx}`);

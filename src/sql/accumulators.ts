@@ -6,6 +6,7 @@ import { PassDefinition, ResultRow } from './definition.js';
 import { controlPassDefinition, mixedPassDefinition, MixedPassSpec, momentsPassDefinition } from './passes.js';
 import { readControlVariate, readMixed, readT1, readT2Halves } from './statistics.js';
 import { MarkovPassSpec, markovPassDefinition, readMarkov } from './markov-pass.js';
+import { ngT2PassDefinition, readNGT2Halves } from './nongaussian-passes.js';
 
 /**
  * The accumulator-list form of a pass for the engines: what `momentPass(model, chunk, accs, cvFit)` does over every
@@ -40,6 +41,12 @@ export async function runAccumulators(
         const [a, b] = readT2Halves(def, rows, ctx.model, dy);
         filled = a.merge(b);
       }
+    } else if (spec.type === 'ngT2') {
+      if (spec.target === 'residual') throw new Error('SQL engines: a non-Gaussian T2 accumulator of control-variate residuals is not supported');
+      if ((spec.skipLast ?? 0) !== 0) throw new Error('SQL engines: non-Gaussian T2 with skipLast is not supported');
+      const def = ngT2PassDefinition(ctx.model, ctx.yShift);
+      const [a, b] = readNGT2Halves(def, await engine.run(def), ctx.model, dy);
+      filled = a.merge(b);
     } else if (spec.type === 'mixedProjected') {
       const cv = ctx.cvFit;
       if (spec.target === 'residual' && !cv) throw new Error('SQL engines: a residual-target mixed moment needs the fitted control variate');

@@ -41,10 +41,15 @@ export interface Feature {
   name: string;
   terms?: Term[];
   byPos?: Partial<Record<Pos, Term[]>>;
+  /**
+   * Instead of terms: an SQL expression over same-row features `reads` (not polynomial: the max-shifted EXP of
+   * the mixture responsibilities, src/sql/nongaussian-passes.ts); `num` writes a constant as the dialect's exact literal.
+   */
+  raw?: { reads: string[]; sql: (num: (v: number) => string) => string };
 }
 
-/** Row conditions (position classes). */
-export type Cond = 'first' | 'last' | 'notFirst' | 'notLast';
+/** Row conditions (position classes; `fromStep2`: t ≥ 2). */
+export type Cond = 'first' | 'last' | 'notFirst' | 'notLast' | 'interior' | 'fromStep2';
 
 /**
  * One output column of the query: fn over the rows of a group (that satisfy `when`) of Π factors (feature or base

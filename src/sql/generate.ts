@@ -122,6 +122,8 @@ function cutCTEs(def: PassDefinition, d: Dialect): string[] {
 
 function termsOf(f: Feature): Term[] {
   const out = [...(f.terms ?? [])];
+  // A raw expression's reads count as same-row factors (for its stage; it takes no neighbours).
+  if (f.raw) out.push({ coef: 1, factors: f.raw.reads.map((ref) => ({ ref })) });
   for (const ts of Object.values(f.byPos ?? {})) if (ts) out.push(...ts);
   return out;
 }
@@ -154,6 +156,10 @@ function sumSQL(terms: readonly Term[], d: Dialect, base: ReadonlySet<string>): 
 }
 
 function featureSQL(f: Feature, d: Dialect, base: ReadonlySet<string>): string {
+  if (f.raw) {
+    if (f.terms || f.byPos) throw new Error(`sql: feature ${f.name} has both a raw expression and terms`);
+    return `(${f.raw.sql((v) => d.num(v))})`;
+  }
   const parts: string[] = [];
   if (f.terms && f.terms.length > 0) parts.push(sumSQL(f.terms, d, base));
   const cases = Object.entries(f.byPos ?? {}).filter(([, ts]) => ts !== undefined);
@@ -174,6 +180,10 @@ export function condSQL(c: Cond): string {
       return '__pos IN (2, 3)';
     case 'notLast':
       return '__pos IN (1, 2)';
+    case 'interior':
+      return '__pos = 2';
+    case 'fromStep2':
+      return 't1 >= 3';
   }
 }
 

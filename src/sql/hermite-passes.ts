@@ -110,7 +110,7 @@ export function readDiagonal(def: PassDefinition, rows: ResultRow[], spec: Diago
 }
 
 /** Sum of the result rows into the accumulator's running sum (aggregates in the accumulator's entry order). */
-function loadSums<A extends { sum: Float64Array; count: number }>(def: PassDefinition, rows: ResultRow[], acc: A, index?: Int32Array): A {
+export function loadSums<A extends { sum: Float64Array; count: number }>(def: PassDefinition, rows: ResultRow[], acc: A, index?: Int32Array): A {
   const nAgg = def.aggregates.length;
   const tot = new Float64Array(nAgg);
   let n = 0;

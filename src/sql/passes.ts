@@ -57,7 +57,7 @@ export function scoreFeatures(model: InputModel, name = 's'): Feature[] {
 }
 
 /** y − ȳ as features yc0.. (the centred outputs of pass 2). */
-function centredY(yMean: ArrayLike<number>): Feature[] {
+export function centredY(yMean: ArrayLike<number>): Feature[] {
   return Array.from({ length: yMean.length }, (_, i) => ({ name: `yc${i}`, terms: [{ coef: 1, factors: [{ ref: yName(i), shift: yMean[i] }] }] }));
 }
 

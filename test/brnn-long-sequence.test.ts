@@ -59,7 +59,8 @@ test('BRNN: predict, evaluate and report on one long sequence in pieces give the
     assert.deepEqual(lines[t + 1].split(',').slice(2).map(Number), Array.from(yhat.subarray(t * data.dy, (t + 1) * data.dy)), `step ${t + 1}`);
   }
   const a = await cli(undefined, 'evaluate', p('brnn.json'), p('long.csv'), '--json');
-  const b = await cli(64, 'evaluate', p('brnn.json'), p('long.csv'), '--json');
+  // With --truth the true model's predictor reads the same pieces (here the model itself: NMSE against it is 0).
+  const b = await cli(64, 'evaluate', p('brnn.json'), p('long.csv'), '--json', '--truth', p('brnn.json'));
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
   const ea = JSON.parse(a.stdout), eb = JSON.parse(b.stdout);
@@ -67,6 +68,8 @@ test('BRNN: predict, evaluate and report on one long sequence in pieces give the
   const want = nmse(yhat, data.y, data.dy);
   assert.ok(Math.abs(ea.nmse - want) <= 1e-12 * want, `${ea.nmse} vs ${want}`);
   assert.ok(Math.abs(eb.nmse - want) <= 1e-12 * want, `${eb.nmse} vs ${want}`);
+  assert.equal(eb.nmseVsTruth, 0);
+  assert.ok(Math.abs(eb.noiseFloor - want) <= 1e-12 * want, `${eb.noiseFloor} vs ${want}`);
   const ra = await cli(undefined, 'report', p('brnn.json'), p('long.csv'), '--out', p('rep-a.html'));
   const rb = await cli(64, 'report', p('brnn.json'), p('long.csv'), '--out', p('rep-b.html'));
   assert.equal(ra.code, 0, ra.stderr);

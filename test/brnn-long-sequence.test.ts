@@ -58,6 +58,14 @@ test('BRNN: predict, evaluate and report on one long sequence in pieces give the
   for (const t of [0, 96, 97, 193, 1500, 2910, 2999]) {
     assert.deepEqual(lines[t + 1].split(',').slice(2).map(Number), Array.from(yhat.subarray(t * data.dy, (t + 1) * data.dy)), `step ${t + 1}`);
   }
+  // With a seq column (lengths 1000, 7, 1993): chunks of 97 end inside sequences, one chunk holds the end of one
+  // long sequence, the 7-row one and the start of the next; still the one-chunk predictions.
+  await writeDataFile(p('seqs.csv'), makeChunk(data.dx, data.dy, data.x, data.y, [1000, 7, 1993]));
+  r = await cli(undefined, 'predict', p('brnn.json'), p('seqs.csv'), '--out', p('seqs-whole.csv'));
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli(97, 'predict', p('brnn.json'), p('seqs.csv'), '--out', p('seqs-pieces.csv'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(p('seqs-pieces.csv'), 'utf8'), readFileSync(p('seqs-whole.csv'), 'utf8'));
   const a = await cli(undefined, 'evaluate', p('brnn.json'), p('long.csv'), '--json');
   // With --truth the true model's predictor reads the same pieces (here the model itself: NMSE against it is 0).
   const b = await cli(64, 'evaluate', p('brnn.json'), p('long.csv'), '--json', '--truth', p('brnn.json'));

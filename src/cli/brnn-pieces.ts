@@ -12,7 +12,8 @@ import type { BRNNParams, RNNParams } from '../models/params.js';
  * which depends on every later piece.
  *
  * `brnnPieces` therefore reads a group of pieces (from a piece that begins a long sequence to the one that ends
- * it) ahead: it writes the pieces to a spill file (src/io/spill.ts `RecordSpill`, unlinked while open), reads
+ * it) ahead: it keeps the pieces (the first two in memory, later ones in a spill file: src/io/spill.ts `RecordSpill`,
+ * unlinked while open), reads
  * them back in reverse order running each BRNN's backward recursion over the long sequence's rows of each piece
  * from the state the later piece left (`brnnDirectionEnd`), keeping only that one state per piece (dz numbers),
  * and then hands the pieces on in file order, each with those states (`BRNN_AHEAD`). The predictor runs both
@@ -64,32 +65,87 @@ function withoutData(c: SequenceChunk): SequenceChunk {
   return meta as unknown as SequenceChunk;
 }
 
+type FileFields = { seqIds?: Float64Array; firstLine?: Float64Array; sequenceOffset?: number };
+
+/**
+ * A chunk that ends one long sequence and begins another (`continued` and `continues`, two sequences or more) as
+ * two chunks: the sequences up to its last one, and its last one. Then a group of pieces is one long sequence (a
+ * file with a `seq` column, whose chunks mostly end inside a sequence, would otherwise chain every chunk into one
+ * group). The consumers count sequences and steps by the flags (`sequencesStarting`, PieceSteps), the same either way.
+ */
+function splitLink(c: SequenceChunk): SequenceChunk[] {
+  const n = c.lengths.length;
+  if (!(c.continued && c.continues && n >= 2)) return [c];
+  const f = c as SequenceChunk & FileFields, r = c.rows - c.lengths[n - 1];
+  const file = (k0: number, k1: number): FileFields => ({
+    ...(f.seqIds ? { seqIds: f.seqIds.subarray(k0, k1) } : {}),
+    ...(f.firstLine ? { firstLine: f.firstLine.subarray(k0, k1) } : {}),
+    ...(f.sequenceOffset !== undefined ? { sequenceOffset: f.sequenceOffset + k0 } : {}),
+  });
+  return [
+    { ...sliceSequences(c, 0, n - 1, 0, r), ...file(0, n - 1), continued: true },
+    { ...sliceSequences(c, n - 1, n, r, c.rows), ...file(n - 1, n), continues: true },
+  ];
+}
+
+/**
+ * The pieces of a group: the first two in memory (a sequence that only crosses one chunk boundary, the common
+ * case, never touches the disk), later ones in the spill file.
+ */
+class PieceStore {
+  private readonly held: [Float64Array, Float64Array][] = [];
+  private spill: RecordSpill | null = null;
+  private count = 0;
+  reset(): void {
+    this.held.length = 0;
+    this.spill?.reset();
+    this.count = 0;
+  }
+  put(x: Float64Array, y: Float64Array): void {
+    if (this.count++ < 2) this.held.push([x.slice(), y.slice()]);
+    else (this.spill ??= new RecordSpill()).write(x, y);
+  }
+  /** Fill x (and y) with piece i. */
+  get(i: number, x: Float64Array, y?: Float64Array): void {
+    if (i < 2) {
+      x.set(this.held[i][0]);
+      y?.set(this.held[i][1]);
+    } else if (y) this.spill!.read(i - 2, x, y);
+    else this.spill!.read(i - 2, x);
+  }
+  close(): void {
+    this.spill?.close();
+  }
+}
+
 async function* readAhead(source: DataSource, models: BRNNParams[]): AsyncGenerator<SequenceChunk> {
   const { dx, dy } = source;
-  let spill: RecordSpill | null = null;
+  const store = new PieceStore();
   let group: SequenceChunk[] = [];
   try {
-    for await (const c of source.chunks()) {
-      if (group.length === 0 && !c.continues) {
-        if (c.continued) throw new Error('brnnPieces: a chunk continues a sequence no chunk began');
-        yield c;
-        continue;
+    for await (const chunk of source.chunks()) {
+      for (const c of splitLink(chunk)) {
+        if (group.length === 0 && !c.continues) {
+          if (c.continued) throw new Error('brnnPieces: a chunk continues a sequence no chunk began');
+          yield c;
+          continue;
+        }
+        if (group.length === 0) store.reset();
+        store.put(c.x.subarray(0, c.rows * dx), c.y.subarray(0, c.rows * dy));
+        group.push(withoutData(c));
+        if (c.continues) continue;
+        const ahead = backwardAhead(models, group, store, dx);
+        for (const [i, m] of group.entries()) {
+          const x = new Float64Array(m.rows * dx), y = new Float64Array(m.rows * dy);
+          store.get(i, x, y);
+          yield { ...m, x, y, ...(i < group.length - 1 ? { [BRNN_AHEAD]: ahead[i] } : {}) } as Annotated;
+        }
+        group = [];
       }
-      if (group.length === 0) (spill ??= new RecordSpill()).reset();
-      spill!.write(c.x.subarray(0, c.rows * dx), c.y.subarray(0, c.rows * dy));
-      group.push(withoutData(c));
-      if (c.continues) continue;
-      const ahead = backwardAhead(models, group, spill!, dx);
-      for (const [i, m] of group.entries()) {
-        const x = new Float64Array(m.rows * dx), y = new Float64Array(m.rows * dy);
-        spill!.read(i, x, y);
-        yield { ...m, x, y, ...(i < group.length - 1 ? { [BRNN_AHEAD]: ahead[i] } : {}) } as Annotated;
-      }
-      group = [];
     }
     if (group.length > 0) throw new Error('brnnPieces: the last chunk says its sequence goes on');
   } finally {
-    spill?.close();
+    store.close();
   }
 }
 
@@ -104,49 +160,39 @@ function segment(m: SequenceChunk, x: Float64Array, last: boolean): SequenceChun
   return sliceSequences({ ...m, x, y: new Float64Array(m.rows * m.dy) }, k, k + 1, r0, r0 + m.lengths[k]);
 }
 
-/**
- * For each piece but the last of a group (pieces chained by `continues`; a piece may end one long sequence and
- * begin the next), per model: the backward state after it of its last sequence, or that sequence's blow-up.
- */
-function backwardAhead(models: BRNNParams[], group: SequenceChunk[], spill: RecordSpill, dx: number): BRNNAhead[] {
-  const ahead: BRNNAhead[] = Array.from({ length: group.length - 1 }, () => new Map());
-  const pieceX = (i: number): Float64Array => {
-    const x = new Float64Array(group[i].rows * dx);
-    spill.read(i, x);
-    return x;
+/** For each piece but the last of a group (one long sequence), per model: the backward state after it, or the sequence's blow-up. */
+function backwardAhead(models: BRNNParams[], pieces: SequenceChunk[], store: PieceStore, dx: number): BRNNAhead[] {
+  const m = pieces.length;
+  const ahead: BRNNAhead[] = Array.from({ length: m - 1 }, () => new Map());
+  // Steps of the sequence before each of its pieces.
+  const before: number[] = [];
+  for (let i = 0, steps = 0; i < m; i++) {
+    before.push(steps);
+    const L = pieces[i].lengths;
+    steps += i === m - 1 ? L[0] : L[L.length - 1];
+  }
+  const rowsOf = (i: number): SequenceChunk => {
+    const x = new Float64Array(pieces[i].rows * dx);
+    store.get(i, x);
+    return segment(pieces[i], x, i === m - 1);
   };
-  // Each long sequence: from the piece it begins in (its last sequence) to the first piece it does not go on after.
-  for (let first = 0; first < group.length - 1; ) {
-    let last = first + 1;
-    while (group[last].lengths.length === 1 && group[last].continues) last++;
-    const pieces = group.slice(first, last + 1);
-    // Steps of the sequence before each of its pieces.
-    const before: number[] = [];
-    for (let i = 0, steps = 0; i < pieces.length; i++) {
-      before.push(steps);
-      const L = pieces[i].lengths;
-      steps += i === pieces.length - 1 ? L[0] : L[L.length - 1];
-    }
-    const rowsOf = (i: number): SequenceChunk => segment(pieces[i], pieceX(first + i), i === pieces.length - 1);
-    for (const p of models) {
-      let z: Float64Array | null = null;
-      let failed: BlowUpError | null = null;
-      // Down to the first piece: an escape in its rows is found here too, so that a forward escape later in the
-      // sequence is the one reported (file comment).
-      for (let i = pieces.length - 1; i >= 0 && !failed; i--) {
-        try {
-          z = brnnDirectionEnd(p, rowsOf(i), 'backward', z);
-          if (i > 0) ahead[first + i - 1].set(p, z);
-        } catch (e) {
-          if (!(e instanceof BlowUpError)) throw e;
-          failed = new BlowUpError(-1, e.step + before[i], e.value, e.direction);
-        }
+  for (const p of models) {
+    let z: Float64Array | null = null;
+    let failed: BlowUpError | null = null;
+    // Down to the first piece: an escape in its rows is found here too, so that a forward escape later in the
+    // sequence is the one reported (file comment).
+    for (let i = m - 1; i >= 0 && !failed; i--) {
+      try {
+        z = brnnDirectionEnd(p, rowsOf(i), 'backward', z);
+        if (i > 0) ahead[i - 1].set(p, z);
+      } catch (e) {
+        if (!(e instanceof BlowUpError)) throw e;
+        failed = new BlowUpError(-1, e.step + before[i], e.value, e.direction);
       }
-      if (!failed) continue;
-      failed = forwardEscape(p, pieces.length, rowsOf, before) ?? failed;
-      for (let i = first; i < last; i++) ahead[i].set(p, failed);
     }
-    first = last;
+    if (!failed) continue;
+    failed = forwardEscape(p, m, rowsOf, before) ?? failed;
+    for (const a of ahead) a.set(p, failed);
   }
   return ahead;
 }

@@ -17,8 +17,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeChunk } from '../src/io/dataset.js';
 import { writeDataFile } from '../src/io/open.js';
 import { saveModel } from '../src/models/serialize.js';
-import { SCENARIOS, randomIORNN, scenarioModel, simulateIORNN, simulateInputs } from '../src/models/simulate.js';
-import type { IORNNParams } from '../src/models/params.js';
+import { SCENARIOS, randomIORNN, scenarioModel, simulateBRNN, simulateIORNN, simulateInputs } from '../src/models/simulate.js';
+import type { BRNNParams, IORNNParams } from '../src/models/params.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist/cli/main.js');
@@ -72,6 +72,7 @@ const COMMANDS = {
   'fit --no-refine': { args: ['--hidden', '4', '--no-refine'], data: 'z2' },
   fit: { args: ['--hidden', '4'], data: 'z2' },
   predict: { args: [], data: 'z2' },
+  'predict brnn': { args: [], data: 'brnn' },
   'fit linear': { args: ['--activation', 'linear', '--hidden', '4', '--refine-iterations', '5'], data: 'tanh' },
   'fit tanh': { args: ['--activation', 'tanh', '--hidden', '5', '--refine-iterations', '5'], data: 'tanh' },
 } as const;
@@ -86,25 +87,32 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
   const truth = scenarioModel(s) as IORNNParams;
   const modelFile = path.join(dir, 'truth.json');
   await saveModel(modelFile, truth);
+  // `predict brnn`: the planted BRNN of scenario `brnn` (dx = dy = 6) on its own data; its backward states run from
+  // the end of the sequence (src/cli/brnn-pieces.ts).
+  const sb = SCENARIOS.brnn;
+  const brnn = scenarioModel(sb) as BRNNParams;
+  const brnnFile = path.join(dir, 'brnn.json');
+  await saveModel(brnnFile, brnn);
   const out: MemoryRow[] = [];
   try {
     const only = process.env.GLOREE_MEMORY_COMMANDS?.split(',');
     const commands = (Object.keys(COMMANDS) as Command[]).filter((c) => !only || only.includes(c));
     const planted = { z2: truth, tanh: randomIORNN({ dx: s.dx, dh: 4, dy: s.dy, uNorm: 0.5, seed: 7, activation: { name: 'tanh' } }) };
     for (const rows of sizes) {
-      for (const kind of ['z2', 'tanh'] as const) {
+      for (const kind of ['z2', 'tanh', 'brnn'] as const) {
         const todo = commands.filter((c) => COMMANDS[c].data === kind);
         if (todo.length === 0) continue;
         // The same values twice: one sequence (no seq column), and cut into sequences of 20 steps (seq column).
-        const inputs = simulateInputs({ dx: s.dx, nSeq: 1, seqLength: rows, rho: s.input.rho, sigma: s.input.sigma, seed: 5 });
-        const data = simulateIORNN(planted[kind], inputs, { noise: s.noise, seed: 6 });
+        const sk = kind === 'brnn' ? sb : s;
+        const inputs = simulateInputs({ dx: sk.dx, nSeq: 1, seqLength: rows, rho: sk.input.rho, sigma: sk.input.sigma, seed: 5 });
+        const data = kind === 'brnn' ? simulateBRNN(brnn, inputs, { noise: sk.noise, seed: 6 }) : simulateIORNN(planted[kind], inputs, { noise: s.noise, seed: 6 });
         const one = path.join(dir, `one-${kind}-${rows}.csv`), seq = path.join(dir, `seq-${kind}-${rows}.csv`);
         await writeDataFile(one, data, { seq: false });
         await writeDataFile(seq, makeChunk(data.dx, data.dy, data.x, data.y, new Int32Array(rows / 20).fill(20)));
         for (const command of todo) {
           const args = (file: string): string[] =>
-            command === 'predict'
-              ? ['predict', modelFile, file, '--out', path.join(dir, 'pred.csv')]
+            command === 'predict' || command === 'predict brnn'
+              ? ['predict', command === 'predict' ? modelFile : brnnFile, file, '--out', path.join(dir, 'pred.csv')]
               : ['fit', file, ...COMMANDS[command].args, '--out', path.join(dir, 'model.json')];
           const row: MemoryRow = { rows, command, oneSequence: runCli(args(one)), withSeq: runCli(args(seq)) };
           out.push(row);
@@ -120,7 +128,7 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
   }
   const f = (r: Run): string => `${r.peakRssMiB.toFixed(0)} MiB (${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU, load ${r.load.toFixed(1)})`;
   const markdown = [
-    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`), `gloree predict`, and `gloree fit` with `--activation linear --hidden 4` and `--activation tanh --hidden 5` (both `--refine-iterations 5`) (scenario `default`, dx = dy = 4), one process each:',
+    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`), `gloree predict` (an IO-RNN, and `predict brnn`: the BRNN of scenario `brnn`, dx = dy = 6), and `gloree fit` with `--activation linear --hidden 4` and `--activation tanh --hidden 5` (both `--refine-iterations 5`) (scenario `default`, dx = dy = 4), one process each:',
     '',
     '| rows | command | one sequence (no `seq`) | same rows, `seq` column (sequences of 20) |',
     '|---|---|---|---|',

@@ -1,8 +1,9 @@
-import { PieceSteps, makeChunk, sliceSequences, wholeSequences, type DataSource, type SequenceChunk } from '../io/dataset.js';
+import { PieceSteps, makeChunk, sliceSequences, type DataSource, type SequenceChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
-import { predict } from '../models/brnn.js';
+import { predictBRNN } from '../models/brnn.js';
 import { BlowUpError, predictIORNN } from '../models/iornn.js';
-import type { RNNParams } from '../models/params.js';
+import type { BRNNParams, RNNParams } from '../models/params.js';
+import { brnnAhead, brnnPieces, keepAhead } from './brnn-pieces.js';
 import { NMSEAccumulator } from '../metrics/nmse.js';
 
 /**
@@ -12,19 +13,17 @@ import { NMSEAccumulator } from '../metrics/nmse.js';
  * A long sequence may arrive in pieces (`continued` / `continues` chunks, see SequenceChunk): `ChunkPredictor`
  * carries the hidden state from one piece to the next (the RNN kernel's carried state, src/rnn/recurrence.ts), so
  * the predictions are those of the whole sequence, bit for bit (same recursion, same arithmetic), with memory of
- * one piece. A BRNN's backward states need the sequence's future: read its data through `wholeSequences`.
+ * one piece. A BRNN's backward states need the sequence's future: `forPrediction` reads its pieces ahead
+ * (src/cli/brnn-pieces.ts) and hands each piece on with the backward state after it.
  */
 
 /**
- * Predicts chunk after chunk of one pass, carrying the forward state across the pieces of a sequence. Blow-ups
- * are thrown as BlowUpErrors whose `step` counts from the sequence's true start.
- */
-/**
- * The data as the predictors need it: pieces of long sequences as they come (memory of one chunk), unless a model
- * is a BRNN, whose backward states need each sequence whole.
+ * The data as the predictors need it: pieces of long sequences as they come (memory of one chunk); if a model is
+ * a BRNN, each piece comes with every BRNN's backward state after it (`brnnPieces`, memory of one chunk too).
  */
 export function forPrediction<S extends DataSource>(source: S, ...models: (RNNParams | null | undefined)[]): S {
-  return models.some((p) => p?.kind === 'brnn') ? wholeSequences(source) : source;
+  const brnns = models.filter((p): p is BRNNParams => p?.kind === 'brnn');
+  return brnns.length > 0 ? brnnPieces(source, brnns) : source;
 }
 
 /**
@@ -39,6 +38,11 @@ export function cliChunkRows(): number | undefined {
   return n;
 }
 
+/**
+ * Predicts chunk after chunk of one pass, carrying the forward state across the pieces of a sequence (and taking
+ * a BRNN's backward state after a piece from `forPrediction`). Blow-ups are thrown as BlowUpErrors whose `step`
+ * counts from the sequence's true start.
+ */
 export class ChunkPredictor {
   private carry: Float64Array | null = null;
   /** Steps of the open (continuing) sequence in earlier chunks. */
@@ -60,14 +64,17 @@ export class ChunkPredictor {
   predict(chunk: SequenceChunk, sequenceOffset = 0): Float64Array {
     const p = this.params;
     const offset = this.stepOffset(chunk);
-    if (p.kind === 'brnn') {
-      if (chunk.continued || chunk.continues) throw new RangeError('ChunkPredictor: a BRNN needs whole sequences (read its data through wholeSequences)');
-      return predict(p, chunk, { sequenceOffset });
-    }
     const final = chunk.continues ? new Float64Array(p.A1.rows) : undefined;
+    const initial = chunk.continued ? this.carry ?? undefined : undefined;
     let yhat: Float64Array;
+    // A BRNN's backward state after the chunk, or the escape of its open sequence found by reading ahead (its step
+    // already counts from the sequence's start).
+    const backward = p.kind === 'brnn' && chunk.continues ? this.backwardAfter(p, chunk, sequenceOffset) : undefined;
     try {
-      yhat = predictIORNN(p, chunk, { sequenceOffset, initialState: chunk.continued ? this.carry ?? undefined : undefined, finalState: final });
+      yhat =
+        p.kind === 'brnn'
+          ? predictBRNN(p, chunk, { sequenceOffset, carry: { forwardInitial: initial, forwardFinal: final, backwardInitial: backward } })
+          : predictIORNN(p, chunk, { sequenceOffset, initialState: initial, finalState: final });
     } catch (e) {
       if (e instanceof BlowUpError && offset > 0 && e.sequence === sequenceOffset) throw new BlowUpError(e.sequence, e.step + offset, e.value, e.direction);
       throw e;
@@ -75,6 +82,13 @@ export class ChunkPredictor {
     this.steps.advance(chunk);
     this.carry = final ?? null;
     return yhat;
+  }
+
+  private backwardAfter(p: BRNNParams, chunk: SequenceChunk, sequenceOffset: number): Float64Array {
+    const a = brnnAhead(chunk)?.get(p);
+    if (!a) throw new RangeError('ChunkPredictor: a BRNN on pieces of a sequence needs its data read through forPrediction');
+    if (a instanceof BlowUpError) throw new BlowUpError(sequenceOffset + chunk.lengths.length - 1, a.step, a.value, a.direction);
+    return a;
   }
 
   /**
@@ -108,7 +122,7 @@ export class ChunkPredictor {
         r0 = r1;
         continue;
       }
-      const one: SequenceChunk = { ...sliceSequences(chunk, k, k + 1, r0, r1), ...(continued ? { continued } : {}), ...(continues ? { continues } : {}) };
+      const one: SequenceChunk = { ...sliceSequences(chunk, k, k + 1, r0, r1), ...(continued ? { continued } : {}), ...(continues ? { continues, ...keepAhead(chunk) } : {}) };
       try {
         parts.push({ c: one, yhat: this.predict(one, sequenceOffset + k) });
         if (k === 0) keptFirst = continued;
@@ -134,7 +148,7 @@ export class ChunkPredictor {
       yhat.set(p.yhat, r * dy);
       r += p.c.rows;
     }
-    const kept = { ...makeChunk(dx, dy, x, y, parts.map((p) => p.c.rows)), ...(keptFirst ? { continued: true } : {}), ...(keptLast ? { continues: true } : {}) };
+    const kept = { ...makeChunk(dx, dy, x, y, parts.map((p) => p.c.rows)), ...(keptFirst ? { continued: true } : {}), ...(keptLast ? { continues: true, ...keepAhead(chunk) } : {}) };
     return { kept, yhat, blown };
   }
 }

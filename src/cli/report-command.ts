@@ -86,7 +86,9 @@ export async function buildReport(
   const steps = opts.steps ?? 200;
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`buildReport: steps must be a positive integer, got ${steps}`);
   const ff = feedforwardModel(model);
-  // Long sequences may come in pieces: each model carries its state across them (src/cli/predictions.ts).
+  // Long sequences may come in pieces: each model carries its state across them (src/cli/predictions.ts). The T2
+  // pass below reads `data` (no BRNN read-ahead: it predicts nothing).
+  const data = source;
   source = forPrediction(source, params, ff, truth);
   const pred = new ChunkPredictor(params), ffPred = ff ? new ChunkPredictor(ff) : null, truthPred = truth ? new ChunkPredictor(truth) : null;
 
@@ -179,7 +181,7 @@ export async function buildReport(
       rank = undefined; // one sequence cannot be split into two independent halves
     } else {
       // T2 halves are per sequence: read them whole (this pass only runs for a model file without a stored rank).
-      const whole = wholeSequences(source);
+      const whole = wholeSequences(data);
       const im = await inputModelFor(model, whole);
       rank = await rankFromData(whole, im, ySum.map((v) => v / rows));
       rankSource = opts.dataLabel ?? source.name;

@@ -77,20 +77,10 @@ export class SpillSource implements DataSource {
 
   private async *firstPass(): AsyncGenerator<SequenceChunk> {
     this.close();
-    const dir = tmpdir();
-    const file = path.join(dir, `gloree-spill-${process.pid}-${randomBytes(6).toString('hex')}.f64`);
-    let fd: number;
-    try {
-      fd = openSync(file, 'wx+', 0o600);
-    } catch (e) {
-      throw spillError(e, dir);
-    }
+    const { fd, file, dir } = openSpillFile();
     this.fd = fd;
-    try {
-      unlinkSync(file);
-    } catch {
+    if (file) {
       this.file = file;
-      namedSpills.add(file);
       process.once('exit', this.cleanup);
     }
     let pos = 0;
@@ -146,24 +136,105 @@ export class SpillSource implements DataSource {
 
   /** Remove the spill file (later passes then re-read the inner source). */
   close(): void {
-    if (this.fd !== null) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        /* already closed */
-      }
-    }
-    if (this.file) {
-      namedSpills.delete(this.file);
-      try {
-        unlinkSync(this.file);
-      } catch {
-        /* gone */
-      }
-    }
+    closeSpillFile(this.fd, this.file);
     this.fd = null;
     this.file = null;
     this.complete = false;
+    process.removeListener('exit', this.cleanup);
+  }
+}
+
+/**
+ * Create a spill file in the temporary directory and unlink it at once while it stays open (see SpillSource);
+ * `file` is its name only where the OS refused the unlink (it is then in `namedSpills`, removed on exit and
+ * signals, and the owner must remove it on close).
+ */
+function openSpillFile(): { fd: number; file: string | null; dir: string } {
+  const dir = tmpdir();
+  const file = path.join(dir, `gloree-spill-${process.pid}-${randomBytes(6).toString('hex')}.f64`);
+  let fd: number;
+  try {
+    fd = openSync(file, 'wx+', 0o600);
+  } catch (e) {
+    throw spillError(e, dir);
+  }
+  try {
+    unlinkSync(file);
+    return { fd, file: null, dir };
+  } catch {
+    namedSpills.add(file);
+    return { fd, file, dir };
+  }
+}
+
+/** Close a spill file (and remove it if it still has a name). */
+function closeSpillFile(fd: number | null, file: string | null): void {
+  if (fd !== null) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+  }
+  if (file) {
+    namedSpills.delete(file);
+    try {
+      unlinkSync(file);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/**
+ * Records of float64 arrays kept on disk and read back in any order (e.g. the pieces of one long sequence read
+ * backwards, src/cli/brnn-pieces.ts): `write` appends a record of arrays and returns its index, `read(i, …)`
+ * fills arrays of the same lengths from record i, `reset` starts over (overwriting, so the file is as large as
+ * the largest group of records since). Same file handling as SpillSource (unlinked while open).
+ */
+export class RecordSpill {
+  private fd: number | null;
+  private file: string | null;
+  private readonly dir: string;
+  private pos = 0;
+  private starts: number[] = [];
+  private readonly cleanup = (): void => this.close();
+
+  constructor() {
+    const { fd, file, dir } = openSpillFile();
+    this.fd = fd;
+    this.file = file;
+    this.dir = dir;
+    if (file) process.once('exit', this.cleanup);
+  }
+
+  reset(): void {
+    this.pos = 0;
+    this.starts = [];
+  }
+
+  write(...arrays: Float64Array[]): number {
+    this.starts.push(this.pos);
+    try {
+      for (const a of arrays) this.pos = writeAll(this.fd!, a, this.pos);
+    } catch (e) {
+      throw spillError(e, this.dir);
+    }
+    return this.starts.length - 1;
+  }
+
+  read(i: number, ...arrays: Float64Array[]): void {
+    let pos = this.starts[i];
+    for (const a of arrays) {
+      if (a.length > 0 && readAll(this.fd!, a, pos) === 0) throw new Error(`spill file truncated at byte ${pos}`);
+      pos += a.byteLength;
+    }
+  }
+
+  close(): void {
+    closeSpillFile(this.fd, this.file);
+    this.fd = null;
+    this.file = null;
     process.removeListener('exit', this.cleanup);
   }
 }

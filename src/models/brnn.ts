@@ -7,7 +7,7 @@
 import type { SequenceChunk } from '../io/dataset.js';
 import type { BRNNParams, RNNParams } from './params.js';
 import { activationKernel } from '../rnn/activation.js';
-import { runChunk } from '../rnn/recurrence.js';
+import { runChunk, type Recurrence } from '../rnn/recurrence.js';
 import {
   DEFAULT_BLOWUP_THRESHOLD, addOutput, checkInputDim, checkSquare, forwardRecurrence, initOutput, predictIORNN, shiftedInputs, type PredictOptions,
 } from './iornn.js';
@@ -43,8 +43,7 @@ export function predictBRNN(params: BRNNParams, chunk: SequenceChunk, opts: Omit
   const seqOffset = opts.sequenceOffset ?? 0;
   const c = opts.carry ?? {};
   const x = params.inputShift ? shiftedInputs(chunk, params.inputShift) : chunk.x;
-  const fwd = forwardRecurrence(A1, U, params.activation);
-  const bwd = { n: dz, dx, W: B1.data, wOff: 0, R: V.data, rOff: 0, act: activationKernel(params.activationBackward ?? params.activation), reverse: true };
+  const { fwd, bwd } = recurrencesOf(params);
   // Forward direction over every sequence, then the backward one (each output entry: b, forward terms,
   // backward terms); outputs per sequence right after its states.
   const h = opts.hidden;
@@ -57,6 +56,29 @@ export function predictBRNN(params: BRNNParams, chunk: SequenceChunk, opts: Omit
     onSequence: (r0, L, states, offset, stride) => addOutput(states, offset, stride, 0, dz, A2.data, dh, y, r0, dy, L),
   });
   return y;
+}
+
+/** The BRNN's two recursions for the RNN kernel: h forward (A1, U), z backward (B1, V). */
+function recurrencesOf(params: BRNNParams): { fwd: Recurrence; bwd: Recurrence } {
+  const { A1, U, B1, V } = params;
+  const bwd = { n: B1.rows, dx: A1.cols, W: B1.data, wOff: 0, R: V.data, rOff: 0, act: activationKernel(params.activationBackward ?? params.activation), reverse: true };
+  return { fwd: forwardRecurrence(A1, U, params.activation), bwd };
+}
+
+/**
+ * One direction of a BRNN over a chunk of ONE sequence (a piece of a long one), no outputs: the state where the
+ * recursion ends (forward: h at the last row; backward: z at the first row), from the carried state `initial`
+ * (forward: h before the first row; backward: z after the last row; null = 0). The same kernel and arithmetic
+ * as `predictBRNN`, so the states are those of the whole sequence bit for bit. Throws a BlowUpError (step counted
+ * within the chunk) when the recursion escapes.
+ */
+export function brnnDirectionEnd(params: BRNNParams, chunk: SequenceChunk, direction: 'forward' | 'backward', initial: Float64Array | null, blowUpThreshold = DEFAULT_BLOWUP_THRESHOLD): Float64Array {
+  checkInputDim(params.A1.cols, chunk);
+  const rec = recurrencesOf(params)[direction === 'forward' ? 'fwd' : 'bwd'];
+  const x = params.inputShift ? shiftedInputs(chunk, params.inputShift) : chunk.x;
+  const final = new Float64Array(rec.n);
+  runChunk(rec, x, chunk.lengths, null, { bound: blowUpThreshold, initial, final });
+  return final;
 }
 
 /** States [h_t; z_t] (rows×(dh+dz)) and predictions of a BRNN. */

@@ -65,9 +65,12 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
         pass: async (stage, fn) => void (await forEachChunk(sources.moments, stage, fn, opts.onProgress, totalRows)),
       };
       const found = await identifier.identify(ctx);
-      const out = await fitOutputAndRefine(sources.states, found.spectral, p1.yMean, p1.lengths, opts, log, found);
+      // A BRNN's backward states start after a sequence's last row: its state passes join the pieces of a long
+      // sequence again (memory grows with its length there).
+      const states = found.spectral.kind === 'brnn' ? wholeSequences(sources.states) : sources.states;
+      const out = await fitOutputAndRefine(states, found.spectral, p1.yMean, p1.lengths, opts, log, found);
       const block = identifier.finish(ctx, out);
-      const stable = await ensureStable(sources.states, out.params, out.spectralModel, {
+      const stable = await ensureStable(states, out.params, out.spectralModel, {
         fittedLabel: out.refine ? 'refined' : 'spectral',
         pool,
         onProgress: opts.onProgress,

@@ -88,7 +88,7 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
   const modelFile = path.join(dir, 'truth.json');
   await saveModel(modelFile, truth);
   // `predict brnn`: the planted BRNN of scenario `brnn` (dx = dy = 6) on its own data; its backward states run from
-  // the end of the sequence (src/cli/brnn-pieces.ts).
+  // the end of the sequence (src/models/brnn-pieces.ts).
   const sb = SCENARIOS.brnn;
   const brnn = scenarioModel(sb) as BRNNParams;
   const brnnFile = path.join(dir, 'brnn.json');

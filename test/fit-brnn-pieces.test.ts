@@ -79,3 +79,29 @@ test('GLOREE-B on one long sequence in tiny pieces = on the whole sequence (spli
     assertClose(split.diagnostics.split.prevSE.flat(), whole.diagnostics.split.prevSE.flat(), 1e-9, 'prevSE');
   }
 });
+
+// The stability check (src/learn/stability.ts) on pieces: the backward state after each piece comes from reading the
+// sequence ahead (src/models/brnn-pieces.ts), so a blow-up is named by the same step as on the whole sequence, and
+// the fallback keeps the same candidate with the same output layer (sums grouped by piece: 1e-9 relative).
+test('BRNN stability check and fallback on pieces = on the whole sequence (forward and backward escapes)', async () => {
+  const { ensureStable, firstBlowUp } = await import('../src/learn/stability.js');
+  const { Matrix } = await import('../src/linalg/matrix.js');
+  const c = longSequence(600, 9);
+  const p = scenarioModel(SCENARIOS.brnn) as BRNNParams;
+  // A recurrent weight well past 1 on σ = z²: the state escapes after some steps (where is data-dependent).
+  const grow = (M: InstanceType<typeof Matrix>) => new Matrix(M.rows, M.cols, M.data.map((v, i) => (i % (M.cols + 1) === 0 ? 3 : v)));
+  for (const [what, big] of [['forward', { ...p, U: grow(p.U) }], ['backward', { ...p, V: grow(p.V) }]] as [string, BRNNParams][]) {
+    const whole = await firstBlowUp(memorySource(c), big);
+    assert.ok(whole, `the planted ${what} blow-up happens`);
+    assert.equal(whole.direction, what);
+    const split = await firstBlowUp(pieceSource(piecesOf(c, 5)), big);
+    assert.equal(split?.message, whole.message, what);
+    const run = (source: DataSource) => ensureStable(source, big, big, { fittedLabel: 'refined', totalRows: c.rows, warn: () => undefined });
+    const w = await run(memorySource(c)), s = await run(pieceSource(piecesOf(c, 5)));
+    assert.ok(w.stabilised, 'the planted blow-up triggers the fallback');
+    assert.deepEqual(s.stabilised?.rejected, w.stabilised.rejected);
+    assert.equal(s.stabilised?.kept, w.stabilised.kept);
+    for (const k of ['A1', 'U', 'B1', 'V'] as const) assertClose(s.params[k].data, w.params[k].data, 1e-9, `${what}: ${k}`);
+    assertClose([...s.params.A2.data, ...s.params.b!], [...w.params.A2.data, ...w.params.b!], 1e-9, `${what}: [A2; b]`);
+  }
+});

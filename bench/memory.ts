@@ -73,6 +73,7 @@ const COMMANDS = {
   fit: { args: ['--hidden', '4'], data: 'z2' },
   predict: { args: [], data: 'z2' },
   'predict brnn': { args: [], data: 'brnn' },
+  'fit brnn --no-refine': { args: ['--kind', 'brnn', '--hidden', '2', '--backward', '2', '--no-refine'], data: 'brnn' },
   'fit linear': { args: ['--activation', 'linear', '--hidden', '4', '--refine-iterations', '5'], data: 'tanh' },
   'fit tanh': { args: ['--activation', 'tanh', '--hidden', '5', '--refine-iterations', '5'], data: 'tanh' },
 } as const;

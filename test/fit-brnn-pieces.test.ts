@@ -105,3 +105,17 @@ test('BRNN stability check and fallback on pieces = on the whole sequence (forwa
     assertClose([...s.params.A2.data, ...s.params.b!], [...w.params.A2.data, ...w.params.b!], 1e-9, `${what}: [A2; b]`);
   }
 });
+
+// With the refinement on, a BRNN's one long sequence is its sample, whole (a BRNN is never refined on windows): the
+// pieces are joined (PieceJoiner), so the refinement starts from models equal to rounding and sees the same rows;
+// a few LM steps carry that rounding along, 1e-6 relative leaves ample room for it and none for another sample.
+test('GLOREE-B with refinement on one long sequence in pieces = on the whole sequence', async () => {
+  const c = longSequence(2000, 11);
+  const opts = { total: 4, seed: 1, refineOptions: { maxIter: 3 } } as const;
+  const whole = await fitGloreeB(memorySource(c), opts);
+  assert.ok(whole.diagnostics.refine, 'the refinement ran');
+  const split = await fitGloreeB(pieceSource(piecesOf(c, 37)), { ...opts, spill: false });
+  const a = split.params, b = whole.params;
+  for (const k of ['A1', 'U', 'B1', 'V'] as const) assertClose(a[k].data, b[k].data, 1e-6, `refined ${k}`);
+  assertClose([...a.A2.data, ...a.b!], [...b.A2.data, ...b.b!], 1e-6, 'refined [A2; b]');
+});

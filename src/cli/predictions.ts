@@ -3,7 +3,7 @@ import { UserError } from '../io/errors.js';
 import { predictBRNN } from '../models/brnn.js';
 import { BlowUpError, predictIORNN } from '../models/iornn.js';
 import type { BRNNParams, RNNParams } from '../models/params.js';
-import { backwardAfter, brnnAhead, brnnPieces, keepAhead } from '../models/brnn-pieces.js';
+import { backwardAfter, brnnPieces, keepAhead } from '../models/brnn-pieces.js';
 import { NMSEAccumulator } from '../metrics/nmse.js';
 
 /**

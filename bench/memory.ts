@@ -67,6 +67,9 @@ export interface MemoryRow {
  * Markov moments over a 64-row halo. They fit data of a planted tanh IO-RNN (on the σ = z² scenario's data every
  * linear realization blows up, and the fit rightly fails). 5 refinement iterations keep the bench short: the
  * refinement's sample is capped by rows either way, and that cap, not the iteration count, bounds its memory.
+ * `fit brnn` (GLOREE-B, dh = dz = 2, on the data of scenario `brnn`): without refinement it streams one long
+ * sequence; with it, the one long sequence is the refinement sample whole (a BRNN is never refined on windows),
+ * so that row still grows with the sequence.
  */
 const COMMANDS = {
   'fit --no-refine': { args: ['--hidden', '4', '--no-refine'], data: 'z2' },
@@ -74,6 +77,7 @@ const COMMANDS = {
   predict: { args: [], data: 'z2' },
   'predict brnn': { args: [], data: 'brnn' },
   'fit brnn --no-refine': { args: ['--kind', 'brnn', '--hidden', '2', '--backward', '2', '--no-refine'], data: 'brnn' },
+  'fit brnn': { args: ['--kind', 'brnn', '--hidden', '2', '--backward', '2', '--refine-iterations', '5'], data: 'brnn' },
   'fit linear': { args: ['--activation', 'linear', '--hidden', '4', '--refine-iterations', '5'], data: 'tanh' },
   'fit tanh': { args: ['--activation', 'tanh', '--hidden', '5', '--refine-iterations', '5'], data: 'tanh' },
 } as const;

@@ -133,7 +133,7 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
   }
   const f = (r: Run): string => `${r.peakRssMiB.toFixed(0)} MiB (${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU, load ${r.load.toFixed(1)})`;
   const markdown = [
-    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`), `gloree predict` (an IO-RNN, and `predict brnn`: the BRNN of scenario `brnn`, dx = dy = 6), and `gloree fit` with `--activation linear --hidden 4` and `--activation tanh --hidden 5` (both `--refine-iterations 5`) (scenario `default`, dx = dy = 4), one process each:',
+    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`), `gloree predict` (an IO-RNN, and `predict brnn`: the BRNN of scenario `brnn`, dx = dy = 6; `fit brnn`: GLOREE-B with `--kind brnn --hidden 2 --backward 2` on its data), and `gloree fit` with `--activation linear --hidden 4` and `--activation tanh --hidden 5` (both `--refine-iterations 5`) (scenario `default`, dx = dy = 4), one process each:',
     '',
     '| rows | command | one sequence (no `seq`) | same rows, `seq` column (sequences of 20) |',
     '|---|---|---|---|',

@@ -67,12 +67,17 @@ export interface MemoryRow {
  * Markov moments over a 64-row halo. They fit data of a planted tanh IO-RNN (on the σ = z² scenario's data every
  * linear realization blows up, and the fit rightly fails). 5 refinement iterations keep the bench short: the
  * refinement's sample is capped by rows either way, and that cap, not the iteration count, bounds its memory.
+ * `fit brnn` (GLOREE-B, dh = dz = 2, on the data of scenario `brnn`): without refinement it streams one long
+ * sequence; with it, the one long sequence is the refinement sample whole (a BRNN is never refined on windows),
+ * so that row still grows with the sequence.
  */
 const COMMANDS = {
   'fit --no-refine': { args: ['--hidden', '4', '--no-refine'], data: 'z2' },
   fit: { args: ['--hidden', '4'], data: 'z2' },
   predict: { args: [], data: 'z2' },
   'predict brnn': { args: [], data: 'brnn' },
+  'fit brnn --no-refine': { args: ['--kind', 'brnn', '--hidden', '2', '--backward', '2', '--no-refine'], data: 'brnn' },
+  'fit brnn': { args: ['--kind', 'brnn', '--hidden', '2', '--backward', '2', '--refine-iterations', '5'], data: 'brnn' },
   'fit linear': { args: ['--activation', 'linear', '--hidden', '4', '--refine-iterations', '5'], data: 'tanh' },
   'fit tanh': { args: ['--activation', 'tanh', '--hidden', '5', '--refine-iterations', '5'], data: 'tanh' },
 } as const;
@@ -88,7 +93,7 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
   const modelFile = path.join(dir, 'truth.json');
   await saveModel(modelFile, truth);
   // `predict brnn`: the planted BRNN of scenario `brnn` (dx = dy = 6) on its own data; its backward states run from
-  // the end of the sequence (src/cli/brnn-pieces.ts).
+  // the end of the sequence (src/models/brnn-pieces.ts).
   const sb = SCENARIOS.brnn;
   const brnn = scenarioModel(sb) as BRNNParams;
   const brnnFile = path.join(dir, 'brnn.json');
@@ -128,7 +133,7 @@ export async function benchMemory(): Promise<{ rows: MemoryRow[]; markdown: stri
   }
   const f = (r: Run): string => `${r.peakRssMiB.toFixed(0)} MiB (${r.seconds.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} s CPU, load ${r.load.toFixed(1)})`;
   const markdown = [
-    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`), `gloree predict` (an IO-RNN, and `predict brnn`: the BRNN of scenario `brnn`, dx = dy = 6), and `gloree fit` with `--activation linear --hidden 4` and `--activation tanh --hidden 5` (both `--refine-iterations 5`) (scenario `default`, dx = dy = 4), one process each:',
+    'Peak RSS of `gloree fit --hidden 4` (with and without `--no-refine`), `gloree predict` (an IO-RNN, and `predict brnn`: the BRNN of scenario `brnn`, dx = dy = 6; `fit brnn`: GLOREE-B with `--kind brnn --hidden 2 --backward 2` on its data), and `gloree fit` with `--activation linear --hidden 4` and `--activation tanh --hidden 5` (both `--refine-iterations 5`) (scenario `default`, dx = dy = 4), one process each:',
     '',
     '| rows | command | one sequence (no `seq`) | same rows, `seq` column (sequences of 20) |',
     '|---|---|---|---|',

@@ -1,5 +1,5 @@
 /**
- * A BRNN on one long sequence read in pieces (src/cli/brnn-pieces.ts): the backward states come from reading the
+ * A BRNN on one long sequence read in pieces (src/models/brnn-pieces.ts): the backward states come from reading the
  * pieces ahead (spilled, read back in reverse), so predict / evaluate / report give the one-chunk results, and a
  * blow-up is reported as on the whole sequence (a forward escape first, else the backward one, same step and row).
  */

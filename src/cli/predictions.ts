@@ -3,7 +3,7 @@ import { UserError } from '../io/errors.js';
 import { predictBRNN } from '../models/brnn.js';
 import { BlowUpError, predictIORNN } from '../models/iornn.js';
 import type { BRNNParams, RNNParams } from '../models/params.js';
-import { brnnAhead, brnnPieces, keepAhead } from './brnn-pieces.js';
+import { backwardAfter, brnnPieces, keepAhead } from '../models/brnn-pieces.js';
 import { NMSEAccumulator } from '../metrics/nmse.js';
 
 /**
@@ -14,7 +14,7 @@ import { NMSEAccumulator } from '../metrics/nmse.js';
  * carries the hidden state from one piece to the next (the RNN kernel's carried state, src/rnn/recurrence.ts), so
  * the predictions are those of the whole sequence, bit for bit (same recursion, same arithmetic), with memory of
  * one piece. A BRNN's backward states need the sequence's future: `forPrediction` reads its pieces ahead
- * (src/cli/brnn-pieces.ts) and hands each piece on with the backward state after it.
+ * (src/models/brnn-pieces.ts) and hands each piece on with the backward state after it.
  */
 
 /**
@@ -69,7 +69,7 @@ export class ChunkPredictor {
     let yhat: Float64Array;
     // A BRNN's backward state after the chunk, or the escape of its open sequence found by reading ahead (its step
     // already counts from the sequence's start).
-    const backward = p.kind === 'brnn' && chunk.continues ? this.backwardAfter(p, chunk, sequenceOffset) : undefined;
+    const backward = p.kind === 'brnn' ? backwardAfter(p, chunk, sequenceOffset) : undefined;
     try {
       yhat =
         p.kind === 'brnn'
@@ -82,13 +82,6 @@ export class ChunkPredictor {
     this.steps.advance(chunk);
     this.carry = final ?? null;
     return yhat;
-  }
-
-  private backwardAfter(p: BRNNParams, chunk: SequenceChunk, sequenceOffset: number): Float64Array {
-    const a = brnnAhead(chunk)?.get(p);
-    if (!a) throw new RangeError('ChunkPredictor: a BRNN on pieces of a sequence needs its data read through forPrediction');
-    if (a instanceof BlowUpError) throw new BlowUpError(sequenceOffset + chunk.lengths.length - 1, a.step, a.value, a.direction);
-    return a;
   }
 
   /**

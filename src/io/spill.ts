@@ -188,7 +188,7 @@ function closeSpillFile(fd: number | null, file: string | null): void {
 
 /**
  * Records of float64 arrays kept on disk and read back in any order (e.g. the pieces of one long sequence read
- * backwards, src/cli/brnn-pieces.ts): `write` appends a record of arrays and returns its index, `read(i, …)`
+ * backwards, src/models/brnn-pieces.ts): `write` appends a record of arrays and returns its index, `read(i, …)`
  * fills arrays of the same lengths from record i, `reset` starts over (overwriting, so the file is as large as
  * the largest group of records since). Same file handling as SpillSource (unlinked while open).
  */

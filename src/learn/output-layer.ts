@@ -1,7 +1,8 @@
 import { Matrix } from '../linalg/matrix.js';
 import { DataSource, SequenceChunk } from '../io/dataset.js';
 import { RNNParams } from '../models/params.js';
-import { accumulateStatesLS, forwardIORNN } from '../models/iornn.js';
+import { BlowUpError, accumulateStatesLS, forwardIORNN } from '../models/iornn.js';
+import { backwardAfter } from '../models/brnn-pieces.js';
 import { predictBRNN } from '../models/brnn.js';
 import { solveOutputLS } from '../linalg/lstsq.js';
 import { ProgressCallback, forEachChunk } from './passes.js';
@@ -34,18 +35,21 @@ export function accumulateOutputLS(
   chunk: SequenceChunk,
   acc: OutputLS,
   seqOffset: number,
-  /** IO-RNN on a piece of one long sequence: the state carried in and out (as `accumulateStatesLS`). */
-  carry: { initialState?: Float64Array; finalState?: Float64Array } = {},
+  /**
+   * A piece of one long sequence: the (forward) state carried in and out (as `accumulateStatesLS`), and for a BRNN
+   * the backward state after the piece (`backwardAfter`, src/models/brnn-pieces.ts).
+   */
+  carry: { initialState?: Float64Array; finalState?: Float64Array; backwardState?: Float64Array } = {},
 ): void {
   const K = stateCount(p), dy = chunk.dy, m = K + 1;
   if (p.kind !== 'brnn') {
     // Fused recursion + sums (no state array): same numbers, bit for bit, as the general path below.
-    accumulateStatesLS(p, chunk, acc.G, acc.C, { sequenceOffset: seqOffset, ...carry });
+    accumulateStatesLS(p, chunk, acc.G, acc.C, { sequenceOffset: seqOffset, initialState: carry.initialState, finalState: carry.finalState });
     mirrorUpper(acc.G, m);
     return;
   }
   const hidden = new Float64Array(chunk.rows * K);
-  predictBRNN(p, chunk, { sequenceOffset: seqOffset, hidden });
+  predictBRNN(p, chunk, { sequenceOffset: seqOffset, hidden, carry: { forwardInitial: carry.initialState, forwardFinal: carry.finalState, backwardInitial: carry.backwardState } });
   const g = new Float64Array(m);
   g[K] = 1;
   for (let r = 0; r < chunk.rows; r++) {
@@ -126,12 +130,23 @@ export async function outputLayerPass(
         mirrorUpper(regFF.G, m);
       } else {
         if (blownUp === null) {
+          // BRNN: on pieces of one long sequence h is carried across them and z after a piece comes from reading
+          // the sequence ahead (`brnnPieces`; an escape found there already counts its step from the sequence start).
           try {
-            accumulateOutputLS(model, chunk, reg, seqOffset);
+            const backwardState = model.kind === 'brnn' ? backwardAfter(model, chunk, seqOffset) : undefined;
+            const finalState = chunk.continues ? new Float64Array(model.A1.rows) : undefined;
+            try {
+              accumulateOutputLS(model, chunk, reg, seqOffset, { initialState: chunk.continued ? carry.state ?? undefined : undefined, finalState, backwardState });
+              carry.state = finalState ?? null;
+            } catch (e) {
+              throw e instanceof BlowUpError ? steps.restep(e, chunk, seqOffset) : e;
+            }
           } catch (e) {
             blownUp = (e as Error).message;
           }
         }
+        steps.advance(chunk);
+        // Without recurrence the states of a row depend on its input only: no carry.
         accumulateOutputLS(ffParams, chunk, regFF, seqOffset);
       }
       if (opts.sampleStride !== null) {

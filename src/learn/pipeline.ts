@@ -13,6 +13,7 @@ import { RefineSampleCollector, burnInForModel } from './refine-sample.js';
 import { OutputLayer, outputLayerPass, solveOutputLayer } from './output-layer.js';
 import { ensureStable } from './stability.js';
 import { scaledSource, scalingOf, standardisationPass, unstandardise } from './standardise.js';
+import { brnnPieces } from '../models/brnn-pieces.js';
 import { FittedOutput, IdentifyContext, Identifier, streamsPieces } from './identify/types.js';
 
 /**
@@ -65,9 +66,14 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
         pass: async (stage, fn) => void (await forEachChunk(sources.moments, stage, fn, opts.onProgress, totalRows)),
       };
       const found = await identifier.identify(ctx);
-      const out = await fitOutputAndRefine(sources.states, found.spectral, p1.yMean, p1.lengths, opts, log, found);
+      // A BRNN's backward states start after a sequence's last row: the output-layer pass reads the pieces of a long
+      // sequence with the spectral model's backward state after each (src/models/brnn-pieces.ts; the stability
+      // check reads them again for the models it runs).
+      const states = sources.states;
+      const outSource = found.spectral.kind === 'brnn' ? brnnPieces(states, [found.spectral]) : states;
+      const out = await fitOutputAndRefine(outSource, found.spectral, p1.yMean, p1.lengths, opts, log, found);
       const block = identifier.finish(ctx, out);
-      const stable = await ensureStable(sources.states, out.params, out.spectralModel, {
+      const stable = await ensureStable(states, out.params, out.spectralModel, {
         fittedLabel: out.refine ? 'refined' : 'spectral',
         pool,
         onProgress: opts.onProgress,

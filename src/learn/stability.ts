@@ -1,8 +1,10 @@
 import { Matrix } from '../linalg/matrix.js';
-import { DataSource, SequenceChunk, wholeSequences } from '../io/dataset.js';
+import { DataSource, SequenceChunk } from '../io/dataset.js';
 import { UserError } from '../io/errors.js';
-import { RNNParams } from '../models/params.js';
+import { BRNNParams, RNNParams } from '../models/params.js';
 import { BlowUpError, predictIORNN } from '../models/iornn.js';
+import { predictBRNN } from '../models/brnn.js';
+import { backwardAfter, brnnPieces } from '../models/brnn-pieces.js';
 import { residualSumOfSquares, solveOutputLS } from '../linalg/lstsq.js';
 import { ProgressCallback, forEachChunk, mapChunks } from './passes.js';
 import type { ChunkPool } from './chunk-pool.js';
@@ -37,26 +39,37 @@ const SHRINK = [0.5, 0.25, 0.1];
  * blow-up, the first of them in file order.
  */
 export async function firstBlowUp(source: DataSource, params: RNNParams, opts: { pool?: ChunkPool | null; onProgress?: ProgressCallback; totalRows?: number } = {}): Promise<BlowUpError | null> {
-  // Pieces of one long sequence (IO-RNN) run here, in order: the state is carried across them, as `gloree predict`
-  // does.
+  // Pieces of one long sequence run here, in order: the state is carried across them, as `gloree predict` does (a
+  // BRNN's backward state after a piece from reading the sequence ahead, `brnnPieces`).
   let carry: Float64Array | null = null;
   const steps = new StepCounter();
   const local = (chunk: SequenceChunk, seqOffset: number): BlowUpFound | null | undefined => {
-    if (params.kind === 'brnn' || !(chunk.continued || chunk.continues)) return undefined;
+    if (!(chunk.continued || chunk.continues)) return undefined;
     const finalState = chunk.continues ? new Float64Array(params.A1.rows) : undefined;
+    const initial = chunk.continued ? carry ?? undefined : undefined;
+    const found = (r: BlowUpError): BlowUpFound => ({ sequence: r.sequence, step: r.step, value: r.value, direction: r.direction });
     try {
-      predictIORNN(params, chunk, { sequenceOffset: seqOffset, initialState: chunk.continued ? carry ?? undefined : undefined, finalState });
+      if (params.kind === 'brnn') {
+        let backwardInitial: Float64Array | undefined;
+        try {
+          backwardInitial = backwardAfter(params, chunk, seqOffset);
+        } catch (e) {
+          if (e instanceof BlowUpError) return found(e);
+          throw e;
+        }
+        predictBRNN(params, chunk, { sequenceOffset: seqOffset, carry: { forwardInitial: initial, forwardFinal: finalState, backwardInitial } });
+      } else predictIORNN(params, chunk, { sequenceOffset: seqOffset, initialState: initial, finalState });
     } catch (e) {
       if (!(e instanceof BlowUpError)) throw e;
-      const r = steps.restep(e, chunk, seqOffset);
-      return { sequence: r.sequence, step: r.step, value: r.value, direction: r.direction };
+      return found(steps.restep(e, chunk, seqOffset));
     } finally {
       steps.advance(chunk);
     }
     carry = finalState ?? null;
     return null;
   };
-  const found = await mapChunks(source, 'stability check', { name: 'blowup', payload: modelToJSON(params) }, { ...opts, local });
+  const read = params.kind === 'brnn' ? brnnPieces(source, [params]) : source;
+  const found = await mapChunks(read, 'stability check', { name: 'blowup', payload: modelToJSON(params) }, { ...opts, local });
   const first = found.find((f) => f !== null);
   return first ? new BlowUpError(first.sequence, first.step, first.value, first.direction) : null;
 }
@@ -100,12 +113,13 @@ export async function ensureStable<P extends RNNParams>(
   const failures: (string | null)[] = candidates.map(() => null);
   let yy = 0;
   // The fallback pass (only after a blow-up) runs the candidates side by side. Pieces of one long sequence: each
-  // IO-RNN candidate carries its own state across them (as the output-layer pass does); a BRNN's backward states
-  // need the whole sequence.
+  // candidate carries its own state across them (as the output-layer pass does), a BRNN's backward state after a
+  // piece from reading the sequence ahead for every candidate (`brnnPieces`).
   const carries: (Float64Array | null)[] = candidates.map(() => null);
   const steps = new StepCounter();
+  const brnns = candidates.flatMap(([, p]): BRNNParams[] => (p.kind === 'brnn' ? [p] : []));
   await forEachChunk(
-    spectral.kind === 'brnn' ? wholeSequences(source) : source,
+    brnns.length > 0 ? brnnPieces(source, brnns) : source,
     'stability fallback',
     (chunk, seqOffset) => {
       for (let i = 0; i < chunk.rows * dy; i++) yy += chunk.y[i] * chunk.y[i];
@@ -113,9 +127,17 @@ export async function ensureStable<P extends RNNParams>(
       candidates.forEach(([, p], k) => {
         if (failures[k] !== null) return;
         try {
-          if (p.kind !== 'brnn' && piece) {
+          if (piece) {
+            let backwardState: Float64Array | undefined;
+            try {
+              backwardState = p.kind === 'brnn' ? backwardAfter(p, chunk, seqOffset) : undefined;
+            } catch (e) {
+              if (!(e instanceof BlowUpError)) throw e;
+              failures[k] = e.message; // its step already counts from the sequence start
+              return;
+            }
             const finalState = chunk.continues ? new Float64Array(p.A1.rows) : undefined;
-            accumulateOutputLS(p, chunk, sums[k], seqOffset, { initialState: chunk.continued ? carries[k] ?? undefined : undefined, finalState });
+            accumulateOutputLS(p, chunk, sums[k], seqOffset, { initialState: chunk.continued ? carries[k] ?? undefined : undefined, finalState, backwardState });
             carries[k] = finalState ?? null;
           } else accumulateOutputLS(p, chunk, sums[k], seqOffset);
         } catch (e) {

@@ -82,10 +82,14 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
   return {
     learner: 'gloree-b',
     name: 'GLOREE-B',
+    // Its accumulators (T2 halves, control variate, the projected mixed moments and their folds) count own rows
+    // only (src/learn/pieces.ts; the folds cut a long sequence where the whole one is cut, split.ts foldParts).
+    streamsPieces: true,
     plan(source) {
       sizes = resolveSizes(opts, source.dx, source.dy);
       if (!(Number.isInteger(nFolds) && nFolds >= 3)) throw new OptionError('splitFolds', nFolds, (n) => `${n('splitFolds')} must be an integer ≥ 3, got ${nFolds}`);
-      return { t2: true, steinDegree: 2 };
+      // The mixed moments pair y_t with s_{t−1} and s_{t+1} (§4 F5); T2 and the control variate stay at lag 0.
+      return { t2: true, steinDegree: 2, pieceLags: { back: 1, forward: 1 } };
     },
     async identify({ source, p1, p2, input, log, seed, pass }) {
       const { dx, dy } = source;
@@ -115,7 +119,7 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
       const centred = (c: SequenceChunk): SequenceChunk => (cvFit ? c : centredChunk(c, p1.yMean));
       await pass('mixed moments', (raw, seqOffset) => {
         const chunk = centred(raw);
-        const parts = foldParts(chunk, seqOffset, nFolds, byBlocks);
+        const parts = foldParts(chunk, seqOffset, nFolds, byBlocks, p1.lengths);
         for (let f = 0; f < nFolds; f++) if (parts[f]) momentPass(model, parts[f]!, [foldPrev[f], foldNext[f]], cvFit);
         if (fullPrev && fullNext) momentPass(model, chunk, [fullPrev, fullNext], cvFit);
       });

@@ -2,6 +2,7 @@ import { SequenceChunk, makeChunk } from '../../io/dataset.js';
 import { OptionError } from '../../io/errors.js';
 import { MomentAccumulator } from '../../moments/accumulator.js';
 import { concat } from '../chunks.js';
+import { haloOf, ownRows, withHalo } from '../pieces.js';
 import type { BidirectionalOptions } from './bidirectional.js';
 
 /**
@@ -219,27 +220,40 @@ export function foldStatistics(folds: MomentAccumulator[], full: MomentAccumulat
  * Split a chunk into `F` fold parts (null where empty). Whole sequences go to fold (seqOffset + k) mod F;
  * with `cut`, every sequence is first cut into up to F blocks of at least 2 steps (block p of sequence k goes
  * to fold (seqOffset + k + p) mod F).
+ * A piece of one long sequence (src/learn/pieces.ts: halo rows, `Halo.step`) is cut where the whole sequence
+ * would be: `lengths` holds every sequence's true length (pass 1). Each block's part of the piece becomes a
+ * sequence of its fold with the halo rows that lie inside the same block only (a block is its own sequence, its
+ * cut ends true ends), and parts without own rows are dropped, so the fold sums are the whole-sequence ones.
  */
-export function foldParts(chunk: SequenceChunk, seqOffset: number, F: number, cut: boolean): (SequenceChunk | null)[] {
+export function foldParts(chunk: SequenceChunk, seqOffset: number, F: number, cut: boolean, lengths?: Int32Array): (SequenceChunk | null)[] {
   const { dx, dy } = chunk;
+  const halo = haloOf(chunk);
+  const [own0, own1] = ownRows(chunk);
   const xs: Float64Array[][] = Array.from({ length: F }, () => []);
   const ys: Float64Array[][] = Array.from({ length: F }, () => []);
   const ls: number[][] = Array.from({ length: F }, () => []);
+  // Halo rows at the start of each fold's first part and at the end of its last part.
+  const left = new Array<number>(F).fill(0), right = new Array<number>(F).fill(0);
   let row = 0;
-  for (let k = 0; k < chunk.lengths.length; k++) {
-    const L = chunk.lengths[k];
+  const n = chunk.lengths.length;
+  for (let k = 0; k < n; k++) {
+    const Lc = chunk.lengths[k];
+    // Step (from the sequence's true start) of the chunk's row `row`, and the sequence's true length.
+    const step0 = k === 0 && halo ? (halo.step ?? 0) : 0;
+    const L = lengths && (chunk.continued || chunk.continues) && (k === 0 || k === n - 1) ? lengths[seqOffset + k] : Lc;
     const pieces = cut ? Math.max(1, Math.min(F, Math.floor(L / 2))) : 1;
-    let start = 0;
     for (let p = 0; p < pieces; p++) {
-      const end = Math.round(((p + 1) * L) / pieces);
+      const b0 = Math.round((p * L) / pieces) - step0, b1 = Math.round(((p + 1) * L) / pieces) - step0;
+      const r0 = row + Math.max(0, b0), r1 = row + Math.min(Lc, b1);
+      if (Math.min(r1, own1) <= Math.max(r0, own0)) continue; // no own rows of this block here
       const f = (seqOffset + k + p) % F;
-      xs[f].push(chunk.x.subarray((row + start) * dx, (row + end) * dx));
-      ys[f].push(chunk.y.subarray((row + start) * dy, (row + end) * dy));
-      ls[f].push(end - start);
-      start = end;
+      if (ls[f].length === 0) left[f] = Math.max(0, Math.min(r1, own0) - r0);
+      right[f] = Math.max(0, r1 - Math.max(r0, own1));
+      xs[f].push(chunk.x.subarray(r0 * dx, r1 * dx));
+      ys[f].push(chunk.y.subarray(r0 * dy, r1 * dy));
+      ls[f].push(r1 - r0);
     }
-    row += L;
+    row += Lc;
   }
-  return ls.map((l, f) => (l.length === 0 ? null : makeChunk(dx, dy, concat(xs[f]), concat(ys[f]), l)));
+  return ls.map((l, f) => (l.length === 0 ? null : withHalo(makeChunk(dx, dy, concat(xs[f]), concat(ys[f]), l), { left: left[f], right: right[f] })));
 }
-

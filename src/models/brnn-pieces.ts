@@ -1,8 +1,8 @@
 import { sliceSequences, type DataSource, type SequenceChunk } from '../io/dataset.js';
 import { RecordSpill } from '../io/spill.js';
-import { brnnDirectionEnd } from '../models/brnn.js';
-import { BlowUpError } from '../models/iornn.js';
-import type { BRNNParams, RNNParams } from '../models/params.js';
+import { brnnDirectionEnd } from './brnn.js';
+import { BlowUpError } from './iornn.js';
+import type { BRNNParams, RNNParams } from './params.js';
 
 /**
  * A BRNN's predictions on one long sequence read in pieces (a file without a `seq` column), with memory of one
@@ -44,6 +44,19 @@ export function brnnAhead(c: SequenceChunk): BRNNAhead | undefined {
 export function keepAhead(c: SequenceChunk): { [BRNN_AHEAD]?: BRNNAhead } {
   const a = brnnAhead(c);
   return a ? { [BRNN_AHEAD]: a } : {};
+}
+
+/**
+ * The backward state of `p` after `chunk` when its last sequence goes on (undefined otherwise), for
+ * `predictBRNN(…, { carry: { backwardInitial } })`. Throws the escape of that sequence found while reading ahead
+ * (its step counts from the sequence's true start; `sequenceOffset` is the index of the chunk's first sequence).
+ */
+export function backwardAfter(p: BRNNParams, chunk: SequenceChunk, sequenceOffset: number): Float64Array | undefined {
+  if (!chunk.continues) return undefined;
+  const a = brnnAhead(chunk)?.get(p);
+  if (!a) throw new RangeError('a BRNN on pieces of a sequence needs its data read through brnnPieces');
+  if (a instanceof BlowUpError) throw new BlowUpError(sequenceOffset + chunk.lengths.length - 1, a.step, a.value, a.direction);
+  return a;
 }
 
 /**

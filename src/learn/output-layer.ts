@@ -99,6 +99,8 @@ export async function outputLayerPass(
   model: RNNParams,
   opts: {
     sampleStride: number | null;
+    /** Rows kept of one sampled sequence (the refinement's row cap; a long recording is cut there, see PieceJoiner). */
+    maxSequenceRows?: number;
     /** Called with every chunk of the pass, in order (the refinement's window collector, src/learn/refine-sample.ts). */
     collect?: (chunk: SequenceChunk, sequenceOffset: number) => void;
     onProgress?: ProgressCallback;
@@ -109,7 +111,7 @@ export async function outputLayerPass(
   const reg: OutputLS = { G: new Float64Array(m * m), C: new Float64Array(m * dy) };
   const regFF: OutputLS = { G: new Float64Array(m * m), C: new Float64Array(m * dy) };
   const ffParams = withoutRecurrence(model);
-  const sample = new PieceJoiner();
+  const sample = new PieceJoiner(opts.maxSequenceRows);
   let blownUp: string | null = null;
   // Pieces of one long sequence (SequenceChunk.continued / continues): the IO-RNN's state is carried across them.
   const carry = { state: null as Float64Array | null };
@@ -151,8 +153,7 @@ export async function outputLayerPass(
       }
       if (opts.sampleStride !== null) {
         const sub = strideSubchunk(chunk, seqOffset, opts.sampleStride);
-        // The refinement takes whole sequences: kept pieces of one are joined (PieceJoiner), so the sampled
-        // sequence is held whole in memory here.
+        // The refinement takes whole sequences: kept pieces of one are joined (PieceJoiner), up to the row cap.
         const n = chunk.lengths.length, stride = opts.sampleStride;
         if (sub) sample.add(keptSubchunk(source, sub, chunk), chunk.continued === true && seqOffset % stride === 0, chunk.continues === true && (seqOffset + n - 1) % stride === 0);
       }

@@ -290,6 +290,11 @@ export async function forEachPiece(
   return { rows, sequences };
 }
 
+/** Rows [r0, r1) of a chunk as a chunk of whole sequences with the given lengths. */
+function rowSlice(c: SequenceChunk, r0: number, r1: number, lengths: Int32Array | number[]): SequenceChunk {
+  return { dx: c.dx, dy: c.dy, rows: r1 - r0, x: c.x.slice(r0 * c.dx, r1 * c.dx), y: c.y.slice(r0 * c.dy, r1 * c.dy), lengths: Int32Array.from(lengths) };
+}
+
 /**
  * Pieces kept for later (the refinement subsample): consecutive pieces of one sequence are joined again when the
  * sample is read (the refinement runs on whole sequences). `add` takes a subchunk of a raw (halo-free) chunk, and
@@ -298,11 +303,38 @@ export async function forEachPiece(
 export class PieceJoiner {
   private readonly parts: SequenceChunk[][] = [];
   private open = false;
+  private openRows = 0;
+  /**
+   * `maxRows` caps one joined sequence (the refinement's row cap, `refineMaxRows`): rows of a long sequence past it
+   * are not kept, so memory does not grow with the sequence. The capped sequence then ends there, as if recorded
+   * up to that step; for a BRNN its backward states near the cut start from zero instead of the true state, a
+   * boundary effect on the last few hundred of `maxRows` rows (the refinement only polishes the spectral start).
+   */
+  constructor(private readonly maxRows = Infinity) {}
   add(sub: SequenceChunk, continued: boolean, continues: boolean): void {
-    const c: SequenceChunk = { ...sub, ...(continued ? { continued: true } : {}), ...(continues ? { continues: true } : {}) };
-    if (continued && this.open) this.parts[this.parts.length - 1].push(c);
-    else this.parts.push([{ ...c, continued: false }]);
+    if (continued && this.open) {
+      // The first sequence of `sub` goes on the open one: keep what fits under the cap, then the rest of `sub`.
+      const L0 = sub.lengths[0], keep = Math.max(0, Math.min(L0, this.maxRows - this.openRows));
+      const single = sub.lengths.length === 1;
+      if (keep > 0) {
+        const head = keep === L0 && single ? sub : rowSlice(sub, 0, keep, [keep]);
+        this.parts[this.parts.length - 1].push({ ...head, continued: true });
+        this.openRows += keep;
+      }
+      if (single) {
+        this.open = continues;
+        return;
+      }
+      this.open = false;
+      this.add(rowSlice(sub, L0, sub.rows, sub.lengths.slice(1)), false, continues);
+      return;
+    }
+    const c: SequenceChunk = { ...sub, ...(continues ? { continues: true } : {}) };
+    const { continued: _drop, ...rest } = c;
+    void _drop;
+    this.parts.push([{ ...rest, continued: false }]);
     this.open = continues;
+    this.openRows = continues ? sub.lengths[sub.lengths.length - 1] : 0;
   }
   chunks(): SequenceChunk[] {
     return this.parts.map((ps) => {

@@ -127,6 +127,7 @@ async function fitOutputAndRefine<P extends RNNParams>(
   const collector = plan?.mode === 'windows' ? new RefineSampleCollector(plan, source.dx, source.dy) : null;
   const pass = await outputLayerPass(source, model, {
     sampleStride: plan?.mode === 'sequences' ? sampleStride(totalRows, cap) : null,
+    maxSequenceRows: cap,
     collect: collector ? (chunk) => collector.addChunk(chunk) : undefined,
     onProgress: opts.onProgress,
     totalRows,

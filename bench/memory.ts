@@ -68,8 +68,8 @@ export interface MemoryRow {
  * linear realization blows up, and the fit rightly fails). 5 refinement iterations keep the bench short: the
  * refinement's sample is capped by rows either way, and that cap, not the iteration count, bounds its memory.
  * `fit brnn` (GLOREE-B, dh = dz = 2, on the data of scenario `brnn`): without refinement it streams one long
- * sequence; with it, the one long sequence is the refinement sample whole (a BRNN is never refined on windows),
- * so that row still grows with the sequence.
+ * sequence; with it, the refinement keeps at most the row cap of that sequence (src/learn/pieces.ts PieceJoiner;
+ * a BRNN is never refined on windows).
  */
 const COMMANDS = {
   'fit --no-refine': { args: ['--hidden', '4', '--no-refine'], data: 'z2' },

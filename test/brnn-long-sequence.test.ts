@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { main } from '../src/cli/main.js';
 import { writeDataFile } from '../src/io/open.js';
 import { makeChunk } from '../src/io/dataset.js';
 import { Matrix } from '../src/linalg/matrix.js';
@@ -17,23 +16,12 @@ import type { BRNNParams } from '../src/models/params.js';
 import { saveModel } from '../src/models/serialize.js';
 import { SCENARIOS, scenarioModel, simulateBRNN, simulateInputs } from '../src/models/simulate.js';
 import { nmse } from '../src/metrics/nmse.js';
+import { cliWithChunkRows } from './pieces-fixtures.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gloree-brnn-long-'));
 const p = (f: string): string => path.join(dir, f);
 
-async function cli(chunkRows: number | undefined, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const saved = process.env.GLOREE_CHUNK_ROWS;
-  if (chunkRows !== undefined) process.env.GLOREE_CHUNK_ROWS = String(chunkRows);
-  else delete process.env.GLOREE_CHUNK_ROWS;
-  try {
-    const code = await main(['node', 'gloree', ...args], { out: (t) => (stdout += t), err: (t) => (stderr += t) });
-    return { code, stdout, stderr };
-  } finally {
-    if (saved === undefined) delete process.env.GLOREE_CHUNK_ROWS;
-    else process.env.GLOREE_CHUNK_ROWS = saved;
-  }
-}
+const cli = cliWithChunkRows;
 
 test('BRNN: predict, evaluate and report on one long sequence in pieces give the one-chunk results', async () => {
   const s = SCENARIOS.brnn;

@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SequenceChunk, DataSource, makeChunk, memorySource } from '../src/io/dataset.js';
+import { assertClose, pieceSource, piecesOf } from './pieces-fixtures.js';
 import { fitRNN, FitOptions } from '../src/learn/fit.js';
 import { haloChunks } from '../src/learn/pieces.js';
 import { IORNNParams } from '../src/models/params.js';
@@ -21,34 +22,6 @@ function longSequence(rows: number, seed: number, nSeq = 1): SequenceChunk {
   return simulateIORNN(params, inputs, { noise: 0.05, seed: seed + 1 });
 }
 
-/** The chunk's sequences in pieces of at most `size` rows, flagged as a splitting reader flags them. */
-function piecesOf(c: SequenceChunk, size: number): SequenceChunk[] {
-  const out: SequenceChunk[] = [];
-  let row = 0;
-  for (let k = 0; k < c.lengths.length; k++) {
-    const L = c.lengths[k];
-    for (let t = 0; t < L; t += size) {
-      const n = Math.min(size, L - t), r = row + t;
-      const p = makeChunk(c.dx, c.dy, c.x.slice(r * c.dx, (r + n) * c.dx), c.y.slice(r * c.dy, (r + n) * c.dy), [n]);
-      out.push({ ...p, ...(t > 0 ? { continued: true } : {}), ...(t + n < L ? { continues: true } : {}) });
-    }
-    row += L;
-  }
-  return out;
-}
-
-/** A streaming (not in-memory) source over the pieces. */
-function pieceSource(pieces: SequenceChunk[]): DataSource {
-  const m = memorySource(pieces);
-  return { dx: m.dx, dy: m.dy, name: 'pieces', chunks: () => m.chunks() };
-}
-
-function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, rel: number, what: string): void {
-  assert.equal(a.length, b.length, what);
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= rel * scale, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-}
 
 function paramsOf(p: IORNNParams): Record<string, Float64Array | undefined> {
   return { A1: p.A1.data, U: p.U.data, A2: p.A2.data, b: p.b };

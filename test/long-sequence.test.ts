@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { main } from '../src/cli/main.js';
 import { openDataSource, writeDataFile } from '../src/io/open.js';
 import { openGeneralCSVSource } from '../src/io/csv-general.js';
 import { concatChunks, type CSVChunk } from '../src/io/csv.js';
@@ -20,23 +19,12 @@ import type { IORNNParams } from '../src/models/params.js';
 import { saveModel } from '../src/models/serialize.js';
 import { SCENARIOS, scenarioModel, simulateIORNN, simulateInputs } from '../src/models/simulate.js';
 import { nmse } from '../src/metrics/nmse.js';
+import { cliWithChunkRows } from './pieces-fixtures.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gloree-long-'));
 const p = (f: string): string => path.join(dir, f);
 
-async function cli(env: { chunkRows?: number }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const saved = process.env.GLOREE_CHUNK_ROWS;
-  if (env.chunkRows !== undefined) process.env.GLOREE_CHUNK_ROWS = String(env.chunkRows);
-  else delete process.env.GLOREE_CHUNK_ROWS;
-  try {
-    const code = await main(['node', 'gloree', ...args], { out: (t) => (stdout += t), err: (t) => (stderr += t) });
-    return { code, stdout, stderr };
-  } finally {
-    if (saved === undefined) delete process.env.GLOREE_CHUNK_ROWS;
-    else process.env.GLOREE_CHUNK_ROWS = saved;
-  }
-}
+const cli = (env: { chunkRows?: number }, ...args: string[]) => cliWithChunkRows(env.chunkRows, ...args);
 
 async function readAll(src: { chunks(): AsyncIterable<SequenceChunk> }): Promise<CSVChunk[]> {
   const out: CSVChunk[] = [];

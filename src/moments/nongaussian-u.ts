@@ -89,18 +89,27 @@ export class ConditionalScoreUAccumulator extends SampleSums {
         out[j] = v;
       }
     };
-    const quad = (r: number, j: number) => {
-      let v = 0;
-      for (let a = 0; a < dx; a++) v += A[j * dx + a] * x[r * dx + a];
-      return c2 * v * v;
+    // c₂(a_j·x_r)² for every j: each row's is computed once and serves as step t's and then step t+1's (ζ).
+    const qPrev = new Float64Array(dh), qCur = new Float64Array(dh);
+    const quads = (r: number, out: Float64Array) => {
+      for (let j = 0; j < dh; j++) {
+        let v = 0;
+        for (let a = 0; a < dx; a++) v += A[j * dx + a] * x[r * dx + a];
+        out[j] = c2 * v * v;
+      }
     };
     let r0 = 0, counted = 0;
     for (const L of chunk.lengths) {
-      if (L >= 2) project(r0, yCur);
+      if (L >= 2) {
+        project(r0, yCur);
+        quads(r0, qCur);
+      }
       for (let t = 1; t < L; t++) {
         const r = r0 + t;
         yPrev.set(yCur);
         project(r, yCur);
+        qPrev.set(qCur);
+        quads(r, qCur);
         if (r < own0 || r >= own1) continue;
         counted++;
         for (let a = 0; a < dx; a++) {
@@ -122,8 +131,8 @@ export class ConditionalScoreUAccumulator extends SampleSums {
         for (let j = 0; j < dh; j++) {
           let gs = 0;
           for (let a = 0; a < dx; a++) gs += Gd[a * dh + j] * s[a];
-          w[j] = ((yCur[j] + m[j] - quad(r, j)) * gs) / (2 * c2);
-          zeta[j] = quad(r - 1, j);
+          w[j] = ((yCur[j] + m[j] - qCur[j]) * gs) / (2 * c2);
+          zeta[j] = qPrev[j];
         }
         zeta[dh] = 1;
         for (let j = 0; j < dh; j++) for (let b = 0; b < p; b++) S[j * p + b] += w[j] * zeta[b];

@@ -9,6 +9,8 @@ import { fitGloreePoly } from './gloree-poly.js';
 import { TrainingData } from './passes.js';
 import { FitDiagnostics, LearnerTag } from './diagnostics.js';
 import { fitWith } from './pipeline.js';
+import { checkFitOptions } from './check-options.js';
+import type { Activation } from '../rnn/activation.js';
 import { linear } from './identify/linear-module.js';
 import { smooth } from './identify/smooth-module.js';
 
@@ -23,8 +25,13 @@ export { learnerOf } from './diagnostics.js';
  * - kind 'brnn': GLOREE-B (src/learn/gloree-b.ts, docs/method.md §4 F5). `hidden` is the number of forward neurons
  *   when `backward` is given, else the total (the split is then inferred from the mixed moments).
  */
-export interface FitOptions extends Omit<GloreeOptions, 'hidden'> {
+export interface FitOptions extends Omit<GloreeOptions, 'hidden' | 'activation'> {
   kind?: 'iornn' | 'brnn';
+  /**
+   * σ: an object (`{ name: 'tanh' }`, `{ coefficients: [0, 0, 1] }`) or the CLI's spelling (`'tanh'`, `'z2'`,
+   * `'0,0.1,0.5,1'`). Default σ(z) = z².
+   */
+  activation?: Activation | string;
   hidden: number | 'auto';
   /** BRNN only: number of backward neurons (then `hidden` counts the forward ones). */
   backward?: number;
@@ -45,8 +52,10 @@ export function isPureQuadratic(act = SQUARE): boolean {
 }
 
 export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitResult> {
-  const { kind = 'iornn', backward, hidden, ...common } = opts;
-  const activation = opts.activation ?? SQUARE;
+  const checked = checkFitOptions(opts);
+  const { kind = 'iornn', backward, hidden, activation: _given, ...rest } = opts;
+  const activation = checked ?? SQUARE;
+  const common = { ...rest, ...(checked !== undefined ? { activation: checked } : {}) };
   if (kind === 'brnn') {
     if (activation.name !== undefined) {
       // docs/activations.md §3: the identities carry over (directions from the order-m moment, the forward/backward

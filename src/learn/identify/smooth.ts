@@ -210,6 +210,9 @@ export interface SmoothStart {
 function scaled(unit: IORNNParams, m: number, sample: SequenceChunk[], signSym: boolean): { p: IORNNParams; mse: number; alpha: Float64Array } {
   const sf = fitScales(unit, m, sample, signSym);
   const p = applyScales(unit, sf.alpha, m);
+  // Every trial scale blew the states up: no output layer exists for this start; it is reported with MSE ∞ and
+  // loses to any finite start (the pipeline's stability check has the U = 0 fallback if every start is like that).
+  if (!Number.isFinite(sf.mse)) return { p, mse: Infinity, alpha: sf.alpha };
   const out = fitOutputLayer(p, sample);
   return { p: { ...p, A2: out.A2, b: out.b }, mse: sf.mse, alpha: sf.alpha };
 }
@@ -239,7 +242,8 @@ export function smoothStarts(
       let maxLog = 0;
       for (let it = 0; it < iterations; it++) {
         const F = uFactor(s.p, sample, m);
-        if (!F) break;
+        // A factor of 0 (σ^(m) of saturated pre-activations underflows, e.g. tanh far out) would put ±∞ into U.
+        if (!F || Uunit.data.some((v, e) => !Number.isFinite(v / F[e]))) break;
         // U_true = U_est / F with U_est = diag(α) Uunit diag(α)^{−m}: elementwise factors commute with diagonal scaling.
         maxLog = Math.max(...Array.from(F, (f) => Math.abs(Math.log(Math.abs(f)))));
         const next = scaled(base(new Matrix(dh, dh, Uunit.data.map((v, e) => v / F[e]))), m, sample, signSym);

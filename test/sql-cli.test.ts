@@ -76,7 +76,7 @@ test('gloree sql prints every dialect; --model adds the later passes with the mo
   assert.match(stderr, /give --time C/);
 });
 
-test('gloree sql --model: the linear learner prints its Markov pass, the polynomial learner its U moment, the BRNN its fold statistics; they run on DuckDB', async () => {
+test('gloree sql --model: the linear learner prints its Markov pass, the polynomial learner its U moment (after its explicit order-l moment), the BRNN its fold statistics; they run on DuckDB', async () => {
   const file = path.join(dir, 'learners.parquet');
   await gloree(['simulate', '--scenario', 'cubic', '--sequences', '40', '--out', file]);
   const inst = await DuckDBInstance.create(':memory:');
@@ -86,12 +86,14 @@ test('gloree sql --model: the linear learner prints its Markov pass, the polynom
       [['--activation', 'linear', '--hidden', '2', '--no-standardise'], 'Markov parameters (64 lags)'],
       [['--activation', '0,0.1,0.5,1', '--hidden', '3'], 'diagonal Hermite moment (P2prime, degree 3)'],
       [['--kind', 'brnn', '--hidden', '2', '--backward', '1'], 'projected mixed moment (prev)'],
+      // An odd activation: the directions from the explicit order-3 moment (dy·dx³ = 625), then P2′.
+      [['--activation', 'z3', '--hidden', '3'], 'order-3 Hermite moment'],
     ] as const) {
       const model = path.join(dir, 'learner.json');
       await gloree(['fit', file, ...args, '--no-refine', '--out', model, '--quiet']);
       const out = await gloree(['sql', '--from', `read_parquet('${file}', file_row_number = true)`, '--order', 'file_row_number', '--x', 'x1,x2,x3,x4,x5', '--y', 'y1,y2,y3,y4,y5', '--seq', 'seq', '--model', model]);
       const qs = out.split(';\n').filter((q) => q.trim().length > 0);
-      assert.equal(qs.length, name.includes('mixed') ? 5 : 4, `${name}: pass 1, moments, control variate, the learner's pass(es)`);
+      assert.equal(qs.length, name.includes('mixed') || name.includes('order-3') ? 5 : 4, `${name}: pass 1, moments, control variate, the learner's pass(es)`);
       assert.ok(qs[3].trimStart().startsWith(`-- gloree pass: ${name}\n`), qs[3].slice(0, 80));
       const rows = (await c.runAndReadAll(qs[3])).getRows();
       assert.ok(rows.length >= 1 && rows.every((r) => r.slice(1).some((v) => v !== null && Number(v) !== 0)), `${name}: result rows`);
@@ -102,20 +104,25 @@ test('gloree sql --model: the linear learner prints its Markov pass, the polynom
   }
 });
 
-test('gloree sql --model on a non-Gaussian (mixture) input model prints its T2 halves and the U pass (quadratic: conditional scores; polynomial: P2′); they run on DuckDB', async () => {
+test('gloree sql --model on a non-Gaussian (mixture) input model prints its T2 halves and the learner\'s passes (quadratic: conditional-score U; polynomial: T1, order-3 moment, P2′; BRNN: fold statistics; smooth: T1, T3 halves); they run on DuckDB', async () => {
   const file = path.join(dir, 'mixture.parquet'), model = path.join(dir, 'mixture.json');
   await gloree(['simulate', '--scenario', 'default', '--sequences', '60', '--out', file]);
   const inst = await DuckDBInstance.create(':memory:');
   const c = await inst.connect();
   try {
-    for (const [args, name] of [
-      [['--hidden', '4'], 'non-Gaussian U (conditional scores)'],
-      [['--activation', '0,0.1,0.5,1', '--hidden', '3'], 'non-Gaussian diagonal moment (P2prime, degree 3)'],
+    for (const [args, names] of [
+      [['--hidden', '4'], ['non-Gaussian U (conditional scores)']],
+      [['--activation', '0,0.1,0.5,1', '--hidden', '3'], ['non-Gaussian T1 (t < L − 1)', 'non-Gaussian diagonal moment (P2prime, degree 3)']],
+      [['--kind', 'brnn', '--hidden', '2', '--backward', '1'], ['non-Gaussian projected mixed moment (prev)', 'non-Gaussian projected mixed moment (next)']],
+      // An odd activation: directions from the order-3 moment, formed explicitly (dy·dx³ = 256).
+      [['--activation', 'z3', '--hidden', '3'], ['non-Gaussian T1 (t < L − 1)', 'non-Gaussian order-3 moment', 'non-Gaussian diagonal moment (P2prime, degree 3)']],
+      // The smooth learner (unstandardised: the mixture model itself, not a scaled one): T3 on two halves.
+      [['--activation', 'tanh', '--hidden', '2', '--no-standardise'], ['non-Gaussian T1 (t < L − 1)', 'non-Gaussian order-3 moment (halves)']],
     ] as const) {
       await gloree(['fit', file, '--input-model', 'mixture', ...args, '--no-refine', '--out', model, '--quiet']);
       const out = await gloree(['sql', '--from', `read_parquet('${file}', file_row_number = true)`, '--order', 'file_row_number', '--x', 'x1,x2,x3,x4', '--y', 'y1,y2,y3,y4', '--seq', 'seq', '--model', model]);
       const qs = out.split(';\n').filter((q) => q.trim().length > 0);
-      assert.deepEqual(qs.map((q) => /-- gloree pass: (.*)\n/.exec(q)![1]), ['input model statistics', 'non-Gaussian T2 halves', name]);
+      assert.deepEqual(qs.map((q) => /-- gloree pass: (.*)\n/.exec(q)![1]), ['input model statistics', 'non-Gaussian T2 halves', ...names]);
       // NULL: a sum over no rows (Σ_{t=0} y when step 0 is left out, firstExactStep = 1).
       for (const q of qs.slice(1)) {
         const rows = (await c.runAndReadAll(q)).getRows();

@@ -24,14 +24,17 @@ const W = Matrix.from([[1.2, 0.3, 0], [-0.2, 1, 0.1], [0.1, 0, 0.8]]);
 const bimodal: Mixture1D = { weights: [0.3, 0.7], means: [-1.4, 0.6], variances: [0.25, 0.5] };
 const skewed: Mixture1D = { weights: [0.5, 0.3, 0.2], means: [-0.5, 0.3, 1.2], variances: [0.2, 0.4, 1.1] };
 
-/** Random sequences (lengths 1..7: every position class) of a mixture-innovation VAR(1); y quadratic in x plus noise. */
-export function mixtureData(seed: number, nSeq = 300): SequenceChunk {
+/**
+ * Random sequences (lengths 1..7: every position class) of a mixture-innovation VAR(1); y quadratic in x plus noise;
+ * `far`: with one far innovation (below).
+ */
+export function mixtureData(seed: number, nSeq = 300, far = true): SequenceChunk {
   const rng = new Rng(seed), dx = 3, dy = 2;
   const lengths = Array.from({ length: nSeq }, () => 1 + rng.int(7));
   const x = new MixtureVAR1([1.5, -0.7, 0.2], F, W, [bimodal, skewed, { weights: [1], means: [0.4], variances: [0.8] }]).simulate(rng, lengths);
   // One far innovation (row 40 is step 0 of its sequence; the innovation of step 1 is ≈ −60·W F e_1): the smaller responsibilities
   // underflow EXP (PostgreSQL raises an error on underflow) and the representers' cumulants cancel.
-  x[dx * 40] += 60;
+  if (far) x[dx * 40] += 60;
   const rows = x.length / dx, y = new Float64Array(rows * dy);
   for (let r = 0; r < rows; r++) {
     const [a, b, c] = [x[r * dx], x[r * dx + 1], x[r * dx + 2]];

@@ -11,6 +11,7 @@ import { openDataSource } from '../src/io/open.js';
 import { openPostgresTable } from '../src/io/engines/postgres.js';
 import { compareIdentifyPasses, compareLongSequences, comparePasses, markovData, randomData } from './sql-fixtures.js';
 import { compareNonGaussianPasses, mixtureData, mixtureModels } from './sql-nongaussian-fixtures.js';
+import { compareNonGaussianMoments } from './sql-ng-moments-fixtures.js';
 import { FIT_TOL, fails, modelDifference, ok, run } from './sql-fit.js';
 
 /**
@@ -126,7 +127,7 @@ test('PostgreSQL engine: every pass equals the in-process accumulators (VAR(1) a
   }
 });
 
-test('PostgreSQL engine: the non-Gaussian input model\'s T2 halves, conditional-score U and P1/P2′ (mixture responsibilities, Stein representers)', { skip }, async () => {
+test('PostgreSQL engine: the non-Gaussian input model\'s T2 halves, conditional-score U, P1/P2′, T1, mixed moments, P2 and order-l moments (mixture responsibilities, Stein representers)', { skip }, async () => {
   // Each query shape once: the mixture components (max-shifted EXP) and the Stein representers (polynomials); the
   // Gaussian case (step 0 included) runs on DuckDB only (test/sql-nongaussian.test.ts).
   const chunk = mixtureData(31);
@@ -134,6 +135,17 @@ test('PostgreSQL engine: the non-Gaussian input model\'s T2 halves, conditional-
   const src = await openPostgresTable(url(), 'mixture', { time: 't' });
   try {
     await compareNonGaussianPasses(src, chunk, mixtureModels().slice(0, 2), [['P1', 3, 1], ['P2prime', 3, 0]]);
+    // T1, the third-order mixed moment (both directions), P2 at l = 2 and the order-l step moments: each query shape
+    // once per component family (folds, cut blocks and every l run on DuckDB, test/sql-nongaussian.test.ts).
+    const near = mixtureData(32, 300, false);
+    await loadTable('mixture_near', near, false);
+    const nearSrc = await openPostgresTable(url(), 'mixture_near', { time: 't' });
+    try {
+      const shapes = ['T1 skipLast 1', 'mixed prev', 'mixed next', 'P2', 'explicit l = 4', 'sketch l = 3'];
+      await compareNonGaussianMoments(src, chunk, mixtureModels().slice(0, 2), { shapes, near: { engine: nearSrc, chunk: near } });
+    } finally {
+      await nearSrc.conn.close();
+    }
   } finally {
     await src.conn.close();
   }

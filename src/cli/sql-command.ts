@@ -9,7 +9,9 @@ import { quadraticCoefficient } from '../learn/identify/quadratic.js';
 import { ngDiagonalPassDefinition, ngT2PassDefinition, ngUPassDefinition } from '../sql/nongaussian-passes.js';
 import { learnerOf } from '../learn/diagnostics.js';
 import { markovPassDefinition } from '../sql/markov-pass.js';
-import { diagonalPassDefinition } from '../sql/hermite-passes.js';
+import { diagonalPassDefinition, tensorPassDefinition } from '../sql/hermite-passes.js';
+import { ngMixedPassDefinition, ngP2PassDefinition, ngT1PassDefinition } from '../sql/nongaussian-mixed.js';
+import { ngStepPassDefinition } from '../sql/order-l-passes.js';
 import { pinv } from '../linalg/pinv.js';
 import { Matrix, transpose } from '../linalg/matrix.js';
 import { loadModel } from '../models/serialize.js';
@@ -26,12 +28,13 @@ import { columns } from './report-command.js';
  * the aggregate queries of a fit for teams that run them on their own cluster (docs/sql-engines.md). Pass 1
  * needs nothing fitted. Later passes inline constants of earlier stages, so they are printed from a model file
  * (`--model`, written by `gloree fit`): its input model for the moments pass and the control-variate normal
- * equations, and then by learner: the linear learner's Markov parameters (64 lags), the polynomial learner's U
- * moment (P2 at l = 2, P2′ above, on the duals of A1), the BRNN's fold statistics in both directions (on the duals
- * of [A1; B1], per fold, cut as the fit was), else the projected mixed moment from A1, A2 (centred
- * target: the fitted control variates are not in the model file). For the non-Gaussian (mixture-var1) input
- * model: its T2 halves and, for the quadratic learner, the conditional-score U pass (the polynomial learner's P2′
- * at degree 3, 4). DuckDB and PostgreSQL are tested here; Spark
+ * equations, and then by learner: the linear learner's Markov parameters (64 lags), the polynomial learner's
+ * order-l moment (when the fit formed it explicitly) and U moment (P2 at l = 2, P2′ above, on the duals of A1), the
+ * BRNN's fold statistics in both directions (on the duals of [A1; B1], per fold, cut as the fit was), else the
+ * projected mixed moment from A1, A2, preceded for the smooth learner by its T3 halves when explicit (centred
+ * target: the fitted control variates are not in the model file). For the non-Gaussian (mixture-var1) input model:
+ * its T2 halves, T1 for the polynomial and smooth learners, and the same learner passes in their non-Gaussian form
+ * (the quadratic learner's U from conditional scores). DuckDB and PostgreSQL are tested here; Spark
  * SQL and Trino are generated only.
  */
 export interface SqlCommandOptions {
@@ -69,45 +72,68 @@ export function sqlQueries(o: SqlCommandOptions): { name: string; sql: string }[
     // The fit's ȳ is not stored in the model file; b stands in for the centring (any constant keeps T2 unbiased, E[S2] = 0).
     const yMean = m.params.b ? Array.from(m.params.b) : new Array<number>(dy).fill(0);
     const coefs = m.params.activation.coefficients;
+    const learner = learnerOf(m.diagnostics);
+    const centred = { kind: 'centred', yMean } as const;
+    // The polynomial learner's order-l moment, when the fit formed it explicitly (route P1 with dy·dx^l small; the
+    // projected form's subspace comes from data the model file does not keep).
+    const dirs = (m.diagnostics as { directions?: { route?: string; p1?: string } } | undefined)?.directions;
+    const polyL = learner === 'gloree-poly' && m.params.kind === 'iornn' && coefs !== undefined ? coefs.length - 1 : 0;
+    const explicitL = dirs?.route === 'P1' && dirs.p1 === 'explicit' ? Array.from({ length: polyL }, () => ({ lag: 0 as const, Q: null })) : null;
+    // The smooth learner's T3 halves, explicit when dy·dx³ ≤ 256 (src/learn/identify/smooth-moments.ts `orderMoments`).
+    const smoothT3 = learner === 'smooth' && dy * dx ** 3 <= 256 ? [0, 1, 2].map(() => ({ lag: 0 as const, Q: null })) : null;
     if (model instanceof MixtureVAR1) {
-      // Non-Gaussian inputs (src/sql/nongaussian-passes.ts): T2 on its halves and, for the quadratic learner, U from
-      // first-order conditional scores (src/learn/identify/quadratic.ts); the other learners' passes are not written.
+      // Non-Gaussian inputs (src/sql/nongaussian-passes.ts, nongaussian-mixed.ts, order-l-passes.ts): T2 on its halves,
+      // T1 (t < L − 1) for the polynomial and smooth learners, then by learner: the quadratic learner's U from
+      // first-order conditional scores (src/learn/identify/quadratic.ts), the polynomial learner's order-l moment and
+      // U moment (P2 at l = 2, P2′ above), the BRNN's fold statistics, the smooth learner's T3 halves.
       defs.push(ngT2PassDefinition(model, yMean));
-      if (learnerOf(m.diagnostics) === 'gloree' && m.params.kind === 'iornn') {
+      if (polyL > 0 || learner === 'smooth') defs.push(ngT1PassDefinition({ model, dy, target: centred, skipLast: 1 }));
+      if (learner === 'gloree' && m.params.kind === 'iornn') {
         const { A1, A2 } = m.params;
         const acc = new ConditionalScoreUAccumulator(model, dy, pinv(transpose(A2)).pinv, A1, pinv(A1).pinv, quadraticCoefficient(m.params.activation));
         defs.push(ngUPassDefinition(acc, yMean));
-      } else if (learnerOf(m.diagnostics) === 'gloree-poly' && m.params.kind === 'iornn' && coefs !== undefined && coefs.length >= 4 && coefs.length <= 5) {
-        // The polynomial learner's U moment P2′ at l = 3, 4 (l = 2 uses the third-order mixed moment: not written).
-        defs.push(ngDiagonalPassDefinition(new NGDiagonalAccumulator(model, dy, pinv(m.params.A1).pinv, 'P2prime', coefs.length - 1), { kind: 'centred', yMean }));
-      }
+      } else if (polyL >= 2 && polyL <= 4) {
+        if (explicitL) defs.push(ngStepPassDefinition({ model, modes: explicitL, target: centred, dy }).def);
+        const G = pinv(m.params.A1).pinv;
+        defs.push(polyL === 2 ? ngP2PassDefinition(model, G, centred, dy) : ngDiagonalPassDefinition(new NGDiagonalAccumulator(model, dy, G, 'P2prime', polyL), centred));
+      } else if (learner === 'gloree-b' && m.params.kind === 'brnn') {
+        const b = brnnFolds(m.params, m.diagnostics);
+        for (const direction of ['prev', 'next'] as const) defs.push(ngMixedPassDefinition({ model, direction, demix: b.demix, first: b.G, pair: b.G, target: centred, folds: b.folds, cut: b.cut }));
+      } else if (smoothT3) defs.push(ngStepPassDefinition({ model, modes: smoothT3, target: centred, dy, halves: true }).def);
       return defs.map((def) => ({ name: def.name, sql: passSQL(def, rel, d) }));
     }
     if (!(model instanceof GaussianVAR1)) throw new UserError(`${o.model}: the later passes are written for the Gaussian VAR(1), i.i.d. and mixture-var1 input models; this model's input model is "${model.kind}" (only pass 1 can be printed)`);
     defs.push(momentsPassDefinition({ model, yMean, t2: true, t1: true, residualMoments: true }));
     defs.push(controlPassDefinition(dx, dy, defaultQuadraticMode(dx), model.mean, o.controlStride ?? 1));
-    const learner = learnerOf(m.diagnostics);
     if (learner === 'linear') defs.push(markovPassDefinition({ model, dy, lags: 64, yMean }));
     else if (learner === 'gloree-poly' && m.params.kind === 'iornn' && coefs !== undefined && coefs.length >= 3) {
-      // The U moment on the duals G = pinv(A1): P2 at l = 2, P2′ above (src/learn/identify/poly-recurrence.ts). The
-      // fit's target is a control-variate residual whose coefficients the model file does not keep: y − b here.
+      // The order-l moment when formed explicitly, then the U moment on the duals G = pinv(A1): P2 at l = 2, P2′ above
+      // (src/learn/identify/poly-recurrence.ts). The fit's target is a control-variate residual whose coefficients
+      // the model file does not keep: y − b here.
       const l = coefs.length - 1;
-      defs.push(diagonalPassDefinition({ model, G: pinv(m.params.A1).pinv, kind: l === 2 ? 'P2' : 'P2prime', degree: l, target: { kind: 'centred', yMean }, dy }));
+      if (explicitL) defs.push(tensorPassDefinition({ model, modes: explicitL, target: centred, dy }).def);
+      defs.push(diagonalPassDefinition({ model, G: pinv(m.params.A1).pinv, kind: l === 2 ? 'P2' : 'P2prime', degree: l, target: centred, dy }));
     } else if (learner === 'gloree-b' && m.params.kind === 'brnn') {
-      // The forward/backward split's fold statistics (src/learn/identify/bidirectional.ts): both directions on the
-      // duals of all K rows [A1; B1], per fold of sequences (or of cut blocks when the fit had fewer than 2F).
-      const { A1, B1 } = m.params, dx0 = A1.cols;
-      const AB = new Matrix(A1.rows + B1.rows, dx0, Float64Array.from([...A1.data, ...B1.data]));
-      const G = pinv(AB).pinv, demix = pinv(transpose(m.params.A2)).pinv;
-      const split = (m.diagnostics as { split?: { folds?: number; foldUnit?: string } } | undefined)?.split;
-      const folds = split?.folds ?? 10, cut = split?.foldUnit === 'blocks';
-      for (const direction of ['prev', 'next'] as const) defs.push(mixedPassDefinition({ model, direction, demix, first: G, pair: G, target: { kind: 'centred', yMean }, folds, cut }));
+      const b = brnnFolds(m.params, m.diagnostics);
+      for (const direction of ['prev', 'next'] as const) defs.push(mixedPassDefinition({ model, direction, demix: b.demix, first: b.G, pair: b.G, target: centred, folds: b.folds, cut: b.cut }));
     } else if (m.params.kind === 'iornn') {
+      if (smoothT3) defs.push(tensorPassDefinition({ model, modes: smoothT3, target: centred, dy, halves: true }).def);
       const G = pinv(m.params.A1).pinv;
       defs.push(mixedPassDefinition({ model, direction: 'prev', demix: pinv(transpose(m.params.A2)).pinv, first: G, pair: G, target: { kind: 'centred', yMean } }));
     }
   }
   return defs.map((def) => ({ name: def.name, sql: passSQL(def, rel, d) }));
+}
+
+/**
+ * The BRNN's fold statistics (src/learn/identify/bidirectional.ts): both directions on the duals of all K rows
+ * [A1; B1], demixed by pinv(A2ᵀ), per fold of sequences (or of cut blocks when the fit had fewer than 2F).
+ */
+function brnnFolds(p: { A1: Matrix; B1: Matrix; A2: Matrix }, diagnostics: unknown): { G: Matrix; demix: Matrix; folds: number; cut: boolean } {
+  const { A1, B1 } = p;
+  const AB = new Matrix(A1.rows + B1.rows, A1.cols, Float64Array.from([...A1.data, ...B1.data]));
+  const split = (diagnostics as { split?: { folds?: number; foldUnit?: string } } | undefined)?.split;
+  return { G: pinv(AB).pinv, demix: pinv(transpose(p.A2)).pinv, folds: split?.folds ?? 10, cut: split?.foldUnit === 'blocks' };
 }
 
 export function registerSqlCommand(program: Command): void {

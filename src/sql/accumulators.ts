@@ -7,6 +7,8 @@ import { controlPassDefinition, mixedPassDefinition, MixedPassSpec, momentsPassD
 import { readControlVariate, readMixed, readT1, readT2Halves } from './statistics.js';
 import { MarkovPassSpec, markovPassDefinition, readMarkov } from './markov-pass.js';
 import { ngT2PassDefinition, readNGT2Halves } from './nongaussian-passes.js';
+import { NGMixedPassSpec, ngMixedPassDefinition, ngT1PassDefinition, readNGMixed, readNGT1 } from './nongaussian-mixed.js';
+import { TargetSpec } from './passes.js';
 
 /**
  * The accumulator-list form of a pass for the engines: what `momentPass(model, chunk, accs, cvFit)` does over every
@@ -69,8 +71,33 @@ export async function runAccumulators(
       const m: MarkovPassSpec = { model: ctx.model, dy, lags: spec.lags, yMean: ctx.yShift };
       const def = markovPassDefinition(m);
       filled = readMarkov(def, await engine.run(def), m);
+    } else if (spec.type === 'ngT1') {
+      const skipLast = spec.skipLast ?? 0;
+      if (skipLast !== 0 && skipLast !== 1) throw new Error(`SQL engines: non-Gaussian T1 with skipLast ${skipLast} is not supported (0 or 1)`);
+      const s = { model: ctx.model, dy, target: targetOf(spec.target, ctx, 'non-Gaussian T1'), skipLast } as const;
+      const def = ngT1PassDefinition(s);
+      filled = readNGT1(def, await engine.run(def), s);
+    } else if (spec.type === 'ngMixedProjected') {
+      const s: NGMixedPassSpec = {
+        model: ctx.model,
+        direction: spec.direction,
+        demix: Matrix.from(spec.demix),
+        first: Matrix.from(spec.first),
+        pair: Matrix.from(spec.pair),
+        target: targetOf(spec.target, ctx, 'non-Gaussian mixed moment'),
+      };
+      const def = ngMixedPassDefinition(s);
+      filled = readNGMixed(def, await engine.run(def), s);
     } else throw new Error(`SQL engines: no query for a ${spec.type} accumulator (use the projected mixed moment)`);
     if (JSON.stringify(filled.spec()) !== JSON.stringify(spec)) throw new Error(`SQL engines: ${spec.type} accumulator spec changed on the way through SQL`);
     acc.loadState(filled.count, filled.sum);
   }
+}
+
+/** The target of an accumulator with `target` 'y' (y − yShift) or 'residual' (the fitted control variate's residual). */
+function targetOf(target: string | undefined, ctx: { yShift: ArrayLike<number>; cvFit?: ControlVariateFit | null }, what: string): TargetSpec {
+  if (target !== 'residual') return { kind: 'centred', yMean: ctx.yShift };
+  const cv = ctx.cvFit;
+  if (!cv) throw new Error(`SQL engines: a residual-target ${what} needs the fitted control variate`);
+  return { kind: 'residual', coef: cv.coef, center: cv.center, quadratic: cv.quadratic };
 }

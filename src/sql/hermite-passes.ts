@@ -145,18 +145,9 @@ export function tensorPassDefinition(spec: TensorPassSpec): { def: PassDefinitio
   const m = gaussianModel(spec.model), dx = m.dx, dy = spec.dy, modes = spec.modes, n = modes.length;
   if (modes.some((md) => md.lag !== 0)) throw new Error('SQL engines: the order-l tensor pass takes lag-0 modes only');
   const features: Feature[] = [...scoreFeatures(m), ...targetFeatures(spec.target, dx, dy)];
-  // One feature set per distinct projection.
-  const qs: (Matrix | null)[] = [];
-  const qIndex = modes.map((md) => {
-    let i = qs.indexOf(md.Q);
-    if (i < 0) {
-      i = qs.length;
-      qs.push(md.Q);
-      const Q = md.Q;
-      const k = Q ? Q.cols : dx;
-      for (let c = 0; c < k; c++) features.push({ name: `v${i}_${c}`, terms: Q ? linear(col(Q, c), sRef) : [{ coef: 1, factors: [{ ref: sRef(c) }] }] });
-    }
-    return i;
+  const { qs, qIndex } = distinctProjections(modes);
+  qs.forEach((Q, i) => {
+    for (let c = 0; c < (Q ? Q.cols : dx); c++) features.push({ name: `v${i}_${c}`, terms: Q ? linear(col(Q, c), sRef) : [{ coef: 1, factors: [{ ref: sRef(c) }] }] });
   });
   const k = modes.map((md) => (md.Q ? md.Q.cols : dx));
   const blocks = new Map<Pos, Float64Array[][]>();
@@ -165,31 +156,65 @@ export function tensorPassDefinition(spec: TensorPassSpec): { def: PassDefinitio
     blocks.set(pos, modes.map((a) => modes.map((b) => projected(P, a.Q, b.Q, dx))));
   }
   const matchings = partialMatchings(n);
-  const E = k.reduce((a, b) => a * b, 1);
-  const index = new Int32Array(dy * E);
-  const featureOf = new Map<string, string>();
-  const ag: Aggregate[] = [];
-  const aggOf = new Map<string, number>();
-  const idx = new Int32Array(n);
+  const { aggregates: ag, index } = symmetricEntries(qIndex, k, dy, (idx, fname) => {
+    const byPos: Partial<Record<Pos, Term[]>> = {};
+    for (const pos of POSITIONS) {
+      const C = blocks.get(pos)!;
+      const terms: Term[] = [];
+      for (const mt of matchings) {
+        let w = mt.pairs.length % 2 === 0 ? 1 : -1;
+        for (const [p, q] of mt.pairs) w *= C[p][q][idx[p] * k[q] + idx[q]];
+        if (w !== 0) terms.push({ coef: w, factors: mt.singles.map((s) => ({ ref: `v${qIndex[s]}_${idx[s]}` })) });
+      }
+      byPos[pos] = terms;
+    }
+    features.push({ name: fname, byPos });
+  });
+  const def: PassDefinition = { name: `order-${n} Hermite moment${spec.halves ? ' (halves)' : ''}`, features, groupBy: spec.halves ? ['half'] : [], aggregates: ag, ...(spec.skipLast === 1 ? { where: 'notLast' as const } : {}) };
+  return { def, index };
+}
+
+/** The HermiteMomentAccumulator whose state the tensor pass's result row holds. */
+export function readTensor(def: PassDefinition, index: Int32Array, rows: ResultRow[], spec: TensorPassSpec): HermiteMomentAccumulator {
+  const acc = new HermiteMomentAccumulator(spec.model, spec.dy, spec.modes, { skipLast: spec.skipLast ?? 0 });
+  return loadSums(def, rows, acc, index);
+}
+
+/** The two HermiteMomentAccumulators (even, odd sequences) of a tensor pass with `halves`. */
+export function readTensorHalves(def: PassDefinition, index: Int32Array, rows: ResultRow[], spec: TensorPassSpec): [HermiteMomentAccumulator, HermiteMomentAccumulator] {
+  if (!def.groupBy.includes('half')) throw new Error(`sql pass ${def.name}: not grouped by half`);
+  const half = (h: number) => readTensor(def, index, rows.filter((r) => r.keys.half === h), spec);
+  return [half(0), half(1)];
+}
+
+/** The distinct projections of the modes (by identity) and each mode's index into them: modes sharing a Q share features. */
+export function distinctProjections(modes: readonly HermiteMode[]): { qs: (Matrix | null)[]; qIndex: number[] } {
+  const qs: (Matrix | null)[] = [];
+  const qIndex = modes.map((md) => {
+    if (!qs.includes(md.Q)) qs.push(md.Q);
+    return qs.indexOf(md.Q);
+  });
+  return { qs, qIndex };
+}
+
+/**
+ * The aggregates of a symmetric order-n moment E[r_i T(t)[Q_1 e_1, …, Q_n e_n]]: entries that are the same
+ * polynomial (modes sharing one Q: permutations of the multi-index within the group) are one feature, named by
+ * this function and built by `feature(idx, name)`, and one aggregate per output r_i. `index` maps each entry of
+ * the accumulator's running sum (dy × k_1 × … × k_n, row-major) to its aggregate.
+ */
+export function symmetricEntries(qIndex: readonly number[], k: readonly number[], dy: number, feature: (idx: Int32Array, name: string) => void): { aggregates: Aggregate[]; index: Int32Array } {
+  const n = k.length, E = k.reduce((a, b) => a * b, 1);
+  const index = new Int32Array(dy * E), idx = new Int32Array(n);
+  const featureOf = new Map<string, string>(), aggOf = new Map<string, number>(), ag: Aggregate[] = [];
   for (let e = 0; e < E; e++) {
-    // Canonical key: sort indices within groups of modes that share a projection (the polynomial is symmetric there).
+    // Canonical key: indices sorted within groups of modes that share a projection (the polynomial is symmetric there).
     const key = Array.from(idx, (v, mm) => [qIndex[mm], v] as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([q, v]) => `${q}.${v}`).join(',');
     let fname = featureOf.get(key);
     if (fname === undefined) {
       fname = `h${featureOf.size}`;
       featureOf.set(key, fname);
-      const byPos: Partial<Record<Pos, Term[]>> = {};
-      for (const pos of POSITIONS) {
-        const C = blocks.get(pos)!;
-        const terms: Term[] = [];
-        for (const mt of matchings) {
-          let w = mt.pairs.length % 2 === 0 ? 1 : -1;
-          for (const [p, q] of mt.pairs) w *= C[p][q][idx[p] * k[q] + idx[q]];
-          if (w !== 0) terms.push({ coef: w, factors: mt.singles.map((s) => ({ ref: `v${qIndex[s]}_${idx[s]}` })) });
-        }
-        byPos[pos] = terms;
-      }
-      features.push({ name: fname, byPos });
+      feature(idx, fname);
     }
     for (let i = 0; i < dy; i++) {
       const akey = `${i}:${fname}`;
@@ -206,21 +231,7 @@ export function tensorPassDefinition(spec: TensorPassSpec): { def: PassDefinitio
       idx[mm] = 0;
     }
   }
-  const def: PassDefinition = { name: `order-${n} Hermite moment${spec.halves ? ' (halves)' : ''}`, features, groupBy: spec.halves ? ['half'] : [], aggregates: ag, ...(spec.skipLast === 1 ? { where: 'notLast' as const } : {}) };
-  return { def, index };
-}
-
-/** The HermiteMomentAccumulator whose state the tensor pass's result row holds. */
-export function readTensor(def: PassDefinition, index: Int32Array, rows: ResultRow[], spec: TensorPassSpec): HermiteMomentAccumulator {
-  const acc = new HermiteMomentAccumulator(spec.model, spec.dy, spec.modes, { skipLast: spec.skipLast ?? 0 });
-  return loadSums(def, rows, acc, index);
-}
-
-/** The two HermiteMomentAccumulators (even, odd sequences) of a tensor pass with `halves`. */
-export function readTensorHalves(def: PassDefinition, index: Int32Array, rows: ResultRow[], spec: TensorPassSpec): [HermiteMomentAccumulator, HermiteMomentAccumulator] {
-  if (!def.groupBy.includes('half')) throw new Error(`sql pass ${def.name}: not grouped by half`);
-  const half = (h: number) => readTensor(def, index, rows.filter((r) => r.keys.half === h), spec);
-  return [half(0), half(1)];
+  return { aggregates: ag, index };
 }
 
 /** Q_aᵀ P Q_b (identity for a null Q). */

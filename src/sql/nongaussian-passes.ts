@@ -25,11 +25,11 @@ export function mixtureModel(model: InputModel): MixtureVAR1 {
 }
 
 /** Steps with an innovation (t ≥ 1) / with a next step (t + 1 < L). */
-const AFTER_FIRST: Pos[] = ['interior', 'last'];
-const BEFORE_LAST: Pos[] = ['first', 'interior'];
-const at = (pos: Pos[], ts: Term[]): Partial<Record<Pos, Term[]>> => Object.fromEntries(pos.map((p) => [p, ts]));
-const col = (M: Matrix, j: number) => Float64Array.from({ length: M.rows }, (_, a) => M.data[a * M.cols + j]);
-const t = (coef: number, ...refs: string[]): Term => ({ coef, factors: refs.map((ref) => ({ ref })) });
+export const AFTER_FIRST: Pos[] = ['interior', 'last'];
+export const BEFORE_LAST: Pos[] = ['first', 'interior'];
+export const at = (pos: Pos[], ts: Term[]): Partial<Record<Pos, Term[]>> => Object.fromEntries(pos.map((p) => [p, ts]));
+export const col = (M: Matrix, j: number) => Float64Array.from({ length: M.rows }, (_, a) => M.data[a * M.cols + j]);
+export const t = (coef: number, ...refs: string[]): Term => ({ coef, factors: refs.map((ref) => ({ ref })) });
 
 /** eps{a} = c_t − F c_{t−1} (t ≥ 1) and z{i} = w_iᵀ eps (0 at t = 0), in the order of `innovationDerivatives`. */
 function innovationFeatures(m: MixtureVAR1): Feature[] {
@@ -133,12 +133,12 @@ export function derivativeFeatures(m: MixtureVAR1, order: number, laws: readonly
 }
 
 /** dn{k}_{i} = d{k}_{i} of step t + 1 (0 at the last step). */
-function nextDerivatives(dx: number, k: number): Feature[] {
+export function nextDerivatives(dx: number, k: number): Feature[] {
   return Array.from({ length: dx }, (_, i) => ({ name: `dn${k}_${i}`, byPos: at(BEFORE_LAST, [{ coef: 1, factors: [{ ref: `d${k}_${i}`, offset: 1 }] }]) }));
 }
 
 /** g{a}: the first-order score g_t = M0ᵀ d1_t + M1ᵀ d1_{t+1} (+ Σ⁻¹ c_0 at t = 0), src/input/var1-mixture.ts `scoresFromDerivatives`. */
-function scoreFeatures(m: MixtureVAR1): Feature[] {
+export function ngScoreFeatures(m: MixtureVAR1): Feature[] {
   const dx = m.dx, Si = m.SigmaInv.data;
   return Array.from({ length: dx }, (_, a) => ({
     name: `g${a}`,
@@ -147,7 +147,15 @@ function scoreFeatures(m: MixtureVAR1): Feature[] {
   }));
 }
 
-const sum = (name: string, factors: string[], when?: Aggregate['when']): Aggregate => ({ name, fn: 'sum', factors, ...(when ? { when } : {}) });
+/** The row condition of the steps t ∈ [lo, L − skipLast) of every sequence (the accumulators' `stepRows`). */
+export function stepWhere(lo: number, skipLast: number): Cond | undefined {
+  const w: Record<string, Cond | undefined> = { '0,0': undefined, '0,1': 'notLast', '1,0': 'notFirst', '1,1': 'interior', '2,0': 'fromStep2' };
+  const key = `${lo},${skipLast}`;
+  if (!(key in w)) throw new Error(`sql: no row condition for the steps ${lo} ≤ t < L − ${skipLast}`);
+  return w[key];
+}
+
+export const sum = (name: string, factors: string[], when?: Aggregate['when']): Aggregate => ({ name, fn: 'sum', factors, ...(when ? { when } : {}) });
 
 /**
  * NGT2Accumulator's state on the even / odd sequences (group key `half`): Σ y g_a g_b (a ≤ b), Σ y ⊗ d2_t,
@@ -156,7 +164,7 @@ const sum = (name: string, factors: string[], when?: Aggregate['when']): Aggrega
  */
 export function ngT2PassDefinition(model: InputModel, yMean: ArrayLike<number>): PassDefinition {
   const m = mixtureModel(model), dx = m.dx, dy = yMean.length;
-  const features = [...derivativeFeatures(m, 2), ...nextDerivatives(dx, 1), ...nextDerivatives(dx, 2), ...scoreFeatures(m), ...centredY(yMean)];
+  const features = [...derivativeFeatures(m, 2), ...nextDerivatives(dx, 1), ...nextDerivatives(dx, 2), ...ngScoreFeatures(m), ...centredY(yMean)];
   const ag: Aggregate[] = [];
   for (let i = 0; i < dy; i++) {
     for (let a = 0; a < dx; a++) for (let b = a; b < dx; b++) ag.push(sum(`Y${i}_${a}_${b}`, [`yc${i}`, `g${a}`, `g${b}`]));
@@ -246,7 +254,7 @@ export function readNGU(def: PassDefinition, rows: ResultRow[], acc: Conditional
  */
 export function ngDiagonalPassDefinition(acc: NGDiagonalAccumulator, target: TargetSpec): PassDefinition {
   const m = acc.model, dx = m.dx, dh = acc.dh, dy = acc.dy, l = acc.degree, f0 = m.firstExactStep, { A0, A1, GSG } = acc;
-  const features = [...derivativeFeatures(m, l), ...nextDerivatives(dx, 1), ...scoreFeatures(m), ...targetFeatures(target, dx, dy)];
+  const features = [...derivativeFeatures(m, l), ...nextDerivatives(dx, 1), ...ngScoreFeatures(m), ...targetFeatures(target, dx, dy)];
   for (let k = 2; k <= l; k++) features.push(...nextDerivatives(dx, k));
   const colPow = (A: Float64Array, j: number, e: number, sign: number) => Float64Array.from({ length: dx }, (_, i) => sign * A[i * dh + j] ** e);
   for (let j = 0; j < dh; j++) {
@@ -287,8 +295,8 @@ export function ngDiagonalPassDefinition(acc: NGDiagonalAccumulator, target: Tar
   const ag: Aggregate[] = [];
   for (let i = 0; i < dy; i++) for (const f of feats) ag.push(sum(`P${i}_${f}`, [`r${i}`, f]));
   const skip = acc.skipLast;
-  const where: Cond | undefined = acc.kind === 'P2prime' ? (f0 === 1 ? 'fromStep2' : 'notFirst') : f0 === 1 ? (skip === 1 ? 'interior' : 'notFirst') : skip === 1 ? 'notLast' : undefined;
   if (f0 > 1 || skip > 1) throw new Error(`non-Gaussian diagonal pass: firstExactStep ${f0} and skipLast ${skip} must be 0 or 1`);
+  const where = acc.kind === 'P2prime' ? stepWhere(Math.max(1, f0 + 1), 0) : stepWhere(f0, skip);
   return { name: `non-Gaussian diagonal moment (${acc.kind}, degree ${l})`, features, groupBy: [], aggregates: ag, ...(where ? { where } : {}) };
 }
 

@@ -1,6 +1,6 @@
 import { InputModel } from '../input/model.js';
 import { Matrix } from '../linalg/matrix.js';
-import { MomentAccumulator } from '../moments/accumulator.js';
+import { AccumulatorSpec, MomentAccumulator } from '../moments/accumulator.js';
 import { ControlVariateFit } from '../moments/control.js';
 import { PassDefinition, ResultRow } from './definition.js';
 import { controlPassDefinition, mixedPassDefinition, MixedPassSpec, momentsPassDefinition } from './passes.js';
@@ -48,17 +48,7 @@ export async function runAccumulators(
       const [a, b] = readNGT2Halves(def, await engine.run(def), ctx.model, dy);
       filled = a.merge(b);
     } else if (spec.type === 'mixedProjected') {
-      const cv = ctx.cvFit;
-      if (spec.target === 'residual' && !cv) throw new Error('SQL engines: a residual-target mixed moment needs the fitted control variate');
-      const m: MixedPassSpec = {
-        model: ctx.model,
-        direction: spec.direction,
-        demix: Matrix.from(spec.demix),
-        first: Matrix.from(spec.first),
-        pair: Matrix.from(spec.pair),
-        full: spec.full,
-        target: spec.target === 'residual' ? { kind: 'residual', coef: cv!.coef, center: cv!.center, quadratic: cv!.quadratic } : { kind: 'centred', yMean: ctx.yShift },
-      };
+      const m = mixedPassSpec(spec, ctx);
       const def = mixedPassDefinition(m);
       filled = readMixed(def, await engine.run(def), m, dy);
     } else if (spec.type === 'controlVariate') {
@@ -73,4 +63,22 @@ export async function runAccumulators(
     if (JSON.stringify(filled.spec()) !== JSON.stringify(spec)) throw new Error(`SQL engines: ${spec.type} accumulator spec changed on the way through SQL`);
     acc.loadState(filled.count, filled.sum);
   }
+}
+
+/** The query spec of a ProjectedMixedAccumulator's spec (`ctx` as for `runAccumulators`). */
+export function mixedPassSpec(
+  spec: Extract<AccumulatorSpec, { type: 'mixedProjected' }>,
+  ctx: { model: InputModel; yShift: ArrayLike<number>; cvFit?: ControlVariateFit | null },
+): MixedPassSpec {
+  const cv = ctx.cvFit;
+  if (spec.target === 'residual' && !cv) throw new Error('SQL engines: a residual-target mixed moment needs the fitted control variate');
+  return {
+    model: ctx.model,
+    direction: spec.direction,
+    demix: Matrix.from(spec.demix),
+    first: Matrix.from(spec.first),
+    pair: Matrix.from(spec.pair),
+    full: spec.full,
+    target: spec.target === 'residual' ? { kind: 'residual', coef: cv!.coef, center: cv!.center, quadratic: cv!.quadratic } : { kind: 'centred', yMean: ctx.yShift },
+  };
 }

@@ -5,7 +5,7 @@
  *   --engine duckdb    embedded DuckDB reads the file and runs the moment passes as aggregate queries (pass 2, the
  *                      mixed moment); pass 1, the output layer and the stability check read ordered whole sequences
  *                      streamed into the spill (src/learn/engine-passes.ts);
- *   --engine duckdb --no-sql-passes   the same rows streamed into the spill, every pass in-process;
+ *   --engine duckdb --sql-passes off   the same rows streamed into the spill, every pass in-process;
  * and, with --aggregate, every moment pass as one DuckDB aggregate query (the route `gloree sql` prints):
  *   pass 1  input-model statistics + checks          one aggregate query
  *   pass 2  T2 halves + input residual moments        one aggregate query
@@ -203,13 +203,13 @@ export async function benchSQL(): Promise<unknown> {
       `| ${rows.toExponential(0)} rows (${results.fileMB} MB Parquet), fit --no-refine (σ = z², dh = ${DH}) | seconds | ratio | rows/s (whole fit) | peak RSS |`,
       '|---|---|---|---|---|',
       `| --engine process (hyparquet, spill, kernels) | ${ip.seconds.toFixed(1)} | 1 | ${rps(ip.seconds)} | ${ip.maxRSSMB} MB |`,
-      `| --engine duckdb (moment passes as DuckDB aggregate queries; rows streamed for pass 1, output layer, stability) | ${hy.seconds.toFixed(1)} | ${results.engineDuckdbRatio} | ${rps(hy.seconds)} | ${hy.maxRSSMB} MB |`,
-      `| --engine duckdb --no-sql-passes (DuckDB reads + checks, every pass in-process on the spill) | ${st.seconds.toFixed(1)} | ${results.engineDuckdbRowsRatio} | ${rps(st.seconds)} | ${st.maxRSSMB} MB |`,
+      `| --engine duckdb --sql-passes on (moment passes as DuckDB aggregate queries; rows streamed for pass 1, output layer, stability) | ${hy.seconds.toFixed(1)} | ${results.engineDuckdbRatio} | ${rps(hy.seconds)} | ${hy.maxRSSMB} MB |`,
+      `| --engine duckdb --sql-passes off (DuckDB reads + checks, every pass in-process on the spill) | ${st.seconds.toFixed(1)} | ${results.engineDuckdbRowsRatio} | ${rps(st.seconds)} | ${st.maxRSSMB} MB |`,
       ...(dk ? [`| every moment pass one DuckDB aggregate query (bench only) | ${dk.seconds.toFixed(1)} | ${results.aggregateRatio} | ${rps(dk.seconds)} | ${dk.maxRSSMB} MB |`] : []),
       '',
       `Same model as --engine process: max relative difference of A1, U, A2 = ${(results.engineDuckdbModelMaxRelDiff as number).toExponential(1)}${dk ? ` (aggregate route ${(results.aggregateModelMaxRelDiff as number).toExponential(1)})` : ''}. ` +
         `Memory-bandwidth bound: a streaming sum ran at ${bw.toFixed(1)} GB/s → ${(bound / 1e6).toFixed(0)}M rows/s for one pass over 6 float64 per row.`,
-      `Per stage (ms): process ${JSON.stringify(ip.timings)}; duckdb ${JSON.stringify(hy.timings)} (passes ${JSON.stringify(hy.passes)}); duckdb --no-sql-passes ${JSON.stringify(st.timings)}.`,
+      `Per stage (ms): process ${JSON.stringify(ip.timings)}; duckdb ${JSON.stringify(hy.timings)} (passes ${JSON.stringify(hy.passes)}); duckdb --sql-passes off ${JSON.stringify(st.timings)}.`,
     );
     rmSync(file, { force: true });
     if (long) {
@@ -238,7 +238,7 @@ async function main(): Promise<void> {
       await generate(file.slice(0, k), Number(file.slice(k + 1)));
       return void process.stdout.write('null\n');
     }
-    const r = kind === 'duckdb' ? await duck(file) : kind === 'hybrid' ? await hybrid(file) : kind === 'cli-process' ? await viaCLI(file, 'process') : kind === 'cli-duckdb' ? await viaCLI(file, 'duckdb') : kind === 'cli-duckdb-rows' ? await viaCLI(file, 'duckdb', ['--no-sql-passes']) : await inProcess(file);
+    const r = kind === 'duckdb' ? await duck(file) : kind === 'hybrid' ? await hybrid(file) : kind === 'cli-process' ? await viaCLI(file, 'process') : kind === 'cli-duckdb' ? await viaCLI(file, 'duckdb', ['--sql-passes', 'on']) : kind === 'cli-duckdb-rows' ? await viaCLI(file, 'duckdb', ['--sql-passes', 'off']) : await inProcess(file);
     process.stdout.write(JSON.stringify({ ...r, maxRSSMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\n');
     return;
   }

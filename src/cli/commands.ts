@@ -57,8 +57,8 @@ export interface FitOpts {
   engine?: string;
   table?: string;
   time?: string;
-  /** false (--no-sql-passes): stream the rows for every pass on an engine (src/learn/engine-passes.ts). */
-  sqlPasses?: boolean;
+  /** auto | on | off: the moment passes on an engine as aggregate queries (src/learn/engine-passes.ts). */
+  sqlPasses?: string;
 }
 
 export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
@@ -103,7 +103,7 @@ async function fitOn(source: CSVSource, dataFile: string, o: FitOpts, activation
       ...(o.standardise === false ? { standardise: false } : {}),
       refine: o.refine,
       controlVariate: o.controlVariate,
-      ...(o.sqlPasses === false ? { sqlPasses: false } : {}),
+      ...(o.sqlPasses === 'on' || o.sqlPasses === 'off' ? { sqlPasses: o.sqlPasses === 'on' } : {}),
       refineMaxRows: o.refineMaxRows,
       seed: o.seed,
       workers: o.workers ?? availableParallelism(),

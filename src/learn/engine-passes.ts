@@ -27,12 +27,15 @@ export interface EnginePasses {
 }
 
 /**
- * The engine of `data` when its moment passes can run as SQL: an engine source, with `sqlPasses` not off. A fit on
- * standardised columns reads a scaled view of the rows that the engine does not see, so it streams.
+ * The engine of `data` when its moment passes run as SQL: an engine source, with `sqlPasses` true, or unset on a
+ * PostgreSQL source (the server case: the sums are computed where the data live). Unset on DuckDB they stream:
+ * on one machine the in-process passes over the streamed rows are faster than DuckDB's window-and-aggregate queries
+ * (bench/sql.ts: 1e6 rows, fit 2.1× slower with the aggregates), and DuckDB's parallel sums change their last bits
+ * from run to run. A fit on standardised columns reads a scaled view of the rows that the engine does not see.
  */
 export function enginePassesFor(data: TrainingData, opts: LearnerOptions): EnginePasses | null {
-  if (opts.sqlPasses === false || opts.standardise) return null;
-  return data instanceof EngineSource ? { engine: data, record: {} } : null;
+  if (!(data instanceof EngineSource) || opts.standardise) return null;
+  return (opts.sqlPasses ?? data.conn.dialect.name === 'postgres') ? { engine: data, record: {} } : null;
 }
 
 /** Why an accumulator has no SQL form (an internal Error of the dispatch); a UserError (bad data, a failing query) is not a fallback. */

@@ -20,6 +20,8 @@ const f = (name: string) => path.join(dir, name);
 // stops on T2 summed in another order, and the output layer carries that to 4e-9 in b; at 400 the difference is 5e-13.
 const cases: { name: string; scenario: string; format: string; sequences: number; args: string[]; sql: Record<string, string> }[] = [
   { name: 'IO-RNN σ = z²', scenario: 'default', format: 'parquet', sequences: 200, args: ['--hidden', '4'], sql: { moments: 'sql', 'mixed moment': 'sql' } },
+  // Non-Gaussian input model: the mixture T2 halves and the conditional-score U as queries (src/sql/nongaussian-passes.ts).
+  { name: 'IO-RNN σ = z², mixture input model', scenario: 'default', format: 'parquet', sequences: 200, args: ['--hidden', '4', '--input-model', 'mixture'], sql: { moments: 'sql', 'mixed moment': 'sql' } },
   {
     name: 'BRNN',
     scenario: 'brnn',

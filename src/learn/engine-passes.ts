@@ -167,26 +167,39 @@ export async function momentsOnEngine(
 }
 
 /**
+ * A pass with a query shape of its own: `query` runs its queries on the engine and returns what loads the states
+ * (called only once every query and reading succeeded). False (nothing loaded) when it has no SQL form: the caller
+ * streams the rows for the stage as before.
+ */
+export async function ownQueryOnEngine(ep: EnginePasses, stage: string, query: (engine: EngineLike) => Promise<() => void>): Promise<boolean> {
+  let load: () => void;
+  try {
+    load = await query(ep.engine);
+  } catch (e) {
+    recordStage(ep, stage, 0, [noSqlForm(e)]);
+    return false;
+  }
+  load();
+  recordStage(ep, stage, 1, []);
+  return true;
+}
+
+/**
  * The BRNN's fold statistics (src/learn/identify/bidirectional.ts: `foldParts` then one ProjectedMixedAccumulator
  * per fold and direction) as one query per direction grouped by fold (`mixedPassDefinition` with `folds`, `cut`).
  * `folds[f]` lists fold f's accumulators, the same specs in every fold. False (nothing loaded) when a spec has no
  * SQL form: the caller then streams the rows for the stage as before.
  */
 export async function foldsOnEngine(ep: EnginePasses, stage: string, folds: MomentAccumulator[][], ctx: AccumulateContext, cut: boolean): Promise<boolean> {
-  const states: { count: number; sum: Float64Array }[][] = folds.map(() => []);
-  try {
+  return ownQueryOnEngine(ep, stage, async (engine) => {
+    const states: { count: number; sum: Float64Array }[][] = folds.map(() => []);
     for (let i = 0; i < folds[0].length; i++) {
       const spec = folds[0][i].spec();
       if (spec.type !== 'mixedProjected') throw new Error(`SQL engines: no fold query for a ${spec.type} accumulator`);
       const m = { ...mixedPassSpec(spec, ctx), folds: folds.length, cut };
       const def = mixedPassDefinition(m);
-      readMixedFolds(def, await ep.engine.run(def), m, spec.dy).forEach((a, f) => states[f].push({ count: a.count, sum: a.sum }));
+      readMixedFolds(def, await engine.run(def), m, spec.dy).forEach((a, f) => states[f].push({ count: a.count, sum: a.sum }));
     }
-  } catch (e) {
-    recordStage(ep, stage, 0, [noSqlForm(e)]);
-    return false;
-  }
-  folds.forEach((accs, f) => accs.forEach((a, i) => a.loadState(states[f][i].count, states[f][i].sum)));
-  recordStage(ep, stage, 1, []);
-  return true;
+    return () => folds.forEach((accs, f) => accs.forEach((a, i) => a.loadState(states[f][i].count, states[f][i].sum)));
+  });
 }

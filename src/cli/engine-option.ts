@@ -9,7 +9,8 @@ import { columns } from './report-command.js';
 /**
  * `gloree fit DATA [--engine auto|process|duckdb|postgres] [--table T] [--time C]`: the data source of a fit on
  * the engine chosen (src/io/engines/open.ts). Every engine yields a DataSource of ordered whole sequences, so the
- * learner runs the same passes on it; `close` releases the engine's connection.
+ * learner runs the same passes on it (those with a SQL form as aggregate queries in the engine when `sqlPasses`,
+ * src/learn/engine-passes.ts); `close` releases the engine's connection.
  */
 export interface EngineFlags {
   engine?: string;

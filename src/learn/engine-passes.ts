@@ -6,9 +6,12 @@ import { EngineSource } from '../io/engines/engine.js';
 import { ControlVariateFit } from '../moments/control.js';
 import { MomentAccumulator } from '../moments/accumulator.js';
 import { EngineLike, mixedPassSpec, runAccumulators } from '../sql/accumulators.js';
-import { mixedPassDefinition, momentsPassDefinition } from '../sql/passes.js';
+import { TargetSpec, mixedPassDefinition, momentsPassDefinition } from '../sql/passes.js';
 import { readMixedFolds, readResidualMoments, readT1, readT2Halves } from '../sql/statistics.js';
-import { ngT2PassDefinition, readNGT2Halves } from '../sql/nongaussian-passes.js';
+import { ngDiagonalPassDefinition, ngT2PassDefinition, readNGDiagonal, readNGT2Halves } from '../sql/nongaussian-passes.js';
+import { diagonalPassDefinition, readDiagonal } from '../sql/hermite-passes.js';
+import { NGDiagonalAccumulator } from '../moments/nongaussian.js';
+import type { ScoreMoment } from '../moments/nongaussian-higher.js';
 import type { TrainingData } from './passes.js';
 import type { LearnerOptions } from './options.js';
 
@@ -201,5 +204,35 @@ export async function foldsOnEngine(ep: EnginePasses, stage: string, folds: Mome
       readMixedFolds(def, await engine.run(def), m, spec.dy).forEach((a, f) => states[f].push({ count: a.count, sum: a.sum }));
     }
     return () => folds.forEach((accs, f) => accs.forEach((a, i) => a.loadState(states[f][i].count, states[f][i].sum)));
+  });
+}
+
+/**
+ * The polynomial learner's diagonal Hermite moments (P1, P2′; src/moments/diagonal-hermite.ts, or the non-Gaussian
+ * NGDiagonalAccumulator) as one query each, with their targets (`TargetSpec`: y − ȳ, the control-variate residual,
+ * the leading-term residual). False (nothing loaded) when one has no SQL form (e.g. the non-Gaussian P2).
+ */
+export async function diagonalsOnEngine(ep: EnginePasses, stage: string, items: { moment: ScoreMoment; target: TargetSpec }[]): Promise<boolean> {
+  return ownQueryOnEngine(ep, stage, async (engine) => {
+    const loads: (() => void)[] = [];
+    for (const { moment, target } of items) {
+      const acc = moment.diagonal;
+      if (acc === undefined) throw new Error('SQL engines: no query for this moment (the non-Gaussian P2)');
+      let r: { count: number; sum: Float64Array };
+      if (acc instanceof NGDiagonalAccumulator) {
+        const def = ngDiagonalPassDefinition(acc, target);
+        r = readNGDiagonal(def, await engine.run(def), acc);
+      } else {
+        const spec = { model: acc.model, G: acc.G, kind: acc.kind, degree: acc.degree, target, dy: acc.dy, skipLast: acc.skipLast as 0 | 1 };
+        const def = diagonalPassDefinition(spec);
+        r = readDiagonal(def, await engine.run(def), spec);
+      }
+      if (r.sum.length !== acc.sum.length) throw new Error(`SQL engines: the ${acc.kind} query returned ${r.sum.length} sums for ${acc.sum.length}`);
+      loads.push(() => {
+        acc.count = r.count;
+        acc.sum.set(r.sum);
+      });
+    }
+    return () => loads.forEach((load) => load());
   });
 }

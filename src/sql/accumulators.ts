@@ -3,7 +3,7 @@ import { Matrix } from '../linalg/matrix.js';
 import { AccumulatorSpec, MomentAccumulator } from '../moments/accumulator.js';
 import { ControlVariateFit } from '../moments/control.js';
 import { PassDefinition, ResultRow } from './definition.js';
-import { controlPassDefinition, mixedPassDefinition, MixedPassSpec, momentsPassDefinition } from './passes.js';
+import { controlPassDefinition, mixedPassDefinition, MixedPassSpec, momentsPassDefinition, TargetSpec } from './passes.js';
 import { readControlVariate, readMixed, readT1, readT2Halves } from './statistics.js';
 import { MarkovPassSpec, markovPassDefinition, readMarkov } from './markov-pass.js';
 import { ngT2PassDefinition, readNGT2Halves } from './nongaussian-passes.js';
@@ -79,6 +79,11 @@ export function mixedPassSpec(
     first: Matrix.from(spec.first),
     pair: Matrix.from(spec.pair),
     full: spec.full,
-    target: spec.target === 'residual' ? { kind: 'residual', coef: cv!.coef, center: cv!.center, quadratic: cv!.quadratic } : { kind: 'centred', yMean: ctx.yShift },
+    target: targetOf(spec.target === 'residual' ? cv! : null, ctx.yShift),
   };
+}
+
+/** The target of a moment query: the control-variate residual when `cvFit` is given, else y − `yMean`. */
+export function targetOf(cvFit: ControlVariateFit | null, yMean: ArrayLike<number>): TargetSpec {
+  return cvFit ? { kind: 'residual', coef: cvFit.coef, center: cvFit.center, quadratic: cvFit.quadratic } : { kind: 'centred', yMean };
 }

@@ -30,6 +30,15 @@ const cases: { name: string; scenario: string; format: string; sequences: number
     args: ['--kind', 'brnn', '--hidden', '2', '--backward', '2'],
     sql: { moments: 'sql', 'mixed moments': 'sql', 'mixed moments (groups)': 'sql' },
   },
+  // An odd activation takes the directions from the order-l moment (the P1 route of src/learn/identify/poly-directions.ts).
+  {
+    name: 'polynomial σ = z³',
+    scenario: 'cubic',
+    format: 'csv',
+    sequences: 200,
+    args: ['--hidden', '3', '--activation', '0,0,0,1'],
+    sql: { 'order-l moment': 'sql', 'mixed moment': 'sql' },
+  },
   { name: 'polynomial σ = z³ + 0.5z² + 0.1z', scenario: 'cubic', format: 'csv', sequences: 200, args: ['--hidden', '3', '--activation', '0,0.1,0.5,1'], sql: { moments: 'sql + rows (the control-variate subsample is kept as rows)', 'mixed moment': 'sql' } },
 ];
 

@@ -9,7 +9,7 @@ import { EngineLike, mixedPassSpec, runAccumulators } from '../sql/accumulators.
 import { TargetSpec, mixedPassDefinition, momentsPassDefinition } from '../sql/passes.js';
 import { readMixedFolds, readResidualMoments, readT1, readT2Halves } from '../sql/statistics.js';
 import { ngDiagonalPassDefinition, ngT2PassDefinition, readNGDiagonal, readNGT2Halves } from '../sql/nongaussian-passes.js';
-import { diagonalPassDefinition, readDiagonal } from '../sql/hermite-passes.js';
+import { TensorPassSpec, diagonalPassDefinition, readDiagonal, readTensor, tensorPassDefinition } from '../sql/hermite-passes.js';
 import { NGDiagonalAccumulator } from '../moments/nongaussian.js';
 import type { ScoreMoment } from '../moments/nongaussian-higher.js';
 import type { TrainingData } from './passes.js';
@@ -234,5 +234,24 @@ export async function diagonalsOnEngine(ep: EnginePasses, stage: string, items: 
       });
     }
     return () => loads.forEach((load) => load());
+  });
+}
+
+/**
+ * The polynomial learner's order-l moment or its sketch (a Gaussian HermiteMomentAccumulator of lag-0 `modes`,
+ * skipLast 0) as one query (`tensorPassDefinition`). False (nothing loaded) without a SQL form (the non-Gaussian
+ * step moment).
+ */
+export async function tensorOnEngine(ep: EnginePasses, stage: string, moment: ScoreMoment, spec: Omit<TensorPassSpec, 'halves' | 'skipLast'>): Promise<boolean> {
+  return ownQueryOnEngine(ep, stage, async (engine) => {
+    const acc = moment.tensor;
+    if (acc === undefined) throw new Error('SQL engines: no query for the non-Gaussian order-l step moment');
+    const { def, index } = tensorPassDefinition(spec);
+    const r = readTensor(def, index, await engine.run(def), spec);
+    if (r.sum.length !== acc.sum.length) throw new Error(`SQL engines: the order-l query returned ${r.sum.length} sums for ${acc.sum.length}`);
+    return () => {
+      acc.count = r.count;
+      acc.sum.set(r.sum);
+    };
   });
 }

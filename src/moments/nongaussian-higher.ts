@@ -180,6 +180,8 @@ export interface ScoreMoment {
   readonly memoryBytes: number;
   /** The diagonal accumulator behind it (its constants and state, for the SQL form of the pass: src/learn/engine-passes.ts). */
   readonly diagonal?: DiagonalHermiteAccumulator | NGDiagonalAccumulator;
+  /** The Gaussian order-l tensor accumulator behind it (likewise). */
+  readonly tensor?: HermiteMomentAccumulator;
   add(chunk: SequenceChunk, scores: Float64Array | null, y: Float64Array): unknown;
   result(): Float64Array;
 }
@@ -193,9 +195,9 @@ export function scoresFor(model: InputModel, chunk: SequenceChunk): Float64Array
 }
 
 /** A Gaussian score accumulator as a ScoreMoment: scores computed from the chunk when the caller passes none. */
-function gaussianScoreMoment(model: InputModel, acc: HermiteMomentAccumulator | DiagonalHermiteAccumulator, diagonal?: DiagonalHermiteAccumulator): ScoreMoment {
+function gaussianScoreMoment(model: InputModel, acc: HermiteMomentAccumulator | DiagonalHermiteAccumulator): ScoreMoment {
   return {
-    ...(diagonal ? { diagonal } : {}),
+    ...(acc instanceof DiagonalHermiteAccumulator ? { diagonal: acc } : { tensor: acc }),
     get sum() { return acc.sum; },
     get count() { return acc.count; },
     get memoryBytes() { return acc.memoryBytes; },
@@ -230,7 +232,7 @@ export function diagonalFor(model: InputModel, dy: number, G: Matrix, kind: Diag
     };
   }
   const acc = new DiagonalHermiteAccumulator(model, dy, G, kind, degree, opts);
-  return gaussianScoreMoment(model, acc, acc);
+  return gaussianScoreMoment(model, acc);
 }
 
 /**

@@ -2,10 +2,10 @@
  * SQL engines vs in-process (issue 16): `gloree fit FILE --no-refine` (σ = z², dh = 2) on an N-row Parquet file
  * generated into a temp dir (deleted afterwards; never committed), through the CLI exactly as a user runs it:
  *   --engine process   the in-process readers (hyparquet, spill file, WebAssembly kernels);
- *   --engine duckdb    embedded DuckDB reads the file and runs the moment passes as aggregate queries (pass 2, the
- *                      mixed moment); pass 1, the output layer and the stability check read ordered whole sequences
- *                      streamed into the spill (src/learn/engine-passes.ts);
- *   --engine duckdb --sql-passes off   the same rows streamed into the spill, every pass in-process;
+ *   --engine duckdb --sql-passes on    embedded DuckDB reads the file and runs the moment passes as aggregate
+ *                      queries (pass 2, the mixed moment); pass 1, the output layer and the stability check read
+ *                      ordered whole sequences streamed into the spill (src/learn/engine-passes.ts);
+ *   --engine duckdb --sql-passes off   (the default) the same rows streamed into the spill, every pass in-process;
  * and, with --aggregate, every moment pass as one DuckDB aggregate query (the route `gloree sql` prints):
  *   pass 1  input-model statistics + checks          one aggregate query
  *   pass 2  T2 halves + input residual moments        one aggregate query

@@ -86,7 +86,7 @@ test('fit --engine duckdb: bad input gets one-line errors naming file, column an
   // Unordered time is fine when --time is given: the engine sorts (same model as the sorted file).
   csv('rev.csv', [lines[0], ...lines.slice(1).reverse()].join('\n') + '\n');
   // The aggregate queries see the rows the engine orders by time (the same sums as for the sorted file), and so do
-  // the streamed rows (the default on DuckDB: the same rows in the same order as the in-process reader). DuckDB's
+  // the streamed rows (the default, --sql-passes off: the same rows in the same order as the in-process reader). DuckDB's
   // parallel aggregates add in an order that varies run to run, and U (1×1) of these 12 rows is a mixed moment of 3
   // short sequences that nearly cancels: its rounding reaches 1e-7 relative, hence 1e-6 for the SQL pair (a wrong
   // order moves it by ≳ 1e-3, see test/sql-fit.ts).

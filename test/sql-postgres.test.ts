@@ -198,8 +198,8 @@ test('gloree fit postgres://… --table --time: the in-process model for IO-RNN,
   await sql(`CREATE ROLE fitter LOGIN PASSWORD '${secret}'`);
   const dirF = mkdtempSync(path.join(tmpdir(), 'gloree-pg-fit-'));
   try {
-    // The last entry: where the moment passes must have run (`fit --json` "passes"; SQL is the default on PostgreSQL),
-    // so that a silent fall back to streamed rows fails. (`--report` prints a line of its own: the summary is the
+    // The last entry: where the moment passes must have run with --sql-passes on (`fit --json` "passes"), so that a
+    // silent fall back to streamed rows fails. (`--report` prints a line of its own: the summary is the
     // JSON object from the first '{'.)
     const cases: [string, string, string[], Record<string, string>][] = [
       ['default', 'z2', ['--hidden', '4'], { moments: 'sql', 'mixed moment': 'sql' }],
@@ -214,7 +214,7 @@ test('gloree fit postgres://… --table --time: the in-process model for IO-RNN,
       await sql(`GRANT SELECT ON ${table} TO fitter`);
       const inProcess = path.join(dirF, `${table}-p.json`), onServer = path.join(dirF, `${table}-s.json`);
       await ok(['fit', file, ...args, '--no-refine', '--quiet', '--out', inProcess]);
-      const r = await run(['fit', url('fitter', secret), '--table', table, '--seq', 'seq', '--time', 't', ...args, '--no-refine', '--json', '--out', onServer, '--report', path.join(dirF, `${table}.html`)]);
+      const r = await run(['fit', url('fitter', secret), '--table', table, '--seq', 'seq', '--time', 't', ...args, '--no-refine', '--sql-passes', 'on', '--json', '--out', onServer, '--report', path.join(dirF, `${table}.html`)]);
       assert.equal(r.code, 0, r.stderr);
       const passes = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).passes;
       for (const [stage, w] of Object.entries(where)) assert.equal(passes[stage], w, `${table} ${stage}: ${JSON.stringify(passes)}`);

@@ -57,7 +57,7 @@ export interface FitOpts {
   engine?: string;
   table?: string;
   time?: string;
-  /** auto | on | off: the moment passes on an engine as aggregate queries (src/learn/engine-passes.ts). */
+  /** on | off: the moment passes on an engine as aggregate queries (src/learn/engine-passes.ts). */
   sqlPasses?: string;
 }
 
@@ -103,7 +103,7 @@ async function fitOn(source: CSVSource, dataFile: string, o: FitOpts, activation
       ...(o.standardise === false ? { standardise: false } : {}),
       refine: o.refine,
       controlVariate: o.controlVariate,
-      ...(o.sqlPasses === 'on' || o.sqlPasses === 'off' ? { sqlPasses: o.sqlPasses === 'on' } : {}),
+      ...(o.sqlPasses === 'on' ? { sqlPasses: true } : {}),
       refineMaxRows: o.refineMaxRows,
       seed: o.seed,
       workers: o.workers ?? availableParallelism(),

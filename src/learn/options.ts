@@ -21,8 +21,8 @@ export interface LearnerOptions {
   standardise?: boolean;
   /**
    * On an engine source (`gloree fit … --engine duckdb|postgres`): run the moment passes as aggregate queries in the
-   * engine where they have a SQL form; false streams the rows for every pass. Default: true on PostgreSQL, false on
-   * DuckDB (src/learn/engine-passes.ts `enginePassesFor` says why).
+   * engine where they have a SQL form (default false: the rows are streamed for every pass, which is faster today;
+   * src/learn/engine-passes.ts `enginePassesFor` says why).
    */
   sqlPasses?: boolean;
   /** Use the control variate of §5 step 4 for the moments of order ≥ 3 (default true). */

@@ -100,6 +100,7 @@ test('fit --engine duckdb: bad input gets one-line errors naming file, column an
   // Flags that do not go together.
   await fails(['fit', f('good.csv'), '--x', 'x1,x2', '--hidden', '1', '--out', f('bad.json'), '--time', 't'], /--time orders the rows through an engine/);
   await fails(['fit', f('good.csv'), '--x', 'x1,x2', '--table', 'm', ...out], /--table names a table of a postgres/);
+  await fails(['fit', f('good.csv'), '--x', 'x1,x2', '--hidden', '1', '--out', f('bad.json'), '--engine', 'process', '--sql-passes', 'on'], /--sql-passes on runs the moment passes as queries in an engine/);
   await fails(['fit', f('good.csv'), '--x', 'x1,x2', '--hidden', '1', '--out', f('bad.json'), '--engine', 'postgres'], /--engine postgres needs a connection string/);
 });
 

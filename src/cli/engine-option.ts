@@ -20,6 +20,7 @@ export interface EngineFlags {
   y?: string;
   seq?: string;
   format?: string;
+  sqlPasses?: string;
 }
 
 export async function openFitSource(data: string, o: EngineFlags, minLength: number): Promise<{ source: CSVSource & DataSource; engine: EngineName; close: () => Promise<void>; pieces?: boolean }> {
@@ -27,6 +28,7 @@ export async function openFitSource(data: string, o: EngineFlags, minLength: num
   if (engine === 'process') {
     if (o.table !== undefined) throw new UsageError('--table names a table of a postgres:// source (a file is read as a whole)');
     if (o.time !== undefined) throw new UsageError('--time orders the rows through an engine: add --engine duckdb (the in-process readers take the file order)');
+    if (o.sqlPasses === 'on') throw new UsageError('--sql-passes on runs the moment passes as queries in an engine: add --engine duckdb');
     const opts = { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY: true, format: o.format };
     const source = await openDataSource(data, opts);
     // One recording (no seq column): read in pieces of GLOREE_CHUNK_ROWS (default 65 536) rows, so the learners

@@ -2,8 +2,10 @@
  * SQL engines vs in-process (issue 16): `gloree fit FILE --no-refine` (σ = z², dh = 2) on an N-row Parquet file
  * generated into a temp dir (deleted afterwards; never committed), through the CLI exactly as a user runs it:
  *   --engine process   the in-process readers (hyparquet, spill file, WebAssembly kernels);
- *   --engine duckdb    embedded DuckDB reads the file (pass 1 as one aggregate query with the input checks, then
- *                      ordered whole sequences streamed into the spill and the in-process passes);
+ *   --engine duckdb --sql-passes on    embedded DuckDB reads the file and runs the moment passes as aggregate
+ *                      queries (pass 2, the mixed moment); pass 1, the output layer and the stability check read
+ *                      ordered whole sequences streamed into the spill (src/learn/engine-passes.ts);
+ *   --engine duckdb --sql-passes off   (the default) the same rows streamed into the spill, every pass in-process;
  * and, with --aggregate, every moment pass as one DuckDB aggregate query (the route `gloree sql` prints):
  *   pass 1  input-model statistics + checks          one aggregate query
  *   pass 2  T2 halves + input residual moments        one aggregate query
@@ -122,16 +124,17 @@ async function hybrid(file: string): Promise<{ seconds: number; timings: Record<
 }
 
 /** `gloree fit FILE --engine E --no-refine` through the CLI; the model from the written file. */
-async function viaCLI(file: string, engine: string): Promise<{ seconds: number; timings: Record<string, number>; model: Model }> {
-  const out = `${file}.${engine}.json`;
+async function viaCLI(file: string, engine: string, extra: string[] = []): Promise<{ seconds: number; timings: Record<string, number>; passes?: Record<string, string>; model: Model }> {
+  const out = `${file}.${engine}${extra.join('')}.json`;
   let stdout = '', stderr = '';
   const t0 = performance.now();
-  const code = await cli(['node', 'gloree', 'fit', file, '--engine', engine, '--hidden', String(DH), '--x', 'x1,x2,x3', '--y', 'y1,y2', '--no-refine', '--json', '--out', out], { out: (t) => (stdout += t), err: (t) => (stderr += t) });
+  const code = await cli(['node', 'gloree', 'fit', file, '--engine', engine, '--hidden', String(DH), '--x', 'x1,x2,x3', '--y', 'y1,y2', '--no-refine', '--json', ...extra, '--out', out], { out: (t) => (stdout += t), err: (t) => (stderr += t) });
   const seconds = (performance.now() - t0) / 1000;
   if (code !== 0) throw new Error(`fit --engine ${engine}: ${stderr}`);
   const m = JSON.parse((await import('node:fs')).readFileSync(out, 'utf8'));
   rmSync(out, { force: true });
-  return { seconds, timings: JSON.parse(stdout).timingsMs, model: { A1: m.A1, U: m.U, A2: m.A2 } };
+  const summary = JSON.parse(stdout);
+  return { seconds, timings: summary.timingsMs, ...(summary.passes ? { passes: summary.passes } : {}), model: { A1: m.A1, U: m.U, A2: m.A2 } };
 }
 
 /** GB/s of a streaming sum over 1 GiB of float64 (the bound for any pass that reads its rows once). */
@@ -180,13 +183,16 @@ export async function benchSQL(): Promise<unknown> {
     child('generate', `${file}:${rows}`);
     results.generateSeconds = +((performance.now() - t0) / 1000).toFixed(1);
     results.fileMB = Math.round(statSync(file).size / 1e6);
-    const ip = child('cli-process', file) as { seconds: number; timings: Record<string, number>; model: Model; maxRSSMB: number };
+    const ip = child('cli-process', file) as { seconds: number; timings: Record<string, number>; passes?: Record<string, string>; model: Model; maxRSSMB: number };
     const hy = child('cli-duckdb', file) as typeof ip;
+    const st = child('cli-duckdb-rows', file) as typeof ip;
     const dk = process.argv.includes('--aggregate') ? (child('duckdb', file) as typeof ip) : null;
     results.inProcess = ip;
     results.engineDuckdb = hy;
     results.engineDuckdbRatio = +(hy.seconds / ip.seconds).toFixed(3);
     results.engineDuckdbModelMaxRelDiff = maxRelDiff(hy.model, ip.model);
+    results.engineDuckdbRows = st;
+    results.engineDuckdbRowsRatio = +(st.seconds / ip.seconds).toFixed(3);
     if (dk) {
       results.aggregate = dk;
       results.aggregateRatio = +(dk.seconds / ip.seconds).toFixed(3);
@@ -197,12 +203,13 @@ export async function benchSQL(): Promise<unknown> {
       `| ${rows.toExponential(0)} rows (${results.fileMB} MB Parquet), fit --no-refine (σ = z², dh = ${DH}) | seconds | ratio | rows/s (whole fit) | peak RSS |`,
       '|---|---|---|---|---|',
       `| --engine process (hyparquet, spill, kernels) | ${ip.seconds.toFixed(1)} | 1 | ${rps(ip.seconds)} | ${ip.maxRSSMB} MB |`,
-      `| --engine duckdb (DuckDB reads + checks, in-process passes on the spill) | ${hy.seconds.toFixed(1)} | ${results.engineDuckdbRatio} | ${rps(hy.seconds)} | ${hy.maxRSSMB} MB |`,
+      `| --engine duckdb --sql-passes on (moment passes as DuckDB aggregate queries; rows streamed for pass 1, output layer, stability) | ${hy.seconds.toFixed(1)} | ${results.engineDuckdbRatio} | ${rps(hy.seconds)} | ${hy.maxRSSMB} MB |`,
+      `| --engine duckdb --sql-passes off (DuckDB reads + checks, every pass in-process on the spill) | ${st.seconds.toFixed(1)} | ${results.engineDuckdbRowsRatio} | ${rps(st.seconds)} | ${st.maxRSSMB} MB |`,
       ...(dk ? [`| every moment pass one DuckDB aggregate query (bench only) | ${dk.seconds.toFixed(1)} | ${results.aggregateRatio} | ${rps(dk.seconds)} | ${dk.maxRSSMB} MB |`] : []),
       '',
       `Same model as --engine process: max relative difference of A1, U, A2 = ${(results.engineDuckdbModelMaxRelDiff as number).toExponential(1)}${dk ? ` (aggregate route ${(results.aggregateModelMaxRelDiff as number).toExponential(1)})` : ''}. ` +
         `Memory-bandwidth bound: a streaming sum ran at ${bw.toFixed(1)} GB/s → ${(bound / 1e6).toFixed(0)}M rows/s for one pass over 6 float64 per row.`,
-      `Per stage (ms): process ${JSON.stringify(ip.timings)}; duckdb ${JSON.stringify(hy.timings)}.`,
+      `Per stage (ms): process ${JSON.stringify(ip.timings)}; duckdb ${JSON.stringify(hy.timings)} (passes ${JSON.stringify(hy.passes)}); duckdb --sql-passes off ${JSON.stringify(st.timings)}.`,
     );
     rmSync(file, { force: true });
     if (long) {
@@ -231,7 +238,7 @@ async function main(): Promise<void> {
       await generate(file.slice(0, k), Number(file.slice(k + 1)));
       return void process.stdout.write('null\n');
     }
-    const r = kind === 'duckdb' ? await duck(file) : kind === 'hybrid' ? await hybrid(file) : kind === 'cli-process' ? await viaCLI(file, 'process') : kind === 'cli-duckdb' ? await viaCLI(file, 'duckdb') : await inProcess(file);
+    const r = kind === 'duckdb' ? await duck(file) : kind === 'hybrid' ? await hybrid(file) : kind === 'cli-process' ? await viaCLI(file, 'process') : kind === 'cli-duckdb' ? await viaCLI(file, 'duckdb', ['--sql-passes', 'on']) : kind === 'cli-duckdb-rows' ? await viaCLI(file, 'duckdb', ['--sql-passes', 'off']) : await inProcess(file);
     process.stdout.write(JSON.stringify({ ...r, maxRSSMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\n');
     return;
   }

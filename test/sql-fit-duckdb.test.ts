@@ -14,19 +14,45 @@ const dir = mkdtempSync(path.join(tmpdir(), 'gloree-sql-fit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const f = (name: string) => path.join(dir, name);
 
-const cases: { name: string; scenario: string; format: string; args: string[] }[] = [
-  { name: 'IO-RNN σ = z²', scenario: 'default', format: 'parquet', args: ['--hidden', '4'] },
-  { name: 'BRNN', scenario: 'brnn', format: 'parquet', args: ['--kind', 'brnn', '--hidden', '2', '--backward', '2'] },
-  { name: 'polynomial σ = z³ + 0.5z² + 0.1z', scenario: 'cubic', format: 'csv', args: ['--hidden', '3', '--activation', '0,0.1,0.5,1'] },
+// `sql`: the stages that must have run as aggregate queries in DuckDB (`fit --json` "passes"), so that a silent fall
+// back to streamed rows fails the test. The BRNN case has 400 sequences: at 200 its T2 is noisy enough (CP residual
+// 0.12, "split ambiguous") that the tied CP's ALS stops (tol 1e-12 per step, slow linear rate) ~1e-10 from where it
+// stops on T2 summed in another order, and the output layer carries that to 4e-9 in b; at 400 the difference is
+// 3e-12. It runs without the control variate (at dx = 6 its queries, the normal equations and the residual target
+// of each mixed moment, took 5 s of a 6.5 s fit; the IO-RNN and polynomial cases run it), so its mixed moments
+// target y − ȳ.
+const cases: { name: string; scenario: string; format: string; sequences: number; args: string[]; sql: Record<string, string> }[] = [
+  { name: 'IO-RNN σ = z²', scenario: 'default', format: 'parquet', sequences: 200, args: ['--hidden', '4'], sql: { moments: 'sql', 'mixed moment': 'sql' } },
+  // Non-Gaussian input model: the mixture T2 halves and the conditional-score U as queries (src/sql/nongaussian-passes.ts).
+  { name: 'IO-RNN σ = z², mixture input model', scenario: 'default', format: 'parquet', sequences: 200, args: ['--hidden', '4', '--input-model', 'mixture'], sql: { moments: 'sql', 'mixed moment': 'sql' } },
+  {
+    name: 'BRNN',
+    scenario: 'brnn',
+    format: 'parquet',
+    sequences: 400,
+    args: ['--kind', 'brnn', '--hidden', '2', '--backward', '2', '--no-control-variate'],
+    sql: { moments: 'sql', 'mixed moments': 'sql', 'mixed moments (groups)': 'sql' },
+  },
+  // An odd activation takes the directions from the order-l moment (the P1 route of src/learn/identify/poly-directions.ts).
+  {
+    name: 'polynomial σ = z³',
+    scenario: 'cubic',
+    format: 'csv',
+    sequences: 200,
+    args: ['--hidden', '3', '--activation', '0,0,0,1'],
+    sql: { 'order-l moment': 'sql', 'mixed moment': 'sql' },
+  },
+  { name: 'polynomial σ = z³ + 0.5z² + 0.1z', scenario: 'cubic', format: 'csv', sequences: 200, args: ['--hidden', '3', '--activation', '0,0.1,0.5,1'], sql: { moments: 'sql + rows (the control-variate subsample is kept as rows)', 'mixed moment': 'sql' } },
 ];
 
 for (const c of cases) {
   test(`fit --engine duckdb: ${c.name} (${c.format}) equals the in-process fit before refinement (1e-9 relative)`, async () => {
     const data = f(`${c.scenario}.${c.format}`);
-    await ok(['simulate', '--scenario', c.scenario, '--sequences', '200', '--out', data]);
+    await ok(['simulate', '--scenario', c.scenario, '--sequences', String(c.sequences), '--out', data]);
     const common = [data, ...c.args, '--no-refine', '--quiet'];
     await ok(['fit', ...common, '--engine', 'process', '--out', f(`${c.scenario}-p.json`)]);
-    await ok(['fit', ...common, '--engine', 'duckdb', '--out', f(`${c.scenario}-d.json`)]);
+    const passes = JSON.parse(await ok(['fit', ...common, '--engine', 'duckdb', '--sql-passes', 'on', '--json', '--out', f(`${c.scenario}-d.json`)])).passes;
+    for (const [stage, where] of Object.entries(c.sql)) assert.equal(passes[stage], where, `stage ${stage}: ${JSON.stringify(passes)}`);
     const d = modelDifference(f(`${c.scenario}-d.json`), f(`${c.scenario}-p.json`));
     assert.ok(d <= FIT_TOL, `relative difference ${d}`);
   });
@@ -61,13 +87,23 @@ test('fit --engine duckdb: bad input gets one-line errors naming file, column an
   const gap = [lines[0], lines[1], lines[5], ...lines.slice(2, 5), ...lines.slice(6)].join('\n') + '\n';
   await fails(['fit', csv('gap.csv', gap), '--x', 'x1,x2', ...out], /gap\.csv: sequence id 0 appears again at data row 3 after other sequences/);
   // Unordered time is fine when --time is given: the engine sorts (same model as the sorted file).
-  const shuffled = [lines[0], ...lines.slice(1).reverse()].join('\n') + '\n';
-  await ok(['fit', csv('rev.csv', shuffled), '--x', 'x1,x2', '--time', 't', '--no-refine', '--hidden', '1', '--out', f('rev.json'), '--engine', 'duckdb', '--quiet']);
+  csv('rev.csv', [lines[0], ...lines.slice(1).reverse()].join('\n') + '\n');
+  // The aggregate queries see the rows the engine orders by time (the same sums as for the sorted file), and so do
+  // the streamed rows (the default, --sql-passes off: the same rows in the same order as the in-process reader). DuckDB's
+  // parallel aggregates add in an order that varies run to run, and U (1×1) of these 12 rows is a mixed moment of 3
+  // short sequences that nearly cancels: its rounding reaches 1e-7 relative, hence 1e-6 for the SQL pair (a wrong
+  // order moves it by ≳ 1e-3, see test/sql-fit.ts).
+  const fitRev = ['fit', f('rev.csv'), '--x', 'x1,x2', '--time', 't', '--no-refine', '--hidden', '1', '--engine', 'duckdb', '--quiet'];
+  await ok([...fitRev, '--sql-passes', 'on', '--out', f('rev.json')]);
+  await ok(['fit', f('good.csv'), '--x', 'x1,x2', '--no-refine', '--hidden', '1', '--out', f('fwd-d.json'), '--engine', 'duckdb', '--sql-passes', 'on', '--quiet']);
+  assert.ok(modelDifference(f('rev.json'), f('fwd-d.json')) <= 1e-6);
+  await ok([...fitRev, '--out', f('rev-rows.json')]);
   await ok(['fit', f('good.csv'), '--x', 'x1,x2', '--no-refine', '--hidden', '1', '--out', f('fwd.json'), '--engine', 'process', '--quiet']);
-  assert.ok(modelDifference(f('rev.json'), f('fwd.json')) <= FIT_TOL);
+  assert.ok(modelDifference(f('rev-rows.json'), f('fwd.json')) <= FIT_TOL);
   // Flags that do not go together.
   await fails(['fit', f('good.csv'), '--x', 'x1,x2', '--hidden', '1', '--out', f('bad.json'), '--time', 't'], /--time orders the rows through an engine/);
   await fails(['fit', f('good.csv'), '--x', 'x1,x2', '--table', 'm', ...out], /--table names a table of a postgres/);
+  await fails(['fit', f('good.csv'), '--x', 'x1,x2', '--hidden', '1', '--out', f('bad.json'), '--engine', 'process', '--sql-passes', 'on'], /--sql-passes on runs the moment passes as queries in an engine/);
   await fails(['fit', f('good.csv'), '--x', 'x1,x2', '--hidden', '1', '--out', f('bad.json'), '--engine', 'postgres'], /--engine postgres needs a connection string/);
 });
 

@@ -210,12 +210,16 @@ test('gloree fit postgres://… --table --time: the in-process model for IO-RNN,
   await sql(`CREATE ROLE fitter LOGIN PASSWORD '${secret}'`);
   const dirF = mkdtempSync(path.join(tmpdir(), 'gloree-pg-fit-'));
   try {
-    const cases: [string, string, string[]][] = [
-      ['default', 'z2', ['--hidden', '4']],
-      ['brnn', 'brnn', ['--kind', 'brnn', '--hidden', '2', '--backward', '2']],
-      ['cubic', 'poly', ['--hidden', '3', '--activation', '0,0.1,0.5,1']],
+    // The last entry: where the moment passes must have run with --sql-passes on (`fit --json` "passes"), so that a
+    // silent fall back to streamed rows fails. (`--report` prints a line of its own: the summary is the
+    // JSON object from the first '{'.)
+    const cases: [string, string, string[], Record<string, string>][] = [
+      ['default', 'z2', ['--hidden', '4'], { moments: 'sql', 'mixed moment': 'sql' }],
+      // Without the control variate: its queries at dx = 6 are most of the fit's time (the IO-RNN case runs them).
+      ['brnn', 'brnn', ['--kind', 'brnn', '--hidden', '2', '--backward', '2', '--no-control-variate'], { moments: 'sql', 'mixed moments': 'sql', 'mixed moments (groups)': 'sql' }],
+      ['cubic', 'poly', ['--hidden', '3', '--activation', '0,0.1,0.5,1'], { moments: 'sql + rows (the control-variate subsample is kept as rows)', 'mixed moment': 'sql' }],
     ];
-    for (const [scenario, table, args] of cases) {
+    for (const [scenario, table, args, where] of cases) {
       const file = path.join(dirF, `${scenario}.parquet`);
       await ok(['simulate', '--scenario', scenario, '--sequences', '150', '--out', file]);
       const chunk = await readAll(file);
@@ -223,8 +227,10 @@ test('gloree fit postgres://… --table --time: the in-process model for IO-RNN,
       await sql(`GRANT SELECT ON ${table} TO fitter`);
       const inProcess = path.join(dirF, `${table}-p.json`), onServer = path.join(dirF, `${table}-s.json`);
       await ok(['fit', file, ...args, '--no-refine', '--quiet', '--out', inProcess]);
-      const r = await run(['fit', url('fitter', secret), '--table', table, '--seq', 'seq', '--time', 't', ...args, '--no-refine', '--out', onServer, '--report', path.join(dirF, `${table}.html`)]);
+      const r = await run(['fit', url('fitter', secret), '--table', table, '--seq', 'seq', '--time', 't', ...args, '--no-refine', '--sql-passes', 'on', '--json', '--out', onServer, '--report', path.join(dirF, `${table}.html`)]);
       assert.equal(r.code, 0, r.stderr);
+      const passes = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).passes;
+      for (const [stage, w] of Object.entries(where)) assert.equal(passes[stage], w, `${table} ${stage}: ${JSON.stringify(passes)}`);
       const d = modelDifference(onServer, inProcess);
       assert.ok(d <= FIT_TOL, `${table}: relative difference ${d}`);
       for (const text of [r.stdout, r.stderr, readFileSync(onServer, 'utf8'), readFileSync(path.join(dirF, `${table}.html`), 'utf8')]) {

@@ -57,6 +57,8 @@ export interface FitOpts {
   engine?: string;
   table?: string;
   time?: string;
+  /** on | off: the moment passes on an engine as aggregate queries (src/learn/engine-passes.ts). */
+  sqlPasses?: string;
 }
 
 export async function fitCommand(dataFile: string, o: FitOpts): Promise<void> {
@@ -101,6 +103,7 @@ async function fitOn(source: CSVSource, dataFile: string, o: FitOpts, activation
       ...(o.standardise === false ? { standardise: false } : {}),
       refine: o.refine,
       controlVariate: o.controlVariate,
+      ...(o.sqlPasses === 'on' ? { sqlPasses: true } : {}),
       refineMaxRows: o.refineMaxRows,
       seed: o.seed,
       workers: o.workers ?? availableParallelism(),
@@ -135,7 +138,7 @@ async function fitOn(source: CSVSource, dataFile: string, o: FitOpts, activation
   }
   if (o.json) {
     // Timings are run-to-run noise, so they live here and in the printed summary, never in the model file.
-    out(JSON.stringify({ model: o.out, report: o.report ?? null, learner: res.learner, seconds: Math.round(seconds * 1000) / 1000, timingsMs: res.timingsMs, warnings: res.diagnostics.warnings }, null, 2));
+    out(JSON.stringify({ model: o.out, report: o.report ?? null, learner: res.learner, seconds: Math.round(seconds * 1000) / 1000, timingsMs: res.timingsMs, ...(res.passes ? { passes: res.passes } : {}), warnings: res.diagnostics.warnings }, null, 2));
     return;
   }
   if (o.quiet) return;

@@ -9,7 +9,8 @@ import { columns } from './report-command.js';
 /**
  * `gloree fit DATA [--engine auto|process|duckdb|postgres] [--table T] [--time C]`: the data source of a fit on
  * the engine chosen (src/io/engines/open.ts). Every engine yields a DataSource of ordered whole sequences, so the
- * learner runs the same passes on it; `close` releases the engine's connection.
+ * learner runs the same passes on it (those with a SQL form as aggregate queries in the engine when `sqlPasses`,
+ * src/learn/engine-passes.ts); `close` releases the engine's connection.
  */
 export interface EngineFlags {
   engine?: string;
@@ -19,6 +20,7 @@ export interface EngineFlags {
   y?: string;
   seq?: string;
   format?: string;
+  sqlPasses?: string;
 }
 
 export async function openFitSource(data: string, o: EngineFlags, minLength: number): Promise<{ source: CSVSource & DataSource; engine: EngineName; close: () => Promise<void>; pieces?: boolean }> {
@@ -26,6 +28,7 @@ export async function openFitSource(data: string, o: EngineFlags, minLength: num
   if (engine === 'process') {
     if (o.table !== undefined) throw new UsageError('--table names a table of a postgres:// source (a file is read as a whole)');
     if (o.time !== undefined) throw new UsageError('--time orders the rows through an engine: add --engine duckdb (the in-process readers take the file order)');
+    if (o.sqlPasses === 'on') throw new UsageError('--sql-passes on runs the moment passes as queries in an engine: add --engine duckdb');
     const opts = { x: columns(o.x), y: columns(o.y), seq: o.seq, minLength, requireY: true, format: o.format };
     const source = await openDataSource(data, opts);
     // One recording (no seq column): read in pieces of GLOREE_CHUNK_ROWS (default 65 536) rows, so the learners

@@ -108,7 +108,8 @@ export function buildProgram(sink?: Sink): Command {
       .option('--json', 'print a JSON summary (learner, per-stage timings, warnings) instead of the text summary')
       .addOption(new Option('--engine <e>', 'what reads the rows: process (in-process readers), duckdb (embedded DuckDB reads the file), postgres (a postgres:// source); auto: postgres for a connection string, duckdb for a Parquet file ≥ 64 MiB, else process').choices(['auto', 'process', 'duckdb', 'postgres']).default('auto'))
       .option('--table <name>', 'with a postgres:// source: the table (or schema.table) holding the rows')
-      .option('--time <col>', 'with an engine: the column that orders the steps of a sequence (required for a table)'),
+      .option('--time <col>', 'with an engine: the column that orders the steps of a sequence (required for a table)')
+      .addOption(new Option('--sql-passes <when>', 'with an engine: run the moment passes as aggregate queries in the engine (on), or stream the rows for every pass (off: faster while the input statistics and the output layer read every row anyway)').choices(['on', 'off']).default('off')),
   ).action(async (data, o) => fitCommand(data, o));
 
   inputColumns(

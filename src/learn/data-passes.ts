@@ -20,6 +20,7 @@ import { centredChunk, strideSubchunk } from './chunks.js';
 import { haloFor, haloSource, trimHalo } from './pieces.js';
 import type { MomentsPlan } from './identify/types.js';
 import { SequenceLengths } from './refine-sample.js';
+import { EnginePasses, momentsOnEngine } from './engine-passes.js';
 
 /**
  * The data passes every learner starts with (docs/method.md §5 steps 1, 2 and 4):
@@ -139,6 +140,8 @@ export interface MomentsPassOptions {
   /** Called with every control-variate subchunk, the chunk it came from, its sequence offset and the stride. */
   onControlSample?: (sub: SequenceChunk, chunk: SequenceChunk, sequenceOffset: number, stride: number) => void;
   onProgress?: ProgressCallback;
+  /** An engine source: what has a SQL form runs as aggregate queries, the rest streams (src/learn/engine-passes.ts). */
+  engine?: EnginePasses | null;
 }
 
 export interface MomentsPass {
@@ -166,12 +169,20 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
   if (cv) for (const w of cv.warnings) log.warn(w);
   const cvStride = Math.max(1, Math.ceil(totalRows / (opts.controlVariateMaxRows ?? 25_000)));
   const { estimate, residual } = input;
-  await forEachChunk(
+  // On an engine, what has a SQL form is done by aggregate queries; the loop below feeds only what is left (all of
+  // it in-process, so a file's fit runs exactly as before).
+  const left = opts.engine
+    ? await momentsOnEngine(opts.engine, { model: inputModel, yMean, dy, t2Halves, extra, cv, cvStride, keepsControlRows: opts.onControlSample !== undefined, residual: residual && estimate ? residual : null })
+    : null;
+  const streamT2 = left ? left.t2 : true, streamCv = left ? left.controlVariate : true, streamResidual = left ? left.residual : true;
+  const extraRows = left ? left.extra : extra;
+  const anyRows = !left || left.t2 || left.controlVariate || left.residual || left.extra.length > 0;
+  if (anyRows) await forEachChunk(
     source,
     'moments',
     (chunk, seqOffset) => {
       const centred = centredChunk(chunk, yMean);
-      if (t2Halves) {
+      if (t2Halves && streamT2) {
         // Scores once for the chunk; each half reads its sequences through a mask (no subchunk copies).
         // (The non-Gaussian accumulators compute their own scores, once per chunk: src/moments/nongaussian.ts.)
         const data: PassData = { chunk: centred, scores: inputModel instanceof MixtureVAR1 ? null : chunkScores(inputModel, centred), residual: null };
@@ -188,9 +199,9 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
             t2Halves[h].sequenceMask = null;
           }
         }
-        for (const a of extra) a.addData(data);
-      } else if (extra.length > 0) momentPass(inputModel, centred, extra);
-      if (cv) {
+        for (const a of extraRows) a.addData(data);
+      } else if (extraRows.length > 0) momentPass(inputModel, centred, extraRows);
+      if (cv && streamCv) {
         const sub = strideSubchunk(chunk, seqOffset, cvStride);
         if (sub) {
           momentPass(null, sub, [cv]);
@@ -198,7 +209,7 @@ export async function momentsPass(source: DataSource, p1: InputPass, input: Inpu
         }
       }
       // Transitions x_{t−1} → x_t: a piece keeps one halo row before it, so each transition enters once.
-      if (residual && estimate) residual.add(estimate.model, trimHalo(chunk, 1, 0));
+      if (residual && estimate && streamResidual) residual.add(estimate.model, trimHalo(chunk, 1, 0));
     },
     opts.onProgress,
     totalRows,
@@ -243,6 +254,7 @@ export async function dataPasses(
   log: RunLog,
   hooks: MomentsPlan,
   pieces = false,
+  engine: EnginePasses | null = null,
 ): Promise<DataPasses> {
   const whole = wholeSequences(source);
   const spec = opts.inputModel ?? 'auto';
@@ -265,6 +277,7 @@ export async function dataPasses(
     controlVariateMaxRows: opts.controlVariateMaxRows,
     onControlSample: hooks.onControlSample,
     onProgress: opts.onProgress,
+    engine,
   });
   log.lap('pass2_moments');
   return { p1, input, p2, sources };

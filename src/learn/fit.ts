@@ -45,6 +45,8 @@ export interface FitResult {
   learner: LearnerTag;
   /** Milliseconds per stage; not stored in the model file (the same data and seed give the same bytes). */
   timingsMs: Record<string, number>;
+  /** On an engine source: where each moment pass ran ('sql' or streamed rows, src/learn/engine-passes.ts); not in the model file. */
+  passes?: Record<string, string>;
 }
 
 export function isPureQuadratic(act = SQUARE): boolean {
@@ -77,7 +79,7 @@ export async function fitRNN(data: TrainingData, opts: FitOptions): Promise<FitR
     if (p.B1.rows === 0) {
       // The data showed no backward neurons: the model is an IO-RNN (docs/method.md §2), saved as one.
       const params: IORNNParams = { kind: 'iornn', A1: p.A1, U: p.U, A2: p.A2, b: p.b, activation: p.activation };
-      return { params, inputModel: r.inputModel, diagnostics: r.diagnostics, learner: 'gloree-b', timingsMs: r.timingsMs };
+      return { params, inputModel: r.inputModel, diagnostics: r.diagnostics, learner: 'gloree-b', timingsMs: r.timingsMs, ...(r.passes ? { passes: r.passes } : {}) };
     }
     return { ...r, learner: 'gloree-b' };
   }

@@ -19,6 +19,12 @@ export interface LearnerOptions {
    * data's units (src/learn/standardise.ts). `fitRNN` turns it on by default for the linear and smooth learners.
    */
   standardise?: boolean;
+  /**
+   * On an engine source (`gloree fit … --engine duckdb|postgres`): run the moment passes as aggregate queries in the
+   * engine where they have a SQL form (default false: the rows are streamed for every pass, which is faster today;
+   * src/learn/engine-passes.ts `enginePassesFor` says why).
+   */
+  sqlPasses?: boolean;
   /** Use the control variate of §5 step 4 for the moments of order ≥ 3 (default true). */
   controlVariate?: boolean;
   /** At most about this many rows (whole sequences, evenly spread) fit the control-variate regression. */

@@ -15,6 +15,9 @@ import { ensureStable } from './stability.js';
 import { scaledSource, scalingOf, standardisationPass, unstandardise } from './standardise.js';
 import { brnnPieces } from '../models/brnn-pieces.js';
 import { FittedOutput, IdentifyContext, Identifier, streamsPieces } from './identify/types.js';
+import { accumulateOnEngine, enginePassesFor } from './engine-passes.js';
+import { momentPass } from '../moments/accumulator.js';
+import { centredChunk } from './chunks.js';
 
 /**
  * The learner pipeline: the stages every learner shares, written once (docs/architecture.md has the picture).
@@ -28,6 +31,8 @@ export interface LearnerResult<P extends RNNParams, D> {
   diagnostics: D;
   /** Milliseconds per stage; not part of the model file (it differs run to run). */
   timingsMs: Record<string, number>;
+  /** On an engine source: where each moment pass ran ('sql' or streamed rows, src/learn/engine-passes.ts); not in the model file. */
+  passes?: Record<string, string>;
 }
 
 export async function fitWith<P extends RNNParams, B extends object, T extends LearnerTag>(
@@ -49,7 +54,9 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
       const plan = identifier.plan(source, log);
       // Pieces of one long sequence are streamed when the module can take them (src/learn/pieces.ts);
       // `sources` says what the later passes read.
-      const { p1, input, p2, sources } = await dataPasses(source, identifier.name, opts, log, plan, pieces);
+      // An engine source runs the moment passes as aggregate queries where they have a SQL form (not on scaled columns).
+      const engine = scaling ? null : enginePassesFor(data, opts);
+      const { p1, input, p2, sources } = await dataPasses(source, identifier.name, opts, log, plan, pieces, engine);
       const totalRows = p1.data.rows;
       // Threads for the task passes (src/learn/chunk-pool.ts; workers − 1 of them, this thread takes its share), started
       // now: their start-up overlaps pass 2 and the identification, and they are ready for the stability check. Small
@@ -64,6 +71,12 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
         input,
         p2,
         pass: async (stage, fn) => void (await forEachChunk(sources.moments, stage, fn, opts.onProgress, totalRows)),
+        engine,
+        accumulate: async (stage, accs, { centred }) => {
+          const { model } = input, { cvFit } = p2;
+          const rows = engine ? await accumulateOnEngine(engine, stage, accs, { model, yShift: centred ? p1.yMean : new Float64Array(source.dy), cvFit }) : accs;
+          if (rows.length > 0) await ctx.pass(stage, (chunk) => momentPass(model, centred ? centredChunk(chunk, p1.yMean) : chunk, rows, cvFit));
+        },
       };
       const found = await identifier.identify(ctx);
       // A BRNN's backward states start after a sequence's last row: the output-layer pass reads the pieces of a long
@@ -91,8 +104,9 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
         warnings: log.warnings,
       };
       const diagnostics = { learner: identifier.learner, ...common, ...block } as { learner: T } & CommonDiagnostics & B;
-      if (scaling) return { ...unstandardise(stable.params, input.model, diagnostics, scaling), timingsMs: log.timings };
-      return { params: stable.params, inputModel: input.model, diagnostics, timingsMs: log.timings };
+      const passes = engine ? { passes: engine.record } : {};
+      if (scaling) return { ...unstandardise(stable.params, input.model, diagnostics, scaling), timingsMs: log.timings, ...passes };
+      return { params: stable.params, inputModel: input.model, diagnostics, timingsMs: log.timings, ...passes };
     } finally {
       await pool?.close();
     }

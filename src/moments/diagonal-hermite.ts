@@ -74,7 +74,8 @@ function binom(n: number, k: number): number {
 export class DiagonalHermiteAccumulator extends SampleSums {
   readonly dx: number;
   readonly dh: number;
-  private readonly skipLast: number;
+  // Public (read-only) for the SQL form of this accumulator (src/sql/hermite-passes.ts).
+  readonly skipLast: number;
   private readonly cache = new Map<Matrix | null, Float64Array>();
 
   constructor(readonly model: InputModel, readonly dy: number, readonly G: Matrix, readonly kind: DiagonalKind, readonly degree: number, opts: { skipLast?: number } = {}) {

@@ -178,6 +178,10 @@ export interface ScoreMoment {
   readonly sum: Float64Array;
   readonly count: number;
   readonly memoryBytes: number;
+  /** The diagonal accumulator behind it (its constants and state, for the SQL form of the pass: src/learn/engine-passes.ts). */
+  readonly diagonal?: DiagonalHermiteAccumulator | NGDiagonalAccumulator;
+  /** The Gaussian order-l tensor accumulator behind it (likewise). */
+  readonly tensor?: HermiteMomentAccumulator;
   add(chunk: SequenceChunk, scores: Float64Array | null, y: Float64Array): unknown;
   result(): Float64Array;
 }
@@ -193,6 +197,7 @@ export function scoresFor(model: InputModel, chunk: SequenceChunk): Float64Array
 /** A Gaussian score accumulator as a ScoreMoment: scores computed from the chunk when the caller passes none. */
 function gaussianScoreMoment(model: InputModel, acc: HermiteMomentAccumulator | DiagonalHermiteAccumulator): ScoreMoment {
   return {
+    ...(acc instanceof DiagonalHermiteAccumulator ? { diagonal: acc } : { tensor: acc }),
     get sum() { return acc.sum; },
     get count() { return acc.count; },
     get memoryBytes() { return acc.memoryBytes; },
@@ -218,6 +223,7 @@ export function diagonalFor(model: InputModel, dy: number, G: Matrix, kind: Diag
     if (kind !== 'P1' && kind !== 'P2prime') throw new RangeError(`non-Gaussian input model: the diagonal moment ${kind} is not available (P1, P2 and P2prime are)`);
     const acc = new NGDiagonalAccumulator(model, dy, G, kind, degree, opts);
     return {
+      diagonal: acc,
       get sum() { return acc.sum; },
       get count() { return acc.count; },
       get memoryBytes() { return acc.sum.length * 8; },

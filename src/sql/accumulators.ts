@@ -1,14 +1,13 @@
 import { InputModel } from '../input/model.js';
 import { Matrix } from '../linalg/matrix.js';
-import { MomentAccumulator } from '../moments/accumulator.js';
+import { AccumulatorSpec, MomentAccumulator } from '../moments/accumulator.js';
 import { ControlVariateFit } from '../moments/control.js';
 import { PassDefinition, ResultRow } from './definition.js';
-import { controlPassDefinition, mixedPassDefinition, MixedPassSpec, momentsPassDefinition } from './passes.js';
+import { controlPassDefinition, mixedPassDefinition, MixedPassSpec, momentsPassDefinition, TargetSpec } from './passes.js';
 import { readControlVariate, readMixed, readT1, readT2Halves } from './statistics.js';
 import { MarkovPassSpec, markovPassDefinition, readMarkov } from './markov-pass.js';
 import { ngT2PassDefinition, readNGT2Halves } from './nongaussian-passes.js';
 import { NGMixedPassSpec, ngMixedPassDefinition, ngT1PassDefinition, readNGMixed, readNGT1 } from './nongaussian-mixed.js';
-import { TargetSpec } from './passes.js';
 
 /**
  * The accumulator-list form of a pass for the engines: what `momentPass(model, chunk, accs, cvFit)` does over every
@@ -50,17 +49,7 @@ export async function runAccumulators(
       const [a, b] = readNGT2Halves(def, await engine.run(def), ctx.model, dy);
       filled = a.merge(b);
     } else if (spec.type === 'mixedProjected') {
-      const cv = ctx.cvFit;
-      if (spec.target === 'residual' && !cv) throw new Error('SQL engines: a residual-target mixed moment needs the fitted control variate');
-      const m: MixedPassSpec = {
-        model: ctx.model,
-        direction: spec.direction,
-        demix: Matrix.from(spec.demix),
-        first: Matrix.from(spec.first),
-        pair: Matrix.from(spec.pair),
-        full: spec.full,
-        target: spec.target === 'residual' ? { kind: 'residual', coef: cv!.coef, center: cv!.center, quadratic: cv!.quadratic } : { kind: 'centred', yMean: ctx.yShift },
-      };
+      const m = mixedPassSpec(spec, ctx);
       const def = mixedPassDefinition(m);
       filled = readMixed(def, await engine.run(def), m, dy);
     } else if (spec.type === 'controlVariate') {
@@ -74,7 +63,7 @@ export async function runAccumulators(
     } else if (spec.type === 'ngT1') {
       const skipLast = spec.skipLast ?? 0;
       if (skipLast !== 0 && skipLast !== 1) throw new Error(`SQL engines: non-Gaussian T1 with skipLast ${skipLast} is not supported (0 or 1)`);
-      const s = { model: ctx.model, dy, target: targetOf(spec.target, ctx, 'non-Gaussian T1'), skipLast } as const;
+      const s = { model: ctx.model, dy, target: accumulatorTarget(spec.target, ctx, 'non-Gaussian T1'), skipLast } as const;
       const def = ngT1PassDefinition(s);
       filled = readNGT1(def, await engine.run(def), s);
     } else if (spec.type === 'ngMixedProjected') {
@@ -84,7 +73,7 @@ export async function runAccumulators(
         demix: Matrix.from(spec.demix),
         first: Matrix.from(spec.first),
         pair: Matrix.from(spec.pair),
-        target: targetOf(spec.target, ctx, 'non-Gaussian mixed moment'),
+        target: accumulatorTarget(spec.target, ctx, 'non-Gaussian mixed moment'),
       };
       const def = ngMixedPassDefinition(s);
       filled = readNGMixed(def, await engine.run(def), s);
@@ -95,9 +84,31 @@ export async function runAccumulators(
 }
 
 /** The target of an accumulator with `target` 'y' (y − yShift) or 'residual' (the fitted control variate's residual). */
-function targetOf(target: string | undefined, ctx: { yShift: ArrayLike<number>; cvFit?: ControlVariateFit | null }, what: string): TargetSpec {
-  if (target !== 'residual') return { kind: 'centred', yMean: ctx.yShift };
+function accumulatorTarget(target: string | undefined, ctx: { yShift: ArrayLike<number>; cvFit?: ControlVariateFit | null }, what: string): TargetSpec {
+  if (target !== 'residual') return targetOf(null, ctx.yShift);
+  if (!ctx.cvFit) throw new Error(`SQL engines: a residual-target ${what} needs the fitted control variate`);
+  return targetOf(ctx.cvFit, ctx.yShift);
+}
+
+/** The query spec of a ProjectedMixedAccumulator's spec (`ctx` as for `runAccumulators`). */
+export function mixedPassSpec(
+  spec: Extract<AccumulatorSpec, { type: 'mixedProjected' }>,
+  ctx: { model: InputModel; yShift: ArrayLike<number>; cvFit?: ControlVariateFit | null },
+): MixedPassSpec {
   const cv = ctx.cvFit;
-  if (!cv) throw new Error(`SQL engines: a residual-target ${what} needs the fitted control variate`);
-  return { kind: 'residual', coef: cv.coef, center: cv.center, quadratic: cv.quadratic };
+  if (spec.target === 'residual' && !cv) throw new Error('SQL engines: a residual-target mixed moment needs the fitted control variate');
+  return {
+    model: ctx.model,
+    direction: spec.direction,
+    demix: Matrix.from(spec.demix),
+    first: Matrix.from(spec.first),
+    pair: Matrix.from(spec.pair),
+    full: spec.full,
+    target: targetOf(spec.target === 'residual' ? cv! : null, ctx.yShift),
+  };
+}
+
+/** The target of a moment query: the control-variate residual when `cvFit` is given, else y − `yMean`. */
+export function targetOf(cvFit: ControlVariateFit | null, yMean: ArrayLike<number>): TargetSpec {
+  return cvFit ? { kind: 'residual', coef: cvFit.coef, center: cvFit.center, quadratic: cvFit.quadratic } : { kind: 'centred', yMean };
 }

@@ -55,8 +55,21 @@ export class EngineSource implements DataSource {
     return this.relation.name;
   }
 
-  /** Run one pass definition; its result rows in group-key order. */
+  /**
+   * Run one pass definition; its result rows in group-key order. PostgreSQL takes at most 1664 entries in a select
+   * list: a pass with more aggregates (the control variate's normal equations from dx = 4 on) runs as several
+   * queries over the same groups, each with a share of the aggregates, their values joined in order.
+   */
   async run(def: PassDefinition): Promise<ResultRow[]> {
+    const per = this.conn.dialect.name === 'postgres' ? 1600 : Infinity;
+    if (def.aggregates.length <= per) return this.runOne(def);
+    const parts: ResultRow[][] = [];
+    for (let k = 0; k < def.aggregates.length; k += per) parts.push(await this.runOne({ ...def, aggregates: def.aggregates.slice(k, k + per) }));
+    if (parts.some((p) => p.length !== parts[0].length)) throw new Error(`sql pass ${def.name}: the parts of a split query returned different groups`);
+    return parts[0].map((r, i) => ({ keys: r.keys, n: r.n, values: Float64Array.from(parts.flatMap((p) => Array.from(p[i].values))) }));
+  }
+
+  private async runOne(def: PassDefinition): Promise<ResultRow[]> {
     const sql = passSQL(def, this.relation, this.conn.dialect);
     let raw: unknown[][];
     try {

@@ -9,8 +9,10 @@ import type { EngineColumns, EngineSource } from './engine.js';
  *
  *   process   the in-process readers (CSV, Arrow, Parquet);
  *   duckdb    embedded DuckDB reads the file (CSV, Parquet, Arrow) multi-threaded and streams ordered whole
- *             sequences into the in-process passes (the hybrid: it won the bench, docs/sql-engines.md "Speed");
- *   postgres  a `postgres://…` connection string plus a table: the rows stream from the server through a cursor;
+ *             sequences into the in-process passes (the hybrid: it won the bench, docs/sql-engines.md "Speed";
+ *             `sqlPasses` runs the moment passes as DuckDB aggregate queries instead, src/learn/engine-passes.ts);
+ *   postgres  a `postgres://…` connection string plus a table: the rows stream from the server through a cursor
+ *             (`sqlPasses`: the moment passes run on the server as aggregate queries);
  *   auto      postgres for a connection string, duckdb for a Parquet file of at least AUTO_DUCKDB_BYTES, else process.
  */
 export type EngineName = 'process' | 'duckdb' | 'postgres';

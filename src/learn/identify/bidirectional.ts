@@ -4,6 +4,7 @@ import { OptionError } from '../../io/errors.js';
 import { SequenceChunk } from '../../io/dataset.js';
 import { projectedMixedFor } from '../../moments/nongaussian.js';
 import { momentPass } from '../../moments/accumulator.js';
+import { foldsOnEngine } from '../engine-passes.js';
 import { Activation, BRNNParams, SQUARE } from '../../models/params.js';
 import { RankSelection, oddActivationHint } from '../rank.js';
 import { withoutT2 } from '../diagnostics.js';
@@ -91,7 +92,7 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
       // The mixed moments pair y_t with s_{t−1} and s_{t+1} (§4 F5); T2 and the control variate stay at lag 0.
       return { t2: true, steinDegree: 2, pieceLags: { back: 1, forward: 1 } };
     },
-    async identify({ source, p1, p2, input, log, seed, pass }) {
+    async identify({ source, p1, p2, input, log, seed, pass, accumulate, engine }) {
       const { dx, dy } = source;
       // The count-weighted mean of the halves is the full-data T2 (also with one half empty: no rank rule then).
       const halves = p2.t2Halves!;
@@ -117,12 +118,18 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
       const foldPrev = Array.from({ length: nFolds }, () => mk('prev')), foldNext = Array.from({ length: nFolds }, () => mk('next'));
       const fullPrev = byBlocks ? mk('prev') : null, fullNext = byBlocks ? mk('next') : null;
       const centred = (c: SequenceChunk): SequenceChunk => (cvFit ? c : centredChunk(c, p1.yMean));
-      await pass('mixed moments', (raw, seqOffset) => {
-        const chunk = centred(raw);
-        const parts = foldParts(chunk, seqOffset, nFolds, byBlocks, p1.lengths);
-        for (let f = 0; f < nFolds; f++) if (parts[f]) momentPass(model, parts[f]!, [foldPrev[f], foldNext[f]], cvFit);
-        if (fullPrev && fullNext) momentPass(model, chunk, [fullPrev, fullNext], cvFit);
-      });
+      // On an engine: one query per direction grouped by fold, then the uncut accumulators (src/learn/engine-passes.ts).
+      const folds = foldPrev.map((a, f) => [a, foldNext[f]]);
+      if (engine && (await foldsOnEngine(engine, 'mixed moments', folds, { model, yShift: cvFit ? new Float64Array(dy) : p1.yMean, cvFit }, byBlocks))) {
+        if (fullPrev && fullNext) await accumulate('mixed moments (uncut)', [fullPrev, fullNext], { centred: !cvFit });
+      } else {
+        await pass('mixed moments', (raw, seqOffset) => {
+          const chunk = centred(raw);
+          const parts = foldParts(chunk, seqOffset, nFolds, byBlocks, p1.lengths);
+          for (let f = 0; f < nFolds; f++) if (parts[f]) momentPass(model, parts[f]!, folds[f], cvFit);
+          if (fullPrev && fullNext) momentPass(model, chunk, [fullPrev, fullNext], cvFit);
+        });
+      }
       const prev = foldStatistics(foldPrev, fullPrev), next = foldStatistics(foldNext, fullNext);
       log.lap('pass3_mixed');
 
@@ -146,7 +153,7 @@ export function bidirectional(opts: BidirectionalOptions): Identifier<BRNNParams
         const GF = pinv(A1).pinv, GB = pinv(B1).pinv;
         const accF = projectedMixedFor(model, dy, 'prev', rowsOf(W, fwd), GF, GF, { target });
         const accB = projectedMixedFor(model, dy, 'next', rowsOf(W, bwd), GB, GB, { target });
-        await pass('mixed moments (groups)', (chunk) => momentPass(model, centred(chunk), [accF, accB], cvFit));
+        await accumulate('mixed moments (groups)', [accF, accB], { centred: !cvFit });
         const rf = accF.result(), rb = accB.result();
         for (let i = 0; i < dh * dh; i++) U.data[i] = rf[i] * s;
         for (let i = 0; i < dz * dz; i++) V.data[i] = rb[i] * s;

@@ -8,6 +8,8 @@ import { hermiteMomentFor, scoresFor } from '../../moments/nongaussian-higher.js
 import { Rng } from '../../random/rng.js';
 import { autoRank, t2AndRank } from '../data-passes.js';
 import { IdentifyContext } from './types.js';
+import { tensorOnEngine } from '../engine-passes.js';
+import { targetOf } from '../../sql/accumulators.js';
 
 /**
  * Step 1 of the polynomial learner: the input directions Â1 (unit rows, the gauge of §2) and, when the same
@@ -103,7 +105,9 @@ export async function polyDirections(ctx: IdentifyContext, s: DirectionSettings)
       const modes = [...Array.from({ length: l - 1 }, () => ({ lag: 0 as const, Q: Theta })), { lag: 0 as const, Q: null }];
       const sk = hermiteMomentFor(model, dy, modes);
       s.memory.sketch = sk.memoryBytes;
-      await ctx.pass('subspace sketch', (chunk) => void sk.add(chunk, scoresFor(model, chunk), s.target(chunk)));
+      if (!(ctx.engine && (await tensorOnEngine(ctx.engine, 'subspace sketch', sk, { model, modes, target: targetOf(ctx.p2.cvFit, ctx.p1.yMean), dy })))) {
+        await ctx.pass('subspace sketch', (chunk) => void sk.add(chunk, scoresFor(model, chunk), s.target(chunk)));
+      }
       const R = sk.result();
       Q = new Matrix(dx, dh, takeCols(svd(transpose(new Matrix(R.length / dx, dx, R))).U, dh));
       subspace = 'sketch';
@@ -111,9 +115,13 @@ export async function polyDirections(ctx: IdentifyContext, s: DirectionSettings)
     }
   }
   const k = Q ? dh : dx;
-  const acc = hermiteMomentFor(model, dy, Array.from({ length: l }, () => ({ lag: 0 as const, Q })));
+  const modes = Array.from({ length: l }, () => ({ lag: 0 as const, Q }));
+  const acc = hermiteMomentFor(model, dy, modes);
   s.memory.P1 = acc.memoryBytes;
-  await ctx.pass('order-l moment', (chunk) => void acc.add(chunk, scoresFor(model, chunk), s.target(chunk)));
+  // On an engine: one query (src/learn/engine-passes.ts); `s.target` is the control-variate residual or y − ȳ.
+  if (!(ctx.engine && (await tensorOnEngine(ctx.engine, 'order-l moment', acc, { model, modes, target: targetOf(ctx.p2.cvFit, ctx.p1.yMean), dy })))) {
+    await ctx.pass('order-l moment', (chunk) => void acc.add(chunk, scoresFor(model, chunk), s.target(chunk)));
+  }
   const cp = tiedCPOrder(acc.result(), dy, k, l, dh, seed);
   // Directions in data coordinates: Q c_j (Q orthonormal ⇒ still unit); the P1 component is c_l l! A2^(j).
   const { A1 } = liftDirections(cp.dirs, Q, dx);

@@ -4,6 +4,9 @@ import { SequenceChunk } from '../../io/dataset.js';
 import { diagonalFor, scoresFor } from '../../moments/nongaussian-higher.js';
 import { bySubchunks } from '../chunks.js';
 import { LeadingTermCV } from './leading-cv.js';
+import { diagonalsOnEngine } from '../engine-passes.js';
+import { leadingTarget } from '../../sql/passes.js';
+import { targetOf } from '../../sql/accumulators.js';
 import { IdentifyContext } from './types.js';
 
 /**
@@ -42,11 +45,16 @@ export async function polyRecurrence(
   const um = diagonalFor(model, dy, G, uKind, l);
   if (p1d) s.memory.P1 = p1d.memoryBytes;
   s.memory[uKind] = um.memoryBytes;
-  await ctx.pass('mixed moment', (chunk) => {
-    const sc = scoresFor(model, chunk);
-    if (p1d) p1d.add(chunk, sc, s.target(chunk));
-    um.add(chunk, sc, uTarget(chunk));
-  });
+  // On an engine: one query per moment, with the same targets (src/learn/engine-passes.ts).
+  const target = targetOf(cvFit, ctx.p1.yMean);
+  const items = [...(p1d ? [{ moment: p1d, target }] : []), { moment: um, target: ucv ? leadingTarget(ucv) : target }];
+  if (!(ctx.engine && (await diagonalsOnEngine(ctx.engine, 'mixed moment', items)))) {
+    await ctx.pass('mixed moment', (chunk) => {
+      const sc = scoresFor(model, chunk);
+      if (p1d) p1d.add(chunk, sc, s.target(chunk));
+      um.add(chunk, sc, uTarget(chunk));
+    });
+  }
   let A2 = s.A2;
   if (p1d) {
     const D = p1d.result(); // dy×dh

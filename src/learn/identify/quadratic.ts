@@ -7,7 +7,6 @@ import { tiedCP } from '../../decomposition/tied.js';
 import { projectedMixedFor } from '../../moments/nongaussian.js';
 import { ConditionalScoreUAccumulator } from '../../moments/nongaussian-u.js';
 import { MixtureVAR1 } from '../../input/var1-mixture.js';
-import { momentPass } from '../../moments/accumulator.js';
 import { Activation, IORNNParams, SQUARE } from '../../models/params.js';
 import { activationDegree } from '../../models/activation.js';
 import { RankSelection, oddActivationHint } from '../rank.js';
@@ -16,6 +15,8 @@ import { autoRank, t2AndRank } from '../data-passes.js';
 import { centredChunk } from '../chunks.js';
 import { varianceShare } from '../output-layer.js';
 import { Identifier, checkPinv, pinvSummary, withOutputLayer } from './types.js';
+import { ownQueryOnEngine } from '../engine-passes.js';
+import { ngUPassDefinition, readNGU } from '../../sql/nongaussian-passes.js';
 
 /**
  * IO-RNN with σ(z) = c₂z² (docs/method.md §4 F1, F4; §5 steps 2–5):
@@ -135,7 +136,7 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
       // The mixed moment pairs y_t with s_{t−1} (§4 F4); T2 and the control variate stay at lag 0.
       return { t2: true, minSequences: 1, steinDegree: 2, pieceLags: { back: 1, forward: 1 } };
     },
-    async identify({ source, p1, p2, input, log, seed, pass }) {
+    async identify({ source, p1, p2, input, log, seed, pass, accumulate, engine }) {
       const { dx, dy } = source;
       const { T2, rank: rankSel } = t2AndRank(p2.t2Halves!, dy, dx, opts.hidden, source.name);
       const dh = opts.hidden === 'auto' ? autoRank(rankSel!, log, (n) => `the outputs show no quadratic dependence on the inputs that GLOREE can use; ${oddActivationHint(n)}`) : opts.hidden;
@@ -151,14 +152,25 @@ export function quadratic(opts: QuadraticOptions): Identifier<IORNNParams, Glore
         // Non-Gaussian inputs: U from first-order conditional scores and instruments (src/moments/nongaussian-u.ts),
         // far less noisy than the third-order mixed moment there (docs/non-gaussian-inputs.md).
         const acc = new ConditionalScoreUAccumulator(model, dy, pA2T.pinv, A1, G, c2);
-        await pass('mixed moment', (chunk) => void acc.add(centredChunk(chunk, p1.yMean)));
+        // On an engine: one query with the accumulator's constants inlined (src/sql/nongaussian-passes.ts).
+        const onEngine =
+          engine &&
+          (await ownQueryOnEngine(engine, 'mixed moment', async (e) => {
+            const def = ngUPassDefinition(acc, p1.yMean);
+            const r = readNGU(def, await e.run(def), acc);
+            return () => {
+              acc.count = r.count;
+              acc.sum.set(r.sum);
+            };
+          }));
+        if (!onEngine) await pass('mixed moment', (chunk) => void acc.add(centredChunk(chunk, p1.yMean)));
         U = acc.solveU();
         steps = acc.count;
       } else {
         const mixed = projectedMixedFor(model, dy, 'prev', pA2T.pinv, G, G, { target: cvFit ? 'residual' : 'y' });
         // Without the control variate y is centred: E[H] = 0 keeps either unbiased, but an output offset would add
         // ‖ȳ‖²-sized variance to the third-order moment.
-        await pass('mixed moment', (chunk) => momentPass(model, cvFit ? chunk : centredChunk(chunk, p1.yMean), [mixed], cvFit));
+        await accumulate('mixed moment', [mixed], { centred: !cvFit });
         const Cjk = mixed.result();
         U = new Matrix(dh, dh);
         for (let i = 0; i < dh * dh; i++) U.data[i] = Cjk[i] / (4 * c2 * c2);

@@ -6,6 +6,7 @@ import { RNNParams } from '../../models/params.js';
 import { LearnerOptions, RunLog } from '../options.js';
 import { LearnerTag, RefineSummary } from '../diagnostics.js';
 import { InputModelSetup, InputPass, MomentsPass } from '../data-passes.js';
+import type { EnginePasses } from '../engine-passes.js';
 
 /**
  * The interface between the learner pipeline (src/learn/pipeline.ts: the shared stages) and one identification
@@ -68,6 +69,14 @@ export interface IdentifyContext {
   p2: MomentsPass;
   /** One streaming pass over all data with progress (`stage` names it); sequence offsets are global. */
   pass(stage: string, fn: (chunk: SequenceChunk, sequenceOffset: number) => void): Promise<void>;
+  /**
+   * One moment pass declared as its accumulators: in-process `momentPass(model, chunk, accs, cvFit)` over every
+   * chunk (y − ȳ when `centred`, raw y otherwise; residual-target accumulators read `p2.cvFit`), on an engine source
+   * one aggregate query per accumulator where it has a SQL form (src/learn/engine-passes.ts).
+   */
+  accumulate(stage: string, accs: MomentAccumulator[], opts: { centred: boolean }): Promise<void>;
+  /** The engine when the moment passes run as SQL (src/learn/engine-passes.ts), for passes with their own query shape; null in-process. */
+  engine: EnginePasses | null;
 }
 
 /** A module's spectral estimate and the wording of the shared stages' messages about it. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { SCENARIOS, simulateScenario } from '../src/models/simulate.js';
 import { memorySource, splitChunk } from '../src/io/dataset.js';
 import { Matrix } from '../src/linalg/matrix.js';
-import type { IORNNParams } from '../src/models/params.js';
+import type { RNNParams } from '../src/models/params.js';
 import { ChunkPool } from '../src/learn/chunk-pool.js';
 import { packParams, refine } from '../src/learn/refine.js';
 import type { ThreadCallName } from '../src/learn/chunk-tasks.js';
@@ -16,16 +16,13 @@ import { POOL_MIN_ROWS } from '../src/learn/pipeline.js';
 // a pool whose calls fail (the fallback computes here), and without; and the pool must really have been called.
 
 const s = SCENARIOS.default;
-// 1 600 sequences of 20 steps: 25 600 training rows, above the 2·10⁴ rows under which the curvature is exact (no
-// separate gradient pass to move).
-const { model, data } = simulateScenario(s, { nSeq: 1600, seed: 11 });
-const planted = model as IORNNParams;
-// A start away from the optimum, so LM takes several iterations.
-const start: IORNNParams = {
-  ...planted,
-  A1: new Matrix(planted.A1.rows, planted.A1.cols, planted.A1.data.map((v, i) => v * (1 + 0.15 * Math.sin(i + 1)))),
-  U: new Matrix(planted.U.rows, planted.U.cols, planted.U.data.map((v) => 0.6 * v)),
-};
+// A start away from the optimum, so LM takes several iterations: the planted model with A1 (B1) scaled entry by
+// entry and U (V) shrunk.
+function perturbed<P extends RNNParams>(p: P): P {
+  const bend = (m: Matrix) => new Matrix(m.rows, m.cols, m.data.map((v, i) => v * (1 + 0.15 * Math.sin(i + 1))));
+  const shrink = (m: Matrix) => new Matrix(m.rows, m.cols, m.data.map((v) => 0.6 * v));
+  return p.kind === 'brnn' ? { ...p, A1: bend(p.A1), U: shrink(p.U), B1: bend(p.B1), V: shrink(p.V) } : { ...p, A1: bend(p.A1), U: shrink(p.U) };
+}
 
 class CountingPool extends ChunkPool {
   calls = 0;
@@ -46,17 +43,24 @@ const summary = (r: ReturnType<typeof refine>) => {
 };
 
 test('refine: the LM gradient pass on a pool thread gives the serial bits (and a failed call falls back to them)', async () => {
-  const serial = summary(refine(start, data, { seed: 0 }));
-  assert.ok(serial.iterations >= 3, `only ${serial.iterations} LM iterations: the start is too close`);
-  assert.ok(serial.curvatureRows !== null && serial.curvatureRows < serial.trainRows, 'the curvature subset is not in use');
-  for (const failing of [false, true]) {
-    const pool = new CountingPool(failing);
-    try {
-      assert.deepEqual(summary(refine(start, data, { seed: 0 }, pool)), serial);
-      // One gradient per LM iteration (a failed call is asked once per iteration too).
-      assert.ok(pool.calls >= serial.iterations, `${pool.calls} calls for ${serial.iterations} iterations`);
-    } finally {
-      await pool.close();
+  // IO-RNN and BRNN (backward neurons, their own gradient blocks); 500 sequences of 20 steps, the curvature on 30 %
+  // of the training sequences (by default only above 2·10⁴ training rows), at most 5 LM iterations.
+  const opts = { seed: 0, curvatureFraction: 0.3, maxIter: 5 };
+  for (const name of ['default', 'brnn'] as const) {
+    const { model, data } = simulateScenario(SCENARIOS[name], { nSeq: 500, seed: 11 });
+    const start = perturbed(model);
+    const serial = summary(refine(start, data, opts));
+    assert.ok(serial.iterations >= 3, `${name}: only ${serial.iterations} LM iterations: the start is too close`);
+    assert.ok(serial.method === 'lm' && serial.curvatureRows !== null && serial.curvatureRows < serial.trainRows, `${name}: the curvature subset is not in use`);
+    for (const failing of [false, true]) {
+      const pool = new CountingPool(failing);
+      try {
+        assert.deepEqual(summary(refine(start, data, opts, pool)), serial, `${name}, failing calls ${failing}`);
+        // One gradient per LM iteration (a failed call is asked once per iteration too).
+        assert.ok(pool.calls >= serial.iterations, `${name}: ${pool.calls} calls for ${serial.iterations} iterations`);
+      } finally {
+        await pool.close();
+      }
     }
   }
 });

@@ -58,12 +58,16 @@ async function compareReaders(file: string, label: string, plainCase: boolean): 
   // Worker pools start slowly under tsx: a few configurations, chosen to cover blocks much smaller than a chunk.
   const configs = plainCase ? [[2, 700], [3, 1 << 20]] : [[3, 700]];
   for (const [workers, blockBytes] of configs) {
-    {
-      const par = parallelCSVSource(await openDataSource(file, { minLength: 2, chunkRows: 300 }), { workers, chunkRows: 300, minLength: 2, blockBytes, minBytes: 0 });
-      assert.deepEqual(plain(await collect(par)), want, `${label}: workers ${workers}, blocks of ${blockBytes} bytes`);
+    // The threads alone, and (the default) this thread parsing the first blocks while they start.
+    for (const parseWhileStarting of [false, true]) {
+      const what = `${label}: workers ${workers}, blocks of ${blockBytes} bytes, parse while starting ${parseWhileStarting}`;
+      const par = parallelCSVSource(await openDataSource(file, { minLength: 2, chunkRows: 300 }), { workers, chunkRows: 300, minLength: 2, blockBytes, minBytes: 0, parseWhileStarting });
+      assert.deepEqual(plain(await collect(par)), want, what);
       // The threads did the work (plain case), or the file really left the plain case and the serial reader took over.
-      assert.equal(par.parallel?.handedOver ?? true, !plainCase, `${label}: handed over to the serial reader`);
-      if (plainCase && blockBytes === 700) assert.ok(par.parallel!.blocks > 10, `${label}: many blocks`);
+      assert.equal(par.parallel?.handedOver ?? true, !plainCase, `${what}: handed over to the serial reader`);
+      if (plainCase && blockBytes === 700) assert.ok(par.parallel!.blocks > 10, `${what}: many blocks`);
+      // Threads take tens of ms to start, so the first blocks of a pass are parsed here unless that is switched off.
+      if (plainCase) assert.equal(par.parallel!.localBlocks > 0, parseWhileStarting, `${what}: ${par.parallel!.localBlocks} blocks parsed here`);
     }
   }
 }

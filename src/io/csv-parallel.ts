@@ -1,7 +1,7 @@
 /**
  * Parallel reading of plain numeric CSV (`gloree fit --workers N`): the main thread reads the file in blocks cut
- * at line breaks, worker threads parse them (src/io/csv-parse-worker.ts), and the blocks' rows go, in file
- * order, through the ChunkAssembler every non-fast reader uses. The chunks are therefore the serial reader's,
+ * at line breaks, worker threads parse them (src/io/csv-parse-worker.ts; this thread while they start), and the
+ * blocks' rows go, in file order, through the ChunkAssembler every non-fast reader uses. The chunks are therefore the serial reader's,
  * value for value and boundary for boundary, whatever the number of workers: parsing a line does not depend on
  * any other line, and the assembler's cut rule (a chunk ends before the first sequence that starts once it holds
  * ≥ chunkRows rows) sees the same rows in the same order. So a fit gives the same bits for every N.
@@ -20,7 +20,7 @@ import { ChunkAssembler, DEFAULT_CHUNK_ROWS, RowBlock, resolveColumns } from './
 import { ROLE_IGNORE } from './columns.js';
 import { UserError } from './errors.js';
 import { spawnWorker } from './threads.js';
-import type { ParseReply, ParseRequest, ParseShape } from './csv-parse-worker.js';
+import { blockParser, type ParseReply, type ParseRequest, type ParseShape } from './csv-parse-block.js';
 
 export interface ParallelCSVOptions {
   /** Parser threads (≥ 2; with 1 use the source itself). */
@@ -32,6 +32,8 @@ export interface ParallelCSVOptions {
   blockBytes?: number;
   /** Smaller files are read by the source itself (default PARALLEL_MIN_BYTES). */
   minBytes?: number;
+  /** Parse the blocks of a thread still starting on this thread (default true; false: tests of the threads alone). */
+  parseWhileStarting?: boolean;
 }
 
 /**
@@ -51,13 +53,15 @@ export function parallelCSVSource<S extends CSVSource>(source: S, opts: Parallel
   const fmt = (source as { format?: string }).format;
   if (opts.workers < 2 || (fmt !== undefined && fmt !== 'csv') || fileSize(source.path) < (opts.minBytes ?? PARALLEL_MIN_BYTES) || !commaHeader(source)) return source;
   const serial = source.chunks.bind(source);
-  const parallel: ParallelPassInfo = { blocks: 0, handedOver: false };
+  const parallel: ParallelPassInfo = { blocks: 0, localBlocks: 0, handedOver: false };
   return { ...source, parallel, chunks: () => parallelChunks(source, serial, opts, parallel) };
 }
 
 /** What the last pass did: blocks parsed on the threads, and whether it handed over to the serial reader. */
 export interface ParallelPassInfo {
   blocks: number;
+  /** Of them, parsed on this thread while the threads started. */
+  localBlocks: number;
   handedOver: boolean;
 }
 
@@ -91,6 +95,7 @@ function commaHeader(source: CSVSource): boolean {
 
 async function* parallelChunks(source: CSVSource, serial: () => AsyncIterable<CSVChunk>, opts: ParallelCSVOptions, info: ParallelPassInfo): AsyncGenerator<CSVChunk> {
   info.blocks = 0;
+  info.localBlocks = 0;
   info.handedOver = false;
   const path = source.path;
   const cols = source.columns;
@@ -102,7 +107,7 @@ async function* parallelChunks(source: CSVSource, serial: () => AsyncIterable<CS
   const asm = new ChunkAssembler(path, layout, opts.chunkRows ?? DEFAULT_CHUNK_ROWS, opts.minLength ?? 1);
   let delivered = 0;
   let plain = true;
-  const reader = new BlockParser(path, opts.workers, opts.blockBytes ?? 1 << 20, { header: [...source.header], cols: selected, ncol: layout.header.length });
+  const reader = new BlockParser(path, opts.workers, opts.blockBytes ?? 1 << 20, { header: [...source.header], cols: selected, ncol: layout.header.length }, opts.parseWhileStarting ?? true ? info : null);
   try {
     let linesBefore = 0;
     for await (const r of reader.replies()) {
@@ -171,15 +176,22 @@ class BlockParser {
   private readonly pending = new Map<number, { resolve: (r: ParseReply) => void; reject: (e: Error) => void }>();
   private failure: Error | null = null;
   private readonly inputs: SharedArrayBuffer[] = [];
+  /** Threads running JavaScript; blocks meant for one still starting are parsed here (`local`). */
+  private readonly online: boolean[] = [];
+  private local: ((req: ParseRequest) => ParseReply) | null = null;
 
   constructor(
     private readonly path: string,
     n: number,
     private readonly blockBytes: number,
-    shape: Omit<ParseShape, 'slots'>,
+    private readonly shape: Omit<ParseShape, 'slots'>,
+    /** Parse blocks of threads still starting here, counted in `localBlocks` (null: never). */
+    private readonly whileStarting: ParallelPassInfo | null,
   ) {
     for (let i = 0; i < n; i++) {
       const w = spawnWorker(import.meta.url, 'csv-parse-worker', { ...shape, slots: IN_FLIGHT } satisfies ParseShape);
+      this.online.push(false);
+      w.once('online', () => (this.online[i] = true));
       w.on('message', (r: ParseReply) => {
         const p = this.pending.get(r.id);
         this.pending.delete(r.id);
@@ -202,6 +214,19 @@ class BlockParser {
   private send(id: number, sab: SharedArrayBuffer, length: number): Promise<ParseReply> {
     if (this.failure) return Promise.reject(this.failure);
     const req: ParseRequest = { id, sab, length, first: id === 0 };
+    const n = this.workers.length;
+    if (this.whileStarting && !this.online[id % n]) {
+      // Its thread is still starting (≈ 0.1 s, more on a busy machine): parse the block here with the same parser,
+      // so the pass does not wait. The reply is the thread's, value for value; this parser's reply buffers are reused
+      // after IN_FLIGHT · n blocks, when the block is long consumed (the limit on blocks in flight).
+      this.local ??= blockParser({ ...this.shape, slots: IN_FLIGHT * n });
+      this.whileStarting.localBlocks++;
+      try {
+        return Promise.resolve(this.local(req));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.workers[id % this.workers.length].postMessage(req);

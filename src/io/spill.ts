@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, read, readSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -64,7 +64,12 @@ export class SpillSource implements DataSource {
   private complete = false;
   private readonly cleanup = (): void => this.close();
 
-  constructor(private readonly inner: DataSource) {
+  /**
+   * `readAhead`: later passes read the next record on libuv's I/O thread while the caller works on the current one
+   * (one extra chunk in memory). The bytes, and so every chunk, are the same; only the main thread's time spent in
+   * reads goes away. For `--workers N ≥ 2` (docs/architecture.md "Parallel work"); `--workers 1` stays on one thread.
+   */
+  constructor(private readonly inner: DataSource, private readonly opts: { readAhead?: boolean } = {}) {
     this.dx = inner.dx;
     this.dy = inner.dy;
     this.name = inner.name;
@@ -108,30 +113,48 @@ export class SpillSource implements DataSource {
 
   private async *replay(): AsyncGenerator<SequenceChunk & { sequenceOffset: number }> {
     const fd = this.fd!;
-    {
-      let pos = 0, seqOffset = 0;
-      const head = new Float64Array(3);
+    const ahead = this.opts.readAhead === true;
+    let pos = 0, seqOffset = 0;
+    let next = ahead ? this.readRecord(fd, 0, true) : null;
+    try {
       for (;;) {
-        if (readAll(fd, head, pos) === 0) break;
-        pos += 24;
-        const rows = head[0], nSeq = head[1], flags = head[2];
-        const lens = new Float64Array(nSeq);
-        readAll(fd, lens, pos);
-        pos += 8 * nSeq;
-        const x = new Float64Array(rows * this.dx);
-        readAll(fd, x, pos);
-        pos += 8 * x.length;
-        const y = new Float64Array(rows * this.dy);
-        readAll(fd, y, pos);
-        pos += 8 * y.length;
+        const rec = await (next ?? this.readRecord(fd, pos, false));
+        if (rec === null) break;
+        pos = rec.end;
+        // Read ahead: the next record's reads are in flight while the caller works on this chunk.
+        next = ahead ? this.readRecord(fd, pos, true) : null;
+        next?.catch(() => undefined);
+        const { rows, x, y, lengths, flags } = rec;
         const continued = (flags & 1) !== 0, continues = (flags & 2) !== 0;
         yield {
-          dx: this.dx, dy: this.dy, rows, x, y, lengths: Int32Array.from(lens), sequenceOffset: seqOffset,
+          dx: this.dx, dy: this.dy, rows, x, y, lengths, sequenceOffset: seqOffset,
           ...(continued ? { continued } : {}), ...(continues ? { continues } : {}),
         };
-        seqOffset += nSeq - (continues ? 1 : 0);
+        seqOffset += lengths.length - (continues ? 1 : 0);
       }
+    } finally {
+      // A caller that stops early: let a read still in flight finish before the file may be closed.
+      await next?.catch(() => undefined);
     }
+  }
+
+  /** The record at byte `pos` (null at the end of the file) and the position after it; `ahead`: asynchronous reads. */
+  private async readRecord(fd: number, pos: number, ahead: boolean): Promise<{ rows: number; flags: number; lengths: Int32Array; x: Float64Array; y: Float64Array; end: number } | null> {
+    const fill = ahead ? readAllAsync : readAll;
+    const head = new Float64Array(3);
+    if ((await fill(fd, head, pos)) === 0) return null;
+    pos += 24;
+    const rows = head[0], nSeq = head[1], flags = head[2];
+    const lens = new Float64Array(nSeq);
+    await fill(fd, lens, pos);
+    pos += 8 * nSeq;
+    const x = new Float64Array(rows * this.dx);
+    await fill(fd, x, pos);
+    pos += 8 * x.length;
+    const y = new Float64Array(rows * this.dy);
+    await fill(fd, y, pos);
+    pos += 8 * y.length;
+    return { rows, flags, lengths: Int32Array.from(lens), x, y, end: pos };
   }
 
   /** Remove the spill file (later passes then re-read the inner source). */
@@ -257,11 +280,26 @@ function readAll(fd: number, a: Float64Array, pos: number): number {
   let off = 0;
   while (off < buf.length) {
     const n = readSync(fd, buf, off, buf.length - off, pos + off);
-    if (n === 0) {
-      if (off === 0) return 0;
-      throw new Error(`spill file truncated at byte ${pos + off}`);
-    }
+    if (n === 0) return endOfFile(off, pos);
     off += n;
   }
   return off;
+}
+
+/** `readAll` on libuv's I/O thread (the same bytes; this thread only waits). */
+async function readAllAsync(fd: number, a: Float64Array, pos: number): Promise<number> {
+  const buf = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  let off = 0;
+  while (off < buf.length) {
+    const n = await new Promise<number>((resolve, reject) => read(fd, buf, off, buf.length - off, pos + off, (e, k) => (e ? reject(e) : resolve(k))));
+    if (n === 0) return endOfFile(off, pos);
+    off += n;
+  }
+  return off;
+}
+
+/** Zero bytes at a record's start is the end of the file; anywhere else the file was cut short. */
+function endOfFile(off: number, pos: number): number {
+  if (off === 0) return 0;
+  throw new Error(`spill file truncated at byte ${pos + off}`);
 }

@@ -9,9 +9,12 @@
 import type { Worker } from 'node:worker_threads';
 import type { SequenceChunk } from '../io/dataset.js';
 import { ChunkSlot, spawnWorker } from '../io/threads.js';
-import type { ChunkTask } from './chunk-tasks.js';
+import type { ChunkTask, ThreadCallName } from './chunk-tasks.js';
 
 const SLOTS = 2;
+
+/** A call that has not answered in this long is given up (the caller then computes the result itself). */
+const CALL_TIMEOUT_MS = 120_000;
 
 type Reply = { run: number; index: number; result?: unknown; error?: string };
 
@@ -30,6 +33,8 @@ export class ChunkPool {
   private next = 0;
   private busy = false;
   private closed = false;
+  /** A call failed or timed out: later calls run on the caller's thread. */
+  private callsFailed = false;
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`ChunkPool: size must be a positive integer, got ${size}`);
@@ -113,6 +118,26 @@ export class ChunkPool {
       this.slots[i] = Array.from({ length: SLOTS }, () => new ChunkSlot());
       this.inFlight[i] = 0;
     }
+  }
+
+  /**
+   * Run the whole-data function `name` (src/learn/chunk-tasks.ts THREAD_CALLS; its arguments and outputs are in
+   * shared memory) on the first thread while the caller works on; `wait()` blocks this thread until it is done
+   * (Atomics.wait, for synchronous callers such as the refinement's normal equations) and is false when the call
+   * could not run or failed: the caller then computes the result itself (the same function on the same data: the
+   * same bits). Not during a pass (`begin` … `end`).
+   */
+  call(name: ThreadCallName, args: unknown): { wait(): boolean } {
+    if (this.closed || this.busy || this.broken || this.callsFailed) return { wait: () => false };
+    const status = new Int32Array(new SharedArrayBuffer(4));
+    this.workers[0].postMessage({ type: 'call', name, args, status });
+    return {
+      wait: () => {
+        const ok = Atomics.wait(status, 0, 0, CALL_TIMEOUT_MS) !== 'timed-out' && Atomics.load(status, 0) === 1;
+        if (!ok) this.callsFailed = true;
+        return ok;
+      },
+    };
   }
 
   async close(): Promise<void> {

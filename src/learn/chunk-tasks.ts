@@ -8,6 +8,8 @@ import type { SequenceChunk } from '../io/dataset.js';
 import { modelFromJSON } from '../models/serialize.js';
 import { predict } from '../models/brnn.js';
 import { BlowUpError } from '../rnn/recurrence.js';
+import type { Layout } from '../rnn/layout.js';
+import { gradientPass } from '../rnn/gradient.js';
 
 /** A blow-up found on a chunk (a BlowUpError's fields, as data). */
 export interface BlowUpFound {
@@ -45,3 +47,31 @@ export interface ChunkTask<N extends ChunkTaskName = ChunkTaskName> {
   name: N;
   payload: unknown;
 }
+
+/** Arguments of the 'gradient' call: the packed layout, and the data, θ and the output in shared memory. */
+export interface GradientCallArgs {
+  lay: Layout;
+  chunks: SequenceChunk[];
+  burnIn: number;
+  theta: Float64Array;
+  /** P gradient entries, then the pass's SSE, rows and blow-up flag (1/0). */
+  out: Float64Array;
+}
+
+/**
+ * Whole-data functions a pool thread runs while the main thread waits (ChunkPool.call): they write their results
+ * into shared memory. The same code as on the main thread, on the same values, so the same bits.
+ */
+export const THREAD_CALLS = {
+  /** The exact BPTT gradient of the refinement's squared error (src/rnn/gradient.ts) from a zero gradient. */
+  gradient({ lay, chunks, burnIn, theta, out }: GradientCallArgs): void {
+    const grad = out.subarray(0, lay.P);
+    grad.fill(0);
+    const pr = gradientPass(lay, theta, chunks, grad, burnIn);
+    out[lay.P] = pr.sse;
+    out[lay.P + 1] = pr.rows;
+    out[lay.P + 2] = pr.blowup ? 1 : 0;
+  },
+};
+
+export type ThreadCallName = keyof typeof THREAD_CALLS;

@@ -86,9 +86,10 @@ export function runLog(onWarning?: (message: string) => void): RunLog {
  * Run a learner on `data`. Text formats are parsed once: later passes replay a binary spill file (memory stays
  * one chunk), unless `spill` is false or the data are in memory.
  */
-export async function withSpill<R>(data: TrainingData, spill: boolean | undefined, fit: (source: DataSource) => Promise<R>): Promise<R> {
+export async function withSpill<R>(data: TrainingData, opts: Pick<LearnerOptions, 'spill' | 'workers'>, fit: (source: DataSource) => Promise<R>): Promise<R> {
   const given = asSource(data);
-  const spilled = !given.inMemory && spill !== false ? new SpillSource(given) : null;
+  // With worker threads allowed, the replays read ahead on the I/O thread (same bytes; docs/architecture.md).
+  const spilled = !given.inMemory && opts.spill !== false ? new SpillSource(given, { readAhead: (opts.workers ?? 1) >= 2 }) : null;
   try {
     return await fit(spilled ?? given);
   } finally {

@@ -41,7 +41,7 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
   opts: LearnerOptions,
 ): Promise<LearnerResult<P, { learner: T } & CommonDiagnostics & B>> {
   let pool: ChunkPool | null = null;
-  return withSpill(data, opts.spill, async (given) => {
+  return withSpill(data, opts, async (given) => {
     try {
       const log = runLog(opts.onWarning);
       // A module that cannot take pieces of a long sequence reads whole sequences from the start (as before).
@@ -84,7 +84,7 @@ export async function fitWith<P extends RNNParams, B extends object, T extends L
       // check reads them again for the models it runs).
       const states = sources.states;
       const outSource = found.spectral.kind === 'brnn' ? brnnPieces(states, [found.spectral]) : states;
-      const out = await fitOutputAndRefine(outSource, found.spectral, p1.yMean, p1.lengths, opts, log, found);
+      const out = await fitOutputAndRefine(outSource, found.spectral, p1.yMean, p1.lengths, opts, log, found, pool);
       const block = identifier.finish(ctx, out);
       const stable = await ensureStable(states, out.params, out.spectralModel, {
         fittedLabel: out.refine ? 'refined' : 'spectral',
@@ -128,6 +128,7 @@ async function fitOutputAndRefine<P extends RNNParams>(
   opts: LearnerOptions,
   log: RunLog,
   labels: { tooLarge: string; shrunk: string; refineDefaults?: { maxIter?: number } },
+  pool: ChunkPool | null,
 ): Promise<OutputLayer<P> & FittedOutput<P> & { spectralModel: P }> {
   const wantRefine = opts.refine ?? true;
   let totalRows = 0;
@@ -161,10 +162,10 @@ async function fitOutputAndRefine<P extends RNNParams>(
     // than a mean over held-out sequences: with a raised iteration cap (the linear route's 300), wait a tenth of the
     // cap for a new best before stopping. The best-on-validation iterate is kept either way.
     const patience = options.patience ?? (options.maxIter !== undefined ? Math.max(5, Math.ceil(options.maxIter / 10)) : undefined);
-    refined = runRefinement(out.params, sample, opts.seed ?? 0, { ...options, ...(patience !== undefined ? { patience } : {}), validation: windows.validation ? [windows.validation] : [], burnIn: plan.burnIn }, log, desc);
+    refined = runRefinement(out.params, sample, opts.seed ?? 0, { ...options, ...(patience !== undefined ? { patience } : {}), validation: windows.validation ? [windows.validation] : [], burnIn: plan.burnIn }, log, desc, pool);
   } else {
     const desc: RefineSampleDiagnostics = { mode: 'sequences', sequences: lengths.length, rows: plan?.trainRows ?? 0 };
-    refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, options, log, desc);
+    refined = runRefinement(out.params, pass.sample, opts.seed ?? 0, options, log, desc, pool);
   }
   return { ...out, spectralModel: out.params, params: refined.params, sample, refine: refined.diagnostics };
 }
@@ -177,6 +178,7 @@ function runRefinement<P extends RNNParams>(
   options: RefineOptions | undefined,
   log: RunLog,
   sampleDiagnostics: RefineSampleDiagnostics,
+  pool: ChunkPool | null,
 ): { params: P; diagnostics?: RefineSummary } {
   if (sample.length === 0) return { params };
   // Least squares over P parameters needs clearly more residuals than P (else it fits the noise; the validation
@@ -188,7 +190,7 @@ function runRefinement<P extends RNNParams>(
     log.warn(`refinement skipped: its sample has ${residuals} output values for ${P} parameters (fewer than 10 per parameter); raise --refine-max-rows`);
     return { params };
   }
-  const res = refine(params, sample, { seed, ...options });
+  const res = refine(params, sample, { seed, ...options }, pool);
   // The iteration history, the split and the refinement's own clock stay out of the model file.
   const { history, validationSequences, timeMs, ...rest } = res.diagnostics;
   void validationSequences;

@@ -34,6 +34,8 @@ import { BestTracker, type IterationInfo, type OptimOptions } from '../optim/pro
 import { levenbergMarquardt } from '../optim/lm.js';
 import { lbfgs } from '../optim/lbfgs.js';
 import { leastSquaresProblem, mseOn, outputCondition, refitOutput, smoothProblem, stabilize } from './rnn-problem.js';
+import { gradientOnPool } from './refine-threads.js';
+import type { ChunkPool } from './chunk-pool.js';
 
 export { BLOWUP_BOUND } from '../rnn/recurrence.js';
 export { layoutOf, packParams, unpackParams } from '../rnn/layout.js';
@@ -288,7 +290,7 @@ function curvatureSubset(train: readonly SequenceChunk[], fraction: number, seed
  * returns the refined parameters (b always present) and diagnostics. Losses in diagnostics are MSE
  * (mean over rows·dy of squared errors).
  */
-export function refine<T extends RNNParams>(params: T, train: SequenceChunk | readonly SequenceChunk[], opts: RefineOptions = {}): RefineResult<T> {
+export function refine<T extends RNNParams>(params: T, train: SequenceChunk | readonly SequenceChunk[], opts: RefineOptions = {}, pool: ChunkPool | null = null): RefineResult<T> {
   const t0 = performance.now();
   const chunks = asChunks(train);
   const lay = layoutOf(params, chunks[0].dx, chunks[0].dy);
@@ -380,7 +382,8 @@ export function refine<T extends RNNParams>(params: T, train: SequenceChunk | re
   if (method === 'lm') {
     const curv = curvatureFraction < 1 ? curvatureSubset(trainSet, curvatureFraction, opts.seed ?? 0) : null;
     curvatureRows = rowsOf((curv ?? { set: trainSet }).set);
-    const r = levenbergMarquardt(leastSquaresProblem(lay, trainSet, valSet, trainRows, vp, curv ? curv.set : null, burnIn), start, tracker, o);
+    const offload = curv && pool ? gradientOnPool(pool, lay, trainSet, burnIn) : undefined;
+    const r = levenbergMarquardt(leastSquaresProblem(lay, trainSet, valSet, trainRows, vp, curv ? curv.set : null, burnIn, offload), start, tracker, o);
     iterations = r.iterations;
     stopReason = r.stopReason;
     failure = r.failure;

@@ -15,6 +15,7 @@ import { gradientPass } from '../rnn/gradient.js';
 import { BLOWUP_BOUND } from '../rnn/recurrence.js';
 import type { LeastSquaresProblem } from '../optim/lm.js';
 import type { SmoothProblem } from '../optim/lbfgs.js';
+import type { GradientOffload } from './refine-threads.js';
 
 /**
  * MSE = SSE / (rows·dy) of θ on a set, or Infinity if its states blow up. `burnIn` (here and below): the first
@@ -59,7 +60,7 @@ function validator(lay: Layout, val: readonly SequenceChunk[] | null, burnIn: nu
  */
 export function leastSquaresProblem(
   lay: Layout, train: readonly SequenceChunk[], val: readonly SequenceChunk[] | null, trainRows: number,
-  vp: boolean, curvature: readonly SequenceChunk[] | null, burnIn = 0,
+  vp: boolean, curvature: readonly SequenceChunk[] | null, burnIn = 0, offload?: GradientOffload,
 ): LeastSquaresProblem {
   const { P, dy } = lay;
   const gScratch = new Float64Array(P);
@@ -71,9 +72,12 @@ export function leastSquaresProblem(
         const pr = sensitivityPass(lay, th, train, { N, g }, burnIn);
         return pr.blowup ? Infinity : pr.sse;
       }
+      // `offload`: the gradient pass runs on another thread meanwhile (src/learn/refine-threads.ts; the same bits).
+      const pending = offload?.(th);
       const ps = sensitivityPass(lay, th, curvature, { N, g: gScratch }, burnIn);
+      const done = pending?.(g) ?? null;
       if (ps.blowup) return Infinity;
-      const pr = gradientPass(lay, th, train, g, burnIn);
+      const pr = done ?? gradientPass(lay, th, train, g, burnIn);
       if (pr.blowup) return Infinity;
       const sc = pr.rows / ps.rows;
       for (let a = 0; a < N.length; a++) N[a] *= sc;

@@ -72,10 +72,21 @@ export class EngineSource implements DataSource {
   private async runOne(def: PassDefinition): Promise<ResultRow[]> {
     const sql = passSQL(def, this.relation, this.conn.dialect);
     let raw: unknown[][];
+    // DuckDB's parallel aggregates add the per-thread partial sums in the order the threads finish, so the model
+    // bits changed from run to run (≈1e-13). One thread per aggregate query adds in scan order: the same data and
+    // seed give the same model file, as for the in-process engine. (PostgreSQL's plain SUM here is serial.)
+    const serial = this.conn.dialect.name === 'duckdb';
+    let threads: unknown;
     try {
+      if (serial) {
+        threads = (await this.conn.query(`SELECT current_setting('threads')`))[0]?.[0];
+        await this.conn.query('SET threads = 1');
+      }
       raw = await this.conn.query(sql);
     } catch (e) {
       throw new UserError(`${this.name}: the ${def.name} query failed: ${redact((e as Error).message)}`, { file: this.name });
+    } finally {
+      if (serial && threads !== undefined) await this.conn.query(`SET threads = ${Number(threads)}`);
     }
     const nk = def.groupBy.length;
     return raw.map((r) => {

@@ -34,7 +34,7 @@ export interface EnginePasses {
  * and the output layer still read every row (into the spill), so the queries save no transfer, and the in-process
  * passes on the spill are faster than the engines' window-and-aggregate queries (bench/sql.ts at 1e7 Parquet rows:
  * DuckDB fit 0.45× the in-process time streaming, 2.99× with the aggregates; a local PostgreSQL at 1e5 rows 1.6 s
- * vs 4.5 s). DuckDB's parallel sums also change their last bits from run to run. A fit on standardised columns
+ * vs 4.5 s). (DuckDB runs each aggregate query on one thread, src/io/engines/engine.ts, so the model bits do not change from run to run.) A fit on standardised columns
  * reads a scaled view of the rows that the engine does not see.
  */
 export function enginePassesFor(data: TrainingData, opts: LearnerOptions): EnginePasses | null {

@@ -1,11 +1,9 @@
-import { InputModel } from '../input/model.js';
 import { setPartitions } from '../input/nongaussian-scores.js';
 import { Matrix, matmul } from '../linalg/matrix.js';
-import { HermiteMode } from '../moments/higher.js';
 import { NGStepMomentAccumulator } from '../moments/nongaussian-higher.js';
 import { Feature, PassDefinition, ResultRow, Term, linear } from './definition.js';
-import { TargetSpec, targetFeatures } from './passes.js';
-import { distinctProjections, loadSums, symmetricEntries } from './hermite-passes.js';
+import { targetFeatures } from './passes.js';
+import { TensorPassSpec, distinctProjections, loadSums, symmetricEntries } from './hermite-passes.js';
 import { at, col, derivativeFeatures, mixtureModel, nextDerivatives, ngScoreFeatures, stepWhere } from './nongaussian-passes.js';
 
 /**
@@ -23,16 +21,8 @@ import { at, col, derivativeFeatures, mixtureModel, nextDerivatives, ngScoreFeat
  * distinct entry (`symmetricEntries`), summed against r_i over the steps t = f..L−1−skipLast.
  */
 
-export interface NGStepPassSpec {
-  model: InputModel;
-  /** Lag-0 modes (projection Q, dx×k; null = identity), as given to NGStepMomentAccumulator; 1 ≤ l ≤ 4. */
-  modes: readonly HermiteMode[];
-  target: TargetSpec;
-  dy: number;
-  skipLast?: 0 | 1;
-  /** Grouped by the even / odd sequences (the smooth learner's T3 halves). */
-  halves?: boolean;
-}
+/** The same spec as the Gaussian tensor pass (modes, target, dy, skipLast, halves); the model is a mixture VAR(1). */
+export type NGStepPassSpec = TensorPassSpec;
 
 export function ngStepPassDefinition(spec: NGStepPassSpec): { def: PassDefinition; index: Int32Array } {
   const m = mixtureModel(spec.model), dx = m.dx, dy = spec.dy, modes = spec.modes, l = modes.length;
